@@ -1,0 +1,3 @@
+from hlsbox.cli import main
+
+main()

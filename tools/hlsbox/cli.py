@@ -1,0 +1,282 @@
+"""The `hlsbox` command line: thin wiring from options to library code.
+
+Every HlsboxError becomes a short red message and its exit code; tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import signal
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hlsbox import engine, image, runner, views
+from hlsbox.container import Limits
+from hlsbox.errors import EXIT_INTERRUPTED, BadInput, HlsboxError
+from hlsbox.flow import inside_workspace, load_flow
+from hlsbox.units import parse_duration, parse_size
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+app = typer.Typer(
+    help="Keras -> hls4ml -> FPGA firmware in a pinned container, under memory and time limits.",
+    no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode="rich",
+)
+image_app = typer.Typer(help="Build and inspect the pinned hlsbox image.", no_args_is_help=True)
+app.add_typer(image_app, name="image")
+_state = {"debug": False}
+F = TypeVar("F", bound=Callable[..., None])
+
+
+def guarded(command: F) -> F:
+    """Turn the project's errors into a red message and their exit code, Ctrl-C into exit 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            command(*args, **kwargs)
+        except HlsboxError as exc:
+            if _state["debug"] or os.environ.get("HLSBOX_DEBUG"):
+                raise
+            err_console.print(f"[bold red]error:[/] {exc.message}")
+            if exc.hint:
+                err_console.print(f"[dim]{exc.hint}[/]")
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("[bold red]interrupted[/]: the container is stopped and removed; nothing is left running.")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+DEFAULT_FLOW = Path("flows/digits.toml")
+FlowOpt = Annotated[Path, typer.Option("--flow", "-f", help="Flow file (TOML), see flows/.", envvar="FLOW")]
+PartOpt = Annotated[str | None, typer.Option("--part", "-p", help="FPGA part; overrides the flow's (e.g. xc7z010clg400-1).")]
+TimeoutOpt = Annotated[str | None, typer.Option(help="Wall-clock limit: 90s, 30m, 2h. Past it the container is killed, exit 124.")]
+MemOpt = Annotated[str, typer.Option("--mem", help="Memory limit (swap included): 512m, 8g. Past it: OOM kill, exit 137.")]
+CpusOpt = Annotated[float, typer.Option(help="CPU limit (cores).")]
+PidsOpt = Annotated[int, typer.Option(help="Process limit inside the container.")]
+BuildOpt = Annotated[Path, typer.Option("--build-dir", help="Where run directories go.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print the step's whole output.")]
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option(help="Show Python tracebacks on errors.")] = False) -> None:
+    _state["debug"] = debug
+
+
+def _limits(timeout: str | None, default_timeout: str, mem: str, cpus: float, pids: int) -> Limits:
+    if cpus <= 0 or pids < 16:
+        raise BadInput(f"--cpus {cpus} / --pids {pids} are too small.", "Give --cpus > 0 and --pids >= 16.")
+    return Limits(memory=parse_size(mem), cpus=cpus, pids=pids, timeout=parse_duration(timeout or default_timeout))
+
+
+def _workspace(build_dir: Path) -> runner.Workspace:
+    root = Path.cwd().resolve()
+    return runner.Workspace(root=root, build=(root / build_dir).resolve())
+
+
+def _container_step(step: str, flow_file: Path, part: str | None, timeout: str | None, default_timeout: str,
+                    mem: str, cpus: float, pids: int, build_dir: Path, verbose: bool) -> None:
+    limits = _limits(timeout, default_timeout, mem, cpus, pids)
+    flow = load_flow(flow_file).with_part(part)
+    workspace = _workspace(build_dir)
+    result, run_dir = runner.run_step(console, step, flow, flow_file.resolve(), workspace, limits, verbose)
+    (views.show_convert if step == "convert" else views.show_csim)(console, result, str(run_dir))
+
+
+@app.command()
+@guarded
+def convert(flow: FlowOpt = DEFAULT_FLOW, part: PartOpt = None, timeout: TimeoutOpt = None, mem: MemOpt = "8g",
+            cpus: CpusOpt = 2.0, pids: PidsOpt = 4096, build_dir: BuildOpt = Path("build"),
+            verbose: VerboseOpt = False) -> None:
+    """Keras model -> hls4ml project: load, configure, convert, plot (PNG), write. Default limit 30m."""
+    _container_step("convert", flow, part, timeout, "30m", mem, cpus, pids, build_dir, verbose)
+
+
+@app.command()
+@guarded
+def csim(flow: FlowOpt = DEFAULT_FLOW, part: PartOpt = None, timeout: TimeoutOpt = None, mem: MemOpt = "8g",
+         cpus: CpusOpt = 2.0, pids: PidsOpt = 4096, build_dir: BuildOpt = Path("build"),
+         verbose: VerboseOpt = False) -> None:
+    """C simulation: hls4ml compile (g++) + predict, compared with Keras (top-1 agreement, max |diff|,
+    accuracy when the data has labels). Default limit 1h. Does not need Vivado."""
+    _container_step("csim", flow, part, timeout, "1h", mem, cpus, pids, build_dir, verbose)
+
+
+def _needs_vivado(step: str, vivado_path: str | None) -> NoReturn:
+    from hlsbox import vivado
+
+    found = vivado.discover_quietly(vivado_path)
+    if found is None:
+        raise BadInput(f"`{step}` needs Vivado HLS (or Vitis HLS), and none was found on this host.", vivado.HOW_TO_POINT)
+    raise HlsboxError(f"Vivado found at {found}, but the `{step}` step is not available in this version of hlsbox.",
+                      "Use `hlsbox convert` and run build_prj.tcl from the written project by hand meanwhile.")
+
+
+VivadoOpt = Annotated[str | None, typer.Option("--vivado", help="Vivado / Vitis HLS install dir.", envvar="VIVADO")]
+
+
+@app.command()
+@guarded
+def csynth(flow: FlowOpt = DEFAULT_FLOW, vivado: VivadoOpt = None) -> None:
+    """C synthesis with the host's Vivado HLS, mounted read-only into the container."""
+    _needs_vivado("csynth", vivado)
+
+
+@app.command()
+@guarded
+def cosim(flow: FlowOpt = DEFAULT_FLOW, vivado: VivadoOpt = None) -> None:
+    """C/RTL co-simulation with the host's Vivado HLS."""
+    _needs_vivado("cosim", vivado)
+
+
+@app.command("export")
+@guarded
+def export_ip(flow: FlowOpt = DEFAULT_FLOW, vivado: VivadoOpt = None) -> None:
+    """Export the synthesised design as IP with the host's Vivado HLS."""
+    _needs_vivado("export", vivado)
+
+
+@app.command()
+@guarded
+def model(
+    script: Annotated[Path, typer.Argument(help="A model script in models/, e.g. models/digits_cnn.py.")],
+    out: Annotated[Path, typer.Option(help="Where the .keras file goes (inside the workspace).")],
+    args: Annotated[list[str] | None, typer.Argument(help="Extra arguments for the script, after --.")] = None,
+    timeout: TimeoutOpt = None, mem: MemOpt = "8g", cpus: CpusOpt = 2.0, build_dir: BuildOpt = Path("build"),
+    verbose: VerboseOpt = False,
+) -> None:
+    """Make a model by running its script in the image (TF 2.15); the file appears only when complete."""
+    workspace = _workspace(build_dir)
+    script_path = inside_workspace(workspace.root, str(script), "script")
+    out_path = inside_workspace(workspace.root, str(out), "output")
+    if not script_path.is_file():
+        raise BadInput(f"Model script '{script}' does not exist.", "Give a script from models/.")
+    runner.prepare_dir(workspace.build)
+    runner.prepare_dir(out_path.parent)
+    tmp = workspace.build / f".model.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        command = ["python", str(script_path), "--out", str(tmp / out_path.name), *(args or [])]
+        limits = _limits(timeout, "1h", mem, cpus, 4096)
+        outcome, display, _ = runner.execute(console, f"model {script.name}", command, tmp, workspace, limits,
+                                             {"org.hlsbox.step": "model"}, verbose)
+        if outcome.exit_code != 0 or not (tmp / out_path.name).is_file():
+            raise runner.explain_failure(f"model script {script}", outcome, display, tmp, limits)
+        (tmp / out_path.name).replace(out_path)
+        console.print(f"[green]Model written:[/] {out_path}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@image_app.command("base")
+@guarded
+def image_base(
+    mirror: Annotated[str, typer.Option(help="Debian mirror for debootstrap.")] = image.DEBIAN_MIRROR,
+    pull: Annotated[bool, typer.Option(help="Try the registry (debian:bookworm-slim) before debootstrap.")] = True,
+) -> None:
+    """Make the base image: pull debian:bookworm-slim, or debootstrap bookworm and import it (no registry)."""
+    client = engine.connect()
+    with console.status("base image") as status:
+        ref = image.ensure_base(client, lambda line: status.update(f"base image: {line[:100]}"), pull, mirror)
+    console.print(f"[green]Base image:[/] {ref}")
+
+
+@image_app.command("build")
+@guarded
+def image_build(
+    ca_bundle: Annotated[Path | None, typer.Option(help="Extra CA bundle (PEM) for pip, e.g. behind a TLS-intercepting "
+                                                   "proxy. Used only in the build stage, never in the image.",
+                                                   envvar="HLSBOX_CA_BUNDLE")] = None,
+    index_url: Annotated[str | None, typer.Option(help="Python package index URL (mirror, proxy, air-gapped index).",
+                                                  envvar="HLSBOX_INDEX_URL")] = None,
+    pull: Annotated[bool, typer.Option(help="When no base image is present, try the registry before debootstrap.")] = True,
+) -> None:
+    """Build the pinned image from docker/ (skipped when the image of these inputs exists)."""
+    client = engine.connect()
+    tag = image.image_tag()
+    if any(tag in i.tags for i in client.images.list(name=image.REPO)):
+        console.print(f"[green]Image up to date:[/] {tag}")
+        return
+    with console.status("base image") as status:
+        base = image.ensure_base(client, lambda line: status.update(f"base image: {line[:100]}"), pull)
+    log_path = Path("build") / "image-build.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    console.print(f"Building {tag} from {base}" + (f" with CA bundle {ca_bundle}" if ca_bundle else ""))
+    with log_path.open("w") as log, Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                             TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                                             console=console) as progress:
+        task = progress.add_task("image build", total=None)
+
+        def on_step(n: int, total: int, text: str) -> None:
+            progress.update(task, completed=n - 1, total=total, description=text[:60])
+
+        def on_line(line: str) -> None:
+            log.write(line + "\n")
+
+        image.build_image(client, image.BuildOptions(ca_bundle, index_url, base), on_step, on_line)
+        progress.update(task, completed=progress.tasks[0].total or 1)
+    size = client.images.get(tag).attrs["Size"]
+    console.print(f"[green]Built[/] {tag} ({size / 1e9:.2f} GB); log: {log_path}")
+
+
+@image_app.command("tag")
+@guarded
+def image_tag_cmd() -> None:
+    """Print the tag the current docker/ inputs build to."""
+    print(image.image_tag())
+
+
+@app.command()
+@guarded
+def doctor() -> None:
+    """Check what hlsbox needs: Docker daemon, base image, image, Vivado, disk and memory."""
+    from hlsbox.doctor import run_checks
+
+    table = Table(show_header=False, box=None)
+    checks = run_checks(Path.cwd())
+    for check in checks:
+        mark = "[green]✔[/]" if check.ok else ("[red]✘[/]" if check.required else "[yellow]–[/]")
+        table.add_row(mark, check.name, check.detail, "" if check.ok else f"[dim]{check.fix}[/]")
+    console.print(table)
+    if not all(c.ok for c in checks if c.required):
+        raise typer.Exit(1)
+
+
+@app.command()
+@guarded
+def clean(
+    images: Annotated[bool, typer.Option(help="Also remove hlsbox images other than the current one.")] = False,
+    build: Annotated[bool, typer.Option(help="Also delete the build directory.")] = False,
+    build_dir: BuildOpt = Path("build"),
+) -> None:
+    """Remove stray hlsbox containers (found by label), and optionally old images and build outputs."""
+    client = engine.connect()
+    strays = client.containers.list(all=True, filters={"label": engine.LABEL})
+    for container in strays:
+        container.remove(force=True)
+    console.print(f"Removed {len(strays)} hlsbox container(s).")
+    if images:
+        removed = image.remove_images(client, keep=image.image_tag())
+        console.print(f"Removed {len(removed)} old image(s).")
+    if build and build_dir.exists():
+        shutil.rmtree(build_dir)
+        console.print(f"Deleted {build_dir}/.")
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # the same clean-up path as Ctrl-C
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    app()

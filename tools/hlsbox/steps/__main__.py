@@ -1,0 +1,33 @@
+"""Entry of a step inside the container."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from hlsbox.steps.protocol import StepInputError, fail_with_input_error, phase, write_json
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m hlsbox.steps")
+    parser.add_argument("step", choices=["convert", "csim"])
+    parser.add_argument("--spec", type=Path, required=True)
+    args = parser.parse_args()
+    spec = json.loads(args.spec.read_text())
+    run_dir = Path(spec["run_dir"])
+    if args.step == "convert":
+        from hlsbox.steps.convert import run
+    else:
+        from hlsbox.steps.csim import run
+    try:
+        result = run(spec)
+    except StepInputError as error:
+        fail_with_input_error(run_dir, error)
+    write_json(run_dir / "result.json", result)
+    phase("done")
+    sys.exit(0)
+
+
+main()

@@ -1,0 +1,31 @@
+"""Step `convert`: load, configure, convert, plot, write the hls4ml project."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from hlsbox.steps import hls
+from hlsbox.steps.protocol import phase
+
+
+def run(spec: dict) -> dict:
+    flow, run_dir = spec["flow"], Path(spec["run_dir"])
+    start = time.monotonic()
+    model = hls.load_keras_model(Path(spec["model_path"]))
+    hls_model, config = hls.convert(model, flow, run_dir / "hls4ml_prj")
+    plot_warning = hls.plot(hls_model, run_dir / "model.png")
+    phase("writing project")
+    hls_model.write()
+    layers = hls.layer_table(hls_model, flow["reuse_factor"])
+    return {
+        "step": "convert",
+        "project_dir": str(run_dir / "hls4ml_prj"),
+        "plot": None if plot_warning else str(run_dir / "model.png"),
+        "warnings": [plot_warning] if plot_warning else [],
+        "parameters": int(model.count_params()),
+        "layers": layers,
+        "hls_config": config,
+        "seconds": round(time.monotonic() - start, 2),
+        "versions": hls.versions(),
+    }

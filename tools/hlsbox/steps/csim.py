@@ -1,0 +1,69 @@
+"""Step `csim`: hls4ml's bit-accurate C emulation (g++) against Keras on test inputs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hlsbox.steps import datasets, hls
+from hlsbox.steps.protocol import StepInputError, phase
+
+
+def test_inputs(settings: dict, input_shape: tuple[int, ...], workspace: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    name, samples = settings["dataset"], settings["samples"]
+    if name == "digits":
+        _, _, x, y = datasets.digits_split()
+    elif name == "cifar10":
+        if not settings.get("cifar10_path"):
+            raise StepInputError("csim.dataset is 'cifar10' but csim.cifar10_path is not set.",
+                                 "Set csim.cifar10_path to a local cifar-10-batches-py directory.")
+        x, y = datasets.cifar10_test(workspace / settings["cifar10_path"])
+    else:
+        return datasets.random_inputs(input_shape, samples, settings["seed"]), None
+    if tuple(x.shape[1:]) != tuple(input_shape):
+        raise StepInputError(f"The model takes inputs of shape {input_shape}, the '{name}' data set has {x.shape[1:]}.",
+                             "Pick the data set that matches the model in the flow's [csim] section.")
+    return x[:samples], y[:samples]
+
+
+def compare(keras_out: np.ndarray, hls_out: np.ndarray, labels: np.ndarray | None) -> dict:
+    diff = np.abs(keras_out - hls_out)
+    result = {
+        "samples": int(len(keras_out)),
+        "max_abs_diff": float(diff.max()),
+        "mean_abs_diff": float(diff.mean()),
+        "top1_agreement": float(np.mean(keras_out.argmax(1) == hls_out.argmax(1))),
+    }
+    if labels is not None:
+        result["keras_accuracy"] = float(np.mean(keras_out.argmax(1) == labels))
+        result["hls_accuracy"] = float(np.mean(hls_out.argmax(1) == labels))
+    return result
+
+
+def run(spec: dict) -> dict:
+    flow, run_dir = spec["flow"], Path(spec["run_dir"])
+    model = hls.load_keras_model(Path(spec["model_path"]))
+    x, labels = test_inputs(flow["csim"], tuple(model.input_shape[1:]), Path(spec["workspace"]))
+    hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj")
+    phase("compiling (g++)")
+    start = time.monotonic()
+    hls_model.compile()
+    compile_seconds = time.monotonic() - start
+    phase(f"predicting {len(x)} samples")
+    keras_out = np.asarray(model.predict(x, verbose=0)).reshape(len(x), -1)
+    start = time.monotonic()
+    hls_out = np.asarray(hls_model.predict(np.ascontiguousarray(x))).reshape(len(x), -1)
+    predict_seconds = time.monotonic() - start
+    np.save(run_dir / "keras_out.npy", keras_out)
+    np.save(run_dir / "hls_out.npy", hls_out)
+    return {
+        "step": "csim",
+        "dataset": flow["csim"]["dataset"],
+        **compare(keras_out, hls_out, labels),
+        "compile_seconds": round(compile_seconds, 2),
+        "predict_seconds": round(predict_seconds, 2),
+        "layers": hls.layer_table(hls_model, flow["reuse_factor"]),
+        "versions": hls.versions(),
+    }

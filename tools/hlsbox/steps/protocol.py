@@ -1,0 +1,34 @@
+"""The file and line protocol between the host and a step in the container."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+PHASE_MARK = "@@hlsbox phase "
+EXIT_BAD_INPUT = 2
+
+
+class StepInputError(Exception):
+    """The user's input is wrong (model file, data, layer): reported with a hint, exit 2."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+def phase(name: str) -> None:
+    print(f"{PHASE_MARK}{name}", flush=True)
+
+
+def write_json(path: Path, data: object) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.replace(path)
+
+
+def fail_with_input_error(run_dir: Path, error: StepInputError) -> None:
+    write_json(run_dir / "error.json", {"kind": "bad_input", "message": error.message, "hint": error.hint})
+    print(f"ERROR: {error.message} {error.hint}", file=sys.stderr, flush=True)
+    sys.exit(EXIT_BAD_INPUT)
