@@ -41,7 +41,9 @@ def main() -> None:
     tf.config.experimental.enable_op_determinism()
     x_train, y_train, x_test, y_test = digits_split()
     model = build(tf)
-    model.compile(optimizer=tf.keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=32, verbose=2)
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(f"digits_cnn: {model.count_params()} parameters, test accuracy {accuracy:.4f} on {len(x_test)} images")

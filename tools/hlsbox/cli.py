@@ -29,7 +29,9 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 app = typer.Typer(
     help="Keras -> hls4ml -> FPGA firmware in a pinned container, under memory and time limits.",
-    no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode="rich",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
 )
 image_app = typer.Typer(help="Build and inspect the pinned hlsbox image.", no_args_is_help=True)
 app.add_typer(image_app, name="image")
@@ -52,16 +54,25 @@ def guarded(command: F) -> F:
                 err_console.print(f"[dim]{exc.hint}[/]")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            err_console.print("[bold red]interrupted[/]: the container is stopped and removed; nothing is left running.")
+            err_console.print(
+                "[bold red]interrupted[/]: the container is stopped and removed; nothing is left running."
+            )
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper  # type: ignore[return-value]
 
+
 DEFAULT_FLOW = Path("flows/digits.toml")
 FlowOpt = Annotated[Path, typer.Option("--flow", "-f", help="Flow file (TOML), see flows/.", envvar="FLOW")]
-PartOpt = Annotated[str | None, typer.Option("--part", "-p", help="FPGA part; overrides the flow's (e.g. xc7z010clg400-1).")]
-TimeoutOpt = Annotated[str | None, typer.Option(help="Wall-clock limit: 90s, 30m, 2h. Past it the container is killed, exit 124.")]
-MemOpt = Annotated[str, typer.Option("--mem", help="Memory limit (swap included): 512m, 8g. Past it: OOM kill, exit 137.")]
+PartOpt = Annotated[
+    str | None, typer.Option("--part", "-p", help="FPGA part; overrides the flow's (e.g. xc7z010clg400-1).")
+]
+TimeoutOpt = Annotated[
+    str | None, typer.Option(help="Wall-clock limit: 90s, 30m, 2h. Past it the container is killed, exit 124.")
+]
+MemOpt = Annotated[
+    str, typer.Option("--mem", help="Memory limit (swap included): 512m, 8g. Past it: OOM kill, exit 137.")
+]
 CpusOpt = Annotated[float, typer.Option(help="CPU limit (cores).")]
 PidsOpt = Annotated[int, typer.Option(help="Process limit inside the container.")]
 BuildOpt = Annotated[Path, typer.Option("--build-dir", help="Where run directories go.")]
@@ -84,8 +95,18 @@ def _workspace(build_dir: Path) -> runner.Workspace:
     return runner.Workspace(root=root, build=(root / build_dir).resolve())
 
 
-def _container_step(step: str, flow_file: Path, part: str | None, timeout: str | None, default_timeout: str,
-                    mem: str, cpus: float, pids: int, build_dir: Path, verbose: bool) -> None:
+def _container_step(
+    step: str,
+    flow_file: Path,
+    part: str | None,
+    timeout: str | None,
+    default_timeout: str,
+    mem: str,
+    cpus: float,
+    pids: int,
+    build_dir: Path,
+    verbose: bool,
+) -> None:
     limits = _limits(timeout, default_timeout, mem, cpus, pids)
     flow = load_flow(flow_file).with_part(part)
     workspace = _workspace(build_dir)
@@ -95,18 +116,32 @@ def _container_step(step: str, flow_file: Path, part: str | None, timeout: str |
 
 @app.command()
 @guarded
-def convert(flow: FlowOpt = DEFAULT_FLOW, part: PartOpt = None, timeout: TimeoutOpt = None, mem: MemOpt = "8g",
-            cpus: CpusOpt = 2.0, pids: PidsOpt = 4096, build_dir: BuildOpt = Path("build"),
-            verbose: VerboseOpt = False) -> None:
+def convert(
+    flow: FlowOpt = DEFAULT_FLOW,
+    part: PartOpt = None,
+    timeout: TimeoutOpt = None,
+    mem: MemOpt = "8g",
+    cpus: CpusOpt = 2.0,
+    pids: PidsOpt = 4096,
+    build_dir: BuildOpt = Path("build"),
+    verbose: VerboseOpt = False,
+) -> None:
     """Keras model -> hls4ml project: load, configure, convert, plot (PNG), write. Default limit 30m."""
     _container_step("convert", flow, part, timeout, "30m", mem, cpus, pids, build_dir, verbose)
 
 
 @app.command()
 @guarded
-def csim(flow: FlowOpt = DEFAULT_FLOW, part: PartOpt = None, timeout: TimeoutOpt = None, mem: MemOpt = "8g",
-         cpus: CpusOpt = 2.0, pids: PidsOpt = 4096, build_dir: BuildOpt = Path("build"),
-         verbose: VerboseOpt = False) -> None:
+def csim(
+    flow: FlowOpt = DEFAULT_FLOW,
+    part: PartOpt = None,
+    timeout: TimeoutOpt = None,
+    mem: MemOpt = "8g",
+    cpus: CpusOpt = 2.0,
+    pids: PidsOpt = 4096,
+    build_dir: BuildOpt = Path("build"),
+    verbose: VerboseOpt = False,
+) -> None:
     """C simulation: hls4ml compile (g++) + predict, compared with Keras (top-1 agreement, max |diff|,
     accuracy when the data has labels). Default limit 1h. Does not need Vivado."""
     _container_step("csim", flow, part, timeout, "1h", mem, cpus, pids, build_dir, verbose)
@@ -117,9 +152,13 @@ def _needs_vivado(step: str, vivado_path: str | None) -> NoReturn:
 
     found = vivado.discover_quietly(vivado_path)
     if found is None:
-        raise BadInput(f"`{step}` needs Vivado HLS (or Vitis HLS), and none was found on this host.", vivado.HOW_TO_POINT)
-    raise HlsboxError(f"Vivado found at {found}, but the `{step}` step is not available in this version of hlsbox.",
-                      "Use `hlsbox convert` and run build_prj.tcl from the written project by hand meanwhile.")
+        raise BadInput(
+            f"`{step}` needs Vivado HLS (or Vitis HLS), and none was found on this host.", vivado.HOW_TO_POINT
+        )
+    raise HlsboxError(
+        f"Vivado found at {found}, but the `{step}` step is not available in this version of hlsbox.",
+        "Use `hlsbox convert` and run build_prj.tcl from the written project by hand meanwhile.",
+    )
 
 
 VivadoOpt = Annotated[str | None, typer.Option("--vivado", help="Vivado / Vitis HLS install dir.", envvar="VIVADO")]
@@ -152,7 +191,10 @@ def model(
     script: Annotated[Path, typer.Argument(help="A model script in models/, e.g. models/digits_cnn.py.")],
     out: Annotated[Path, typer.Option(help="Where the .keras file goes (inside the workspace).")],
     args: Annotated[list[str] | None, typer.Argument(help="Extra arguments for the script, after --.")] = None,
-    timeout: TimeoutOpt = None, mem: MemOpt = "8g", cpus: CpusOpt = 2.0, build_dir: BuildOpt = Path("build"),
+    timeout: TimeoutOpt = None,
+    mem: MemOpt = "8g",
+    cpus: CpusOpt = 2.0,
+    build_dir: BuildOpt = Path("build"),
     verbose: VerboseOpt = False,
 ) -> None:
     """Make a model by running its script in the image (TF 2.15); the file appears only when complete."""
@@ -168,8 +210,9 @@ def model(
     try:
         command = ["python", str(script_path), "--out", str(tmp / out_path.name), *(args or [])]
         limits = _limits(timeout, "1h", mem, cpus, 4096)
-        outcome, display, _ = runner.execute(console, f"model {script.name}", command, tmp, workspace, limits,
-                                             {"org.hlsbox.step": "model"}, verbose)
+        outcome, display, _ = runner.execute(
+            console, f"model {script.name}", command, tmp, workspace, limits, {"org.hlsbox.step": "model"}, verbose
+        )
         if outcome.exit_code != 0 or not (tmp / out_path.name).is_file():
             raise runner.explain_failure(f"model script {script}", outcome, display, tmp, limits)
         (tmp / out_path.name).replace(out_path)
@@ -194,12 +237,21 @@ def image_base(
 @image_app.command("build")
 @guarded
 def image_build(
-    ca_bundle: Annotated[Path | None, typer.Option(help="Extra CA bundle (PEM) for pip, e.g. behind a TLS-intercepting "
-                                                   "proxy. Used only in the build stage, never in the image.",
-                                                   envvar="HLSBOX_CA_BUNDLE")] = None,
-    index_url: Annotated[str | None, typer.Option(help="Python package index URL (mirror, proxy, air-gapped index).",
-                                                  envvar="HLSBOX_INDEX_URL")] = None,
-    pull: Annotated[bool, typer.Option(help="When no base image is present, try the registry before debootstrap.")] = True,
+    ca_bundle: Annotated[
+        Path | None,
+        typer.Option(
+            help="Extra CA bundle (PEM) for pip, e.g. behind a TLS-intercepting "
+            "proxy. Used only in the build stage, never in the image.",
+            envvar="HLSBOX_CA_BUNDLE",
+        ),
+    ] = None,
+    index_url: Annotated[
+        str | None,
+        typer.Option(help="Python package index URL (mirror, proxy, air-gapped index).", envvar="HLSBOX_INDEX_URL"),
+    ] = None,
+    pull: Annotated[
+        bool, typer.Option(help="When no base image is present, try the registry before debootstrap.")
+    ] = True,
 ) -> None:
     """Build the pinned image from docker/ (skipped when the image of these inputs exists)."""
     client = engine.connect()
@@ -212,9 +264,17 @@ def image_build(
     log_path = Path("build") / "image-build.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     console.print(f"Building {tag} from {base}" + (f" with CA bundle {ca_bundle}" if ca_bundle else ""))
-    with log_path.open("w") as log, Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                             TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                                             console=console) as progress:
+    with (
+        log_path.open("w") as log,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+    ):
         task = progress.add_task("image build", total=None)
 
         def on_step(n: int, total: int, text: str) -> None:

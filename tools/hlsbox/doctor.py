@@ -33,8 +33,14 @@ def run_checks(workspace: Path) -> list[Check]:
         client = None
     if client is not None:
         base = image.present_base(client)
-        checks.append(Check("base image", base is not None, base or "none",
-                            "`hlsbox image base` (pull, or debootstrap where no registry is reachable)"))
+        checks.append(
+            Check(
+                "base image",
+                base is not None,
+                base or "none",
+                "`hlsbox image base` (pull, or debootstrap where no registry is reachable)",
+            )
+        )
         tag = image.image_tag()
         try:
             size = human_size(client.images.get(tag).attrs["Size"])
@@ -44,16 +50,41 @@ def run_checks(workspace: Path) -> list[Check]:
     from hlsbox import vivado
 
     found = vivado.discover_quietly()
-    checks.append(Check("Vivado / Vitis HLS", found is not None, str(found) if found else "not found",
-                        vivado.HOW_TO_POINT, required=False))
-    checks.append(Check("debootstrap", shutil.which("debootstrap") is not None,
-                        shutil.which("debootstrap") or "not installed",
-                        "`apt-get install debootstrap` (only needed where no registry is reachable)", required=False))
+    checks.append(
+        Check(
+            "Vivado / Vitis HLS",
+            found is not None,
+            str(found) if found else "not found",
+            vivado.HOW_TO_POINT,
+            required=False,
+        )
+    )
+    checks.append(
+        Check(
+            "debootstrap",
+            shutil.which("debootstrap") is not None,
+            shutil.which("debootstrap") or "not installed",
+            "`apt-get install debootstrap` (only needed where no registry is reachable)",
+            required=False,
+        )
+    )
     disk = shutil.disk_usage(workspace)
-    checks.append(Check("free disk", disk.free > 5 * 1024**3, f"{human_size(disk.free)} in {workspace}",
-                        "the image needs ~2 GB and builds ~1 GB more; free some space"))
+    checks.append(
+        Check(
+            "free disk",
+            disk.free > 5 * 1024**3,
+            f"{human_size(disk.free)} in {workspace}",
+            "the image needs ~2 GB and builds ~1 GB more; free some space",
+        )
+    )
     memory = psutil.virtual_memory()
-    checks.append(Check("free memory", memory.available > 2 * 1024**3,
-                        f"{human_size(memory.available)} of {human_size(memory.total)}, {psutil.cpu_count()} CPUs",
-                        "csim of large io_parallel models needs several GB", required=False))
+    checks.append(
+        Check(
+            "free memory",
+            memory.available > 2 * 1024**3,
+            f"{human_size(memory.available)} of {human_size(memory.total)}, {psutil.cpu_count()} CPUs",
+            "csim of large io_parallel models needs several GB",
+            required=False,
+        )
+    )
     return checks

@@ -7,10 +7,10 @@ hlsbox runs in, usually the repository root) and may not leave it.
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 from typing import Literal
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hlsbox.errors import BadInput
@@ -104,14 +104,18 @@ def load_flow(path: Path) -> Flow:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BadInput(f"Flow file '{path}' is not valid TOML: {exc}.", "Fix the syntax (see flows/seed.toml).") from exc
+        raise BadInput(
+            f"Flow file '{path}' is not valid TOML: {exc}.", "Fix the syntax (see flows/seed.toml)."
+        ) from exc
     try:
         return Flow.model_validate(data)
     except BadInput as exc:  # raised by a validator (unknown part): keep its own hint
         raise BadInput(f"In flow '{path}': {exc.message}", exc.hint) from exc
     except ValidationError as exc:
-        raise BadInput(f"Flow file '{path}' is not valid: {describe_validation_error(exc)}.",
-                       "Fix the field named; flows/seed.toml documents every field.") from exc
+        raise BadInput(
+            f"Flow file '{path}' is not valid: {describe_validation_error(exc)}.",
+            "Fix the field named; flows/seed.toml documents every field.",
+        ) from exc
 
 
 def describe_validation_error(exc: ValidationError) -> str:

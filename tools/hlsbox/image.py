@@ -115,8 +115,10 @@ def _run_streaming(command: list[str], report: Report, what: str) -> None:
             lines.append(line.rstrip())
             report(line.rstrip())
     if proc.returncode != 0:
-        raise StepFailed(f"{what} failed (exit {proc.returncode}): {' / '.join(lines[-3:])}",
-                         "Check that Debian's mirror is reachable (apt-get update works) and that there is disk space.")
+        raise StepFailed(
+            f"{what} failed (exit {proc.returncode}): {' / '.join(lines[-3:])}",
+            "Check that Debian's mirror is reachable (apt-get update works) and that there is disk space.",
+        )
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,9 @@ def build_image(
 ) -> str:
     """Build the image (the legacy builder, through the SDK); returns its tag."""
     if options.ca_bundle and not options.ca_bundle.is_file():
-        raise BadInput(f"CA bundle '{options.ca_bundle}' does not exist.", "Give a PEM file with --ca-bundle / CA_BUNDLE=.")
+        raise BadInput(
+            f"CA bundle '{options.ca_bundle}' does not exist.", "Give a PEM file with --ca-bundle / CA_BUNDLE=."
+        )
     directory = docker_dir()
     tag = image_tag(directory)
     base = options.base or present_base(client)
@@ -162,8 +166,15 @@ def build_image(
         buildargs["PIP_INDEX_URL"] = options.index_url
     tail: list[str] = []
     stream = client.api.build(
-        fileobj=build_context(directory, options.ca_bundle), custom_context=True, tag=tag, buildargs=buildargs,
-        rm=True, forcerm=True, pull=False, decode=True, labels={LABEL: "image", "org.hlsbox.base": base},
+        fileobj=build_context(directory, options.ca_bundle),
+        custom_context=True,
+        tag=tag,
+        buildargs=buildargs,
+        rm=True,
+        forcerm=True,
+        pull=False,
+        decode=True,
+        labels={LABEL: "image", "org.hlsbox.base": base},
     )
     for chunk in stream:
         if "error" in chunk:
@@ -185,10 +196,14 @@ def build_image(
 
 def _build_hint(text: str) -> str:
     if "SSL" in text or "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-        return ("pip could not verify the package index's TLS certificate: behind a TLS-intercepting proxy, give its "
-                "CA bundle with --ca-bundle / CA_BUNDLE= (e.g. /etc/ssl/certs/ca-certificates.crt).")
+        return (
+            "pip could not verify the package index's TLS certificate: behind a TLS-intercepting proxy, give its "
+            "CA bundle with --ca-bundle / CA_BUNDLE= (e.g. /etc/ssl/certs/ca-certificates.crt)."
+        )
     if "THESE PACKAGES DO NOT MATCH THE HASHES" in text:
-        return "A package's hash differs from docker/requirements.lock: the index serves other files; regenerate the lock."
+        return (
+            "A package's hash differs from docker/requirements.lock: the index serves other files; regenerate the lock."
+        )
     if "Could not find a version" in text or "No matching distribution" in text:
         return "The package index lacks a locked package: check --index-url / INDEX_URL."
     return "The full build log is in build/image-build.log."

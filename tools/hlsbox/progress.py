@@ -29,7 +29,9 @@ class StepDisplay:
         self.errors: list[str] = []
         self.start = self.phase_start = time.monotonic()
         self.phase_times: dict[str, float] = {}
-        self.live = Live(self._render(), console=console, refresh_per_second=4, transient=True) if console.is_terminal else None
+        self.live = (
+            Live(self._render(), console=console, refresh_per_second=4, transient=True) if console.is_terminal else None
+        )
 
     def __enter__(self) -> StepDisplay:
         if self.live:
@@ -72,7 +74,9 @@ class StepDisplay:
         return time.monotonic() - self.start
 
     def _close_phase(self) -> None:
-        self.phase_times[self.phase] = round(self.phase_times.get(self.phase, 0) + time.monotonic() - self.phase_start, 2)
+        self.phase_times[self.phase] = round(
+            self.phase_times.get(self.phase, 0) + time.monotonic() - self.phase_start, 2
+        )
         self.phase_start = time.monotonic()
 
     def _render(self) -> Spinner:

@@ -33,7 +33,9 @@ PACKAGE_MOUNT = Path("/opt/hlsbox/hlsbox")
 
 class Interrupted(StepFailed):
     def __init__(self, what: str, kept: Path) -> None:
-        super().__init__(f"{what} was interrupted; the container is stopped and removed.", f"Partial output: {kept}", 130)
+        super().__init__(
+            f"{what} was interrupted; the container is stopped and removed.", f"Partial output: {kept}", 130
+        )
 
 
 @dataclass(frozen=True)
@@ -48,15 +50,19 @@ class Workspace:
 def check_model_file(path: Path) -> None:
     """Catch missing, truncated or foreign model files before any container starts."""
     if not path.is_file():
-        raise BadInput(f"Model file '{path}' does not exist.",
-                       "Make it with its script in models/ (`make models`), or fix `model` in the flow.")
+        raise BadInput(
+            f"Model file '{path}' does not exist.",
+            "Make it with its script in models/ (`make models`), or fix `model` in the flow.",
+        )
     with path.open("rb") as f:
         head = f.read(8)
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
         return
     if not zipfile.is_zipfile(path):
-        raise BadInput(f"Model file '{path}' is not a Keras model (.keras zip or .h5); it may be truncated or corrupt.",
-                       "Re-make it with its script in models/, or point the flow at the right file.")
+        raise BadInput(
+            f"Model file '{path}' is not a Keras model (.keras zip or .h5); it may be truncated or corrupt.",
+            "Re-make it with its script in models/, or point the flow at the right file.",
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
@@ -64,8 +70,10 @@ def check_model_file(path: Path) -> None:
     except (zipfile.BadZipFile, OSError) as exc:
         raise BadInput(f"Model file '{path}' is corrupt ({exc}).", "Re-make it with its script in models/.") from exc
     if bad or "config.json" not in names:
-        raise BadInput(f"Model file '{path}' is a damaged .keras archive ({bad or 'no config.json'}).",
-                       "Re-make it with its script in models/.")
+        raise BadInput(
+            f"Model file '{path}' is a damaged .keras archive ({bad or 'no config.json'}).",
+            "Re-make it with its script in models/.",
+        )
 
 
 def prepare_dir(path: Path) -> None:
@@ -75,8 +83,10 @@ def prepare_dir(path: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise BadInput(f"Cannot write to the output directory {path} ({exc.strerror}).",
-                       "Give a writable --build-dir / BUILD=, or fix its permissions or free space.") from exc
+        raise BadInput(
+            f"Cannot write to the output directory {path} ({exc.strerror}).",
+            "Give a writable --build-dir / BUILD=, or fix its permissions or free space.",
+        ) from exc
 
 
 def sha256_file(path: Path) -> str:
@@ -100,27 +110,36 @@ def execute(
     """Run `command` in the image with the workspace read-only and `run_dir` writable."""
     client = engine.connect()
     img = image.find_image(client)
-    mounts = [Mount(workspace.root, workspace.root), Mount(run_dir, run_dir, read_only=False),
-              Mount(PACKAGE_DIR, PACKAGE_MOUNT)]
-    options = container_options(img.id, command, mounts, limits, env={"PYTHONPATH": str(PACKAGE_MOUNT.parent)},
-                                workdir=run_dir, labels=labels)
-    with StepDisplay(console, title, run_dir / "step.log", verbose) as display:
-        with StepContainer(client, options) as box:
-            outcome = box.follow(display.line, limits.timeout, on_tick=display.tick)
+    mounts = [
+        Mount(workspace.root, workspace.root),
+        Mount(run_dir, run_dir, read_only=False),
+        Mount(PACKAGE_DIR, PACKAGE_MOUNT),
+    ]
+    options = container_options(
+        img.id, command, mounts, limits, env={"PYTHONPATH": str(PACKAGE_MOUNT.parent)}, workdir=run_dir, labels=labels
+    )
+    with StepDisplay(console, title, run_dir / "step.log", verbose) as display, StepContainer(client, options) as box:
+        outcome = box.follow(display.line, limits.timeout, on_tick=display.tick)
     return outcome, display, image.image_tag()
 
 
 def explain_failure(what: str, outcome: Outcome, display: StepDisplay, run_dir: Path, limits: Limits) -> StepFailed:
     log = run_dir / "step.log"
     if outcome.timed_out:
-        return StepFailed(f"{what} did not finish within its time limit of {human_duration(limits.timeout)}; "
-                          "the container and all its processes were stopped.",
-                          f"Raise it with --timeout / TIMEOUT= if the step is just long. Log: {log}", EXIT_TIMEOUT)
+        return StepFailed(
+            f"{what} did not finish within its time limit of {human_duration(limits.timeout)}; "
+            "the container and all its processes were stopped.",
+            f"Raise it with --timeout / TIMEOUT= if the step is just long. Log: {log}",
+            EXIT_TIMEOUT,
+        )
     if outcome.oom_killed or outcome.exit_code == EXIT_OOM:
-        return StepFailed(f"{what} ran out of memory at {human_size(limits.memory)} "
-                          f"(peak seen {human_size(outcome.peak_memory)}) and was killed.",
-                          "Give it more with --mem / MEM=, or lower the design's size (io_stream for conv nets, "
-                          f"a larger ReuseFactor). Log: {log}", EXIT_OOM)
+        return StepFailed(
+            f"{what} ran out of memory at {human_size(limits.memory)} "
+            f"(peak seen {human_size(outcome.peak_memory)}) and was killed.",
+            "Give it more with --mem / MEM=, or lower the design's size (io_stream for conv nets, "
+            f"a larger ReuseFactor). Log: {log}",
+            EXIT_OOM,
+        )
     error_file = run_dir / "error.json"
     if error_file.is_file():
         error = json.loads(error_file.read_text())
@@ -142,8 +161,15 @@ def finish(tmp: Path, final: Path, ok: bool) -> Path:
     return target
 
 
-def run_step(console: Console, step: str, flow: Flow, flow_file: Path, workspace: Workspace, limits: Limits,
-             verbose: bool = False) -> tuple[dict, Path]:
+def run_step(
+    console: Console,
+    step: str,
+    flow: Flow,
+    flow_file: Path,
+    workspace: Workspace,
+    limits: Limits,
+    verbose: bool = False,
+) -> tuple[dict, Path]:
     """Run a container step (convert, csim) of a flow; returns its result and final run dir."""
     model = flow.model_path(workspace.root)
     check_model_file(model)
@@ -153,31 +179,57 @@ def run_step(console: Console, step: str, flow: Flow, flow_file: Path, workspace
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
-        raise StepFailed(f"Another `{step}` of flow '{flow.name}' for {flow.part} is running (lock {lock.lock_file}).",
-                         "Wait for it to finish; two runs of the same step never write the same directory.") from None
+        raise StepFailed(
+            f"Another `{step}` of flow '{flow.name}' for {flow.part} is running (lock {lock.lock_file}).",
+            "Wait for it to finish; two runs of the same step never write the same directory.",
+        ) from None
     try:
         tmp = final.with_name(f".{step}.tmp-{uuid.uuid4().hex[:8]}")
         tmp.mkdir()
-        spec = {"step": step, "flow": flow.model_dump(), "model_path": str(model), "run_dir": str(tmp),
-                "workspace": str(workspace.root)}
+        spec = {
+            "step": step,
+            "flow": flow.model_dump(),
+            "model_path": str(model),
+            "run_dir": str(tmp),
+            "workspace": str(workspace.root),
+        }
         (tmp / "spec.json").write_text(json.dumps(spec, indent=2))
         started = time.time()
         command = ["python", "-m", "hlsbox.steps", step, "--spec", str(tmp / "spec.json")]
         try:
-            outcome, display, tag = execute(console, f"{step} {flow.name}", command, tmp, workspace, limits,
-                                            {"org.hlsbox.step": step, "org.hlsbox.flow": flow.name}, verbose)
+            outcome, display, tag = execute(
+                console,
+                f"{step} {flow.name}",
+                command,
+                tmp,
+                workspace,
+                limits,
+                {"org.hlsbox.step": step, "org.hlsbox.flow": flow.name},
+                verbose,
+            )
         except KeyboardInterrupt:
             kept = finish(tmp, final, ok=False)
             raise Interrupted(f"{step} of '{flow.name}'", kept) from None
         ok = outcome.exit_code == 0 and not outcome.timed_out and (tmp / "result.json").is_file()
         result = json.loads((tmp / "result.json").read_text()) if ok else {}
         manifest = {
-            "hlsbox": hlsbox.__version__, "step": step, "status": "ok" if ok else "failed", "flow": flow.model_dump(),
-            "flow_file": str(flow_file), "image": tag, "versions": result.get("versions", {}),
+            "hlsbox": hlsbox.__version__,
+            "step": step,
+            "status": "ok" if ok else "failed",
+            "flow": flow.model_dump(),
+            "flow_file": str(flow_file),
+            "image": tag,
+            "versions": result.get("versions", {}),
             "inputs": {"model_sha256": sha256_file(model), "flow_sha256": sha256_file(flow_file)},
-            "command": command, "limits": asdict(limits), "started": started, "seconds": round(outcome.duration, 2),
-            "phase_seconds": display.phase_times, "peak_memory": outcome.peak_memory, "exit_code": outcome.exit_code,
-            "timed_out": outcome.timed_out, "oom_killed": outcome.oom_killed,
+            "command": command,
+            "limits": asdict(limits),
+            "started": started,
+            "seconds": round(outcome.duration, 2),
+            "phase_seconds": display.phase_times,
+            "peak_memory": outcome.peak_memory,
+            "exit_code": outcome.exit_code,
+            "timed_out": outcome.timed_out,
+            "oom_killed": outcome.oom_killed,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
         if not ok:

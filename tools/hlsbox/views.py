@@ -14,18 +14,25 @@ def show_convert(console: Console, result: dict, run_dir: str) -> None:
         reuse = str(row["reuse_factor"] if row["reuse_factor"] is not None else "")
         if row["reuse_adjusted"]:
             reuse = f"[bold yellow]{reuse} (asked {result['hls_config']['Model']['ReuseFactor']})[/]"
-        table.add_row(row["name"], row["class"], "×".join(map(str, row["output_shape"])), row["result_precision"], reuse)
+        table.add_row(
+            row["name"], row["class"], "×".join(map(str, row["output_shape"])), row["result_precision"], reuse
+        )
     console.print(table)
     adjusted = [r["name"] for r in result["layers"] if r["reuse_adjusted"]]
     if adjusted:
-        console.print(f"[yellow]hls4ml changed the ReuseFactor of {len(adjusted)} layer(s) ({', '.join(adjusted)}): "
-                      "the one asked for does not divide the layer's multiplies. `hlsbox plan` lists the valid ones.[/]")
-    console.print(f"[green]Project written:[/] {run_dir}/hls4ml_prj" + (f"   plot: {run_dir}/model.png" if result["plot"] else ""))
+        console.print(
+            f"[yellow]hls4ml changed the ReuseFactor of {len(adjusted)} layer(s) ({', '.join(adjusted)}): "
+            "the one asked for does not divide the layer's multiplies. `hlsbox plan` lists the valid ones.[/]"
+        )
+    console.print(
+        f"[green]Project written:[/] {run_dir}/hls4ml_prj" + (f"   plot: {run_dir}/model.png" if result["plot"] else "")
+    )
 
 
 def show_csim(console: Console, result: dict, run_dir: str) -> None:
-    table = Table(title=f"C simulation vs Keras ({result['samples']} samples, data: {result['dataset']})",
-                  title_justify="left")
+    table = Table(
+        title=f"C simulation vs Keras ({result['samples']} samples, data: {result['dataset']})", title_justify="left"
+    )
     table.add_column("metric")
     table.add_column("value", justify="right")
     agreement = result["top1_agreement"]

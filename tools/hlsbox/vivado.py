@@ -6,8 +6,10 @@ import os
 import shutil
 from pathlib import Path
 
-HOW_TO_POINT = ("Point hlsbox at an install with --vivado PATH or VIVADO=/opt/Xilinx/Vivado/2019.2 "
-                "(or set XILINX_VIVADO / XILINX_HLS, or put vivado_hls on PATH).")
+HOW_TO_POINT = (
+    "Point hlsbox at an install with --vivado PATH or VIVADO=/opt/Xilinx/Vivado/2019.2 "
+    "(or set XILINX_VIVADO / XILINX_HLS, or put vivado_hls on PATH)."
+)
 _SEARCH_ROOTS = ("/opt/Xilinx/Vivado", "/tools/Xilinx/Vivado", "/opt/Xilinx/Vitis_HLS", "/tools/Xilinx/Vitis_HLS")
 _TOOLS = ("vivado_hls", "vitis_hls")
 

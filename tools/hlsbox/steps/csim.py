@@ -17,21 +17,25 @@ def test_inputs(settings: dict, input_shape: tuple[int, ...], workspace: Path) -
         _, _, x, y = datasets.digits_split()
     elif name == "cifar10":
         if not settings.get("cifar10_path"):
-            raise StepInputError("csim.dataset is 'cifar10' but csim.cifar10_path is not set.",
-                                 "Set csim.cifar10_path to a local cifar-10-batches-py directory.")
+            raise StepInputError(
+                "csim.dataset is 'cifar10' but csim.cifar10_path is not set.",
+                "Set csim.cifar10_path to a local cifar-10-batches-py directory.",
+            )
         x, y = datasets.cifar10_test(workspace / settings["cifar10_path"])
     else:
         return datasets.random_inputs(input_shape, samples, settings["seed"]), None
     if tuple(x.shape[1:]) != tuple(input_shape):
-        raise StepInputError(f"The model takes inputs of shape {input_shape}, the '{name}' data set has {x.shape[1:]}.",
-                             "Pick the data set that matches the model in the flow's [csim] section.")
+        raise StepInputError(
+            f"The model takes inputs of shape {input_shape}, the '{name}' data set has {x.shape[1:]}.",
+            "Pick the data set that matches the model in the flow's [csim] section.",
+        )
     return x[:samples], y[:samples]
 
 
 def compare(keras_out: np.ndarray, hls_out: np.ndarray, labels: np.ndarray | None) -> dict:
     diff = np.abs(keras_out - hls_out)
     result = {
-        "samples": int(len(keras_out)),
+        "samples": len(keras_out),
         "max_abs_diff": float(diff.max()),
         "mean_abs_diff": float(diff.mean()),
         "top1_agreement": float(np.mean(keras_out.argmax(1) == hls_out.argmax(1))),

@@ -77,15 +77,18 @@ def layer_table(hls_model, requested_reuse: int) -> list[dict]:
     for layer in hls_model.get_layers():
         out = layer.get_output_variable()
         reuse = layer.get_attr("reuse_factor")
-        rows.append({
-            "name": layer.name,
-            "class": layer.class_name,
-            "output_shape": list(out.shape),
-            "result_precision": str(out.type.precision),
-            "reuse_factor": reuse,
-            "reuse_adjusted": reuse is not None and reuse != requested_reuse and layer.class_name
-            in ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D"),
-        })
+        rows.append(
+            {
+                "name": layer.name,
+                "class": layer.class_name,
+                "output_shape": list(out.shape),
+                "result_precision": str(out.type.precision),
+                "reuse_factor": reuse,
+                "reuse_adjusted": reuse is not None
+                and reuse != requested_reuse
+                and layer.class_name in ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D"),
+            }
+        )
     return rows
 
 
@@ -109,5 +112,9 @@ def versions() -> dict[str, str]:
     import numpy
     import tensorflow as tf
 
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "numpy": numpy.__version__,
-            "hls4ml": hls4ml.__version__}
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "numpy": numpy.__version__,
+        "hls4ml": hls4ml.__version__,
+    }
