@@ -216,8 +216,14 @@ def model(
         if outcome.exit_code != 0 or not (tmp / out_path.name).is_file():
             raise runner.explain_failure(f"model script {script}", outcome, display, tmp, limits)
         (tmp / out_path.name).replace(out_path)
+        console.print(display.last_line)
         console.print(f"[green]Model written:[/] {out_path}")
     finally:
+        # The script's log is kept beside the other runs; the scratch dir goes.
+        log = workspace.build / "models" / f"{out_path.stem}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        if (tmp / "step.log").is_file():
+            (tmp / "step.log").replace(log)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -39,6 +39,13 @@ def hls_config(model, flow: dict) -> dict:
             config[section][layer]["Precision"] = dict(precision)
     config["Model"]["ReuseFactor"] = flow["reuse_factor"]
     config["Model"]["Strategy"] = flow["strategy"]
+    # With granularity 'name'/'type', config_from_keras_model writes ReuseFactor = 1 into every
+    # layer's entry, and hls4ml prefers it over config['Model']: setting only the model's value
+    # (as the seed write-up did) silently leaves every layer at 1. The flow's value means every layer.
+    for section in ("LayerName", "LayerType"):
+        for entry in config.get(section, {}).values():
+            if "ReuseFactor" in entry:
+                entry["ReuseFactor"] = flow["reuse_factor"]
     return config
 
 
@@ -82,7 +89,7 @@ def layer_table(hls_model, requested_reuse: int) -> list[dict]:
                 "name": layer.name,
                 "class": layer.class_name,
                 "output_shape": list(out.shape),
-                "result_precision": str(out.type.precision),
+                "result_precision": ap_type(out.type.precision),
                 "reuse_factor": reuse,
                 "reuse_adjusted": reuse is not None
                 and reuse != requested_reuse
@@ -90,6 +97,20 @@ def layer_table(hls_model, requested_reuse: int) -> list[dict]:
             }
         )
     return rows
+
+
+def ap_type(precision) -> str:
+    """hls4ml's 'fixed<16,6,TRN,WRAP,0>' as the ap_fixed<16,6> people write (modes only when not default)."""
+    from hls4ml.model.types import FixedPrecisionType, IntegerPrecisionType
+
+    sign = "" if getattr(precision, "signed", True) else "u"
+    if isinstance(precision, IntegerPrecisionType):
+        return f"ap_{sign}int<{precision.width}>"
+    if not isinstance(precision, FixedPrecisionType):
+        return str(precision)
+    modes = (getattr(precision.rounding_mode, "name", "TRN"), getattr(precision.saturation_mode, "name", "WRAP"))
+    extra = "" if modes == ("TRN", "WRAP") else f",AP_{modes[0]},AP_{modes[1]}"
+    return f"ap_{sign}fixed<{precision.width},{precision.integer}{extra}>"
 
 
 def plot(hls_model, png: Path) -> str | None:

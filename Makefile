@@ -1,0 +1,80 @@
+# hlsbox: every target is a thin call of the `hlsbox` CLI (installed into .venv from tools/).
+# Variables: FLOW, PART, TIMEOUT, MEM, CPUS (steps); CA_BUNDLE, INDEX_URL (image build); CIFAR10.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON  ?= python3
+VENV    ?= .venv
+HLSBOX  := $(VENV)/bin/hlsbox
+FLOW    ?= flows/digits.toml
+PART    ?=
+TIMEOUT ?=
+MEM     ?= 8g
+CPUS    ?= 2
+# pip in the image build needs the CA of a TLS-intercepting proxy; default: what the host's pip uses.
+CA_BUNDLE ?= $(PIP_CERT)
+INDEX_URL ?=
+CIFAR10 ?=
+
+STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) --mem $(MEM) --cpus $(CPUS)
+MODELS = models/digits_cnn.keras models/model_2_15.keras
+
+.PHONY: help setup image models convert csim csynth cosim export demo test test-unit lint bench clean lock doctor
+
+help: ## list the targets and variables
+	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo; echo "  Variables: FLOW=$(FLOW) PART=$(PART) TIMEOUT=$(TIMEOUT) MEM=$(MEM) CPUS=$(CPUS)"
+	@echo "             CA_BUNDLE=$(CA_BUNDLE) INDEX_URL=$(INDEX_URL) CIFAR10=$(CIFAR10)"
+
+setup: $(VENV)/.installed ## install the hlsbox CLI into .venv (host side: typer, rich, docker SDK, pydantic)
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+image: setup ## build the pinned image (base image first if missing); a no-op when docker/ is unchanged
+	$(HLSBOX) image build $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--index-url $(INDEX_URL))
+
+models: $(MODELS) ## make the models with their scripts in models/ (CIFAR10=<dir> to train on CIFAR-10)
+models/digits_cnn.keras: models/digits_cnn.py | image
+	$(HLSBOX) model models/digits_cnn.py --out $@
+models/model_2_15.keras: models/mini_resnet.py | image
+	$(HLSBOX) model models/mini_resnet.py --out $@ $(if $(CIFAR10),-- --cifar10 $(CIFAR10))
+
+convert: image models ## FLOW -> hls4ml project (+ model plot), in the container
+	$(HLSBOX) convert $(STEP_ARGS)
+
+csim: image models ## C simulation of FLOW, compared with Keras
+	$(HLSBOX) csim $(STEP_ARGS)
+
+csynth cosim export: setup ## Vivado HLS steps (need a host Vivado: VIVADO=/opt/Xilinx/Vivado/<ver>)
+	$(HLSBOX) $@ --flow $(FLOW)
+
+demo: image models ## the main job: convert + csim of the digits flow, convert of the seed flow
+	$(HLSBOX) convert --flow flows/digits.toml
+	$(HLSBOX) csim --flow flows/digits.toml
+	$(HLSBOX) convert --flow flows/seed.toml
+
+test: image lint ## all tests (lint, unit, and integration with real Docker)
+	$(VENV)/bin/pytest
+
+test-unit: setup ## the fast tests only (no Docker)
+	$(VENV)/bin/pytest -m "not integration"
+
+lint: setup ## ruff
+	$(VENV)/bin/ruff check tools tests models bench
+	$(VENV)/bin/ruff format --check tools tests models bench
+
+bench: image models ## benchmarks -> bench/results/ (not tests: timings)
+	$(VENV)/bin/python bench/run.py
+
+doctor: setup ## what is there and what is missing
+	$(HLSBOX) doctor
+
+lock: setup ## regenerate docker/requirements.lock from docker/requirements.in (needs network)
+	$(VENV)/bin/pip install -q uv
+	$(VENV)/bin/uv pip compile docker/requirements.in --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes --no-header -o docker/requirements.lock
+
+clean: setup ## remove stray containers and build/ (keeps the image and models)
+	$(HLSBOX) clean --build

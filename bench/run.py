@@ -1,0 +1,180 @@
+"""hlsbox benchmarks (`make bench`): timings, not tests. Results go to bench/results/ with the machine.
+
+1. The container's cost: convert (seed flow) and csim (seed model, io_stream) natively vs in the
+   container, as a ratio (goal <= 1.15). "Natively" is the same step code (python -m hlsbox.steps)
+   in a host venv installed from the same lock file.
+2. io_parallel vs io_stream: C-compile time and peak memory of the seed model's csim, each under a
+   time cap (the cap is reported when hit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import docker
+import psutil
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+from hlsbox.flow import load_flow  # noqa: E402
+
+NATIVE_VENV = REPO / "build" / "bench" / "native-venv"
+
+
+def machine() -> dict:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": cpu,
+        "cores": psutil.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "docker": docker.from_env().version().get("Version"),
+    }
+
+
+def native_venv() -> Path:
+    python = NATIVE_VENV / "bin" / "python"
+    if not python.exists():
+        print("bench: making the native venv from docker/requirements.lock (once, ~1 min)", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(NATIVE_VENV)], check=True)
+        env = {**os.environ}
+        if os.environ.get("CA_BUNDLE"):
+            env["PIP_CERT"] = os.environ["CA_BUNDLE"]
+        subprocess.run(
+            [
+                str(NATIVE_VENV / "bin" / "pip"),
+                "install",
+                "-q",
+                "--no-deps",
+                "--require-hashes",
+                "-r",
+                str(REPO / "docker" / "requirements.lock"),
+            ],
+            check=True,
+            env=env,
+        )
+    return python
+
+
+def run_native(step: str, flow_file: str) -> float:
+    flow = load_flow(REPO / flow_file)
+    run_dir = REPO / "build" / "bench" / f"native-{flow.name}-{step}"
+    subprocess.run(["rm", "-rf", str(run_dir)], check=True)
+    run_dir.mkdir(parents=True)
+    spec = {
+        "step": step,
+        "flow": flow.model_dump(),
+        "model_path": str(flow.model_path(REPO)),
+        "run_dir": str(run_dir),
+        "workspace": str(REPO),
+    }
+    (run_dir / "spec.json").write_text(json.dumps(spec))
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tools"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    start = time.monotonic()
+    subprocess.run(
+        [str(native_venv()), "-m", "hlsbox.steps", step, "--spec", str(run_dir / "spec.json")],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.monotonic() - start
+
+
+def run_container(step: str, flow_file: str, timeout: str = "1h") -> tuple[float, int]:
+    start = time.monotonic()
+    proc = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "hlsbox"), step, "--flow", flow_file, "--timeout", timeout],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.monotonic() - start, proc.returncode
+
+
+def container_vs_native(repeats: int) -> list[dict]:
+    rows = []
+    for step, flow in (("convert", "flows/seed.toml"), ("csim", "flows/seed_stream.toml")):
+        run_native(step, flow)  # warm the page cache for both sides
+        native = [run_native(step, flow) for _ in range(repeats)]
+        contained = [run_container(step, flow)[0] for _ in range(repeats)]
+        row = {
+            "step": step,
+            "flow": flow,
+            "repeats": repeats,
+            "native_s": round(statistics.median(native), 2),
+            "container_s": round(statistics.median(contained), 2),
+        }
+        row["ratio"] = round(row["container_s"] / row["native_s"], 3)
+        print(
+            f"bench: {step:8s} {flow:24s} native {row['native_s']:7.2f} s  container {row['container_s']:7.2f} s"
+            f"  ratio {row['ratio']:.3f}",
+            flush=True,
+        )
+        rows.append(row)
+    return rows
+
+
+def io_types(cap: int) -> list[dict]:
+    rows = []
+    for flow in ("flows/seed_stream.toml", "flows/seed.toml"):
+        seconds, code = run_container("csim", flow, timeout=f"{cap}s")
+        name = load_flow(REPO / flow).name
+        base = REPO / "build" / name / "xc7z010clg400-1"
+        run = base / "csim" if code == 0 else base / "csim.failed"
+        manifest = json.loads((run / "manifest.json").read_text())
+        result = json.loads((run / "result.json").read_text()) if code == 0 else {}
+        row = {
+            "flow": flow,
+            "io_type": load_flow(REPO / flow).io_type,
+            "exit_code": code,
+            "capped": code == 124,
+            "cap_s": cap,
+            "step_s": round(seconds, 1),
+            "compile_s": result.get("compile_seconds"),
+            "peak_memory_gib": round(manifest["peak_memory"] / 2**30, 2),
+        }
+        print(
+            f"bench: csim {row['io_type']:12s} "
+            + (f"compile {row['compile_s']} s" if code == 0 else f"still compiling at the {cap} s cap")
+            + f", peak {row['peak_memory_gib']} GiB",
+            flush=True,
+        )
+        rows.append(row)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cap", type=int, default=600, help="time cap (s) for the io_parallel compile")
+    args = parser.parse_args()
+    results = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": machine(),
+        "container_vs_native": container_vs_native(args.repeats),
+        "io_types": io_types(args.cap),
+    }
+    out = REPO / "bench" / "results" / f"spine-{time.strftime('%Y%m%d-%H%M')}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"bench: results in {out.relative_to(REPO)}")
+
+
+if __name__ == "__main__":
+    main()

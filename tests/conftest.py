@@ -1,0 +1,104 @@
+"""Shared fixtures. Integration tests (marked `integration`) use the real Docker engine and the
+real image; they fail under CI (CI=true) when either is missing, and are skipped elsewhere."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_cli(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 900) -> CliResult:
+    """The real `hlsbox` command in a subprocess: real exit codes, real signals, real output."""
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "hlsbox", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def assert_clean_error(result: CliResult, exit_code: int, *phrases: str) -> None:
+    assert result.exit_code == exit_code, result.output
+    assert "Traceback" not in result.output, result.output
+    flat = " ".join(result.output.split())
+    for phrase in phrases:
+        assert phrase in flat, f"{phrase!r} not in: {flat}"
+
+
+def write_flow(directory: Path, name: str = "t", **fields: object) -> Path:
+    """A flow file from keyword fields (strings quoted, tables as dicts)."""
+    lines, tables = [], []
+    for key, value in {"name": name, "model": "models/m.keras", **fields}.items():
+        if isinstance(value, dict):
+            tables.append(f"[{key}]\n" + "\n".join(f"{k} = {_toml(v)}" for k, v in value.items()))
+        else:
+            lines.append(f"{key} = {_toml(value)}")
+    path = directory / f"{name}.toml"
+    path.write_text("\n".join(lines) + "\n" + "\n".join(tables) + "\n")
+    return path
+
+
+def _toml(value: object) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+# ---------- integration: the real engine and image ----------
+
+
+def _need(condition: bool, why: str) -> None:
+    if not condition:
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(why)
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    docker = pytest.importorskip("docker")
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as exc:
+        _need(False, f"no Docker daemon: {exc}")
+    from hlsbox import image
+
+    present = any(image.image_tag() in i.tags for i in client.images.list(name=image.REPO))
+    _need(present, f"image {image.image_tag()} not built (make image)")
+    yield client
+    from hlsbox.engine import LABEL
+
+    left = client.containers.list(all=True, filters={"label": LABEL})
+    for container in left:
+        container.remove(force=True)
+    assert not left, f"containers left behind by the tests: {[c.name for c in left]}"
+
+
+@pytest.fixture(scope="session")
+def workspace(docker_client, tmp_path_factory) -> Path:
+    """A workspace like a user's checkout: flows/ and models/ scripts, with the digits model made."""
+    root = tmp_path_factory.mktemp("ws")
+    shutil.copytree(REPO / "flows", root / "flows")
+    (root / "models").mkdir()
+    for script in (REPO / "models").glob("*.py"):
+        shutil.copy(script, root / "models")
+    result = run_cli(
+        "model", "models/digits_cnn.py", "--out", "models/digits_cnn.keras", "--", "--epochs", "30", cwd=root
+    )
+    assert result.exit_code == 0, result.output
+    return root
