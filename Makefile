@@ -62,11 +62,11 @@ test-unit: setup ## the fast tests only (no Docker)
 	$(VENV)/bin/pytest -m "not integration"
 
 lint: setup ## ruff
-	$(VENV)/bin/ruff check tools tests models bench
-	$(VENV)/bin/ruff format --check tools tests models bench
+	$(VENV)/bin/ruff check tools tests models
+	$(VENV)/bin/ruff format --check tools tests models
 
-bench: image models ## benchmarks -> bench/results/ (not tests: timings)
-	$(VENV)/bin/python bench/run.py
+bench: image models ## benchmarks -> tests/bench/results/ (not tests: timings)
+	$(VENV)/bin/python tests/bench/run.py
 
 doctor: setup ## what is there and what is missing
 	$(HLSBOX) doctor

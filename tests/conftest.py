@@ -102,3 +102,24 @@ def workspace(docker_client, tmp_path_factory) -> Path:
     )
     assert result.exit_code == 0, result.output
     return root
+
+
+@pytest.fixture(scope="session")
+def seed_model(workspace: Path) -> Path:
+    """The seed's Mini-ResNet, trained briefly (1 epoch on 256 synthetic images): for plan and csim."""
+    out = workspace / "models" / "model_2_15.keras"
+    if not out.exists():
+        result = run_cli(
+            "model",
+            "models/mini_resnet.py",
+            "--out",
+            "models/model_2_15.keras",
+            "--",
+            "--epochs",
+            "1",
+            "--samples",
+            "256",
+            cwd=workspace,
+        )
+        assert result.exit_code == 0, result.output
+    return out

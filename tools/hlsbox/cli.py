@@ -9,6 +9,7 @@ import functools
 import os
 import shutil
 import signal
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,13 +20,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hlsbox import engine, image, runner, views
+from hlsbox import engine, image, plans, runner, views
 from hlsbox.container import Limits
 from hlsbox.errors import EXIT_INTERRUPTED, BadInput, HlsboxError
 from hlsbox.flow import inside_workspace, load_flow
 from hlsbox.units import parse_duration, parse_size
 
-console = Console(highlight=False)
+# Tables need room: 120 columns where the output is not a terminal (CI logs, pipes), unless COLUMNS says.
+console = Console(highlight=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
 err_console = Console(stderr=True, highlight=False)
 app = typer.Typer(
     help="Keras -> hls4ml -> FPGA firmware in a pinned container, under memory and time limits.",
@@ -77,6 +79,7 @@ CpusOpt = Annotated[float, typer.Option(help="CPU limit (cores).")]
 PidsOpt = Annotated[int, typer.Option(help="Process limit inside the container.")]
 BuildOpt = Annotated[Path, typer.Option("--build-dir", help="Where run directories go.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print the step's whole output.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail (exit 1) when the plan says the design does not fit.")]
 
 
 @app.callback()
@@ -145,6 +148,30 @@ def csim(
     """C simulation: hls4ml compile (g++) + predict, compared with Keras (top-1 agreement, max |diff|,
     accuracy when the data has labels). Default limit 1h. Does not need Vivado."""
     _container_step("csim", flow, part, timeout, "1h", mem, cpus, pids, build_dir, verbose)
+
+
+@app.command()
+@guarded
+def plan(
+    flow: FlowOpt = DEFAULT_FLOW,
+    part: PartOpt = None,
+    strict: StrictOpt = False,
+    mem: MemOpt = "8g",
+    build_dir: BuildOpt = Path("build"),
+    verbose: VerboseOpt = False,
+) -> None:
+    """Fit verdict in seconds: per-layer multipliers, DSP, BRAM, LUT, FF and latency estimates against the
+    part, the ReuseFactor hls4ml will really use, and ways out when the design does not fit."""
+    result = plans.plan_flow(
+        console,
+        load_flow(flow).with_part(part),
+        flow.resolve(),
+        _workspace(build_dir),
+        _limits(None, "10m", mem, 2.0, 4096),
+        verbose,
+    )
+    if strict and result.verdict == plans.NO_FIT:
+        raise HlsboxError(f"The design does not fit {result.part} (--strict).", "Take one of the ways out above.")
 
 
 def _needs_vivado(step: str, vivado_path: str | None) -> NoReturn:

@@ -55,6 +55,9 @@ class CsimSettings(_Strict):
     samples: int = Field(100, ge=1, le=100_000)
     seed: int = 0
     cifar10_path: str | None = None  # a local cifar-10-batches-py directory, for dataset = "cifar10"
+    # Compare every layer's output with Keras (hls4ml's trace) on the first trace_samples inputs.
+    trace: bool = True
+    trace_samples: int = Field(20, ge=1, le=1000)
 
 
 class Flow(_Strict):

@@ -169,13 +169,16 @@ def run_step(
     workspace: Workspace,
     limits: Limits,
     verbose: bool = False,
+    run_name: str | None = None,
 ) -> tuple[dict, Path]:
-    """Run a container step (convert, csim) of a flow; returns its result and final run dir."""
+    """Run a container step (convert, csim, describe) of a flow; returns its result and final run dir,
+    build/<flow>/<part>/<run_name or step>."""
     model = flow.model_path(workspace.root)
     check_model_file(model)
-    final = workspace.run_dir(flow, step)
+    name = run_name or step
+    final = workspace.run_dir(flow, name)
     prepare_dir(final.parent)
-    lock = filelock.FileLock(final.parent / f".{step}.lock")
+    lock = filelock.FileLock(final.parent / f".{name}.lock")
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
@@ -184,7 +187,7 @@ def run_step(
             "Wait for it to finish; two runs of the same step never write the same directory.",
         ) from None
     try:
-        tmp = final.with_name(f".{step}.tmp-{uuid.uuid4().hex[:8]}")
+        tmp = final.with_name(f".{name}.tmp-{uuid.uuid4().hex[:8]}")
         tmp.mkdir()
         spec = {
             "step": step,

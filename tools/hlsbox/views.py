@@ -46,4 +46,124 @@ def show_csim(console: Console, result: dict, run_dir: str) -> None:
     table.add_row("g++ compile", f"{result['compile_seconds']:.1f} s")
     table.add_row("HLS predict", f"{result['predict_seconds']:.2f} s")
     console.print(table)
+    show_trace(console, result)
     console.print(f"[green]Results:[/] {run_dir}/result.json")
+
+
+def show_trace(console: Console, result: dict) -> None:
+    """The per-layer comparison, when something is off: where Keras and the C simulation part ways."""
+    first = result.get("first_divergence")
+    if not result.get("trace") or (first is None and result["top1_agreement"] >= 0.99):
+        return
+    table = Table(title="Every layer against Keras (hls4ml trace)", title_justify="left")
+    for column in ("layer", "max |Keras|", "max |HLS|", "max |diff|", "diff / range", "type range"):
+        table.add_column(column, justify="left" if column == "layer" else "right")
+    for row in result["trace"]:
+        bad = row["overflow"] or row["relative_diff"] > 0.1
+        style = "red" if row == first else "yellow" if bad else ""
+        limit = f"±{row['range_limit']:g}" if row["range_limit"] else ""
+        table.add_row(
+            row["layer"],
+            f"{row['keras_max']:.3g}",
+            f"{row['hls_max']:.3g}",
+            f"{row['max_abs_diff']:.3g}",
+            f"{row['relative_diff']:.1%}",
+            limit + (" [bold]overflow[/]" if row["overflow"] else ""),
+            style=style,
+        )
+    console.print(table)
+    if first is None:
+        return
+    if first["overflow"]:
+        console.print(
+            f"[bold red]{first['layer']}[/] overflows: Keras reaches {first['keras_max']:.3g}, its type holds "
+            f"±{first['range_limit']:g}. Give its result more integer bits (e.g. ap_fixed<18,8>)."
+        )
+    else:
+        console.print(
+            f"Keras and the C simulation part ways at [bold red]{first['layer']}[/] (max |diff| "
+            f"{first['max_abs_diff']:.3g} on outputs up to {first['keras_max']:.3g}), though no output "
+            "overflows its type: rounding that adds up over long sums (truncation is hls4ml's default), or "
+            "an accumulator that overflows (pooling sums, wide dot products). Try a wider precision there, "
+            "or the 'auto' accumulator types config_from_keras_model proposes."
+        )
+
+
+def _near(valid: list[int], asked: int | None, n: int = 5) -> str:
+    """The valid ReuseFactors nearest to the one asked for, e.g. '24 28 36 42 48'."""
+    if not valid or asked is None:
+        return ""
+    nearest = sorted(sorted(valid, key=lambda v: (abs(v - asked), v))[:n])
+    return " ".join(map(str, nearest))
+
+
+def show_plan(console: Console, plan, run_dir: str) -> None:
+    table = Table(title=f"Plan: {plan.flow} on {plan.part} ({plan.io_type}, {plan.strategy})", title_justify="left")
+    for column in ("layer", "class", "mult/out", "RF", "valid RF near", "mults ∥", "DSP", "BRAM18", "cycles"):
+        table.add_column(
+            column,
+            justify="left" if column in ("layer", "class", "valid RF near") else "right",
+            no_wrap=column != "valid RF near",
+            max_width=18 if column == "layer" else None,
+        )
+    others = [layer for layer in plan.layers if not layer.multipliers]
+    for layer in plan.layers:
+        if not layer.multipliers:
+            continue
+        rf = ""
+        if layer.reuse_used is not None and layer.multiplies_per_output:
+            moved = layer.reuse_asked != layer.reuse_used
+            rf = f"{layer.reuse_asked}→[bold yellow]{layer.reuse_used}[/]" if moved else str(layer.reuse_used)
+        table.add_row(
+            layer.name,
+            layer.cls.replace("Normalization", "Norm"),
+            f"{layer.multiplies_per_output:,}" if layer.multiplies_per_output else "",
+            rf,
+            _near(layer.reuse_valid, layer.reuse_asked),
+            f"{layer.multipliers:,}",
+            f"{layer.dsp:,}",
+            f"{layer.bram18:,}",
+            f"{layer.cycles:,}",
+        )
+    if others:
+        table.add_row(
+            f"{len(others)} other layers",
+            "logic",
+            "",
+            "",
+            "",
+            "",
+            "0",
+            f"{sum(layer.bram18 for layer in others):,}",
+            f"{sum(layer.cycles for layer in others):,}",
+        )
+    console.print(table)
+    totals = Table(title="Totals against the part", title_justify="left")
+    for column in ("resource", "estimate", plan.device, "used"):
+        totals.add_column(column, justify="left" if column == "resource" else "right")
+    for resource, used in plan.utilisation.items():
+        colour = "red" if used > 1 else "yellow" if used > 0.8 else "green"
+        totals.add_row(
+            resource, f"{plan.totals[resource]:,}", f"{plan.capacity[resource]:,}", f"[{colour}]{used:.0%}[/]"
+        )
+    totals.add_row(
+        "latency",
+        f"{plan.latency_cycles:,} cycles",
+        f"{plan.latency_cycles * plan.clock_period / 1e3:,.1f} µs",
+        f"at {plan.clock_period} ns",
+    )
+    console.print(totals)
+    colour = {"fits": "green", "tight": "yellow"}.get(plan.verdict, "red")
+    worst = max(plan.utilisation, key=plan.utilisation.get)
+    console.print(
+        f"[bold {colour}]Verdict: {plan.verdict}[/] on {plan.part}: {worst} at "
+        f"{plan.utilisation[worst]:.0%} of the part ({plan.totals[worst]:,} of {plan.capacity[worst]:,})."
+    )
+    if plan.ways_out:
+        console.print("Ways out, each re-planned:")
+    for way in plan.ways_out:
+        console.print(f"  • {way}")
+    console.print(
+        f"[dim]Estimates: DSP and BRAM follow hls4ml's arithmetic; LUT and FF are rough "
+        f"(docs/estimator.md). Plan: {run_dir}/plan.json[/]"
+    )

@@ -12,15 +12,17 @@ from hlsbox.steps.protocol import StepInputError, fail_with_input_error, phase, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m hlsbox.steps")
-    parser.add_argument("step", choices=["convert", "csim"])
+    parser.add_argument("step", choices=["convert", "csim", "describe"])
     parser.add_argument("--spec", type=Path, required=True)
     args = parser.parse_args()
     spec = json.loads(args.spec.read_text())
     run_dir = Path(spec["run_dir"])
     if args.step == "convert":
         from hlsbox.steps.convert import run
-    else:
+    elif args.step == "csim":
         from hlsbox.steps.csim import run
+    else:
+        from hlsbox.steps.describe import run
     try:
         result = run(spec)
     except StepInputError as error:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hlsbox.steps import datasets, hls
+from hlsbox.steps import datasets, hls, trace
 from hlsbox.steps.protocol import StepInputError, phase
 
 
@@ -46,11 +46,37 @@ def compare(keras_out: np.ndarray, hls_out: np.ndarray, labels: np.ndarray | Non
     return result
 
 
+# Above this many elements in one conv layer's output, io_parallel C++ takes g++ many minutes and GBs
+# (the seed's 32x32x16 layers: still compiling after 10 minutes; io_stream: 15 s at 0.56 GB).
+SLOW_IO_PARALLEL_ELEMENTS = 4096
+
+
+def warn_if_slow_compile(hls_model, flow: dict) -> None:
+    if flow["io_type"] != "io_parallel":
+        return
+    convs = [
+        (layer.name, int(np.prod(layer.get_output_variable().shape)))
+        for layer in hls_model.get_layers()
+        if layer.class_name.startswith("Conv") or "Conv" in layer.class_name
+    ]
+    big = max(convs, key=lambda c: c[1], default=None)
+    if big and big[1] > SLOW_IO_PARALLEL_ELEMENTS:
+        print(
+            f"WARNING: io_parallel with conv layer '{big[0]}' of {big[1]:,} outputs: g++ will compile for many "
+            'minutes at several GB (the seed model: over 10 minutes). io_type = "io_stream" compiles it in '
+            "seconds.",
+            flush=True,
+        )
+
+
 def run(spec: dict) -> dict:
     flow, run_dir = spec["flow"], Path(spec["run_dir"])
     model = hls.load_keras_model(Path(spec["model_path"]))
     x, labels = test_inputs(flow["csim"], tuple(model.input_shape[1:]), Path(spec["workspace"]))
-    hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj")
+    settings = flow["csim"]
+    tracing = settings["trace"] and flow["granularity"] == "name"
+    hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=tracing)
+    warn_if_slow_compile(hls_model, flow)
     phase("compiling (g++)")
     start = time.monotonic()
     hls_model.compile()
@@ -62,7 +88,13 @@ def run(spec: dict) -> dict:
     predict_seconds = time.monotonic() - start
     np.save(run_dir / "keras_out.npy", keras_out)
     np.save(run_dir / "hls_out.npy", hls_out)
+    layers_traced = []
+    if tracing:
+        phase(f"tracing every layer on {min(len(x), settings['trace_samples'])} samples")
+        layers_traced = trace.trace_layers(model, hls_model, x[: settings["trace_samples"]])
     return {
+        "trace": layers_traced,
+        "first_divergence": trace.first_divergence(layers_traced),
         "step": "csim",
         "dataset": flow["csim"]["dataset"],
         **compare(keras_out, hls_out, labels),

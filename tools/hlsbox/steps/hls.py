@@ -25,7 +25,7 @@ def load_keras_model(path: Path):
         ) from exc
 
 
-def hls_config(model, flow: dict) -> dict:
+def hls_config(model, flow: dict, trace: bool = False) -> dict:
     import hls4ml
 
     config = hls4ml.utils.config_from_keras_model(model, granularity=flow["granularity"], backend=flow["backend"])
@@ -46,15 +46,18 @@ def hls_config(model, flow: dict) -> dict:
         for entry in config.get(section, {}).values():
             if "ReuseFactor" in entry:
                 entry["ReuseFactor"] = flow["reuse_factor"]
+    if trace and flow["granularity"] == "name":
+        for entry in config["LayerName"].values():
+            entry["Trace"] = True
     return config
 
 
-def convert(model, flow: dict, project_dir: Path):
+def convert(model, flow: dict, project_dir: Path, trace: bool = False):
     """convert_from_keras_model with the flow's settings; hls4ml's console output is passed through."""
     import hls4ml
 
     phase("configuring")
-    config = hls_config(model, flow)
+    config = hls_config(model, flow, trace)
     phase("converting")
     try:
         hls_model = hls4ml.converters.convert_from_keras_model(

@@ -22,7 +22,7 @@ from pathlib import Path
 import docker
 import psutil
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
 from hlsbox.flow import load_flow  # noqa: E402
 
@@ -171,7 +171,7 @@ def main() -> None:
         "container_vs_native": container_vs_native(args.repeats),
         "io_types": io_types(args.cap),
     }
-    out = REPO / "bench" / "results" / f"spine-{time.strftime('%Y%m%d-%H%M')}.json"
+    out = REPO / "tests" / "bench" / "results" / f"spine-{time.strftime('%Y%m%d-%H%M')}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"bench: results in {out.relative_to(REPO)}")
 
