@@ -19,7 +19,7 @@ CIFAR10 ?=
 STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) --mem $(MEM) --cpus $(CPUS)
 MODELS = models/digits_cnn.keras models/model_2_15.keras
 
-.PHONY: help setup image models convert csim csynth cosim export demo test test-unit lint bench clean lock doctor
+.PHONY: help setup image models convert csim plan csynth cosim export demo test test-unit lint bench clean lock doctor
 
 help: ## list the targets and variables
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,8 +44,11 @@ models/model_2_15.keras: models/mini_resnet.py | image
 convert: image models ## FLOW -> hls4ml project (+ model plot), in the container
 	$(HLSBOX) convert $(STEP_ARGS)
 
-csim: image models ## C simulation of FLOW, compared with Keras
+csim: image models ## C simulation of FLOW, compared with Keras (+ every layer traced)
 	$(HLSBOX) csim $(STEP_ARGS)
+
+plan: image models ## fit verdict for FLOW on PART in seconds, with ways out
+	$(HLSBOX) plan --flow $(FLOW) $(if $(PART),--part $(PART)) --mem $(MEM)
 
 csynth cosim export: setup ## Vivado HLS steps (need a host Vivado: VIVADO=/opt/Xilinx/Vivado/<ver>)
 	$(HLSBOX) $@ --flow $(FLOW)

@@ -1,5 +1,6 @@
 """hlsbox benchmarks (`make bench`): timings, not tests. Results go to bench/results/ with the machine.
 
+0. `hlsbox plan` of the seed flow, end to end (goal < 10 s).
 1. The container's cost: convert (seed flow) and csim (seed model, io_stream) natively vs in the
    container, as a ratio (goal <= 1.15). "Natively" is the same step code (python -m hlsbox.steps)
    in a host venv installed from the same lock file.
@@ -160,18 +161,40 @@ def io_types(cap: int) -> list[dict]:
     return rows
 
 
+def plan_time(repeats: int) -> dict:
+    times = []
+    for _ in range(repeats):
+        start = time.monotonic()
+        subprocess.run(
+            [str(REPO / ".venv" / "bin" / "hlsbox"), "plan", "--flow", "flows/seed.toml"],
+            cwd=REPO,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        times.append(time.monotonic() - start)
+    row = {"flow": "flows/seed.toml", "repeats": repeats, "median_s": round(statistics.median(times), 2), "goal_s": 10}
+    print(f"bench: plan of the seed flow end to end {row['median_s']} s (goal < 10 s)", flush=True)
+    return row
+
+
+PARTS = {
+    "plan": lambda args: plan_time(args.repeats),
+    "container_vs_native": lambda args: container_vs_native(args.repeats),
+    "io_types": lambda args: io_types(args.cap),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cap", type=int, default=600, help="time cap (s) for the io_parallel compile")
+    parser.add_argument("--only", choices=sorted(PARTS), action="append", help="run these parts only")
     args = parser.parse_args()
-    results = {
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": machine(),
-        "container_vs_native": container_vs_native(args.repeats),
-        "io_types": io_types(args.cap),
-    }
-    out = REPO / "tests" / "bench" / "results" / f"spine-{time.strftime('%Y%m%d-%H%M')}.json"
+    results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}
+    for name in args.only or PARTS:
+        results[name] = PARTS[name](args)
+    out = REPO / "tests" / "bench" / "results" / f"bench-{time.strftime('%Y%m%d-%H%M')}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"bench: results in {out.relative_to(REPO)}")
 

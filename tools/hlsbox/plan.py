@@ -5,7 +5,7 @@ Resource strategy): a weighted layer with n_in x n_out multiplies per output pix
 ceil(n_in * n_out / RF) multipliers in parallel, each output pixel taking RF cycles; under the
 Resource strategy (RF > 1) the weights sit in block RAM reshaped by that block factor. The
 ReuseFactor rule is hls4ml's (`_validate_reuse_factor`), so the RF shown as used is the one hls4ml
-will use. LUT and FF are rough (see docs/estimator.md for the measured error).
+will use. LUT and FF are rough (README, "Estimator accuracy").
 """
 
 from __future__ import annotations

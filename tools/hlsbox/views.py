@@ -56,7 +56,7 @@ def show_trace(console: Console, result: dict) -> None:
     if not result.get("trace") or (first is None and result["top1_agreement"] >= 0.99):
         return
     table = Table(title="Every layer against Keras (hls4ml trace)", title_justify="left")
-    for column in ("layer", "max |Keras|", "max |HLS|", "max |diff|", "diff / range", "type range"):
+    for column in ("layer", "max |Keras|", "max |HLS|", "max |diff|", "diff / max", "type range"):
         table.add_column(column, justify="left" if column == "layer" else "right")
     for row in result["trace"]:
         bad = row["overflow"] or row["relative_diff"] > 0.1
@@ -165,5 +165,5 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
         console.print(f"  • {way}")
     console.print(
         f"[dim]Estimates: DSP and BRAM follow hls4ml's arithmetic; LUT and FF are rough "
-        f"(docs/estimator.md). Plan: {run_dir}/plan.json[/]"
+        f"(README: Estimator accuracy). Plan: {run_dir}/plan.json[/]"
     )
