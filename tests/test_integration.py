@@ -62,7 +62,7 @@ def test_past_its_time_limit_a_step_is_killed_with_124_and_the_good_result_stays
         assert run_cli("convert", "--flow", DIGITS, cwd=workspace).exit_code == 0
     before = (good / "result.json").read_text()
     start = time.monotonic()
-    result = run_cli("convert", "--flow", DIGITS, "--timeout", "2s", cwd=workspace)
+    result = run_cli("convert", "--flow", DIGITS, "--timeout", "2s", "--force", cwd=workspace)
     assert_clean_error(result, 124, "did not finish within its time limit of 2s")
     assert time.monotonic() - start < 30
     assert not _running(docker_client)
@@ -71,7 +71,7 @@ def test_past_its_time_limit_a_step_is_killed_with_124_and_the_good_result_stays
 
 
 def test_out_of_memory_is_reported_with_137(workspace: Path, docker_client):
-    result = run_cli("convert", "--flow", DIGITS, "--mem", "100m", cwd=workspace)
+    result = run_cli("convert", "--flow", DIGITS, "--mem", "100m", "--force", cwd=workspace)
     assert_clean_error(result, 137, "ran out of memory at 100.0 MiB")
     assert not _running(docker_client)
 
@@ -90,7 +90,7 @@ def test_a_model_keras_cannot_load_is_bad_input(workspace: Path, docker_client, 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_the_container_and_leaves_nothing(workspace: Path, docker_client, sig: signal.Signals):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hlsbox", "csim", "--flow", DIGITS],
+        [sys.executable, "-m", "hlsbox", "csim", "--flow", DIGITS, "--force"],
         cwd=workspace,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -116,3 +116,19 @@ def test_missing_image_is_explained(workspace: Path, docker_client, tmp_path: Pa
     (docker_copy / "Dockerfile").write_text((docker_copy / "Dockerfile").read_text() + "\n# changed\n")
     result = run_cli("convert", "--flow", DIGITS, cwd=workspace, env={"HLSBOX_DOCKER_DIR": str(docker_copy)})
     assert_clean_error(result, 2, "is not built yet", "make image")
+
+
+def test_an_unchanged_run_is_skipped_and_a_changed_one_is_not(workspace: Path, docker_client):
+    assert run_cli("convert", "--flow", DIGITS, cwd=workspace).exit_code == 0
+    again = run_cli("convert", "--flow", DIGITS, cwd=workspace)
+    assert again.exit_code == 0 and "up to date" in again.stdout
+    manifest = json.loads((_run_dir(workspace, "convert") / "manifest.json").read_text())
+    flow = (workspace / DIGITS).read_text().replace("clock_period = 5.0", "clock_period = 4.0")
+    (workspace / "flows" / "digits_fast.toml").write_text(flow.replace('name = "digits"', 'name = "digits_fast"'))
+    changed = run_cli("convert", "--flow", "flows/digits_fast.toml", cwd=workspace)
+    assert changed.exit_code == 0 and "up to date" not in changed.stdout
+    forced = run_cli("convert", "--flow", DIGITS, "--force", cwd=workspace)
+    assert forced.exit_code == 0 and "up to date" not in forced.stdout
+    assert (
+        json.loads((_run_dir(workspace, "convert") / "manifest.json").read_text())["cache_key"] == manifest["cache_key"]
+    )

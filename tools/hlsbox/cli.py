@@ -13,14 +13,14 @@ import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hlsbox import engine, image, plans, runner, views
+from hlsbox import engine, image, plans, runner, synthesis, views
 from hlsbox.container import Limits
 from hlsbox.errors import EXIT_INTERRUPTED, BadInput, HlsboxError
 from hlsbox.flow import inside_workspace, load_flow
@@ -79,7 +79,18 @@ CpusOpt = Annotated[float, typer.Option(help="CPU limit (cores).")]
 PidsOpt = Annotated[int, typer.Option(help="Process limit inside the container.")]
 BuildOpt = Annotated[Path, typer.Option("--build-dir", help="Where run directories go.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print the step's whole output.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Run even if the last good run had the same inputs.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail (exit 1) when the plan says the design does not fit.")]
+StallOpt = Annotated[str, typer.Option("--stall", help="Warn after this long without output (e.g. 10m).")]
+StopStallOpt = Annotated[bool, typer.Option("--stop-on-stall", help="Stop the step when it stalls (exit 124).")]
+VivadoOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--vivado", help="Vivado / Vitis HLS install (version dir, e.g. /opt/Xilinx/Vivado/2019.2).", envvar="VIVADO"
+    ),
+]
+NetworkOpt = Annotated[bool, typer.Option("--network", help="Give the container a network (licence server).")]
+CsimFirstOpt = Annotated[bool, typer.Option("--with-csim", help="Let Vivado HLS run its C simulation first.")]
 
 
 @app.callback()
@@ -93,28 +104,25 @@ def _limits(timeout: str | None, default_timeout: str, mem: str, cpus: float, pi
     return Limits(memory=parse_size(mem), cpus=cpus, pids=pids, timeout=parse_duration(timeout or default_timeout))
 
 
-def _workspace(build_dir: Path) -> runner.Workspace:
-    root = Path.cwd().resolve()
-    return runner.Workspace(root=root, build=(root / build_dir).resolve())
-
-
-def _container_step(
-    step: str,
-    flow_file: Path,
-    part: str | None,
+def _run_options(
     timeout: str | None,
     default_timeout: str,
     mem: str,
-    cpus: float,
-    pids: int,
-    build_dir: Path,
-    verbose: bool,
-) -> None:
-    limits = _limits(timeout, default_timeout, mem, cpus, pids)
-    flow = load_flow(flow_file).with_part(part)
-    workspace = _workspace(build_dir)
-    result, run_dir = runner.run_step(console, step, flow, flow_file.resolve(), workspace, limits, verbose)
-    (views.show_convert if step == "convert" else views.show_csim)(console, result, str(run_dir))
+    cpus: float = 2.0,
+    pids: int = 4096,
+    verbose: bool = False,
+    force: bool = False,
+    stall: str = "10m",
+    stop_on_stall: bool = False,
+) -> runner.RunOptions:
+    return runner.RunOptions(
+        _limits(timeout, default_timeout, mem, cpus, pids), verbose, force, parse_duration(stall), stop_on_stall
+    )
+
+
+def _workspace(build_dir: Path) -> runner.Workspace:
+    root = Path.cwd().resolve()
+    return runner.Workspace(root=root, build=(root / build_dir).resolve())
 
 
 @app.command()
@@ -127,10 +135,14 @@ def convert(
     cpus: CpusOpt = 2.0,
     pids: PidsOpt = 4096,
     build_dir: BuildOpt = Path("build"),
+    force: ForceOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Keras model -> hls4ml project: load, configure, convert, plot (PNG), write. Default limit 30m."""
-    _container_step("convert", flow, part, timeout, "30m", mem, cpus, pids, build_dir, verbose)
+    options = _run_options(timeout, "30m", mem, cpus, pids, verbose, force)
+    loaded = load_flow(flow).with_part(part)
+    result, run_dir = runner.run_step(console, "convert", loaded, flow.resolve(), _workspace(build_dir), options)
+    views.show_convert(console, result, str(run_dir))
 
 
 @app.command()
@@ -143,11 +155,15 @@ def csim(
     cpus: CpusOpt = 2.0,
     pids: PidsOpt = 4096,
     build_dir: BuildOpt = Path("build"),
+    force: ForceOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """C simulation: hls4ml compile (g++) + predict, compared with Keras (top-1 agreement, max |diff|,
-    accuracy when the data has labels). Default limit 1h. Does not need Vivado."""
-    _container_step("csim", flow, part, timeout, "1h", mem, cpus, pids, build_dir, verbose)
+    accuracy when the data has labels), every layer traced. Default limit 1h. Does not need Vivado."""
+    options = _run_options(timeout, "1h", mem, cpus, pids, verbose, force)
+    loaded = load_flow(flow).with_part(part)
+    result, run_dir = runner.run_step(console, "csim", loaded, flow.resolve(), _workspace(build_dir), options)
+    views.show_csim(console, result, str(run_dir))
 
 
 @app.command()
@@ -158,58 +174,67 @@ def plan(
     strict: StrictOpt = False,
     mem: MemOpt = "8g",
     build_dir: BuildOpt = Path("build"),
+    force: ForceOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Fit verdict in seconds: per-layer multipliers, DSP, BRAM, LUT, FF and latency estimates against the
     part, the ReuseFactor hls4ml will really use, and ways out when the design does not fit."""
-    result = plans.plan_flow(
-        console,
-        load_flow(flow).with_part(part),
-        flow.resolve(),
-        _workspace(build_dir),
-        _limits(None, "10m", mem, 2.0, 4096),
-        verbose,
-    )
+    options = _run_options(None, "10m", mem, verbose=verbose, force=force)
+    result = plans.plan_flow(console, load_flow(flow).with_part(part), flow.resolve(), _workspace(build_dir), options)
     if strict and result.verdict == plans.NO_FIT:
         raise HlsboxError(f"The design does not fit {result.part} (--strict).", "Take one of the ways out above.")
 
 
-def _needs_vivado(step: str, vivado_path: str | None) -> NoReturn:
-    from hlsbox import vivado
-
-    found = vivado.discover_quietly(vivado_path)
-    if found is None:
-        raise BadInput(
-            f"`{step}` needs Vivado HLS (or Vitis HLS), and none was found on this host.", vivado.HOW_TO_POINT
-        )
-    raise HlsboxError(
-        f"Vivado found at {found}, but the `{step}` step is not available in this version of hlsbox.",
-        "Use `hlsbox convert` and run build_prj.tcl from the written project by hand meanwhile.",
+def _vivado_step(
+    step: str,
+    flow: Path,
+    part: str | None,
+    vivado: str | None,
+    options: runner.RunOptions,
+    build_dir: Path,
+    network: bool,
+    strict: bool,
+    with_csim: bool,
+) -> None:
+    loaded = load_flow(flow).with_part(part)
+    result, run_dir = synthesis.run_vivado_step(
+        console, step, loaded, flow.resolve(), _workspace(build_dir), options, vivado, network, strict, with_csim
     )
+    synthesis.show(console, step, result, run_dir)
 
 
-VivadoOpt = Annotated[str | None, typer.Option("--vivado", help="Vivado / Vitis HLS install dir.", envvar="VIVADO")]
+def _vivado_command(step: str, summary: str) -> None:
+    def command(
+        flow: FlowOpt = DEFAULT_FLOW,
+        part: PartOpt = None,
+        vivado: VivadoOpt = None,
+        timeout: TimeoutOpt = None,
+        mem: MemOpt = "16g",
+        cpus: CpusOpt = 2.0,
+        pids: PidsOpt = 16384,
+        stall: StallOpt = "10m",
+        stop_on_stall: StopStallOpt = False,
+        network: NetworkOpt = False,
+        strict: StrictOpt = False,
+        with_csim: CsimFirstOpt = False,
+        build_dir: BuildOpt = Path("build"),
+        force: ForceOpt = False,
+        verbose: VerboseOpt = False,
+    ) -> None:
+        options = _run_options(timeout, "48h", mem, cpus, pids, verbose, force, stall, stop_on_stall)
+        _vivado_step(step, flow, part, vivado, options, build_dir, network, strict, with_csim)
+
+    command.__doc__ = summary + (
+        " Runs the host's Vivado HLS / Vitis HLS, mounted read-only, in the container; "
+        "the steps before it run first when missing or stale. Default limit 48h."
+    )
+    app.command(step)(guarded(command))
 
 
-@app.command()
-@guarded
-def csynth(flow: FlowOpt = DEFAULT_FLOW, vivado: VivadoOpt = None) -> None:
-    """C synthesis with the host's Vivado HLS, mounted read-only into the container."""
-    _needs_vivado("csynth", vivado)
-
-
-@app.command()
-@guarded
-def cosim(flow: FlowOpt = DEFAULT_FLOW, vivado: VivadoOpt = None) -> None:
-    """C/RTL co-simulation with the host's Vivado HLS."""
-    _needs_vivado("cosim", vivado)
-
-
-@app.command("export")
-@guarded
-def export_ip(flow: FlowOpt = DEFAULT_FLOW, vivado: VivadoOpt = None) -> None:
-    """Export the synthesised design as IP with the host's Vivado HLS."""
-    _needs_vivado("export", vivado)
+_vivado_command("csynth", "C synthesis of the flow's project (the plan runs first and warns when it does not fit).")
+_vivado_command("cosim", "C/RTL co-simulation of the synthesised design.")
+_vivado_command("export", "Export the synthesised design as IP (Vivado IP catalog).")
+_vivado_command("vsynth", "Vivado logic synthesis of the exported RTL (the real resource numbers).")
 
 
 @app.command()
@@ -236,12 +261,12 @@ def model(
     tmp.mkdir()
     try:
         command = ["python", str(script_path), "--out", str(tmp / out_path.name), *(args or [])]
-        limits = _limits(timeout, "1h", mem, cpus, 4096)
+        options = _run_options(timeout, "1h", mem, cpus, verbose=verbose)
         outcome, display, _ = runner.execute(
-            console, f"model {script.name}", command, tmp, workspace, limits, {"org.hlsbox.step": "model"}, verbose
+            console, f"model {script.name}", command, tmp, workspace, options, {"org.hlsbox.step": "model"}
         )
         if outcome.exit_code != 0 or not (tmp / out_path.name).is_file():
-            raise runner.explain_failure(f"model script {script}", outcome, display, tmp, limits)
+            raise runner.explain_failure(f"model script {script}", outcome, display, tmp, options.limits)
         (tmp / out_path.name).replace(out_path)
         console.print(display.last_line)
         console.print(f"[green]Model written:[/] {out_path}")

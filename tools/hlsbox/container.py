@@ -44,6 +44,7 @@ class Outcome:
     timed_out: bool = False
     oom_killed: bool = False
     peak_memory: int = 0  # bytes, from the engine's stats (0 when none were seen)
+    stalled: float = 0.0  # seconds without output when the stall watchdog stopped the step (0: it did not)
 
 
 def container_options(
@@ -106,16 +107,24 @@ class StepContainer:
         self.container = None
 
     def follow(
-        self, on_line: Callable[[str], None], timeout: float, on_tick: Callable[[], None] | None = None
+        self,
+        on_line: Callable[[str], None],
+        timeout: float,
+        on_tick: Callable[[], None] | None = None,
+        stall_after: float | None = None,
+        on_stall: Callable[[float], None] | None = None,
+        stop_on_stall: bool = False,
     ) -> Outcome:
-        """Stream the log line by line until the container exits or `timeout` seconds pass."""
+        """Stream the log line by line until the container exits or `timeout` seconds pass. With no output for
+        `stall_after` seconds, `on_stall` is called (again after each further such period), and with
+        `stop_on_stall` the step is stopped."""
         assert self.container is not None
         container = self.container
         lines: queue.Queue[str | None] = queue.Queue()
         peak = _PeakMemory(container)
         threading.Thread(target=_pump_logs, args=(container, lines), daemon=True).start()
         threading.Thread(target=peak.watch, daemon=True).start()
-        start = time.monotonic()
+        start = last_output = last_warning = time.monotonic()
         deadline = start + timeout
         while True:
             try:
@@ -124,13 +133,22 @@ class StepContainer:
                 line = ""
             if line is None:  # the log stream ended: the container has exited
                 break
+            now = time.monotonic()
             if line:
                 on_line(line)
+                last_output = last_warning = now
             if on_tick:
                 on_tick()
-            if time.monotonic() > deadline:
+            if stall_after and now - last_warning > stall_after:
+                last_warning = now
+                if on_stall:
+                    on_stall(now - last_output)
+                if stop_on_stall:
+                    self.remove()
+                    return Outcome(124, now - start, peak_memory=peak.value, stalled=now - last_output)
+            if now > deadline:
                 self.remove()
-                return Outcome(124, time.monotonic() - start, timed_out=True, peak_memory=peak.value)
+                return Outcome(124, now - start, timed_out=True, peak_memory=peak.value)
         status = container.wait()
         container.reload()
         return Outcome(

@@ -8,7 +8,6 @@ from pathlib import Path
 from rich.console import Console
 
 from hlsbox import runner, views
-from hlsbox.container import Limits
 from hlsbox.flow import Flow
 from hlsbox.parts import resolve_device
 from hlsbox.plan import NO_FIT, Plan, make_plan
@@ -21,13 +20,10 @@ def plan_flow(
     flow: Flow,
     flow_file: Path,
     workspace: runner.Workspace,
-    limits: Limits,
-    verbose: bool = False,
+    options: runner.RunOptions,
     show: bool = True,
 ) -> Plan:
-    described, run_dir = runner.run_step(
-        console, "describe", flow, flow_file, workspace, limits, verbose, run_name="plan"
-    )
+    described, run_dir = runner.run_step(console, "describe", flow, flow_file, workspace, options, run_name="plan")
     plan = make_plan(described, flow.model_dump(), resolve_device(flow.part))
     (run_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2) + "\n")
     if show:

@@ -20,8 +20,12 @@ from hlsbox.units import human_duration
 
 
 class StepDisplay:
-    def __init__(self, console: Console, title: str, log_path: Path, verbose: bool = False) -> None:
+    def __init__(
+        self, console: Console, title: str, log_path: Path, verbose: bool = False, reader: object | None = None
+    ) -> None:
         self.console, self.title, self.verbose = console, title, verbose
+        self.reader = reader  # a tool-log reader (vivado_log.LogState): read(line) -> changed, summary()
+        self.detail = ""
         self.log = log_path.open("a", encoding="utf-8")
         self.phase = "starting container"
         self.last_line = ""
@@ -55,15 +59,27 @@ class StepDisplay:
                 self.console.print(f"[bold]{self.title}[/]: {self.phase}  [dim]({human_duration(self.elapsed)})[/]")
         elif text.strip():
             self.last_line = text.strip()
+            if self.reader is not None and self.reader.read(text):
+                detail = self.reader.summary()
+                if detail.split(" · ")[0] != self.detail.split(" · ")[0]:  # a new phase of the tool
+                    self.console.print(f"[bold]{self.title}[/]: {detail}  [dim]({human_duration(self.elapsed)})[/]")
+                self.detail = detail
             upper = text.lstrip().upper()
             if upper.startswith("WARNING"):
                 self.warnings.append(text.strip())
-                self.console.print(Text(text.strip(), style="yellow"))
+                if self.reader is None or self.verbose:  # a tool's many warnings are counted, not printed
+                    self.console.print(Text(text.strip(), style="yellow"))
             elif upper.startswith("ERROR") or "Traceback (most recent call last)" in text:
                 self.errors.append(text.strip())
             elif self.verbose:
                 self.console.print(Text(text, style="dim"))
         self.tick()
+
+    def stalled(self, seconds: float) -> None:
+        self.console.print(
+            f"[yellow]{self.title}: no output for {human_duration(seconds)}[/] "
+            f"(phase: {self.detail or self.phase}); the step may be stuck."
+        )
 
     def tick(self) -> None:
         if self.live:
@@ -80,7 +96,9 @@ class StepDisplay:
         self.phase_start = time.monotonic()
 
     def _render(self) -> Spinner:
-        text = Text.assemble((self.title, "bold"), ": ", (self.phase, "cyan"), f"  {human_duration(self.elapsed)}")
+        text = Text.assemble(
+            (self.title, "bold"), ": ", (self.detail or self.phase, "cyan"), f"  {human_duration(self.elapsed)}"
+        )
         if self.last_line:
             text.append(f"  {self.last_line[: max(10, self.console.width - len(text) - 6)]}", style="dim")
         return Spinner("dots", text=text)

@@ -1,7 +1,9 @@
-"""One step, end to end on the host: checks, run dir, container, outcome, atomic result.
+"""One step, end to end on the host: checks, cache, run dir, container, outcome, atomic result.
 
 A run writes into a hidden temporary dir beside its final place; on success it replaces the
 last good result in one rename, on failure it is kept as `<step>.failed` and the good one stays.
+A run whose inputs (flow, model, image, step code, upstream run) are those of the last good run is
+skipped unless forced.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import shutil
 import time
 import uuid
 import zipfile
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import filelock
@@ -45,6 +48,28 @@ class Workspace:
 
     def run_dir(self, flow: Flow, step: str) -> Path:
         return self.build / flow.name / flow.part / step
+
+
+@dataclass
+class StepExtras:
+    """What a step adds to the common run (the Vivado steps: the install, a project to start from)."""
+
+    spec: dict = field(default_factory=dict)  # more fields for spec.json
+    mounts: list[Mount] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    prepare: Callable[[Path], dict] | None = None  # fills the new run dir; returns more spec fields
+    cache_inputs: dict = field(default_factory=dict)  # anything else the result depends on
+    log_reader: Callable[[], object] | None = None  # makes a reader of the tool's log for the live view
+    diagnose: Callable[[Path], str | None] | None = None  # explains a failure from the run dir (log, result)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    limits: Limits
+    verbose: bool = False
+    force: bool = False  # run even when the last good run had the same inputs
+    stall_warn: float | None = 600.0  # seconds without output before a warning
+    stall_kill: bool = False  # stop the step when it stalls
 
 
 def check_model_file(path: Path) -> None:
@@ -97,34 +122,91 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def steps_code_hash() -> str:
+    """The code that runs in the container: a change to it invalidates cached results."""
+    digest = hashlib.sha256()
+    for path in sorted((PACKAGE_DIR / "steps").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(step: str, flow: Flow, model_sha256: str, image_tag: str, extra: dict) -> str:
+    inputs = {
+        "step": step,
+        "flow": flow.model_dump(),
+        "model": model_sha256,
+        "image": image_tag,
+        "code": steps_code_hash(),
+        **extra,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def last_good(final: Path, key: str) -> dict | None:
+    """The result of the last good run when it had these very inputs."""
+    try:
+        manifest = json.loads((final / "manifest.json").read_text())
+        if manifest.get("status") == "ok" and manifest.get("cache_key") == key:
+            return json.loads((final / "result.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def execute(
     console: Console,
     title: str,
     command: list[str],
     run_dir: Path,
     workspace: Workspace,
-    limits: Limits,
+    options: RunOptions,
     labels: dict[str, str],
-    verbose: bool = False,
+    extras: StepExtras | None = None,
 ) -> tuple[Outcome, StepDisplay, str]:
     """Run `command` in the image with the workspace read-only and `run_dir` writable."""
+    extras = extras or StepExtras()
     client = engine.connect()
     img = image.find_image(client)
     mounts = [
         Mount(workspace.root, workspace.root),
         Mount(run_dir, run_dir, read_only=False),
         Mount(PACKAGE_DIR, PACKAGE_MOUNT),
+        *extras.mounts,
     ]
-    options = container_options(
-        img.id, command, mounts, limits, env={"PYTHONPATH": str(PACKAGE_MOUNT.parent)}, workdir=run_dir, labels=labels
-    )
-    with StepDisplay(console, title, run_dir / "step.log", verbose) as display, StepContainer(client, options) as box:
-        outcome = box.follow(display.line, limits.timeout, on_tick=display.tick)
+    env = {"PYTHONPATH": str(PACKAGE_MOUNT.parent), **extras.env}
+    create = container_options(img.id, command, mounts, options.limits, env=env, workdir=run_dir, labels=labels)
+    reader = extras.log_reader() if extras.log_reader else None
+    with (
+        StepDisplay(console, title, run_dir / "step.log", options.verbose, reader) as display,
+        StepContainer(client, create) as box,
+    ):
+        outcome = box.follow(
+            display.line,
+            options.limits.timeout,
+            on_tick=display.tick,
+            stall_after=options.stall_warn,
+            on_stall=display.stalled,
+            stop_on_stall=options.stall_kill,
+        )
     return outcome, display, image.image_tag()
 
 
-def explain_failure(what: str, outcome: Outcome, display: StepDisplay, run_dir: Path, limits: Limits) -> StepFailed:
+def explain_failure(
+    what: str,
+    outcome: Outcome,
+    display: StepDisplay,
+    run_dir: Path,
+    limits: Limits,
+    diagnose: Callable[[Path], str | None] | None = None,
+) -> StepFailed:
     log = run_dir / "step.log"
+    if outcome.stalled:
+        return StepFailed(
+            f"{what} printed nothing for {human_duration(outcome.stalled)} and was stopped (--stop-on-stall); "
+            "the container and all its processes are gone.",
+            f"Raise the stall limit with --stall, or drop --stop-on-stall. Log: {log}",
+            EXIT_TIMEOUT,
+        )
     if outcome.timed_out:
         return StepFailed(
             f"{what} did not finish within its time limit of {human_duration(limits.timeout)}; "
@@ -144,8 +226,12 @@ def explain_failure(what: str, outcome: Outcome, display: StepDisplay, run_dir: 
     if error_file.is_file():
         error = json.loads(error_file.read_text())
         return BadInput(error["message"], error["hint"])
+    explanation = diagnose(run_dir) if diagnose else None
     tail = "\n  ".join((display.errors or [display.last_line])[-5:])
-    return StepFailed(f"{what} failed with exit code {outcome.exit_code}:\n  {tail}", f"Full log: {log}")
+    return StepFailed(
+        f"{what} failed with exit code {outcome.exit_code}:\n  {tail}",
+        (f"{explanation}\n" if explanation else "") + f"Full log: {log}",
+    )
 
 
 def finish(tmp: Path, final: Path, ok: bool) -> Path:
@@ -167,17 +253,20 @@ def run_step(
     flow: Flow,
     flow_file: Path,
     workspace: Workspace,
-    limits: Limits,
-    verbose: bool = False,
+    options: RunOptions,
     run_name: str | None = None,
+    extras: StepExtras | None = None,
 ) -> tuple[dict, Path]:
-    """Run a container step (convert, csim, describe) of a flow; returns its result and final run dir,
-    build/<flow>/<part>/<run_name or step>."""
+    """Run a step of a flow in the image; returns its result and final run dir,
+    build/<flow>/<part>/<run_name or step>. Skipped when its last good run had the same inputs."""
+    extras = extras or StepExtras()
     model = flow.model_path(workspace.root)
     check_model_file(model)
     name = run_name or step
     final = workspace.run_dir(flow, name)
     prepare_dir(final.parent)
+    model_sha = sha256_file(model)
+    key = cache_key(step, flow, model_sha, image.image_tag(), extras.cache_inputs)
     lock = filelock.FileLock(final.parent / f".{name}.lock")
     try:
         lock.acquire(timeout=0)
@@ -187,6 +276,12 @@ def run_step(
             "Wait for it to finish; two runs of the same step never write the same directory.",
         ) from None
     try:
+        if not options.force and (cached := last_good(final, key)) is not None:
+            console.print(
+                f"[bold]{step} {flow.name}[/]: up to date (same inputs as the last good run in {final}; "
+                "--force to run again)"
+            )
+            return cached, final
         tmp = final.with_name(f".{name}.tmp-{uuid.uuid4().hex[:8]}")
         tmp.mkdir()
         spec = {
@@ -195,51 +290,57 @@ def run_step(
             "model_path": str(model),
             "run_dir": str(tmp),
             "workspace": str(workspace.root),
+            **extras.spec,
         }
+        if extras.prepare:
+            spec.update(extras.prepare(tmp))
         (tmp / "spec.json").write_text(json.dumps(spec, indent=2))
         started = time.time()
         command = ["python", "-m", "hlsbox.steps", step, "--spec", str(tmp / "spec.json")]
+        labels = {"org.hlsbox.step": step, "org.hlsbox.flow": flow.name}
         try:
             outcome, display, tag = execute(
-                console,
-                f"{step} {flow.name}",
-                command,
-                tmp,
-                workspace,
-                limits,
-                {"org.hlsbox.step": step, "org.hlsbox.flow": flow.name},
-                verbose,
+                console, f"{step} {flow.name}", command, tmp, workspace, options, labels, extras
             )
         except KeyboardInterrupt:
             kept = finish(tmp, final, ok=False)
             raise Interrupted(f"{step} of '{flow.name}'", kept) from None
         ok = outcome.exit_code == 0 and not outcome.timed_out and (tmp / "result.json").is_file()
-        result = json.loads((tmp / "result.json").read_text()) if ok else {}
+        result = json.loads((tmp / "result.json").read_text()) if (tmp / "result.json").is_file() else {}
         manifest = {
             "hlsbox": hlsbox.__version__,
             "step": step,
             "status": "ok" if ok else "failed",
+            "cache_key": key,
             "flow": flow.model_dump(),
             "flow_file": str(flow_file),
             "image": tag,
             "versions": result.get("versions", {}),
-            "inputs": {"model_sha256": sha256_file(model), "flow_sha256": sha256_file(flow_file)},
+            "inputs": {"model_sha256": model_sha, "flow_sha256": sha256_file(flow_file), **extras.cache_inputs},
             "command": command,
-            "limits": asdict(limits),
+            "limits": asdict(options.limits),
             "started": started,
             "seconds": round(outcome.duration, 2),
             "phase_seconds": display.phase_times,
             "peak_memory": outcome.peak_memory,
             "exit_code": outcome.exit_code,
             "timed_out": outcome.timed_out,
+            "stalled": outcome.stalled,
             "oom_killed": outcome.oom_killed,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
         if not ok:
-            failure = explain_failure(f"{step} of flow '{flow.name}'", outcome, display, tmp, limits)
+            failure = explain_failure(
+                f"{step} of flow '{flow.name}'", outcome, display, tmp, options.limits, extras.diagnose
+            )
             kept = finish(tmp, final, ok=False)
             failure.hint = failure.hint.replace(str(tmp), str(kept))
+            failure.message = failure.message.replace(str(tmp), str(kept))
             raise failure
         return result, finish(tmp, final, ok=True)
     finally:
         lock.release()
+
+
+def with_network(options: RunOptions, network: bool) -> RunOptions:
+    return replace(options, limits=replace(options.limits, network=network))

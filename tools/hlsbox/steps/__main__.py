@@ -12,24 +12,28 @@ from hlsbox.steps.protocol import StepInputError, fail_with_input_error, phase, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m hlsbox.steps")
-    parser.add_argument("step", choices=["convert", "csim", "describe"])
+    parser.add_argument("step", choices=["convert", "csim", "describe", "csynth", "cosim", "export", "vsynth"])
     parser.add_argument("--spec", type=Path, required=True)
     args = parser.parse_args()
     spec = json.loads(args.spec.read_text())
     run_dir = Path(spec["run_dir"])
+    exit_code_of = None
     if args.step == "convert":
         from hlsbox.steps.convert import run
     elif args.step == "csim":
         from hlsbox.steps.csim import run
-    else:
+    elif args.step == "describe":
         from hlsbox.steps.describe import run
+    else:
+        from hlsbox.steps.hlsbuild import exit_code_of, run
     try:
         result = run(spec)
     except StepInputError as error:
         fail_with_input_error(run_dir, error)
     write_json(run_dir / "result.json", result)
-    phase("done")
-    sys.exit(0)
+    code = exit_code_of(result) if exit_code_of else 0
+    phase("done" if code == 0 else "failed")
+    sys.exit(code)
 
 
 main()

@@ -90,6 +90,7 @@ def layer_table(hls_model, requested_reuse: int) -> list[dict]:
         rows.append(
             {
                 "name": layer.name,
+                "index": layer.index,  # hls4ml names the layer's HLS function and config after it
                 "class": layer.class_name,
                 "output_shape": list(out.shape),
                 "result_precision": ap_type(out.type.precision),
