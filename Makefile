@@ -3,33 +3,36 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+ROOT    := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 PYTHON  ?= python3
-VENV    ?= .venv
+VENV    ?= $(ROOT)/.venv
 HLSBOX  := $(VENV)/bin/hlsbox
 FLOW    ?= flows/digits.toml
 PART    ?=
 TIMEOUT ?=
-MEM     ?= 8g
-CPUS    ?= 2
+MEM     ?=
+CPUS    ?=
+VIVADO  ?=
 # pip in the image build needs the CA of a TLS-intercepting proxy; default: what the host's pip uses.
 CA_BUNDLE ?= $(PIP_CERT)
 INDEX_URL ?=
 CIFAR10 ?=
 
-STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) --mem $(MEM) --cpus $(CPUS)
+STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
+            $(if $(MEM),--mem $(MEM)) $(if $(CPUS),--cpus $(CPUS))
 MODELS = models/digits_cnn.keras models/model_2_15.keras
 
-.PHONY: help setup image models convert csim plan csynth cosim export demo test test-unit lint bench clean lock doctor
+.PHONY: help setup image models convert csim plan csynth cosim export vsynth demo test test-unit lint bench clean lock doctor
 
 help: ## list the targets and variables
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo; echo "  Variables: FLOW=$(FLOW) PART=$(PART) TIMEOUT=$(TIMEOUT) MEM=$(MEM) CPUS=$(CPUS)"
+	@echo; echo "  Variables: FLOW=$(FLOW) PART=$(PART) TIMEOUT=$(TIMEOUT) MEM=$(MEM) CPUS=$(CPUS) VIVADO=$(VIVADO)"
 	@echo "             CA_BUNDLE=$(CA_BUNDLE) INDEX_URL=$(INDEX_URL) CIFAR10=$(CIFAR10)"
 
 setup: $(VENV)/.installed ## install the hlsbox CLI into .venv (host side: typer, rich, docker SDK, pydantic)
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: $(ROOT)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -e '.[dev]'
+	$(VENV)/bin/pip install -q -e '$(ROOT)[dev]'
 	touch $@
 
 image: setup ## build the pinned image (base image first if missing); a no-op when docker/ is unchanged
@@ -48,10 +51,10 @@ csim: image models ## C simulation of FLOW, compared with Keras (+ every layer t
 	$(HLSBOX) csim $(STEP_ARGS)
 
 plan: image models ## fit verdict for FLOW on PART in seconds, with ways out
-	$(HLSBOX) plan --flow $(FLOW) $(if $(PART),--part $(PART)) --mem $(MEM)
+	$(HLSBOX) plan --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(MEM),--mem $(MEM))
 
-csynth cosim export: setup ## Vivado HLS steps (need a host Vivado: VIVADO=/opt/Xilinx/Vivado/<ver>)
-	$(HLSBOX) $@ --flow $(FLOW)
+csynth cosim export vsynth: image models ## Vivado HLS steps with the host's Vivado (VIVADO=/opt/Xilinx/Vivado/<ver>)
+	$(HLSBOX) $@ $(STEP_ARGS) $(if $(VIVADO),--vivado $(VIVADO))
 
 demo: image models ## the main job: convert + csim of the digits flow, convert of the seed flow
 	$(HLSBOX) convert --flow flows/digits.toml

@@ -83,7 +83,7 @@ def _diagnose(run_dir: Path) -> str | None:
     if result_file.is_file():
         missing = json.loads(result_file.read_text()).get("missing_report")
         if missing:
-            known.append(missing.capitalize() + ".")
+            known.append(f"The step's report is missing: {missing}.")
     return "\n".join(known) or None
 
 

@@ -87,20 +87,20 @@ def resource_chart(report: dict, png: Path, part: str) -> str | None:
 
 
 REPORT_FILES = {
-    "CSynthesisReport": "<project>_prj/solution1/syn/report/<project>_csynth.xml",
-    "CosimReport": "<project>_prj/solution1/sim/report/<project>_cosim.rpt",
+    "CSynthesisReport": "{p}_prj/solution1/syn/report/{p}_csynth.xml",
+    "CosimReport": "{p}_prj/solution1/sim/report/{p}_cosim.rpt",
     "VivadoSynthReport": "vivado_synth.rpt",
 }
 
 
-def missing_report(step: str, report: dict, ip_archives: list[str]) -> str | None:
+def missing_report(step: str, report: dict, ip_archives: list[str], project: str) -> str | None:
     """What the step should have produced and did not, in words."""
     if step == "export":
-        return None if ip_archives else "export produced no IP archive (<project>_prj/solution1/impl/ip/*.zip)"
+        return None if ip_archives else f"export produced no IP archive ({project}_prj/solution1/impl/ip/*.zip)"
     expected = EXPECTED_REPORT[step]
     if report.get(expected):
         return None
-    return f"{step} produced no report: {REPORT_FILES[expected]} is missing"
+    return f"{step} produced no report: {REPORT_FILES[expected].format(p=project)} is missing"
 
 
 def exit_code_of(result: dict) -> int:
@@ -121,7 +121,7 @@ def run(spec: dict) -> dict:
     chart = resource_chart(report, run_dir / "resources.png", spec["flow"]["part"])
     ip = sorted(str(p) for p in project_dir.glob("*_prj/solution1/impl/ip/*.zip"))
     return {
-        "missing_report": missing_report(step, report, ip),
+        "missing_report": missing_report(step, report, ip, spec["flow"]["project_name"]),
         "step": step,
         "tool": spec["tool"],
         "command": command,

@@ -1,0 +1,90 @@
+"""The live reading of Vivado HLS output, on made-up lines and on real logs (shared/reports, when present)."""
+
+from pathlib import Path
+
+import pytest
+
+from hlsbox.vivado_log import LogState, diagnose
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "reports"
+
+
+def read_all(lines: list[str]) -> LogState:
+    state = LogState()
+    for line in lines:
+        state.read(line)
+    return state
+
+
+def test_phases_modules_counts_and_times():
+    state = read_all(
+        [
+            "***** C/RTL SYNTHESIS *****",
+            "INFO: [HLS 200-10] Analyzing design file 'firmware/myproject.cpp' ...",
+            "WARNING: [HLS 200-40] something",
+            "INFO: [HLS 200-42] -- Implementing module 'dense_latency_config2_s'",
+            "INFO: [SCHED 204-11] Starting scheduling ...",
+        ]
+    )
+    assert (state.phase, state.detail, state.module, state.warnings) == (
+        "C synthesis",
+        "scheduling",
+        "dense_latency_config2_s",
+        1,
+    )
+    state.read("INFO: [HLS 200-10] -- Generating RTL for module 'relu_config3_s'")
+    assert (state.detail, state.module) == ("RTL generation", "relu_config3_s")
+    state.read("***** C/RTL SYNTHESIS COMPLETED IN 1h2m3s *****")
+    assert state.completed == {"C synthesis": 3723}
+    state.read("ERROR: [HLS 200-70] Pre-synthesis failed.")
+    assert state.errors == ["ERROR: [HLS 200-70] Pre-synthesis failed."]
+    assert "C synthesis" in state.summary() and "1 errors" in state.summary()
+
+
+@pytest.mark.parametrize(
+    ("lines", "name"),
+    [
+        (["ERROR: [IMPL 213-28] Failed to generate IP.", "bad lexical cast: source type value could not be"], "Y2K22"),
+        (["ERROR: '2208101851' is an invalid argument. Please specify an integer value."], "Y2K22"),
+        (["ERROR: [XFORM 203-504] Stop unrolling loop 'MultLoop'"], "unroll limit"),
+        (["ERROR: [Common 17-345] A valid license was not found for feature 'HLS'"], "licence"),
+        (["terminate called after throwing an instance of 'std::bad_alloc'"], "memory"),
+        (["@E Simulation failed: SIGSEGV.", "ERROR: [SIM 211-100] CSim failed with errors."], "C simulation"),
+    ],
+)
+def test_known_failures_are_recognised(lines: list[str], name: str):
+    assert [f.name for f in diagnose(lines)] == [name]
+
+
+def test_a_clean_log_has_no_diagnosis():
+    assert diagnose(["INFO: [HLS 200-10] Opening project", "***** C/RTL SYNTHESIS COMPLETED IN 0h0m9s *****"]) == []
+
+
+def _shared(path: str) -> list[str]:
+    file = SHARED / path
+    if not file.is_file():
+        pytest.skip(f"real log {path} not present (it lives in shared/, not in the repository)")
+    return file.read_text(errors="replace").splitlines()
+
+
+def test_a_real_complete_2019_2_log():
+    state = read_all(_shared("chiruichen_autoencoder_hls4ml/vivado_hls.log"))
+    assert set(state.completed) == {"C simulation", "C synthesis", "export"}
+    assert state.errors == [] and state.warnings > 0
+    assert diagnose(_shared("chiruichen_autoencoder_hls4ml/vivado_hls.log")) == []
+
+
+def test_a_real_log_with_cosim():
+    state = read_all(_shared("yanlunhuang_hls4ml_layer_2019_2/vivado_hls.log"))
+    assert {"C synthesis", "co-simulation", "export"} <= set(state.completed)
+
+
+def test_a_real_csim_crash_is_explained():
+    lines = _shared("chiruichen_vgg_2019_2/vivado_hls.log")
+    assert read_all(lines).errors
+    assert [f.name for f in diagnose(lines)] == ["C simulation"]
+
+
+def test_a_real_killed_run_stops_mid_phase():
+    state = read_all(_shared("chiruichen_unet_2019_2/vivado_hls.log"))
+    assert state.phase == "C synthesis" and "C synthesis" not in state.completed
