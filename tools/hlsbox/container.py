@@ -11,6 +11,7 @@ import os
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ import docker
 from docker.errors import APIError, NotFound
 
 from hlsbox.engine import LABEL
+
+RUN_LABEL = "org.hlsbox.run"  # unique per container run
 
 
 @dataclass(frozen=True)
@@ -90,20 +93,29 @@ class StepContainer:
     options: dict
     container: docker.models.containers.Container | None = field(default=None, init=False)
 
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex, init=False)
+
     def __enter__(self) -> StepContainer:
-        self.container = self.client.containers.create(**self.options)
-        self.container.start()
+        # The run label finds the container even when Ctrl-C lands while create() or start() is in flight.
+        labels = {**self.options.get("labels", {}), RUN_LABEL: self.run_id}
+        try:
+            self.container = self.client.containers.create(**{**self.options, "labels": labels})
+            self.container.start()
+        except BaseException:
+            self.remove()
+            raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.remove()
 
     def remove(self) -> None:
-        """Kill and remove the container; safe to call twice and on a container that is gone."""
-        if self.container is None:
-            return
+        """Kill and remove this run's container; safe to call twice and when it is already gone."""
         with contextlib.suppress(NotFound, APIError):
-            self.container.remove(force=True)  # SIGKILL to every process in it, then delete
+            if self.container is not None:
+                self.container.remove(force=True)  # SIGKILL to every process in it, then delete
+            for stray in self.client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={self.run_id}"}):
+                stray.remove(force=True)
         self.container = None
 
     def follow(

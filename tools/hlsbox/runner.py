@@ -101,6 +101,12 @@ def check_model_file(path: Path) -> None:
         )
 
 
+# A run writes a few MB (the seed model's project: 18 MB) and a synthesis far more: refuse to start on a
+# nearly full disk rather than fail half-way.
+MIN_FREE_BYTES = 200 * 1024**2
+NO_SPACE = "No space left on device"
+
+
 def prepare_dir(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -110,8 +116,16 @@ def prepare_dir(path: Path) -> None:
     except OSError as exc:
         raise BadInput(
             f"Cannot write to the output directory {path} ({exc.strerror}).",
-            "Give a writable --build-dir / BUILD=, or fix its permissions or free space.",
+            "Give a writable --build-dir, or fix its permissions or free space.",
         ) from exc
+    free = shutil.disk_usage(path).free
+    if free < MIN_FREE_BYTES:
+        raise BadInput(
+            f"The disk of the output directory {path} is nearly full ({human_size(free)} free; a run needs at least "
+            f"{human_size(MIN_FREE_BYTES)}).",
+            "Free some space (`hlsbox clean --build`, old images: `hlsbox clean --images`) or give --build-dir on "
+            "a larger disk.",
+        )
 
 
 def sha256_file(path: Path) -> str:
@@ -222,6 +236,12 @@ def explain_failure(
             f"a larger ReuseFactor). Log: {log}",
             EXIT_OOM,
         )
+    log_text = log.read_text(errors="replace") if log.is_file() else ""
+    if NO_SPACE in log_text:
+        return BadInput(
+            f"{what} filled the disk of its output directory ({NO_SPACE}); the last good result is untouched.",
+            f"Free some space or give --build-dir on a larger disk. Log: {log}",
+        )
     error_file = run_dir / "error.json"
     if error_file.is_file():
         error = json.loads(error_file.read_text())
@@ -232,6 +252,11 @@ def explain_failure(
         f"{what} failed with exit code {outcome.exit_code}:\n  {tail}",
         (f"{explanation}\n" if explanation else "") + f"Full log: {log}",
     )
+
+
+def write_manifest(run_dir: Path, manifest: dict) -> None:
+    """manifest.json: what ran, on what, with which limits, how it ended (status ok / failed / interrupted)."""
+    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
 
 
 def finish(tmp: Path, final: Path, ok: bool) -> Path:
@@ -298,37 +323,43 @@ def run_step(
         started = time.time()
         command = ["python", "-m", "hlsbox.steps", step, "--spec", str(tmp / "spec.json")]
         labels = {"org.hlsbox.step": step, "org.hlsbox.flow": flow.name}
-        try:
-            outcome, display, tag = execute(
-                console, f"{step} {flow.name}", command, tmp, workspace, options, labels, extras
-            )
-        except KeyboardInterrupt:
-            kept = finish(tmp, final, ok=False)
-            raise Interrupted(f"{step} of '{flow.name}'", kept) from None
-        ok = outcome.exit_code == 0 and not outcome.timed_out and (tmp / "result.json").is_file()
-        result = json.loads((tmp / "result.json").read_text()) if (tmp / "result.json").is_file() else {}
         manifest = {
             "hlsbox": hlsbox.__version__,
             "step": step,
-            "status": "ok" if ok else "failed",
             "cache_key": key,
             "flow": flow.model_dump(),
             "flow_file": str(flow_file),
-            "image": tag,
-            "versions": result.get("versions", {}),
+            "image": image.image_tag(),
             "inputs": {"model_sha256": model_sha, "flow_sha256": sha256_file(flow_file), **extras.cache_inputs},
             "command": command,
             "limits": asdict(options.limits),
             "started": started,
-            "seconds": round(outcome.duration, 2),
-            "phase_seconds": display.phase_times,
-            "peak_memory": outcome.peak_memory,
-            "exit_code": outcome.exit_code,
-            "timed_out": outcome.timed_out,
-            "stalled": outcome.stalled,
-            "oom_killed": outcome.oom_killed,
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        try:
+            outcome, display, _ = execute(
+                console, f"{step} {flow.name}", command, tmp, workspace, options, labels, extras
+            )
+        except KeyboardInterrupt:
+            write_manifest(tmp, {**manifest, "status": "interrupted", "seconds": round(time.time() - started, 2)})
+            kept = finish(tmp, final, ok=False)
+            raise Interrupted(f"{step} of '{flow.name}'", kept) from None
+        ok = outcome.exit_code == 0 and not outcome.timed_out and (tmp / "result.json").is_file()
+        result = json.loads((tmp / "result.json").read_text()) if (tmp / "result.json").is_file() else {}
+        write_manifest(
+            tmp,
+            {
+                **manifest,
+                "status": "ok" if ok else "failed",
+                "versions": result.get("versions", {}),
+                "seconds": round(outcome.duration, 2),
+                "phase_seconds": display.phase_times,
+                "peak_memory": outcome.peak_memory,
+                "exit_code": outcome.exit_code,
+                "timed_out": outcome.timed_out,
+                "stalled": outcome.stalled,
+                "oom_killed": outcome.oom_killed,
+            },
+        )
         if not ok:
             failure = explain_failure(
                 f"{step} of flow '{flow.name}'", outcome, display, tmp, options.limits, extras.diagnose

@@ -56,10 +56,10 @@ def convert(model, flow: dict, project_dir: Path, trace: bool = False):
     """convert_from_keras_model with the flow's settings; hls4ml's console output is passed through."""
     import hls4ml
 
-    phase("configuring")
-    config = hls_config(model, flow, trace)
-    phase("converting")
-    try:
+    try:  # hls4ml raises a bare Exception for an unsupported layer, from either call
+        phase("configuring")
+        config = hls_config(model, flow, trace)
+        phase("converting")
         hls_model = hls4ml.converters.convert_from_keras_model(
             model,
             hls_config=config,
@@ -70,12 +70,13 @@ def convert(model, flow: dict, project_dir: Path, trace: bool = False):
             io_type=flow["io_type"],
             clock_period=flow["clock_period"],
         )
-    except Exception as exc:  # hls4ml raises bare Exception for unsupported layers
+    except Exception as exc:
         text = str(exc)
         if "nsupported" in text or "not supported" in text:
             raise StepInputError(
-                f"hls4ml cannot convert this model: {text.strip()[:300]}",
-                "Replace the layer with one hls4ml supports (see hls4ml's list of supported layers).",
+                f"hls4ml cannot convert this model: {text.strip().removeprefix('ERROR: ')[:300]}.",
+                "Replace the layer with one hls4ml supports (see hls4ml's list of supported layers), "
+                "or remove it from the model.",
             ) from exc
         raise
     return hls_model, config
