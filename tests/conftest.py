@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,3 +124,16 @@ def seed_model(workspace: Path) -> Path:
         )
         assert result.exit_code == 0, result.output
     return out
+
+
+def hlsbox_containers(client) -> list:
+    from hlsbox.engine import LABEL
+
+    return client.containers.list(all=True, filters={"label": LABEL})
+
+
+def wait_for_running_container(client, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(c.status == "running" for c in hlsbox_containers(client)):
+        assert time.monotonic() < deadline, "the step's container never started"
+        time.sleep(0.2)

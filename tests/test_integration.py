@@ -13,15 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox.engine import LABEL
-from tests.conftest import REPO, assert_clean_error, run_cli
+from tests.conftest import REPO, assert_clean_error, hlsbox_containers, run_cli, wait_for_running_container
 
 pytestmark = pytest.mark.integration
 DIGITS = "flows/digits.toml"
-
-
-def _running(client) -> list:
-    return client.containers.list(all=True, filters={"label": LABEL})
 
 
 def _run_dir(ws: Path, step: str, flow: str = "digits", part: str = "xc7z020clg400-1") -> Path:
@@ -37,13 +32,15 @@ def test_convert_writes_the_project_plot_and_manifest(workspace: Path, docker_cl
     assert (run / "model.png").read_bytes().startswith(b"\x89PNG")
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["status"] == "ok" and manifest["exit_code"] == 0
+    assert manifest["image_id"].startswith("sha256:") and manifest["image"].startswith("hlsbox:")
+    assert set(manifest["inputs"]) >= {"model_sha256", "flow_sha256"} and manifest["peak_memory"] > 0
     assert manifest["versions"]["tensorflow"] == "2.15.0"
     assert manifest["versions"]["numpy"] == "1.25.0"
     assert manifest["versions"]["hls4ml"] == "1.3.0"
     assert (run / "hls4ml_prj").stat().st_uid == os.getuid()  # written as the host user
     layers = json.loads((run / "result.json").read_text())["layers"]
     assert [row["class"] for row in layers if row["class"] in ("Conv2D", "Dense")] == ["Conv2D", "Dense", "Dense"]
-    assert not _running(docker_client)
+    assert not hlsbox_containers(docker_client)
 
 
 def test_csim_agrees_with_keras_on_real_digits(workspace: Path, docker_client):
@@ -65,7 +62,7 @@ def test_past_its_time_limit_a_step_is_killed_with_124_and_the_good_result_stays
     result = run_cli("convert", "--flow", DIGITS, "--timeout", "2s", "--force", cwd=workspace)
     assert_clean_error(result, 124, "did not finish within its time limit of 2s")
     assert time.monotonic() - start < 30
-    assert not _running(docker_client)
+    assert not hlsbox_containers(docker_client)
     assert (good / "result.json").read_text() == before
     assert (good.with_name("convert.failed") / "step.log").is_file()
 
@@ -73,7 +70,7 @@ def test_past_its_time_limit_a_step_is_killed_with_124_and_the_good_result_stays
 def test_out_of_memory_is_reported_with_137(workspace: Path, docker_client):
     result = run_cli("convert", "--flow", DIGITS, "--mem", "100m", "--force", cwd=workspace)
     assert_clean_error(result, 137, "ran out of memory at 100.0 MiB")
-    assert not _running(docker_client)
+    assert not hlsbox_containers(docker_client)
 
 
 def test_a_model_keras_cannot_load_is_bad_input(workspace: Path, docker_client, tmp_path: Path):
@@ -96,16 +93,13 @@ def test_a_signal_stops_the_container_and_leaves_nothing(workspace: Path, docker
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while not any(c.status == "running" for c in _running(docker_client)):
-        assert time.monotonic() < deadline, "the step's container never started"
-        time.sleep(0.2)
+    wait_for_running_container(docker_client)
     time.sleep(1)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
-    assert not _running(docker_client)
+    assert not hlsbox_containers(docker_client)
 
 
 def test_missing_image_is_explained(workspace: Path, docker_client, tmp_path: Path):

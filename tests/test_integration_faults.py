@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox.engine import LABEL
-from tests.conftest import REPO, assert_clean_error, run_cli
+from tests.conftest import REPO, assert_clean_error, hlsbox_containers, run_cli, wait_for_running_container
 
 pytestmark = pytest.mark.integration
 DIGITS = "flows/digits.toml"
@@ -28,17 +27,6 @@ layers = tf.keras.layers
 model = tf.keras.Sequential([layers.Input((4, 4, 4, 1)), layers.Cropping3D(1), layers.Flatten(), layers.Dense(2)])
 model.save(parser.parse_args().out)
 """
-
-
-def _running(client) -> list:
-    return client.containers.list(all=True, filters={"label": LABEL})
-
-
-def _wait_for_container(client, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not any(c.status == "running" for c in _running(client)):
-        assert time.monotonic() < deadline, "the step's container never started"
-        time.sleep(0.2)
 
 
 def test_a_layer_hls4ml_does_not_support_is_bad_input(workspace: Path, docker_client):
@@ -85,14 +73,14 @@ def test_two_runs_of_one_step_at_once(workspace: Path, docker_client):
         text=True,
     )
     try:
-        _wait_for_container(docker_client)
+        wait_for_running_container(docker_client)
         second = run_cli("csim", "--flow", DIGITS, "--force", cwd=workspace)
         assert_clean_error(second, 1, "Another `csim` of flow 'digits'", "is running")
     finally:
         first.send_signal(signal.SIGINT)
         first.communicate(timeout=60)
     assert first.returncode == 130
-    assert not _running(docker_client)
+    assert not hlsbox_containers(docker_client)
     assert (
         json.loads((workspace / "build" / "digits" / "xc7z020clg400-1" / "csim.failed" / "manifest.json").read_text())[
             "status"
@@ -112,7 +100,7 @@ def test_stopping_make_stops_the_container(workspace: Path, docker_client, seed_
         start_new_session=True,
     )
     try:
-        _wait_for_container(docker_client, timeout=120)
+        wait_for_running_container(docker_client, timeout=120)
         if how.startswith("ctrl-c"):
             os.killpg(make.pid, signal.SIGINT)
         else:
@@ -123,6 +111,6 @@ def test_stopping_make_stops_the_container(workspace: Path, docker_client, seed_
             os.killpg(make.pid, signal.SIGKILL)
     assert make.returncode != 0
     deadline = time.monotonic() + 10
-    while _running(docker_client) and time.monotonic() < deadline:
+    while hlsbox_containers(docker_client) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _running(docker_client)
+    assert not hlsbox_containers(docker_client)

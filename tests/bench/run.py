@@ -4,6 +4,8 @@
 1. The container's cost: convert (seed flow) and csim (seed model, io_stream) natively vs in the
    container, as a ratio (goal <= 1.15). "Natively" is the same step code (python -m hlsbox.steps)
    in a host venv installed from the same lock file.
+3. The Vivado wrapper's overhead (probe, container start, mount, log streaming, report parsing): a 30 s
+   csynth of the vivado_hls test double natively vs through `hlsbox csynth` (goal <= 1.15).
 2. io_parallel vs io_stream: C-compile time and peak memory of the seed model's csim, each under a
    time cap (the cap is reported when hit).
 """
@@ -25,6 +27,7 @@ import psutil
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
+sys.path.insert(0, str(REPO))
 from hlsbox.flow import load_flow  # noqa: E402
 
 NATIVE_VENV = REPO / "build" / "bench" / "native-venv"
@@ -101,7 +104,7 @@ def run_native(step: str, flow_file: str) -> float:
 def run_container(step: str, flow_file: str, timeout: str = "1h") -> tuple[float, int]:
     start = time.monotonic()
     proc = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "hlsbox"), step, "--flow", flow_file, "--timeout", timeout],
+        [str(REPO / ".venv" / "bin" / "hlsbox"), step, "--flow", flow_file, "--timeout", timeout, "--force"],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -166,7 +169,7 @@ def plan_time(repeats: int) -> dict:
     for _ in range(repeats):
         start = time.monotonic()
         subprocess.run(
-            [str(REPO / ".venv" / "bin" / "hlsbox"), "plan", "--flow", "flows/seed.toml"],
+            [str(REPO / ".venv" / "bin" / "hlsbox"), "plan", "--flow", "flows/seed.toml", "--force"],
             cwd=REPO,
             check=True,
             stdout=subprocess.DEVNULL,
@@ -178,10 +181,65 @@ def plan_time(repeats: int) -> dict:
     return row
 
 
+def vivado_overhead(repeats: int, seconds: float = 30.0) -> dict:
+    import shutil
+    import tempfile
+
+    from tests.vivado_double import make_install
+
+    hlsbox = str(REPO / ".venv" / "bin" / "hlsbox")
+    with tempfile.TemporaryDirectory(prefix="hlsbox-bench-") as tmp:
+        root = make_install(Path(tmp), pause=seconds)
+        subprocess.run(
+            [hlsbox, "convert", "--flow", "flows/digits.toml"], cwd=REPO, check=True, stdout=subprocess.DEVNULL
+        )
+        project = Path(tmp) / "native" / "hls4ml_prj"
+        native, contained = [], []
+        for _ in range(repeats):
+            shutil.rmtree(project.parent, ignore_errors=True)
+            shutil.copytree(REPO / "build" / "digits" / "xc7z020clg400-1" / "convert" / "hls4ml_prj", project)
+            start = time.monotonic()
+            subprocess.run(
+                [
+                    "bash",
+                    "-c",
+                    f"source {root}/settings64.sh; exec vivado_hls -f build_prj.tcl "
+                    "'reset=0 csim=0 synth=1 cosim=0 validation=0 export=0 vsynth=0 fifo_opt=0'",
+                ],
+                cwd=project,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            native.append(time.monotonic() - start)
+            start = time.monotonic()
+            subprocess.run(
+                [hlsbox, "csynth", "--flow", "flows/digits.toml", "--vivado", str(root), "--force"],
+                cwd=REPO,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            contained.append(time.monotonic() - start)
+    row = {
+        "step_s": seconds,
+        "repeats": repeats,
+        "native_s": round(statistics.median(native), 2),
+        "hlsbox_s": round(statistics.median(contained), 2),
+    }
+    row["ratio"] = round(row["hlsbox_s"] / row["native_s"], 3)
+    print(
+        f"bench: csynth of the double ({seconds:.0f} s step): native {row['native_s']} s, hlsbox {row['hlsbox_s']} s,"
+        f" ratio {row['ratio']}",
+        flush=True,
+    )
+    return row
+
+
 PARTS = {
     "plan": lambda args: plan_time(args.repeats),
     "container_vs_native": lambda args: container_vs_native(args.repeats),
     "io_types": lambda args: io_types(args.cap),
+    "vivado_overhead": lambda args: vivado_overhead(args.repeats),
 }
 
 

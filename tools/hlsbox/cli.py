@@ -125,45 +125,37 @@ def _workspace(build_dir: Path) -> runner.Workspace:
     return runner.Workspace(root=root, build=(root / build_dir).resolve())
 
 
-@app.command()
-@guarded
-def convert(
-    flow: FlowOpt = DEFAULT_FLOW,
-    part: PartOpt = None,
-    timeout: TimeoutOpt = None,
-    mem: MemOpt = "8g",
-    cpus: CpusOpt = 2.0,
-    pids: PidsOpt = 4096,
-    build_dir: BuildOpt = Path("build"),
-    force: ForceOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
-    """Keras model -> hls4ml project: load, configure, convert, plot (PNG), write. Default limit 30m."""
-    options = _run_options(timeout, "30m", mem, cpus, pids, verbose, force)
-    loaded = load_flow(flow).with_part(part)
-    result, run_dir = runner.run_step(console, "convert", loaded, flow.resolve(), _workspace(build_dir), options)
-    views.show_convert(console, result, str(run_dir))
+def _container_command(step: str, default_timeout: str, summary: str) -> None:
+    """convert and csim: the same options, one step each."""
+    show = views.show_convert if step == "convert" else views.show_csim
+
+    def command(
+        flow: FlowOpt = DEFAULT_FLOW,
+        part: PartOpt = None,
+        timeout: TimeoutOpt = None,
+        mem: MemOpt = "8g",
+        cpus: CpusOpt = 2.0,
+        pids: PidsOpt = 4096,
+        build_dir: BuildOpt = Path("build"),
+        force: ForceOpt = False,
+        verbose: VerboseOpt = False,
+    ) -> None:
+        options = _run_options(timeout, default_timeout, mem, cpus, pids, verbose, force)
+        loaded = load_flow(flow).with_part(part)
+        result, run_dir = runner.run_step(console, step, loaded, flow.resolve(), _workspace(build_dir), options)
+        show(console, result, str(run_dir))
+
+    command.__doc__ = f"{summary} Default limit {default_timeout}."
+    app.command(step)(guarded(command))
 
 
-@app.command()
-@guarded
-def csim(
-    flow: FlowOpt = DEFAULT_FLOW,
-    part: PartOpt = None,
-    timeout: TimeoutOpt = None,
-    mem: MemOpt = "8g",
-    cpus: CpusOpt = 2.0,
-    pids: PidsOpt = 4096,
-    build_dir: BuildOpt = Path("build"),
-    force: ForceOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
-    """C simulation: hls4ml compile (g++) + predict, compared with Keras (top-1 agreement, max |diff|,
-    accuracy when the data has labels), every layer traced. Default limit 1h. Does not need Vivado."""
-    options = _run_options(timeout, "1h", mem, cpus, pids, verbose, force)
-    loaded = load_flow(flow).with_part(part)
-    result, run_dir = runner.run_step(console, "csim", loaded, flow.resolve(), _workspace(build_dir), options)
-    views.show_csim(console, result, str(run_dir))
+_container_command("convert", "30m", "Keras model -> hls4ml project: load, configure, convert, plot (PNG), write.")
+_container_command(
+    "csim",
+    "1h",
+    "C simulation: hls4ml compile (g++) + predict, compared with Keras (top-1 "
+    "agreement, max |diff|, accuracy when the data has labels), every layer traced. No Vivado needed.",
+)
 
 
 @app.command()

@@ -177,7 +177,8 @@ def execute(
     labels: dict[str, str],
     extras: StepExtras | None = None,
 ) -> tuple[Outcome, StepDisplay, str]:
-    """Run `command` in the image with the workspace read-only and `run_dir` writable."""
+    """Run `command` in the image with the workspace read-only and `run_dir` writable; returns the outcome,
+    the display (log lines seen, phase times) and the image id."""
     extras = extras or StepExtras()
     client = engine.connect()
     img = image.find_image(client)
@@ -202,7 +203,7 @@ def execute(
             on_stall=display.stalled,
             stop_on_stall=options.stall_kill,
         )
-    return outcome, display, image.image_tag()
+    return outcome, display, img.id
 
 
 def explain_failure(
@@ -336,7 +337,7 @@ def run_step(
             "started": started,
         }
         try:
-            outcome, display, _ = execute(
+            outcome, display, image_id = execute(
                 console, f"{step} {flow.name}", command, tmp, workspace, options, labels, extras
             )
         except KeyboardInterrupt:
@@ -350,6 +351,7 @@ def run_step(
             {
                 **manifest,
                 "status": "ok" if ok else "failed",
+                "image_id": image_id,
                 "versions": result.get("versions", {}),
                 "seconds": round(outcome.duration, 2),
                 "phase_seconds": display.phase_times,

@@ -118,8 +118,9 @@ def run_vivado_step(
         )
     console.print(f"Using {install}")
     upstream = UPSTREAM[step]
+    upstream_options = replace(options, force=False)  # --force redoes this step, not the ones before it
     if upstream == "convert":
-        plan = plans.plan_flow(console, flow, flow_file, workspace, options, show=False)
+        plan = plans.plan_flow(console, flow, flow_file, workspace, upstream_options, show=False)
         if plan.verdict == plans.NO_FIT:
             worst = max(plan.utilisation, key=plan.utilisation.get)
             message = (
@@ -129,11 +130,13 @@ def run_vivado_step(
             if strict:
                 raise HlsboxError(message + " (--strict)", "See `hlsbox plan` for the ways out.")
             console.print(f"[bold yellow]Warning:[/] {message} `hlsbox plan` shows ways out; --strict refuses.")
-        upstream_result, upstream_dir = runner.run_step(console, "convert", flow, flow_file, workspace, options)
+        upstream_result, upstream_dir = runner.run_step(
+            console, "convert", flow, flow_file, workspace, upstream_options
+        )
         layers = upstream_result["layers"]
     else:
         upstream_result, upstream_dir = run_vivado_step(
-            console, upstream, flow, flow_file, workspace, options, vivado_path, network, strict, csim
+            console, upstream, flow, flow_file, workspace, upstream_options, vivado_path, network, strict, csim
         )
         layers = upstream_result.get("layers", [])
     upstream_key = json.loads((upstream_dir / "manifest.json").read_text())["cache_key"]
