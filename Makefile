@@ -18,15 +18,16 @@ CA_BUNDLE ?= $(PIP_CERT)
 INDEX_URL ?=
 CIFAR10 ?=
 
+FORCE   ?=
 STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
-            $(if $(MEM),--mem $(MEM)) $(if $(CPUS),--cpus $(CPUS))
+            $(if $(MEM),--mem $(MEM)) $(if $(CPUS),--cpus $(CPUS)) $(if $(FORCE),--force)
 MODELS = models/digits_cnn.keras models/model_2_15.keras
 
-.PHONY: help setup image models convert csim plan csynth cosim export vsynth demo test test-unit lint bench clean lock doctor
+.PHONY: help setup image models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor
 
 help: ## list the targets and variables
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo; echo "  Variables: FLOW=$(FLOW) PART=$(PART) TIMEOUT=$(TIMEOUT) MEM=$(MEM) CPUS=$(CPUS) VIVADO=$(VIVADO)"
+	@echo; echo "  Variables: FLOW=$(FLOW) PART=$(PART) TIMEOUT=$(TIMEOUT) MEM=$(MEM) CPUS=$(CPUS) VIVADO=$(VIVADO) FORCE=$(FORCE)"
 	@echo "             CA_BUNDLE=$(CA_BUNDLE) INDEX_URL=$(INDEX_URL) CIFAR10=$(CIFAR10)"
 
 setup: $(VENV)/.installed ## install the hlsbox CLI into .venv (host side: typer, rich, docker SDK, pydantic)
@@ -55,6 +56,11 @@ plan: image models ## fit verdict for FLOW on PART in seconds, with ways out
 
 csynth cosim export vsynth: image models ## Vivado HLS steps with the host's Vivado (VIVADO=/opt/Xilinx/Vivado/<ver>)
 	$(HLSBOX) $@ $(STEP_ARGS) $(if $(VIVADO),--vivado $(VIVADO))
+
+GRID     ?= reuse_factor=1,2,4
+EXECUTOR ?= local
+sweep: image models ## variants of FLOW over GRID (e.g. GRID="reuse_factor=1,2 precision=ap_fixed<8,3>"), EXECUTOR=local|slurm
+	$(HLSBOX) sweep --flow $(FLOW) $(foreach axis,$(GRID),--grid '$(axis)') --executor $(EXECUTOR) $(if $(MEM),--mem $(MEM))
 
 demo: image models ## the main job: convert + csim of the digits flow, convert of the seed flow
 	$(HLSBOX) convert --flow flows/digits.toml

@@ -137,3 +137,14 @@ def wait_for_running_container(client, timeout: float = 60) -> None:
     while not any(c.status == "running" for c in hlsbox_containers(client)):
         assert time.monotonic() < deadline, "the step's container never started"
         time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> None:
+    """A real one-node Slurm cluster on this machine (tests/slurm/cluster.sh), started once."""
+    _need(
+        shutil.which("slurmctld") is not None and shutil.which("munged") is not None,
+        "Slurm is not installed (apt-get install slurm-wlm munge; .ci/run does)",
+    )
+    _need(os.geteuid() == 0, "the test cluster runs its daemons as root")
+    subprocess.run(["bash", str(REPO / "tests" / "slurm" / "cluster.sh"), "start"], check=True, timeout=180)

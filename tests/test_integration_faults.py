@@ -92,7 +92,7 @@ def test_two_runs_of_one_step_at_once(workspace: Path, docker_client):
 @pytest.mark.parametrize("how", ["ctrl-c to the terminal's process group", "SIGTERM to make"])
 def test_stopping_make_stops_the_container(workspace: Path, docker_client, seed_model: Path, how: str):
     make = subprocess.Popen(
-        ["make", "-f", str(REPO / "Makefile"), "csim", f"FLOW={DIGITS}"],
+        ["make", "-f", str(REPO / "Makefile"), "csim", f"FLOW={DIGITS}", "FORCE=1"],
         cwd=workspace,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

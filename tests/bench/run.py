@@ -4,6 +4,8 @@
 1. The container's cost: convert (seed flow) and csim (seed model, io_stream) natively vs in the
    container, as a ratio (goal <= 1.15). "Natively" is the same step code (python -m hlsbox.steps)
    in a host venv installed from the same lock file.
+4. A sweep of 8 csim variants locally with 1 and 2 workers and through Slurm: throughput, and the Slurm
+   path's overhead per task.
 3. The Vivado wrapper's overhead (probe, container start, mount, log streaming, report parsing): a 30 s
    csynth of the vivado_hls test double natively vs through `hlsbox csynth` (goal <= 1.15).
 2. io_parallel vs io_stream: C-compile time and peak memory of the seed model's csim, each under a
@@ -235,11 +237,40 @@ def vivado_overhead(repeats: int, seconds: float = 30.0) -> dict:
     return row
 
 
+def sweep_throughput(repeats: int) -> dict:
+    """8 csim variants of the digits flow: locally with 1 and 2 workers, and through Slurm (tests/slurm/cluster.sh)."""
+    hlsbox = str(REPO / ".venv" / "bin" / "hlsbox")
+    grid = ["--grid", "reuse_factor=1,2,3,4,5,6,7,8"]
+    subprocess.run(["bash", str(REPO / "tests" / "slurm" / "cluster.sh"), "start"], check=True)
+    row: dict = {"variants": 8, "step": "csim"}
+    for label, extra in (
+        ("local_1_worker", ["--workers", "1"]),
+        ("local_2_workers", ["--workers", "2"]),
+        ("slurm", ["--executor", "slurm"]),
+    ):
+        start = time.monotonic()
+        subprocess.run(
+            [hlsbox, "sweep", "--flow", "flows/digits.toml", *grid, "--force", "--mem", "3g", *extra],
+            cwd=REPO,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        seconds = time.monotonic() - start
+        row[label] = {"seconds": round(seconds, 1), "variants_per_minute": round(8 * 60 / seconds, 2)}
+        print(f"bench: sweep of 8 csim variants, {label}: {seconds:.1f} s ({8 * 60 / seconds:.2f}/min)", flush=True)
+    # Slurm runs 2 tasks at once on this 2-core node, like the 2 local workers: the difference is its overhead.
+    row["slurm_overhead_per_task_s"] = round((row["slurm"]["seconds"] - row["local_2_workers"]["seconds"]) / 8, 2)
+    print(f"bench: Slurm overhead per task {row['slurm_overhead_per_task_s']} s", flush=True)
+    return row
+
+
 PARTS = {
     "plan": lambda args: plan_time(args.repeats),
     "container_vs_native": lambda args: container_vs_native(args.repeats),
     "io_types": lambda args: io_types(args.cap),
     "vivado_overhead": lambda args: vivado_overhead(args.repeats),
+    "sweep": lambda args: sweep_throughput(args.repeats),
 }
 
 

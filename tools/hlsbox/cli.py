@@ -6,6 +6,7 @@ Every HlsboxError becomes a short red message and its exit code; tracebacks only
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import signal
@@ -21,6 +22,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from hlsbox import engine, image, plans, runner, synthesis, views
+from hlsbox import sweep as sweeps
 from hlsbox.container import Limits
 from hlsbox.errors import EXIT_INTERRUPTED, BadInput, HlsboxError
 from hlsbox.flow import inside_workspace, load_flow
@@ -227,6 +229,116 @@ _vivado_command("csynth", "C synthesis of the flow's project (the plan runs firs
 _vivado_command("cosim", "C/RTL co-simulation of the synthesised design.")
 _vivado_command("export", "Export the synthesised design as IP (Vivado IP catalog).")
 _vivado_command("vsynth", "Vivado logic synthesis of the exported RTL (the real resource numbers).")
+
+
+@app.command()
+@guarded
+def sweep(
+    flow: FlowOpt = DEFAULT_FLOW,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            "-g",
+            help="An axis: KEY=V1,V2 (reuse_factor, "
+            "precision, strategy, io_type, part, clock_period); repeat for "
+            "more. Default: the flow's [sweep] table.",
+        ),
+    ] = None,
+    step: Annotated[str, typer.Option(help="The step every variant runs: plan, convert, csim or csynth.")] = "csim",
+    executor: Annotated[str, typer.Option(help="local (this machine) or slurm (a job array).")] = "local",
+    workers: Annotated[int, typer.Option(help="Local: variants at once (within cores and free memory).")] = 2,
+    skip_infeasible: Annotated[bool, typer.Option(help="Drop variants the plan says cannot fit.")] = False,
+    retries: Annotated[int, typer.Option(help="Slurm: resubmit failed tasks this many times.")] = 0,
+    vivado: VivadoOpt = None,
+    timeout: TimeoutOpt = None,
+    mem: MemOpt = "4g",
+    cpus: CpusOpt = 1.0,
+    build_dir: BuildOpt = Path("build"),
+    force: ForceOpt = False,
+) -> None:
+    """Run every variant of a flow over a grid, locally in parallel or on Slurm; each variant is a normal run
+    (unchanged ones are skipped, so a sweep resumes), then one table, sweep.json, sweep.csv and pareto.png."""
+    if step not in sweeps.STEPS or executor not in ("local", "slurm"):
+        raise BadInput(
+            f"--step {step} / --executor {executor} is not known.",
+            f"Steps: {', '.join(sweeps.STEPS)}; executors: local, slurm.",
+        )
+    base = load_flow(flow)
+    axes = grid or [f"{key}={','.join(map(str, values))}" for key, values in base.sweep.items()]
+    variants = sweeps.expand(base, sweeps.parse_grid(axes))
+    workspace = _workspace(build_dir)
+    directory = workspace.build / "sweeps" / base.name
+    runner.prepare_dir(directory)
+    paths = sweeps.write_variants(variants, directory / "flows")
+    memory = parse_size(mem)
+    run_args = ["--mem", mem, "--build-dir", str(workspace.build), *(["--timeout", timeout] if timeout else [])]
+    step_args = [*run_args, "--cpus", str(cpus), *(["--force"] if force else [])]
+    step_args += ["--vivado", vivado] if vivado and step == "csynth" else []
+    local = sweeps.local_workers(workers, memory)
+    if note := sweeps.memory_note(local, workers, memory):
+        console.print(f"[yellow]sweep: {note}[/]")
+    console.print(f"sweep: {len(variants)} variants of {base.name}; the plan first (cheap, cached)")
+    sweeps.run_local(console, "plan", paths, run_args, local, directory / "logs" / "plan")
+    if skip_infeasible:
+        keep = [
+            p
+            for p in paths
+            if (plan := sweeps.read_json(workspace.build / p.stem / load_flow(p).part / "plan" / "plan.json"))
+            and plan["verdict"] != "does not fit"
+        ]
+        console.print(f"sweep: --skip-infeasible drops {len(paths) - len(keep)} variant(s) that cannot fit")
+        paths = keep
+    codes: dict[str, int] = {}
+    if step != "plan" and paths:
+        if executor == "local":
+            codes = sweeps.run_local(console, step, paths, step_args, local, directory / "logs" / step)
+        else:
+            codes = sweeps.run_slurm(
+                console,
+                step,
+                paths,
+                workspace.root,
+                step_args,
+                memory,
+                cpus,
+                parse_duration(timeout or "48h"),
+                directory / "slurm",
+                retries,
+            )
+    elif step == "plan":
+        codes = {p.stem: 0 for p in paths}
+    rows = sweeps.gather([v for v in variants if v.name in codes], step, workspace.build, codes)
+    sweeps.write_results(rows, directory)
+    points = sweeps.plot_points(rows)
+    if points:
+        spec = {
+            "run_dir": str(directory),
+            "points": points,
+            "flow_name": base.name,
+            "title": f"{base.name}: {len(points)} variants ({step})",
+        }
+        (directory / "pareto-spec.json").write_text(json.dumps(spec))
+        outcome, _, _ = runner.execute(
+            console,
+            "pareto plot",
+            ["python", "-m", "hlsbox.steps", "pareto", "--spec", str(directory / "pareto-spec.json")],
+            directory,
+            workspace,
+            _run_options(None, "5m", "2g"),
+            {"org.hlsbox.step": "pareto"},
+        )
+        if outcome.exit_code != 0:
+            console.print("[yellow]sweep: the plot could not be drawn (see the log); the results are complete[/]")
+    sweeps.show(console, rows)
+    console.print(f"[green]Sweep:[/] {directory}/sweep.json, sweep.csv, pareto.png")
+    failed = [name for name, code in codes.items() if code != 0]
+    if failed:
+        raise HlsboxError(
+            f"{len(failed)} of {len(codes)} variants failed: {', '.join(failed)}.",
+            f"Logs: {directory}/logs/ (local) or {directory}/slurm/logs/; run the sweep again to retry "
+            "them (finished variants are skipped).",
+        )
 
 
 @app.command()

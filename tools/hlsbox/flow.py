@@ -74,6 +74,8 @@ class Flow(_Strict):
     strategy: Literal["Latency", "Resource"] = "Latency"
     project_name: str = Field("myproject", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     csim: CsimSettings = CsimSettings()
+    # A grid for `hlsbox sweep`, e.g. {reuse_factor = [16, 32, 64], precision = ["ap_fixed<16,6>"]}.
+    sweep: dict[str, list[str | int | float]] = Field(default_factory=dict)
 
     @field_validator("part")
     @classmethod

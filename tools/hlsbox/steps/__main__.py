@@ -12,7 +12,9 @@ from hlsbox.steps.protocol import StepInputError, fail_with_input_error, phase, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m hlsbox.steps")
-    parser.add_argument("step", choices=["convert", "csim", "describe", "csynth", "cosim", "export", "vsynth"])
+    parser.add_argument(
+        "step", choices=["convert", "csim", "describe", "csynth", "cosim", "export", "vsynth", "pareto"]
+    )
     parser.add_argument("--spec", type=Path, required=True)
     args = parser.parse_args()
     spec = json.loads(args.spec.read_text())
@@ -24,6 +26,8 @@ def main() -> None:
         from hlsbox.steps.csim import run
     elif args.step == "describe":
         from hlsbox.steps.describe import run
+    elif args.step == "pareto":
+        from hlsbox.steps.pareto import run
     else:
         from hlsbox.steps.hlsbuild import exit_code_of, run
     try:

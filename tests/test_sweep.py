@@ -1,0 +1,70 @@
+"""Sweep pieces without Docker: the grid, the variants, their flow files, the Slurm script, the front."""
+
+from pathlib import Path
+
+import pytest
+
+from hlsbox.errors import BadInput
+from hlsbox.flow import Flow, load_flow
+from hlsbox.sweep import expand, pareto_front, parse_grid, slurm_script, split_values, to_toml, write_variants
+
+BASE = Flow(name="digits", model="models/digits_cnn.keras", part="xc7z020clg400-1")
+
+
+def test_precisions_keep_their_commas():
+    assert split_values("ap_fixed<16,6>,ap_fixed<8,3>") == ["ap_fixed<16,6>", "ap_fixed<8,3>"]
+    assert split_values("16, 32,64") == ["16", "32", "64"]
+
+
+def test_grid_axes_are_checked():
+    assert parse_grid(["reuse_factor=16,32", "precision=ap_fixed<16,6>"]) == {
+        "reuse_factor": ["16", "32"],
+        "precision": ["ap_fixed<16,6>"],
+    }
+    for bad in (["colour=red"], ["reuse_factor"], ["reuse_factor="]):
+        with pytest.raises(BadInput, match="is not a grid axis"):
+            parse_grid(bad)
+    with pytest.raises(BadInput, match="no grid"):
+        parse_grid([])
+
+
+def test_every_combination_is_a_named_valid_flow():
+    variants = expand(BASE, parse_grid(["reuse_factor=1,2", "precision=ap_fixed<16,6>,ap_fixed<8,3>"]))
+    assert [v.name for v in variants] == [
+        "digits-rf1-pfx16_6",
+        "digits-rf1-pfx8_3",
+        "digits-rf2-pfx16_6",
+        "digits-rf2-pfx8_3",
+    ]
+    assert variants[3].flow.reuse_factor == 2 and variants[3].flow.precision.weight == "ap_fixed<8,3>"
+    assert variants[3].flow.precision.result == "ap_fixed<8,3>"
+    with pytest.raises(BadInput, match="is not a valid flow"):
+        expand(BASE, parse_grid(["reuse_factor=0"]))
+
+
+def test_variant_flow_files_read_back_the_same(tmp_path: Path):
+    variants = expand(BASE, parse_grid(["io_type=io_parallel,io_stream"]))
+    paths = write_variants(variants, tmp_path)
+    for variant, path in zip(variants, paths, strict=True):
+        assert load_flow(path) == variant.flow
+    before = paths[0].stat().st_mtime_ns
+    write_variants(variants, tmp_path)  # unchanged: not rewritten, so caches stay valid
+    assert paths[0].stat().st_mtime_ns == before
+    assert "[precision]" in to_toml(BASE)
+
+
+def test_slurm_script_maps_our_limits(tmp_path: Path):
+    script = slurm_script(
+        "csim", tmp_path / "variants.txt", 8, Path("/ws"), ["--mem", "4g"], 4 << 30, 1.5, 3600, tmp_path
+    )
+    assert "#SBATCH --array=0-7" in script
+    assert "#SBATCH --mem=5120M" in script  # 4 GiB for the container + 1 GiB for hlsbox
+    assert "#SBATCH --time=1:10:00" in script  # the step's hour + 10 minutes
+    assert "#SBATCH --cpus-per-task=2" in script
+    assert 'sed -n "$((SLURM_ARRAY_TASK_ID + 1))p"' in script and "status/$SLURM_ARRAY_TASK_ID" in script
+
+
+def test_pareto_front_by_hand():
+    # (resources, latency): (0.2, 100) and (0.5, 10) trade off; (0.6, 120) is beaten by both; (0.2, 150) by the first
+    points = [(0.2, 100), (0.5, 10), (0.6, 120), (0.2, 150), (0.9, 10)]
+    assert pareto_front(points) == [0, 1]
