@@ -51,6 +51,9 @@ def test_csynth_runs_with_live_phases_and_ends_with_the_report(workspace: Path, 
     assert report["csynth"]["resources"]["DSP"] == 73 and report["csynth"]["WorstLatency"] == 10
     assert report["instances"][0]["DSP"] == 73
     assert (run_dir(workspace, "csynth") / "resources.png").read_bytes().startswith(b"\x89PNG")
+    manifest = json.loads((run_dir(workspace, "csynth") / "manifest.json").read_text())
+    assert "C synthesis" in manifest["tool_phase_seconds"]  # the tool's own "COMPLETED IN" time
+    assert manifest["inputs"]["vivado"] == f"vivado_hls 2019.2 at {install}"
     assert not docker_client.containers.list(all=True, filters={"label": LABEL})
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 # Exit codes, shared by the CLI, the Makefile and the tests.
-EXIT_OK = 0
 EXIT_STEP_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_TIMEOUT = 124

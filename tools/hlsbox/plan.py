@@ -219,9 +219,10 @@ def make_plan(described: dict, flow: dict, device: Device) -> Plan:
             for d in sorted(DEVICES.values(), key=lambda d: (d.dsp, d.lut))
             if verdict_of(totals_of(estimate(described, d, io_type)), d)[1] != NO_FIT
         ]
-    if verdict == NO_FIT:
-        plan.reuse_that_fits = smallest_reuse_that_fits(described, device, io_type)
-    plan.ways_out = ways_out(plan, described, device)
+        tries = alternatives(plan, described, device)
+        if verdict == NO_FIT:
+            plan.reuse_that_fits = tries[0].reuse  # the first alternative: this io_type, ReuseFactors that fit
+        plan.ways_out = ways_out(plan, tries)
     return plan
 
 
@@ -261,13 +262,11 @@ def _describe_variant(v: Variant, clock_period: float) -> str:
     return text
 
 
-def ways_out(plan: Plan, described: dict, device: Device) -> list[str]:
-    """Concrete alternatives, each re-planned: ReuseFactors that fit, io_stream, 8-bit precision, parts."""
-    if plan.verdict == FITS:
-        return []
-    period = plan.clock_period
+def alternatives(plan: Plan, described: dict, device: Device) -> list[Variant]:
+    """What-ifs, each re-planned: ReuseFactors that fit, io_stream for conv nets, 8-bit precision."""
+    conv_net = plan.io_type == "io_parallel" and any(layer.cls.startswith("Conv") for layer in plan.layers)
     tries = [variant(described, device, plan.io_type, f"ReuseFactors that fit ({plan.io_type})", fit_reuse=True)]
-    if plan.io_type == "io_parallel" and any(layer.cls.startswith("Conv") for layer in plan.layers):
+    if conv_net:
         tries.append(variant(described, device, "io_stream", "io_stream, same ReuseFactors"))
         tries.append(variant(described, device, "io_stream", "io_stream + ReuseFactors that fit", fit_reuse=True))
     tries.append(variant(described, device, plan.io_type, f"ap_fixed<8,3> everywhere ({plan.io_type})", bits=8))
@@ -282,6 +281,11 @@ def ways_out(plan: Plan, described: dict, device: Device) -> list[str]:
                 fit_reuse=True,
             )
         )
+    return tries
+
+
+def ways_out(plan: Plan, tries: list[Variant]) -> list[str]:
+    period = plan.clock_period
     ways = [_describe_variant(attempt, period) for attempt in tries]
     if plan.strategy != "Resource":
         ways.append('ReuseFactors above 1 share multipliers only with strategy = "Resource".')

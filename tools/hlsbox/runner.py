@@ -355,6 +355,9 @@ def run_step(
                 "versions": result.get("versions", {}),
                 "seconds": round(outcome.duration, 2),
                 "phase_seconds": display.phase_times,
+                "tool_phase_seconds": getattr(display.reader, "completed", {}),  # as the tool itself reported
+                "warnings": len(display.warnings),
+                "errors": display.errors[-20:],
                 "peak_memory": outcome.peak_memory,
                 "exit_code": outcome.exit_code,
                 "timed_out": outcome.timed_out,
