@@ -84,7 +84,7 @@ def docker_client():
     yield client
     from hlsbox.engine import LABEL
 
-    left = client.containers.list(all=True, filters={"label": LABEL})
+    left = client.containers.list(all=True, sparse=True, filters={"label": LABEL})
     for container in left:
         container.remove(force=True)
     assert not left, f"containers left behind by the tests: {[c.name for c in left]}"
@@ -129,7 +129,7 @@ def seed_model(workspace: Path) -> Path:
 def hlsbox_containers(client) -> list:
     from hlsbox.engine import LABEL
 
-    return client.containers.list(all=True, filters={"label": LABEL})
+    return client.containers.list(all=True, sparse=True, filters={"label": LABEL})
 
 
 def wait_for_running_container(client, timeout: float = 60) -> None:

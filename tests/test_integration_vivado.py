@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox.engine import LABEL
-from tests.conftest import REPO, assert_clean_error, run_cli
+from tests.conftest import REPO, assert_clean_error, hlsbox_containers, run_cli
 from tests.vivado_double import make_install, set_knobs
 
 pytestmark = pytest.mark.integration
@@ -54,7 +53,7 @@ def test_csynth_runs_with_live_phases_and_ends_with_the_report(workspace: Path, 
     manifest = json.loads((run_dir(workspace, "csynth") / "manifest.json").read_text())
     assert "C synthesis" in manifest["tool_phase_seconds"]  # the tool's own "COMPLETED IN" time
     assert manifest["inputs"]["vivado"] == f"vivado_hls 2019.2 at {install}"
-    assert not docker_client.containers.list(all=True, filters={"label": LABEL})
+    assert not hlsbox_containers(docker_client)
 
 
 def test_a_second_csynth_does_nothing(workspace: Path, install: Path):
@@ -99,7 +98,7 @@ def test_every_failure_ends_with_its_explanation_and_exit_code(
     step = "export" if knob["mode"] == "y2k22" else "csynth"
     result = synth(workspace, install, *args, "--force", step=step)
     assert_clean_error(result, exit_code, *phrases)
-    assert not docker_client.containers.list(all=True, filters={"label": LABEL})
+    assert not hlsbox_containers(docker_client)
     failed = run_dir(workspace, step).with_name(f"{step}.failed")
     assert json.loads((failed / "manifest.json").read_text())["status"] == "failed"
 

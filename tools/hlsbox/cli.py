@@ -5,6 +5,7 @@ Every HlsboxError becomes a short red message and its exit code; tracebacks only
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from docker import errors as docker_errors
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -483,9 +485,10 @@ def clean(
 ) -> None:
     """Remove stray hlsbox containers (found by label), and optionally old images and build outputs."""
     client = engine.connect()
-    strays = client.containers.list(all=True, filters={"label": engine.LABEL})
+    strays = client.containers.list(all=True, sparse=True, filters={"label": engine.LABEL})
     for container in strays:
-        container.remove(force=True)
+        with contextlib.suppress(docker_errors.NotFound):  # gone meanwhile: fine
+            container.remove(force=True)
     console.print(f"Removed {len(strays)} hlsbox container(s).")
     if images:
         removed = image.remove_images(client, keep=image.image_tag())

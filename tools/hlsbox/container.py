@@ -114,8 +114,13 @@ class StepContainer:
         with contextlib.suppress(NotFound, APIError):
             if self.container is not None:
                 self.container.remove(force=True)  # SIGKILL to every process in it, then delete
-            for stray in self.client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={self.run_id}"}):
-                stray.remove(force=True)
+        # sparse: the list alone, no inspect of each (one removed meanwhile would raise NotFound)
+        with contextlib.suppress(APIError):
+            for stray in self.client.containers.list(
+                all=True, sparse=True, filters={"label": f"{RUN_LABEL}={self.run_id}"}
+            ):
+                with contextlib.suppress(NotFound, APIError):
+                    stray.remove(force=True)
         self.container = None
 
     def follow(
