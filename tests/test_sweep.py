@@ -6,7 +6,7 @@ import pytest
 
 from hlsbox.errors import BadInput
 from hlsbox.flow import Flow, load_flow
-from hlsbox.sweep import expand, pareto_front, parse_grid, slurm_script, split_values, to_toml, write_variants
+from hlsbox.sweep import SlurmJob, expand, pareto_front, parse_grid, slurm_script, split_values, to_toml, write_variants
 
 BASE = Flow(name="digits", model="models/digits_cnn.keras", part="xc7z020clg400-1")
 
@@ -54,9 +54,8 @@ def test_variant_flow_files_read_back_the_same(tmp_path: Path):
 
 
 def test_slurm_script_maps_our_limits(tmp_path: Path):
-    script = slurm_script(
-        "csim", tmp_path / "variants.txt", 8, Path("/ws"), ["--mem", "4g"], 4 << 30, 1.5, 3600, tmp_path
-    )
+    job = SlurmJob("csim", Path("/ws"), ["--mem", "4g"], 4 << 30, 1.5, 3600, tmp_path)
+    script = slurm_script(job, tmp_path / "variants.txt", 8)
     assert "#SBATCH --array=0-7" in script
     assert "#SBATCH --mem=5120M" in script  # 4 GiB for the container + 1 GiB for hlsbox
     assert "#SBATCH --time=1:10:00" in script  # the step's hour + 10 minutes

@@ -296,18 +296,10 @@ def sweep(
         if executor == "local":
             codes = sweeps.run_local(console, step, paths, step_args, local, directory / "logs" / step)
         else:
-            codes = sweeps.run_slurm(
-                console,
-                step,
-                paths,
-                workspace.root,
-                step_args,
-                memory,
-                cpus,
-                parse_duration(timeout or "48h"),
-                directory / "slurm",
-                retries,
+            job = sweeps.SlurmJob(
+                step, workspace.root, step_args, memory, cpus, parse_duration(timeout or "48h"), directory / "slurm"
             )
+            codes = sweeps.run_slurm(console, job, paths, retries)
     elif step == "plan":
         codes = {p.stem: 0 for p in paths}
     rows = sweeps.gather([v for v in variants if v.name in codes], step, workspace.build, codes)

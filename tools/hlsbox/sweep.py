@@ -194,35 +194,38 @@ def run_local(
 # ---------- Slurm executor ----------
 
 
-def slurm_script(
-    step: str,
-    variants_file: Path,
-    count: int,
-    workspace: Path,
-    run_args: list[str],
-    memory: int,
-    cpus: float,
-    timeout: float,
-    directory: Path,
-) -> str:
+@dataclass(frozen=True)
+class SlurmJob:
+    """One sweep's job array: what each task runs, where, and our limits to map to Slurm's."""
+
+    step: str
+    workspace: Path
+    run_args: list[str]
+    memory: int  # bytes, the container's limit
+    cpus: float
+    timeout: float  # seconds
+    directory: Path  # the sweep's slurm/ dir: script, variants, logs, status
+
+
+def slurm_script(job: SlurmJob, variants_file: Path, count: int) -> str:
     """A job array: task i runs variant i (line i+1 of variants_file), with our limits mapped to Slurm's:
     --mem is the container's memory plus 1 GiB for hlsbox itself, --time our timeout plus 10 minutes."""
-    minutes = math.ceil(timeout / 60) + 10
-    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "hlsbox", step, "--flow"])
-    args = " ".join(shlex.quote(a) for a in run_args)
+    minutes = math.ceil(job.timeout / 60) + 10
+    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "hlsbox", job.step, "--flow"])
+    args = " ".join(shlex.quote(a) for a in job.run_args)
     return f"""#!/bin/bash
-#SBATCH --job-name=hlsbox-{step}
+#SBATCH --job-name=hlsbox-{job.step}
 #SBATCH --array=0-{count - 1}
-#SBATCH --cpus-per-task={max(1, math.ceil(cpus))}
-#SBATCH --mem={memory // 2**20 + 1024}M
+#SBATCH --cpus-per-task={max(1, math.ceil(job.cpus))}
+#SBATCH --mem={job.memory // 2**20 + 1024}M
 #SBATCH --time={minutes // 60}:{minutes % 60:02d}:00
-#SBATCH --output={directory}/logs/task-%a.log
+#SBATCH --output={job.directory}/logs/task-%a.log
 set -u
-cd {shlex.quote(str(workspace))}
+cd {shlex.quote(str(job.workspace))}
 flow=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" {shlex.quote(str(variants_file))})
 {command} "$flow" {args}
 code=$?
-echo "$code" > {shlex.quote(str(directory))}/status/$SLURM_ARRAY_TASK_ID
+echo "$code" > {shlex.quote(str(job.directory))}/status/$SLURM_ARRAY_TASK_ID
 exit "$code"
 """
 
@@ -242,27 +245,15 @@ def _slurm(*command: str) -> str:
     return proc.stdout
 
 
-def run_slurm(
-    console: Console,
-    step: str,
-    paths: list[Path],
-    workspace: Path,
-    run_args: list[str],
-    memory: int,
-    cpus: float,
-    timeout: float,
-    directory: Path,
-    retries: int = 0,
-) -> dict[str, int]:
+def run_slurm(console: Console, job: SlurmJob, paths: list[Path], retries: int = 0) -> dict[str, int]:
     """Submit the variants as one array (sbatch), follow it with squeue, resubmit failed tasks `retries` times."""
+    directory = job.directory
     (directory / "logs").mkdir(parents=True, exist_ok=True)
     (directory / "status").mkdir(parents=True, exist_ok=True)
     variants_file = directory / "variants.txt"
     variants_file.write_text("".join(f"{p}\n" for p in paths))
     script = directory / "sweep.sbatch"
-    script.write_text(
-        slurm_script(step, variants_file, len(paths), workspace, run_args, memory, cpus, timeout, directory)
-    )
+    script.write_text(slurm_script(job, variants_file, len(paths)))
     todo = list(range(len(paths)))
     codes: dict[int, int] = {}
     for attempt in range(retries + 1):
