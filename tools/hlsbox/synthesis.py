@@ -107,8 +107,7 @@ def run_vivado_step(
     strict: bool = False,
     csim: bool = False,
 ) -> tuple[dict, Path]:
-    install = vivado.discover(vivado_path, flow.backend)
-    install = probe(install)
+    install = probe(vivado.discover(vivado_path, flow.backend))
     vivado.check_backend(install, flow.backend)
     licence = vivado.licence_environment()
     if vivado.licence_needs_network(licence) and not network:
@@ -117,6 +116,23 @@ def run_vivado_step(
             "give --network if the tool needs it.[/]"
         )
     console.print(f"Using {install}")
+    return _run_chain(console, step, flow, flow_file, workspace, options, install, licence, network, strict, csim)
+
+
+def _run_chain(
+    console: Console,
+    step: str,
+    flow: Flow,
+    flow_file: Path,
+    workspace: runner.Workspace,
+    options: runner.RunOptions,
+    install: vivado.Install,
+    licence: dict[str, str],
+    network: bool,
+    strict: bool,
+    csim: bool,
+) -> tuple[dict, Path]:
+    """`step` after the steps before it (run when missing or stale), with one probed install for all."""
     upstream = UPSTREAM[step]
     upstream_options = replace(options, force=False)  # --force redoes this step, not the ones before it
     if upstream == "convert":
@@ -135,8 +151,8 @@ def run_vivado_step(
         )
         layers = upstream_result["layers"]
     else:
-        upstream_result, upstream_dir = run_vivado_step(
-            console, upstream, flow, flow_file, workspace, upstream_options, vivado_path, network, strict, csim
+        upstream_result, upstream_dir = _run_chain(
+            console, upstream, flow, flow_file, workspace, upstream_options, install, licence, network, strict, csim
         )
         layers = upstream_result.get("layers", [])
     upstream_key = json.loads((upstream_dir / "manifest.json").read_text())["cache_key"]
