@@ -70,28 +70,25 @@ def _need(condition: bool, why: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def docker_client():
-    docker = pytest.importorskip("docker")
+def engine():
+    """The engine the product selects (HLSBOX_ENGINE=docker|podman picks one), with the image built."""
+    from hlsbox import engines, image
+    from hlsbox.errors import HlsboxError
+
     try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:
-        _need(False, f"no Docker daemon: {exc}")
-    from hlsbox import image
-
-    present = any(image.image_tag() in i.tags for i in client.images.list(name=image.REPO))
-    _need(present, f"image {image.image_tag()} not built (make image)")
-    yield client
-    from hlsbox.engine import LABEL
-
-    left = client.containers.list(all=True, sparse=True, filters={"label": LABEL})
-    for container in left:
-        container.remove(force=True)
-    assert not left, f"containers left behind by the tests: {[c.name for c in left]}"
+        selected = engines.select()
+        selected.info()
+        image.find_image(selected)
+    except HlsboxError as exc:
+        _need(False, f"no engine or image: {exc}")
+    yield selected
+    left = selected.containers(engines.CONTAINERS)
+    selected.remove_containers(engines.CONTAINERS)
+    assert not left, f"containers left behind by the tests: {left}"
 
 
 @pytest.fixture(scope="session")
-def workspace(docker_client, tmp_path_factory) -> Path:
+def workspace(engine, tmp_path_factory) -> Path:
     """A workspace like a user's checkout: flows/ and models/ scripts, with the digits model made."""
     root = tmp_path_factory.mktemp("ws")
     shutil.copytree(REPO / "flows", root / "flows")
@@ -126,15 +123,17 @@ def seed_model(workspace: Path) -> Path:
     return out
 
 
-def hlsbox_containers(client) -> list:
-    from hlsbox.engine import LABEL
+def hlsbox_containers(engine) -> list[str]:
+    from hlsbox.engines import CONTAINERS
 
-    return client.containers.list(all=True, sparse=True, filters={"label": LABEL})
+    return engine.containers(CONTAINERS)
 
 
-def wait_for_running_container(client, timeout: float = 60) -> None:
+def wait_for_running_container(engine, timeout: float = 60) -> None:
+    from hlsbox.engines import CONTAINERS
+
     deadline = time.monotonic() + timeout
-    while not any(c.status == "running" for c in hlsbox_containers(client)):
+    while not engine.containers(CONTAINERS, running=True):
         assert time.monotonic() < deadline, "the step's container never started"
         time.sleep(0.2)
 

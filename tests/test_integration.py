@@ -23,7 +23,7 @@ def _run_dir(ws: Path, step: str, flow: str = "digits", part: str = "xc7z020clg4
     return ws / "build" / flow / part / step
 
 
-def test_convert_writes_the_project_plot_and_manifest(workspace: Path, docker_client):
+def test_convert_writes_the_project_plot_and_manifest(workspace: Path, engine):
     result = run_cli("convert", "--flow", DIGITS, cwd=workspace)
     assert result.exit_code == 0, result.output
     run = _run_dir(workspace, "convert")
@@ -40,10 +40,10 @@ def test_convert_writes_the_project_plot_and_manifest(workspace: Path, docker_cl
     assert (run / "hls4ml_prj").stat().st_uid == os.getuid()  # written as the host user
     layers = json.loads((run / "result.json").read_text())["layers"]
     assert [row["class"] for row in layers if row["class"] in ("Conv2D", "Dense")] == ["Conv2D", "Dense", "Dense"]
-    assert not hlsbox_containers(docker_client)
+    assert not hlsbox_containers(engine)
 
 
-def test_csim_agrees_with_keras_on_real_digits(workspace: Path, docker_client):
+def test_csim_agrees_with_keras_on_real_digits(workspace: Path, engine):
     result = run_cli("csim", "--flow", DIGITS, cwd=workspace)
     assert result.exit_code == 0, result.output
     data = json.loads((_run_dir(workspace, "csim") / "result.json").read_text())
@@ -53,7 +53,7 @@ def test_csim_agrees_with_keras_on_real_digits(workspace: Path, docker_client):
     assert "top-1 agreement with Keras" in result.stdout
 
 
-def test_past_its_time_limit_a_step_is_killed_with_124_and_the_good_result_stays(workspace: Path, docker_client):
+def test_past_its_time_limit_a_step_is_killed_with_124_and_the_good_result_stays(workspace: Path, engine):
     good = _run_dir(workspace, "convert")
     if not (good / "result.json").is_file():
         assert run_cli("convert", "--flow", DIGITS, cwd=workspace).exit_code == 0
@@ -62,18 +62,18 @@ def test_past_its_time_limit_a_step_is_killed_with_124_and_the_good_result_stays
     result = run_cli("convert", "--flow", DIGITS, "--timeout", "2s", "--force", cwd=workspace)
     assert_clean_error(result, 124, "did not finish within its time limit of 2s")
     assert time.monotonic() - start < 30
-    assert not hlsbox_containers(docker_client)
+    assert not hlsbox_containers(engine)
     assert (good / "result.json").read_text() == before
     assert (good.with_name("convert.failed") / "step.log").is_file()
 
 
-def test_out_of_memory_is_reported_with_137(workspace: Path, docker_client):
+def test_out_of_memory_is_reported_with_137(workspace: Path, engine):
     result = run_cli("convert", "--flow", DIGITS, "--mem", "100m", "--force", cwd=workspace)
     assert_clean_error(result, 137, "ran out of memory at 100.0 MiB")
-    assert not hlsbox_containers(docker_client)
+    assert not hlsbox_containers(engine)
 
 
-def test_a_model_keras_cannot_load_is_bad_input(workspace: Path, docker_client, tmp_path: Path):
+def test_a_model_keras_cannot_load_is_bad_input(workspace: Path, engine, tmp_path: Path):
     bad = workspace / "models" / "bad.keras"
     with zipfile.ZipFile(bad, "w") as z:  # passes the host's zip check, fails in Keras
         z.writestr("config.json", '{"class_name": "NoSuchModel", "config": {}}')
@@ -85,7 +85,7 @@ def test_a_model_keras_cannot_load_is_bad_input(workspace: Path, docker_client, 
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_the_container_and_leaves_nothing(workspace: Path, docker_client, sig: signal.Signals):
+def test_a_signal_stops_the_container_and_leaves_nothing(workspace: Path, engine, sig: signal.Signals):
     proc = subprocess.Popen(
         [sys.executable, "-m", "hlsbox", "csim", "--flow", DIGITS, "--force"],
         cwd=workspace,
@@ -93,16 +93,16 @@ def test_a_signal_stops_the_container_and_leaves_nothing(workspace: Path, docker
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for_running_container(docker_client)
+    wait_for_running_container(engine)
     time.sleep(1)
     proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
-    assert not hlsbox_containers(docker_client)
+    assert not hlsbox_containers(engine)
 
 
-def test_missing_image_is_explained(workspace: Path, docker_client, tmp_path: Path):
+def test_missing_image_is_explained(workspace: Path, engine, tmp_path: Path):
     docker_copy = tmp_path / "docker"
     docker_copy.mkdir()
     for name in ("Dockerfile", "requirements.lock", "hlsbox-entry"):
@@ -112,7 +112,7 @@ def test_missing_image_is_explained(workspace: Path, docker_client, tmp_path: Pa
     assert_clean_error(result, 2, "is not built yet", "make image")
 
 
-def test_an_unchanged_run_is_skipped_and_a_changed_one_is_not(workspace: Path, docker_client):
+def test_an_unchanged_run_is_skipped_and_a_changed_one_is_not(workspace: Path, engine):
     assert run_cli("convert", "--flow", DIGITS, cwd=workspace).exit_code == 0
     again = run_cli("convert", "--flow", DIGITS, cwd=workspace)
     assert again.exit_code == 0 and "up to date" in again.stdout

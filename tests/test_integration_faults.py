@@ -29,7 +29,7 @@ model.save(parser.parse_args().out)
 """
 
 
-def test_a_layer_hls4ml_does_not_support_is_bad_input(workspace: Path, docker_client):
+def test_a_layer_hls4ml_does_not_support_is_bad_input(workspace: Path, engine):
     (workspace / "models" / "unsupported.py").write_text(UNSUPPORTED_MODEL)
     made = run_cli("model", "models/unsupported.py", "--out", "models/unsupported.keras", cwd=workspace)
     assert made.exit_code == 0, made.output
@@ -47,7 +47,7 @@ def test_an_unwritable_output_dir(workspace: Path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
-def test_a_full_disk_stops_before_the_run_and_keeps_the_good_result(workspace: Path, docker_client):
+def test_a_full_disk_stops_before_the_run_and_keeps_the_good_result(workspace: Path, engine):
     tiny = workspace / "tiny"
     tiny.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", str(tiny)], check=True)
@@ -64,7 +64,7 @@ def test_a_full_disk_stops_before_the_run_and_keeps_the_good_result(workspace: P
         subprocess.run(["umount", str(tiny)], check=True)
 
 
-def test_two_runs_of_one_step_at_once(workspace: Path, docker_client):
+def test_two_runs_of_one_step_at_once(workspace: Path, engine):
     first = subprocess.Popen(
         [sys.executable, "-m", "hlsbox", "csim", "--flow", DIGITS, "--force"],
         cwd=workspace,
@@ -73,14 +73,14 @@ def test_two_runs_of_one_step_at_once(workspace: Path, docker_client):
         text=True,
     )
     try:
-        wait_for_running_container(docker_client)
+        wait_for_running_container(engine)
         second = run_cli("csim", "--flow", DIGITS, "--force", cwd=workspace)
         assert_clean_error(second, 1, "Another `csim` of flow 'digits'", "is running")
     finally:
         first.send_signal(signal.SIGINT)
         first.communicate(timeout=60)
     assert first.returncode == 130
-    assert not hlsbox_containers(docker_client)
+    assert not hlsbox_containers(engine)
     assert (
         json.loads((workspace / "build" / "digits" / "xc7z020clg400-1" / "csim.failed" / "manifest.json").read_text())[
             "status"
@@ -90,7 +90,7 @@ def test_two_runs_of_one_step_at_once(workspace: Path, docker_client):
 
 
 @pytest.mark.parametrize("how", ["ctrl-c to the terminal's process group", "SIGTERM to make"])
-def test_stopping_make_stops_the_container(workspace: Path, docker_client, seed_model: Path, how: str):
+def test_stopping_make_stops_the_container(workspace: Path, engine, seed_model: Path, how: str):
     make = subprocess.Popen(
         ["make", "-f", str(REPO / "Makefile"), "csim", f"FLOW={DIGITS}", "FORCE=1"],
         cwd=workspace,
@@ -100,7 +100,7 @@ def test_stopping_make_stops_the_container(workspace: Path, docker_client, seed_
         start_new_session=True,
     )
     try:
-        wait_for_running_container(docker_client, timeout=120)
+        wait_for_running_container(engine, timeout=120)
         if how.startswith("ctrl-c"):
             os.killpg(make.pid, signal.SIGINT)
         else:
@@ -111,6 +111,6 @@ def test_stopping_make_stops_the_container(workspace: Path, docker_client, seed_
             os.killpg(make.pid, signal.SIGKILL)
     assert make.returncode != 0
     deadline = time.monotonic() + 10
-    while hlsbox_containers(docker_client) and time.monotonic() < deadline:
+    while hlsbox_containers(engine) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not hlsbox_containers(docker_client)
+    assert not hlsbox_containers(engine)

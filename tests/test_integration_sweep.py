@@ -17,7 +17,7 @@ def _results(workspace: Path) -> list[dict]:
     return json.loads((workspace / "build" / "sweeps" / "digits" / "sweep.json").read_text())
 
 
-def test_a_local_sweep_writes_the_table_json_csv_and_plot_and_resumes(workspace: Path, docker_client):
+def test_a_local_sweep_writes_the_table_json_csv_and_plot_and_resumes(workspace: Path, engine):
     result = run_cli("sweep", "--flow", DIGITS, "--grid", "reuse_factor=1,2", "--workers", "2", cwd=workspace)
     assert result.exit_code == 0, result.output
     rows = _results(workspace)
@@ -34,7 +34,7 @@ def test_a_local_sweep_writes_the_table_json_csv_and_plot_and_resumes(workspace:
     assert again.stdout.count("up to date") >= 2  # finished variants are not redone
 
 
-def test_skip_infeasible_drops_what_cannot_fit(workspace: Path, docker_client):
+def test_skip_infeasible_drops_what_cannot_fit(workspace: Path, engine):
     result = run_cli(
         "sweep",
         "--flow",
@@ -53,7 +53,7 @@ def test_skip_infeasible_drops_what_cannot_fit(workspace: Path, docker_client):
     assert [r["part"] for r in _results(workspace)] == ["xcvu9p-flga2104-2-e"]
 
 
-def test_a_sweep_through_slurm(workspace: Path, docker_client, slurm_cluster):
+def test_a_sweep_through_slurm(workspace: Path, engine, slurm_cluster):
     result = run_cli(
         "sweep",
         "--flow",

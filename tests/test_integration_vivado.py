@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, assert_clean_error, hlsbox_containers, run_cli
-from tests.vivado_double import make_install, set_knobs
+from tests.shared import shared
+from tests.vivado_double import make_install, patch_y2k22, set_knobs
 
 pytestmark = pytest.mark.integration
 DIGITS = "flows/digits.toml"
-SHARED_LOG = REPO.parent / "shared" / "reports" / "chiruichen_autoencoder_hls4ml" / "vivado_hls.log"
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def run_dir(workspace: Path, step: str, part: str = "xc7z020clg400-1") -> Path:
     return workspace / "build" / "digits" / part / step
 
 
-def test_csynth_runs_with_live_phases_and_ends_with_the_report(workspace: Path, install: Path, docker_client):
+def test_csynth_runs_with_live_phases_and_ends_with_the_report(workspace: Path, install: Path, engine):
     result = synth(workspace, install, "--force")
     assert result.exit_code == 0, result.output
     out = " ".join(result.stdout.split())
@@ -53,7 +53,7 @@ def test_csynth_runs_with_live_phases_and_ends_with_the_report(workspace: Path, 
     manifest = json.loads((run_dir(workspace, "csynth") / "manifest.json").read_text())
     assert "C synthesis" in manifest["tool_phase_seconds"]  # the tool's own "COMPLETED IN" time
     assert manifest["inputs"]["vivado"] == f"vivado_hls 2019.2 at {install}"
-    assert not hlsbox_containers(docker_client)
+    assert not hlsbox_containers(engine)
 
 
 def test_a_second_csynth_does_nothing(workspace: Path, install: Path):
@@ -81,7 +81,7 @@ def test_cosim_export_and_vsynth_build_on_csynth(workspace: Path, install: Path)
 @pytest.mark.parametrize(
     ("knob", "args", "exit_code", "phrases"),
     [
-        ({"mode": "y2k22"}, (), 1, ("Y2K22", "AR 76960")),
+        ({"mode": "y2k22"}, ("--no-y2k22-workaround",), 1, ("Y2K22", "AR 76960")),
         ({"mode": "xform"}, (), 1, ("XFORM 203-504", "hlsbox plan", "io_stream")),
         ({"mode": "crash"}, ("--with-csim",), 1, ("C simulation", "CSim failed")),
         ({"mode": "error_exit0"}, (), 1, ("Stopping synthesis",)),
@@ -92,13 +92,13 @@ def test_cosim_export_and_vsynth_build_on_csynth(workspace: Path, install: Path)
     ],
 )
 def test_every_failure_ends_with_its_explanation_and_exit_code(
-    workspace, install, knobs, docker_client, knob, args, exit_code, phrases
+    workspace, install, knobs, engine, knob, args, exit_code, phrases
 ):
     knobs(**knob)
     step = "export" if knob["mode"] == "y2k22" else "csynth"
     result = synth(workspace, install, *args, "--force", step=step)
     assert_clean_error(result, exit_code, *phrases)
-    assert not hlsbox_containers(docker_client)
+    assert not hlsbox_containers(engine)
     failed = run_dir(workspace, step).with_name(f"{step}.failed")
     assert json.loads((failed / "manifest.json").read_text())["status"] == "failed"
 
@@ -112,10 +112,8 @@ def test_the_good_result_survives_a_failed_run(workspace: Path, install: Path, k
 
 
 def test_a_real_log_replayed_drives_the_live_view(workspace: Path, install: Path, knobs):
-    if not SHARED_LOG.is_file():
-        pytest.skip("the real log lives in shared/reports, beside the repository")
     replay = install / "replay.log"  # inside the install: the container sees only what is mounted
-    replay.write_bytes(SHARED_LOG.read_bytes())
+    replay.write_bytes(shared("chiruichen_autoencoder_hls4ml/vivado_hls.log").read_bytes())
     knobs(replay=str(replay))
     result = synth(workspace, install, "--force", "--verbose")
     assert result.exit_code == 0, result.output
@@ -162,3 +160,24 @@ def test_make_csynth_with_a_part_regenerates_the_project(workspace: Path, instal
         in (run_dir(workspace, "csynth", "xc7z010clg400-1") / "hls4ml_prj" / "project.tcl").read_text()
     )
     assert (run_dir(workspace, "csynth", "xc7z010clg400-1") / "report.json").is_file()
+
+
+def test_export_on_an_unpatched_y2k22_release_runs_under_faketime(workspace: Path, install: Path, knobs, engine):
+    """The double fails export as the real bug does: on the date it sees, without the patch file."""
+    knobs(mode="y2k22")
+    result = synth(workspace, install, "--force", step="export")
+    assert result.exit_code == 0, result.output
+    assert "libfaketime" in result.stdout and "2021-12-31" in result.stdout
+    manifest = json.loads((run_dir(workspace, "export") / "manifest.json").read_text())
+    assert manifest["faketime"] == "2021-12-31 12:00:00"
+    assert "runs with the clock at 2021-12-31" in (run_dir(workspace, "export") / "step.log").read_text()
+    assert not hlsbox_containers(engine)
+
+
+def test_export_on_a_patched_release_runs_on_the_real_date(workspace: Path, tmp_path: Path, engine):
+    patched = make_install(tmp_path, mode="y2k22")
+    patch_y2k22(patched)
+    result = run_cli("export", "--flow", DIGITS, "--vivado", str(patched), "--force", cwd=workspace)
+    assert result.exit_code == 0, result.output
+    assert "libfaketime" not in result.stdout
+    assert "faketime" not in json.loads((run_dir(workspace, "export") / "manifest.json").read_text())

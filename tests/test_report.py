@@ -1,17 +1,13 @@
-"""Report parsing on real reports: hls4ml's fixture in the repository, the rest from shared/ when present."""
-
-from pathlib import Path
+"""Report parsing on real reports (../shared/reports: hls4ml's own test fixture and reports of other designs)."""
 
 import pytest
 
 from hlsbox.report import attach_layers, csynth_summary, instances
-
-FIXTURES = Path(__file__).resolve().parent / "vivado_double" / "fixtures"
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "reports"
+from tests.shared import shared
 
 
 def test_per_instance_breakdown_of_the_hls4ml_fixture():
-    rows = instances(FIXTURES / "myproject_csynth.rpt")
+    rows = instances(shared("hls4ml_test_report/myproject_csynth.rpt"))
     dense = next(r for r in rows if r["instance"].startswith("dense"))
     assert (dense["DSP"], dense["FF"], dense["LUT"], dense["BRAM_18K"]) == (73, 7860, 2134, 0)
     assert dense["latency_max"] == 7
@@ -55,8 +51,5 @@ def test_csynth_numbers_from_hls4mls_parser():
     ],
 )
 def test_real_reports_of_other_versions(path: str, resource: str):
-    rpt = SHARED / path
-    if not rpt.is_file():
-        pytest.skip("shared/reports not present")
-    rows = instances(rpt)
+    rows = instances(shared(path))
     assert rows and sum(r.get(resource, 0) for r in rows) > 0

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from hlsbox.engines import Limits
 from hlsbox.errors import BadInput
 from hlsbox.flow import Flow, load_flow
 from hlsbox.sweep import SlurmJob, expand, pareto_front, parse_grid, slurm_script, split_values, to_toml, write_variants
@@ -54,8 +55,8 @@ def test_variant_flow_files_read_back_the_same(tmp_path: Path):
 
 
 def test_slurm_script_maps_our_limits(tmp_path: Path):
-    job = SlurmJob("csim", Path("/ws"), ["--mem", "4g"], 4 << 30, 1.5, 3600, tmp_path)
-    script = slurm_script(job, tmp_path / "variants.txt", 8)
+    job = SlurmJob("csim", Path("/ws"), Limits(memory=4 << 30, cpus=1.5, timeout=3600), tmp_path)
+    script = slurm_script(job, tmp_path / "requests.txt", 8)
     assert "#SBATCH --array=0-7" in script
     assert "#SBATCH --mem=5120M" in script  # 4 GiB for the container + 1 GiB for hlsbox
     assert "#SBATCH --time=1:10:00" in script  # the step's hour + 10 minutes

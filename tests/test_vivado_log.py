@@ -1,12 +1,9 @@
 """The live reading of Vivado HLS output, on made-up lines and on real logs (shared/reports, when present)."""
 
-from pathlib import Path
-
 import pytest
 
 from hlsbox.vivado_log import LogState, diagnose
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "reports"
+from tests.shared import shared
 
 
 def read_all(lines: list[str]) -> LogState:
@@ -61,9 +58,7 @@ def test_a_clean_log_has_no_diagnosis():
 
 
 def _shared(path: str) -> list[str]:
-    file = SHARED / path
-    if not file.is_file():
-        pytest.skip(f"real log {path} not present (it lives in shared/, not in the repository)")
+    file = shared(path)
     return file.read_text(errors="replace").splitlines()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psutil
 
-from hlsbox import engine, image
+from hlsbox import engines, image
 from hlsbox.errors import HlsboxError
 from hlsbox.units import human_size
 
@@ -23,30 +23,7 @@ class Check:
 
 
 def run_checks(workspace: Path) -> list[Check]:
-    checks: list[Check] = []
-    try:
-        client = engine.connect()
-        version = client.version()
-        checks.append(Check("Docker daemon", True, f"{version.get('Version')} (API {version.get('ApiVersion')})"))
-    except HlsboxError as exc:
-        checks.append(Check("Docker daemon", False, exc.message, exc.hint))
-        client = None
-    if client is not None:
-        base = image.present_base(client)
-        checks.append(
-            Check(
-                "base image",
-                base is not None,
-                base or "none",
-                "`hlsbox image base` (pull, or debootstrap where no registry is reachable)",
-            )
-        )
-        tag = image.image_tag()
-        try:
-            size = human_size(client.images.get(tag).attrs["Size"])
-            checks.append(Check("hlsbox image", True, f"{tag} ({size})"))
-        except Exception:
-            checks.append(Check("hlsbox image", False, f"{tag} not built", "`make image` (a few minutes, once)"))
+    checks = _engine_checks()
     from hlsbox import vivado
 
     found = vivado.discover_quietly()
@@ -87,4 +64,29 @@ def run_checks(workspace: Path) -> list[Check]:
             required=False,
         )
     )
+    return checks
+
+
+def _engine_checks() -> list[Check]:
+    """The container engine, its base image and the hlsbox image."""
+    try:
+        engine = engines.select()
+        info = engine.info()
+    except HlsboxError as exc:
+        return [Check("container engine", False, exc.message, exc.hint)]
+    checks = [Check("container engine", True, f"{info.name} {info.version} (API {info.api_version}, {info.endpoint})")]
+    base = image.present_base(engine)
+    checks.append(
+        Check(
+            "base image",
+            base is not None,
+            base.ref if base else "none",
+            "`hlsbox image base` (pull, or debootstrap where no registry is reachable)",
+        )
+    )
+    if base is not None:
+        tag = image.tag_for(base.id)
+        built = engine.image_id(tag) is not None
+        detail = f"{tag} ({human_size(engine.image_size(tag))})" if built else f"{tag} not built"
+        checks.append(Check("hlsbox image", built, detail, "`make image` (a few minutes, once)"))
     return checks

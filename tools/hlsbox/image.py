@@ -1,9 +1,15 @@
-"""The pinned image: its base (pulled, or debootstrapped and imported), its tag, its build."""
+"""The pinned image: its base (pulled, or debootstrapped and imported), its tag, its build, its packages.
+
+The tag is a hash of docker/'s build files and the base image's id, so an unchanged image is never
+rebuilt and a new base makes a new image. The image carries the list of its Debian and Python packages
+(/usr/share/hlsbox/*.txt); `hlsbox image describe` prints it, and a rebuild says what changed.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -14,11 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker
-from docker.errors import APIError, DockerException, ImageNotFound
-
-from hlsbox.engine import LABEL
-from hlsbox.errors import BadInput, StepFailed
+from hlsbox.engines import LABEL, BuildFailed, ContainerSpec, Engine, Limits, Watch
+from hlsbox.errors import BadInput, HlsboxError, StepFailed
 
 REPO = "hlsbox"
 REGISTRY_BASE = "debian:bookworm-slim"
@@ -26,6 +29,7 @@ LOCAL_BASE = "hlsbox-base:bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 # The files of docker/ that go into the build, and so into the tag.
 BUILD_FILES = ("Dockerfile", "requirements.lock", "hlsbox-entry")
+PACKAGE_LISTS = {"debian": "/usr/share/hlsbox/debian-packages.txt", "python": "/usr/share/hlsbox/python-packages.txt"}
 
 Report = Callable[[str], None]
 
@@ -38,53 +42,72 @@ def docker_dir() -> Path:
     return path
 
 
-def image_tag(directory: Path | None = None) -> str:
-    """hlsbox:<hash of the build inputs>: an unchanged image is never rebuilt."""
+@dataclass(frozen=True)
+class Base:
+    ref: str
+    id: str
+
+
+def present_base(engine: Engine) -> Base | None:
+    for ref in (REGISTRY_BASE, LOCAL_BASE):
+        if image_id := engine.image_id(ref):
+            return Base(ref, image_id)
+    return None
+
+
+def tag_for(base_id: str, directory: Path | None = None) -> str:
+    """hlsbox:<hash of the build files and the base image's id>."""
     directory = directory or docker_dir()
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(base_id.encode() + b"\0")
     for name in BUILD_FILES:
         digest.update(name.encode() + b"\0" + (directory / name).read_bytes() + b"\0")
     return f"{REPO}:{digest.hexdigest()[:12]}"
 
 
-def find_image(client: docker.DockerClient) -> docker.models.images.Image:
-    tag = image_tag()
-    try:
-        return client.images.get(tag)
-    except ImageNotFound:
+def image_tag(engine: Engine) -> str:
+    """The tag the current docker/ inputs and base image build to."""
+    base = present_base(engine)
+    if base is None:
         raise BadInput(
-            f"The hlsbox image {tag} is not built yet (docker/ changed, or it was never built).",
+            "There is no base image, so there is no hlsbox image either.",
+            "Build it with `make image` (or `hlsbox image build`); it makes the base first (pull or debootstrap).",
+        )
+    return tag_for(base.id)
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    tag: str
+    id: str
+
+
+def find_image(engine: Engine) -> ImageRef:
+    tag = image_tag(engine)
+    image_id = engine.image_id(tag)
+    if image_id is None:
+        raise BadInput(
+            f"The hlsbox image {tag} is not built yet (docker/ or the base image changed, or it was never built).",
             "Build it with `make image` (or `hlsbox image build`); it takes a few minutes once.",
-        ) from None
+        )
+    return ImageRef(tag, image_id)
 
 
-def present_base(client: docker.DockerClient) -> str | None:
-    for ref in (REGISTRY_BASE, LOCAL_BASE):
-        try:
-            client.images.get(ref)
-            return ref
-        except ImageNotFound:
-            continue
-    return None
-
-
-def ensure_base(client: docker.DockerClient, report: Report, pull: bool = True, mirror: str = DEBIAN_MIRROR) -> str:
-    """The base image reference: one present, else pulled, else bootstrapped from Debian's mirror."""
-    ref = present_base(client)
-    if ref:
-        return ref
+def ensure_base(engine: Engine, report: Report, pull: bool = True, mirror: str = DEBIAN_MIRROR) -> Base:
+    """The base image: one present, else pulled, else bootstrapped from Debian's mirror."""
+    if base := present_base(engine):
+        return base
     if pull:
         report(f"pulling {REGISTRY_BASE}")
         try:
-            client.images.pull(REGISTRY_BASE)
-            return REGISTRY_BASE
-        except (APIError, DockerException) as exc:
-            report(f"no registry reachable ({str(exc).splitlines()[0][:120]}); bootstrapping bookworm instead")
-    bootstrap_base(client, report, mirror)
-    return LOCAL_BASE
+            engine.pull(REGISTRY_BASE)
+            return Base(REGISTRY_BASE, engine.image_id(REGISTRY_BASE) or "")
+        except HlsboxError as exc:
+            report(f"no registry reachable ({exc.message[:120]}); bootstrapping bookworm instead")
+    bootstrap_base(engine, report, mirror)
+    return Base(LOCAL_BASE, engine.image_id(LOCAL_BASE) or "")
 
 
-def bootstrap_base(client: docker.DockerClient, report: Report, mirror: str = DEBIAN_MIRROR) -> None:
+def bootstrap_base(engine: Engine, report: Report, mirror: str = DEBIAN_MIRROR) -> None:
     """debootstrap --variant=minbase bookworm, then import it as hlsbox-base:bookworm."""
     if shutil.which("debootstrap") is None:
         raise BadInput(
@@ -95,16 +118,12 @@ def bootstrap_base(client: docker.DockerClient, report: Report, mirror: str = DE
         raise BadInput("Bootstrapping the base image needs root (debootstrap).", "Run `sudo hlsbox image base` once.")
     with tempfile.TemporaryDirectory(prefix="hlsbox-base-") as tmp:
         root = Path(tmp) / "rootfs"
-        command = ["debootstrap", "--variant=minbase", "bookworm", str(root), mirror]
-        _run_streaming(command, report, "debootstrap")
+        _run_streaming(["debootstrap", "--variant=minbase", "bookworm", str(root), mirror], report, "debootstrap")
         archive = Path(tmp) / "rootfs.tar"
         report("packing the root file system")
         subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(archive), "."], check=True)
         report(f"importing as {LOCAL_BASE}")
-        repository, tag = LOCAL_BASE.split(":")
-        client.api.import_image_from_file(
-            str(archive), repository=repository, tag=tag, changes=['CMD ["/bin/bash"]', f'LABEL {LABEL}="base"']
-        )
+        engine.import_rootfs(archive, LOCAL_BASE, ['CMD ["/bin/bash"]', f'LABEL {LABEL}="base"'])
 
 
 def _run_streaming(command: list[str], report: Report, what: str) -> None:
@@ -125,7 +144,6 @@ def _run_streaming(command: list[str], report: Report, what: str) -> None:
 class BuildOptions:
     ca_bundle: Path | None = None  # extra CA bundle for pip behind a TLS-intercepting proxy
     index_url: str | None = None  # package index (mirror, proxy, air-gapped devpi)
-    base: str | None = None  # base image reference; found or made when None
 
 
 def build_context(directory: Path, ca_bundle: Path | None) -> io.BytesIO:
@@ -142,55 +160,38 @@ def build_context(directory: Path, ca_bundle: Path | None) -> io.BytesIO:
     return buffer
 
 
-_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)")
+_STEP = re.compile(r"^(?:Step|STEP) (\d+)/(\d+)\s*:\s*(.*)")
 
 
 def build_image(
-    client: docker.DockerClient,
+    engine: Engine,
+    base: Base,
     options: BuildOptions,
     on_step: Callable[[int, int, str], None],
     on_line: Report,
 ) -> str:
-    """Build the image (the legacy builder, through the SDK); returns its tag."""
+    """Build the image on `base` (the legacy builder's API, which Docker and Podman both serve); its tag."""
     if options.ca_bundle and not options.ca_bundle.is_file():
         raise BadInput(
             f"CA bundle '{options.ca_bundle}' does not exist.", "Give a PEM file with --ca-bundle / CA_BUNDLE=."
         )
     directory = docker_dir()
-    tag = image_tag(directory)
-    base = options.base or present_base(client)
-    if base is None:
-        raise BadInput("No base image is present.", "Create it with `hlsbox image base` (pull or debootstrap).")
-    buildargs = {"BASE_IMAGE": base}
-    if options.index_url:
-        buildargs["PIP_INDEX_URL"] = options.index_url
-    tail: list[str] = []
-    stream = client.api.build(
-        fileobj=build_context(directory, options.ca_bundle),
-        custom_context=True,
-        tag=tag,
-        buildargs=buildargs,
-        rm=True,
-        forcerm=True,
-        pull=False,
-        decode=True,
-        labels={LABEL: "image", "org.hlsbox.base": base},
-    )
-    for chunk in stream:
-        if "error" in chunk:
-            detail = chunk.get("errorDetail", {}).get("message", chunk["error"]).strip()
-            raise StepFailed(
-                f"The image build failed: {detail}\n  " + "\n  ".join(tail[-8:]),
-                _build_hint(" ".join(tail[-20:]) + detail),
-            )
-        for line in chunk.get("stream", "").splitlines():
-            if not line.strip():
-                continue
-            tail.append(line)
-            match = _STEP.match(line)
-            if match:
-                on_step(int(match.group(1)), int(match.group(2)), match.group(3))
-            on_line(line)
+    tag = tag_for(base.id, directory)
+    buildargs = {"BASE_IMAGE": base.ref, **({"PIP_INDEX_URL": options.index_url} if options.index_url else {})}
+
+    def line(text: str) -> None:
+        if match := _STEP.match(text):
+            on_step(int(match.group(1)), int(match.group(2)), match.group(3))
+        on_line(text)
+
+    labels = {LABEL: "image", "org.hlsbox.base": base.ref, "org.hlsbox.base-id": base.id}
+    try:
+        engine.build(build_context(directory, options.ca_bundle), tag, buildargs, labels, line)
+    except BuildFailed as failed:
+        raise StepFailed(
+            f"The image build failed: {failed.detail}\n  " + "\n  ".join(failed.tail[-8:]),
+            _build_hint(" ".join(failed.tail[-20:]) + failed.detail),
+        ) from None
     return tag
 
 
@@ -209,15 +210,53 @@ def _build_hint(text: str) -> str:
     return "The full build log is in build/image-build.log."
 
 
-def remove_images(client: docker.DockerClient, keep: str | None = None) -> list[str]:
-    removed = []
-    for image in client.images.list(filters={"label": LABEL}):
-        tags = image.tags or [image.short_id]
-        if keep in tags or any(t.startswith("hlsbox-base") for t in tags):
-            continue
-        try:
-            client.images.remove(image.id, force=True)
-            removed.extend(tags)
-        except APIError:
-            continue
-    return removed
+# ---------- what the image holds ----------
+
+
+def packages(engine: Engine, image: str) -> dict[str, dict[str, str]]:
+    """The image's Debian and Python packages with versions, read from the lists the build wrote into it."""
+    lines: list[str] = []
+    command = ("sh", "-c", "for f in " + " ".join(PACKAGE_LISTS.values()) + '; do echo "== $f"; cat "$f"; done')
+    spec = ContainerSpec(image, command, Limits(memory=256 << 20, cpus=1, pids=64, timeout=60), labels={})
+    outcome = engine.run(spec, Watch(on_line=lines.append))
+    if outcome.exit_code != 0:
+        raise StepFailed(
+            f"Could not read the package lists of image {image} (exit {outcome.exit_code}).",
+            "The image predates package lists: rebuild it with `make image`.",
+        )
+    found: dict[str, dict[str, str]] = {kind: {} for kind in PACKAGE_LISTS}
+    paths = {path: kind for kind, path in PACKAGE_LISTS.items()}
+    kind = None
+    for line in lines:
+        if line.startswith("== "):
+            kind = paths.get(line[3:].strip())
+        elif kind and (match := re.match(r"\s*([^\s=]+)(?:==|\s+)(\S+)", line)):
+            found[kind][match.group(1)] = match.group(2)
+    return found
+
+
+def package_changes(old: dict[str, dict[str, str]], new: dict[str, dict[str, str]]) -> list[str]:
+    """'debian: added ccache 4.8', 'python: numpy 1.25.0 -> 1.26.0', ...: what a rebuild changed."""
+    changes = []
+    for kind in sorted(set(old) | set(new)):
+        before, after = old.get(kind, {}), new.get(kind, {})
+        for name in sorted(set(before) | set(after)):
+            if name not in before:
+                changes.append(f"{kind}: added {name} {after[name]}")
+            elif name not in after:
+                changes.append(f"{kind}: removed {name} {before[name]}")
+            elif before[name] != after[name]:
+                changes.append(f"{kind}: {name} {before[name]} -> {after[name]}")
+    return changes
+
+
+def record_packages(state_dir: Path, tag: str, found: dict[str, dict[str, str]]) -> list[str] | None:
+    """Keep this build's package set; the changes against the last build recorded here (None: no last one)."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    last = state_dir / "last-build.json"
+    previous = json.loads(last.read_text()) if last.is_file() else None
+    (state_dir / f"{tag.replace(':', '-')}.packages.json").write_text(json.dumps(found, indent=1, sort_keys=True))
+    last.write_text(json.dumps({"tag": tag, "packages": found}, indent=1, sort_keys=True))
+    if previous is None or previous.get("tag") == tag:
+        return None
+    return package_changes(previous["packages"], found)

@@ -1,9 +1,9 @@
-"""One step, end to end on the host: checks, cache, run dir, container, outcome, atomic result.
+"""One step, end to end on the host: checks, cache, run dir, the engine run, outcome, atomic result.
 
-A run writes into a hidden temporary dir beside its final place; on success it replaces the
-last good result in one rename, on failure it is kept as `<step>.failed` and the good one stays.
-A run whose inputs (flow, model, image, step code, upstream run) are those of the last good run is
-skipped unless forced.
+A run writes into a hidden temporary dir beside its final place; on success it replaces the last good
+result in one rename, on failure it is kept as `<step>.failed` and the good one stays. When the engine
+refuses to start the container, nothing ran and the temporary dir goes. A run whose inputs (flow, model,
+image, step code, upstream run) are those of the last good run is skipped unless forced.
 """
 
 from __future__ import annotations
@@ -16,60 +16,33 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import filelock
 from rich.console import Console
 
 import hlsbox
-from hlsbox import engine, image
-from hlsbox.container import Limits, Mount, Outcome, StepContainer, container_options
-from hlsbox.errors import EXIT_OOM, EXIT_TIMEOUT, BadInput, StepFailed
-from hlsbox.flow import Flow
+from hlsbox import engines, image
+from hlsbox.engines import ContainerSpec, EngineRefused, Limits, Mount, Outcome, Watch
+from hlsbox.errors import EXIT_INTERRUPTED, EXIT_OOM, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
 from hlsbox.progress import StepDisplay
+from hlsbox.request import RunRequest, Workspace
 from hlsbox.units import human_duration, human_size
 
 PACKAGE_DIR = Path(hlsbox.__file__).resolve().parent
 PACKAGE_MOUNT = Path("/opt/hlsbox/hlsbox")
+# Host modules the steps import inside the image (pure Python): part of the step code's hash.
+SHARED_MODULES = ("__init__.py", "errors.py", "parts.py", "plan.py")
 
 
 class Interrupted(StepFailed):
     def __init__(self, what: str, kept: Path) -> None:
         super().__init__(
-            f"{what} was interrupted; the container is stopped and removed.", f"Partial output: {kept}", 130
+            f"{what} was interrupted; the container is stopped and removed.",
+            f"Partial output: {kept}",
+            EXIT_INTERRUPTED,
         )
-
-
-@dataclass(frozen=True)
-class Workspace:
-    root: Path  # mounted read-only; flows' paths are relative to it
-    build: Path  # where run dirs go
-
-    def run_dir(self, flow: Flow, step: str) -> Path:
-        return self.build / flow.name / flow.part / step
-
-
-@dataclass
-class StepExtras:
-    """What a step adds to the common run (the Vivado steps: the install, a project to start from)."""
-
-    spec: dict = field(default_factory=dict)  # more fields for spec.json
-    mounts: list[Mount] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-    prepare: Callable[[Path], dict] | None = None  # fills the new run dir; returns more spec fields
-    cache_inputs: dict = field(default_factory=dict)  # anything else the result depends on
-    log_reader: Callable[[], object] | None = None  # makes a reader of the tool's log for the live view
-    diagnose: Callable[[Path], str | None] | None = None  # explains a failure from the run dir (log, result)
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    limits: Limits
-    verbose: bool = False
-    force: bool = False  # run even when the last good run had the same inputs
-    stall_warn: float | None = 600.0  # seconds without output before a warning
-    stall_kill: bool = False  # stop the step when it stalls
 
 
 def check_model_file(path: Path) -> None:
@@ -139,19 +112,20 @@ def sha256_file(path: Path) -> str:
 def steps_code_hash() -> str:
     """The code that runs in the container: a change to it invalidates cached results."""
     digest = hashlib.sha256()
-    for path in sorted((PACKAGE_DIR / "steps").glob("*.py")):
+    paths = sorted((PACKAGE_DIR / "steps").glob("*.py")) + [PACKAGE_DIR / name for name in SHARED_MODULES]
+    for path in paths:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
-def cache_key(step: str, flow: Flow, model_sha256: str, image_tag: str, extra: dict) -> str:
+def cache_key(request: RunRequest, model_sha256: str, image_tag: str) -> str:
     inputs = {
-        "step": step,
-        "flow": flow.model_dump(),
+        "step": request.step,
+        "flow": request.flow.model_dump(),
         "model": model_sha256,
         "image": image_tag,
         "code": steps_code_hash(),
-        **extra,
+        **request.extras.cache_inputs,
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -167,43 +141,41 @@ def last_good(final: Path, key: str) -> dict | None:
     return None
 
 
-def execute(
-    console: Console,
-    title: str,
-    command: list[str],
-    run_dir: Path,
-    workspace: Workspace,
-    options: RunOptions,
-    labels: dict[str, str],
-    extras: StepExtras | None = None,
-) -> tuple[Outcome, StepDisplay, str]:
-    """Run `command` in the image with the workspace read-only and `run_dir` writable; returns the outcome,
-    the display (log lines seen, phase times) and the image id."""
-    extras = extras or StepExtras()
-    client = engine.connect()
-    img = image.find_image(client)
-    mounts = [
-        Mount(workspace.root, workspace.root),
-        Mount(run_dir, run_dir, read_only=False),
+@dataclass(frozen=True)
+class Task:
+    """One container run in the image with the workspace read-only and `run_dir` writable."""
+
+    title: str
+    command: list[str]
+    run_dir: Path
+    workspace: Workspace
+    limits: Limits
+    labels: dict[str, str]
+    verbose: bool = False
+    stall_warn: float | None = None
+    stall_kill: bool = False
+    mounts: tuple[Mount, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    log_reader: Callable[[], object] | None = None
+
+
+def execute(console: Console, task: Task, image_id: str | None = None) -> tuple[Outcome, StepDisplay]:
+    """Run a task through the engine with a live view; the outcome and the display (log lines, phase times)."""
+    engine = engines.select()
+    image_id = image_id or image.find_image(engine).id
+    mounts = (
+        Mount(task.workspace.root, task.workspace.root),
+        Mount(task.run_dir, task.run_dir, read_only=False),
         Mount(PACKAGE_DIR, PACKAGE_MOUNT),
-        *extras.mounts,
-    ]
-    env = {"PYTHONPATH": str(PACKAGE_MOUNT.parent), **extras.env}
-    create = container_options(img.id, command, mounts, options.limits, env=env, workdir=run_dir, labels=labels)
-    reader = extras.log_reader() if extras.log_reader else None
-    with (
-        StepDisplay(console, title, run_dir / "step.log", options.verbose, reader) as display,
-        StepContainer(client, create) as box,
-    ):
-        outcome = box.follow(
-            display.line,
-            options.limits.timeout,
-            on_tick=display.tick,
-            stall_after=options.stall_warn,
-            on_stall=display.stalled,
-            stop_on_stall=options.stall_kill,
-        )
-    return outcome, display, img.id
+        *task.mounts,
+    )
+    env = {"PYTHONPATH": str(PACKAGE_MOUNT.parent), **task.env}
+    spec = ContainerSpec(image_id, tuple(task.command), task.limits, mounts, env, task.run_dir, task.labels)
+    reader = task.log_reader() if task.log_reader else None
+    with StepDisplay(console, task.title, task.run_dir / "step.log", task.verbose, reader) as display:
+        watch = Watch(display.line, display.tick, task.stall_warn, display.stalled, task.stall_kill)
+        outcome = engine.run(spec, watch)
+    return outcome, display
 
 
 def explain_failure(
@@ -246,7 +218,10 @@ def explain_failure(
     error_file = run_dir / "error.json"
     if error_file.is_file():
         error = json.loads(error_file.read_text())
-        return BadInput(error["message"], error["hint"])
+        failure = BadInput(error["message"], error["hint"])
+        if error.get("kind") == "step_failed":  # the step explained its own failure (e.g. a csim abort)
+            failure = StepFailed(error["message"], error["hint"])
+        return failure
     explanation = diagnose(run_dir) if diagnose else None
     tail = "\n  ".join((display.errors or [display.last_line])[-5:])
     return StepFailed(
@@ -273,110 +248,125 @@ def finish(tmp: Path, final: Path, ok: bool) -> Path:
     return target
 
 
-def run_step(
-    console: Console,
-    step: str,
-    flow: Flow,
-    flow_file: Path,
-    workspace: Workspace,
-    options: RunOptions,
-    run_name: str | None = None,
-    extras: StepExtras | None = None,
-) -> tuple[dict, Path]:
-    """Run a step of a flow in the image; returns its result and final run dir,
-    build/<flow>/<part>/<run_name or step>. Skipped when its last good run had the same inputs."""
-    extras = extras or StepExtras()
-    model = flow.model_path(workspace.root)
+def run_step(console: Console, request: RunRequest, module: str | None = None) -> tuple[dict, Path]:
+    """Run a step of a flow in the image (`hlsbox.steps.<module>`, default the step's name); its result and
+    final run dir, build/<flow>/<part>/<run name>. Skipped when its last good run had the same inputs."""
+    flow = request.flow
+    model = flow.model_path(request.workspace.root)
     check_model_file(model)
-    name = run_name or step
-    final = workspace.run_dir(flow, name)
+    final = request.final_dir
     prepare_dir(final.parent)
+    engine = engines.select()
+    img = image.find_image(engine)
     model_sha = sha256_file(model)
-    key = cache_key(step, flow, model_sha, image.image_tag(), extras.cache_inputs)
-    lock = filelock.FileLock(final.parent / f".{name}.lock")
+    key = cache_key(request, model_sha, img.tag)
+    lock = filelock.FileLock(final.parent / f".{request.name}.lock")
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:
         raise StepFailed(
-            f"Another `{step}` of flow '{flow.name}' for {flow.part} is running (lock {lock.lock_file}).",
+            f"Another `{request.step}` of flow '{flow.name}' for {flow.part} is running (lock {lock.lock_file}).",
             "Wait for it to finish; two runs of the same step never write the same directory.",
         ) from None
     try:
-        if not options.force and (cached := last_good(final, key)) is not None:
+        if not request.force and (cached := last_good(final, key)) is not None:
             console.print(
-                f"[bold]{step} {flow.name}[/]: up to date (same inputs as the last good run in {final}; "
+                f"[bold]{request.step} {flow.name}[/]: up to date (same inputs as the last good run in {final}; "
                 "--force to run again)"
             )
             return cached, final
-        tmp = final.with_name(f".{name}.tmp-{uuid.uuid4().hex[:8]}")
-        tmp.mkdir()
-        spec = {
-            "step": step,
-            "flow": flow.model_dump(),
-            "model_path": str(model),
-            "run_dir": str(tmp),
-            "workspace": str(workspace.root),
-            **extras.spec,
-        }
-        if extras.prepare:
-            spec.update(extras.prepare(tmp))
-        (tmp / "spec.json").write_text(json.dumps(spec, indent=2))
-        started = time.time()
-        command = ["python", "-m", "hlsbox.steps", step, "--spec", str(tmp / "spec.json")]
-        labels = {"org.hlsbox.step": step, "org.hlsbox.flow": flow.name}
-        manifest = {
-            "hlsbox": hlsbox.__version__,
-            "step": step,
-            "cache_key": key,
-            "flow": flow.model_dump(),
-            "flow_file": str(flow_file),
-            "image": image.image_tag(),
-            "inputs": {"model_sha256": model_sha, "flow_sha256": sha256_file(flow_file), **extras.cache_inputs},
-            "command": command,
-            "limits": asdict(options.limits),
-            "started": started,
-        }
-        try:
-            outcome, display, image_id = execute(
-                console, f"{step} {flow.name}", command, tmp, workspace, options, labels, extras
-            )
-        except KeyboardInterrupt:
-            write_manifest(tmp, {**manifest, "status": "interrupted", "seconds": round(time.time() - started, 2)})
-            kept = finish(tmp, final, ok=False)
-            raise Interrupted(f"{step} of '{flow.name}'", kept) from None
-        ok = outcome.exit_code == 0 and not outcome.timed_out and (tmp / "result.json").is_file()
-        result = json.loads((tmp / "result.json").read_text()) if (tmp / "result.json").is_file() else {}
-        write_manifest(
-            tmp,
-            {
-                **manifest,
-                "status": "ok" if ok else "failed",
-                "image_id": image_id,
-                "versions": result.get("versions", {}),
-                "seconds": round(outcome.duration, 2),
-                "phase_seconds": display.phase_times,
-                "tool_phase_seconds": getattr(display.reader, "completed", {}),  # as the tool itself reported
-                "warnings": len(display.warnings),
-                "errors": display.errors[-20:],
-                "peak_memory": outcome.peak_memory,
-                "exit_code": outcome.exit_code,
-                "timed_out": outcome.timed_out,
-                "stalled": outcome.stalled,
-                "oom_killed": outcome.oom_killed,
-            },
-        )
-        if not ok:
-            failure = explain_failure(
-                f"{step} of flow '{flow.name}'", outcome, display, tmp, options.limits, extras.diagnose
-            )
-            kept = finish(tmp, final, ok=False)
-            failure.hint = failure.hint.replace(str(tmp), str(kept))
-            failure.message = failure.message.replace(str(tmp), str(kept))
-            raise failure
-        return result, finish(tmp, final, ok=True)
+        return _run_fresh(console, request, module or request.step, img, key, model_sha)
     finally:
         lock.release()
 
 
-def with_network(options: RunOptions, network: bool) -> RunOptions:
-    return replace(options, limits=replace(options.limits, network=network))
+def _run_fresh(
+    console: Console, request: RunRequest, module: str, img: image.ImageRef, key: str, model_sha: str
+) -> tuple[dict, Path]:
+    flow, extras, final = request.flow, request.extras, request.final_dir
+    tmp = final.with_name(f".{request.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    spec = {
+        "step": request.step,
+        "module": module,
+        "flow": flow.model_dump(),
+        "model_path": str(flow.model_path(request.workspace.root)),
+        "run_dir": str(tmp),
+        "workspace": str(request.workspace.root),
+        **extras.spec,
+    }
+    if extras.prepare:
+        spec.update(extras.prepare(tmp))
+    (tmp / "spec.json").write_text(json.dumps(spec, indent=2))
+    started = time.time()
+    command = ["python", "-m", "hlsbox.steps", request.step, "--spec", str(tmp / "spec.json")]
+    manifest = {
+        "hlsbox": hlsbox.__version__,
+        "engine": engines.select().name,
+        "step": request.step,
+        "cache_key": key,
+        "flow": flow.model_dump(),
+        "flow_file": str(request.flow_file),
+        "image": img.tag,
+        "image_id": img.id,
+        "inputs": {"model_sha256": model_sha, "flow_sha256": sha256_file(request.flow_file), **extras.cache_inputs},
+        "command": command,
+        "limits": asdict(request.limits),
+        "started": started,
+    }
+    task = Task(
+        f"{request.step} {flow.name}",
+        command,
+        tmp,
+        request.workspace,
+        request.limits,
+        {"org.hlsbox.step": request.step, "org.hlsbox.flow": flow.name},
+        request.verbose,
+        request.stall_warn,
+        request.stall_kill,
+        extras.mounts,
+        extras.env,
+        extras.log_reader,
+    )
+    try:
+        outcome, display = execute(console, task, img.id)
+    except KeyboardInterrupt:
+        write_manifest(tmp, {**manifest, "status": "interrupted", "seconds": round(time.time() - started, 2)})
+        kept = finish(tmp, final, ok=False)
+        raise Interrupted(f"{request.step} of '{flow.name}'", kept) from None
+    except EngineRefused:
+        shutil.rmtree(tmp, ignore_errors=True)  # nothing ran: nothing to keep
+        raise
+    except HlsboxError as exc:  # the engine went away mid-run: keep what there is
+        write_manifest(tmp, {**manifest, "status": "failed", "error": exc.message})
+        finish(tmp, final, ok=False)
+        raise
+    ok = outcome.exit_code == 0 and not outcome.timed_out and (tmp / "result.json").is_file()
+    result = json.loads((tmp / "result.json").read_text()) if (tmp / "result.json").is_file() else {}
+    write_manifest(
+        tmp,
+        {
+            **manifest,
+            "status": "ok" if ok else "failed",
+            "versions": result.get("versions", {}),
+            "seconds": round(outcome.duration, 2),
+            "phase_seconds": display.phase_times,
+            "tool_phase_seconds": getattr(display.reader, "completed", {}),  # as the tool itself reported
+            "warnings": len(display.warnings),
+            "errors": display.errors[-20:],
+            "peak_memory": outcome.peak_memory,
+            "exit_code": outcome.exit_code,
+            "timed_out": outcome.timed_out,
+            "stalled": outcome.stalled,
+            "oom_killed": outcome.oom_killed,
+            **result.get("manifest", {}),  # what the step itself wants on record (e.g. the faketime date)
+        },
+    )
+    if not ok:
+        what = f"{request.step} of flow '{flow.name}'"
+        failure = explain_failure(what, outcome, display, tmp, request.limits, extras.diagnose)
+        kept = finish(tmp, final, ok=False)
+        failure.hint = failure.hint.replace(str(tmp), str(kept))
+        failure.message = failure.message.replace(str(tmp), str(kept))
+        raise failure
+    return result, finish(tmp, final, ok=True)

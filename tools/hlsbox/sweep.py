@@ -1,8 +1,9 @@
 """Sweeps: the variants of a flow over a grid, each a normal run (own run dir, manifest, cache), run in
 parallel on this machine or as a Slurm job array, then gathered into one table, JSON, CSV and a plot.
 
-Variants are written as flow files under build/sweeps/<flow>/flows/, so every executor runs the same
-`hlsbox <step> --flow <variant>` and a sweep resumes for free: finished variants are up to date.
+Variants are written as flow files under build/sweeps/<flow>/flows/ and their run requests as JSON under
+requests/, so every executor runs the same `hlsbox run-request <variant>.json` and a sweep resumes for free:
+finished variants are up to date.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,9 +27,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from hlsbox.errors import BadInput, StepFailed
+from hlsbox.engines import Limits
+from hlsbox.errors import EXIT_INTERRUPTED, BadInput, HlsboxError, StepFailed
 from hlsbox.flow import Flow
 from hlsbox.parts import resolve_device
+from hlsbox.request import RunRequest
+from hlsbox.runner import Task, execute, prepare_dir
 from hlsbox.units import human_size
 
 # What a grid may vary, and the short tag each value gets in a variant's name.
@@ -129,8 +134,19 @@ def write_variants(variants: list[Variant], directory: Path) -> list[Path]:
     return paths
 
 
-def step_command(step: str, flow_file: Path, run_args: list[str]) -> list[str]:
-    return [sys.executable, "-m", "hlsbox", step, "--flow", str(flow_file), *run_args]
+def request_command(request_file: Path) -> list[str]:
+    return [sys.executable, "-m", "hlsbox", "run-request", str(request_file)]
+
+
+def write_requests(requests: list[RunRequest], directory: Path) -> list[tuple[str, Path]]:
+    """Each variant's request as JSON, named after its variant: what the executors run."""
+    directory.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for request in requests:
+        path = directory / f"{request.flow.name}.json"
+        path.write_text(request.to_json())
+        jobs.append((request.flow.name, path))
+    return jobs
 
 
 # ---------- local executor ----------
@@ -142,53 +158,96 @@ def local_workers(asked: int, memory_per_variant: int) -> int:
     return max(1, min(asked, psutil.cpu_count() or 1, by_memory))
 
 
-def run_local(
-    console: Console, step: str, paths: list[Path], run_args: list[str], workers: int, logs: Path
-) -> dict[str, int]:
-    """Each variant's `hlsbox <step>` as a subprocess, `workers` at a time, one live table for all."""
-    logs.mkdir(parents=True, exist_ok=True)
-    state = {p.stem: "queued" for p in paths}
-    running: dict[str, subprocess.Popen] = {}
+STOP_GRACE = 4.0  # seconds a running variant has to stop its container after SIGTERM
 
-    def one(path: Path) -> int:
-        state[path.stem] = "running"
-        with (logs / f"{path.stem}.log").open("w") as log:
-            proc = subprocess.Popen(step_command(step, path, run_args), stdout=log, stderr=subprocess.STDOUT)
-            running[path.stem] = proc
-            code = proc.wait()
-        running.pop(path.stem, None)
-        text = (logs / f"{path.stem}.log").read_text(errors="replace")
-        state[path.stem] = "up to date" if code == 0 and "up to date" in text else "ok" if code == 0 else f"exit {code}"
+
+class SweepInterrupted(StepFailed):
+    def __init__(self, interrupted: list[str], not_started: list[str]) -> None:
+        super().__init__(
+            f"The sweep was interrupted: {len(interrupted)} running variant(s) stopped and kept as interrupted "
+            f"({', '.join(interrupted) or 'none'}), {len(not_started)} not started.",
+            "Run the same sweep again to resume: finished variants are up to date and skipped.",
+            EXIT_INTERRUPTED,
+        )
+
+
+class LocalExecutor:
+    """Each variant's request as a subprocess, `workers` at a time, one live table for all. On Ctrl-C or
+    SIGTERM no new variant starts, and the running ones get SIGTERM (each stops its container)."""
+
+    def __init__(self, console: Console, step: str, workers: int, logs: Path) -> None:
+        self.console, self.step, self.workers, self.logs = console, step, workers, logs
+        self.state: dict[str, str] = {}
+        self.running: dict[str, subprocess.Popen] = {}
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self, jobs: list[tuple[str, Path]]) -> dict[str, int]:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.state = {name: "queued" for name, _ in jobs}
+        pool = ThreadPoolExecutor(max_workers=self.workers)
+        futures = {name: pool.submit(self._one, name, path) for name, path in jobs}
+        try:
+            with Live(self._view(), console=self.console, refresh_per_second=2, transient=True) as live:
+                while not all(f.done() for f in futures.values()):
+                    time.sleep(0.25)
+                    live.update(self._view())
+        except KeyboardInterrupt:
+            self._stop(pool)
+            self.console.print(self._view())
+            interrupted = [n for n, s in self.state.items() if s == "interrupted"]
+            raise SweepInterrupted(interrupted, [n for n, s in self.state.items() if s == "queued"]) from None
+        pool.shutdown()
+        self.console.print(self._view())
+        return {name: future.result() for name, future in futures.items()}
+
+    def _one(self, name: str, request_file: Path) -> int:
+        with self.lock:
+            if self.stopping.is_set():
+                return -1
+            log = (self.logs / f"{name}.log").open("w")
+            # Its own session: a Ctrl-C reaches the sweep alone, which stops the variants in order.
+            proc = subprocess.Popen(
+                request_command(request_file), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            self.running[name], self.state[name] = proc, "running"
+        code = proc.wait()
+        log.close()
+        with self.lock:
+            self.running.pop(name, None)
+            if self.stopping.is_set():
+                self.state[name] = "interrupted"
+            else:
+                text = (self.logs / f"{name}.log").read_text(errors="replace")
+                done = "up to date" if code == 0 and "up to date" in text else "ok"
+                self.state[name] = done if code == 0 else f"exit {code}"
         return code
 
-    def view() -> Table:
-        table = Table(title=f"sweep: {step} of {len(paths)} variants, {workers} at a time", title_justify="left")
+    def _stop(self, pool: ThreadPoolExecutor) -> None:
+        with self.lock:
+            self.stopping.set()
+            procs = list(self.running.items())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for _, proc in procs:
+            proc.terminate()  # hlsbox stops its container on SIGTERM and keeps the run as interrupted
+        deadline = time.monotonic() + STOP_GRACE
+        for name, proc in procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            self.state[name] = "interrupted"
+
+    def _view(self) -> Table:
+        table = Table(
+            title=f"sweep: {self.step} of {len(self.state)} variants, {self.workers} at a time", title_justify="left"
+        )
         table.add_column("variant")
         table.add_column("state")
-        for name, what in state.items():
-            colour = {"running": "cyan", "ok": "green", "up to date": "green", "queued": "dim"}.get(what, "red")
-            table.add_row(name, f"[{colour}]{what}[/]")
+        colours = {"running": "cyan", "ok": "green", "up to date": "green", "queued": "dim", "interrupted": "yellow"}
+        for name, what in self.state.items():
+            table.add_row(name, f"[{colours.get(what, 'red')}]{what}[/]")
         return table
-
-    try:
-        with (
-            ThreadPoolExecutor(max_workers=workers) as pool,
-            Live(view(), console=console, refresh_per_second=2, transient=not console.is_terminal) as live,
-        ):
-            futures = {p.stem: pool.submit(one, p) for p in paths}
-            while not all(f.done() for f in futures.values()):
-                time.sleep(0.5)
-                live.update(view())
-            live.update(view())
-        if not console.is_terminal:
-            console.print(view())
-        return {name: future.result() for name, future in futures.items()}
-    except KeyboardInterrupt:
-        for proc in list(running.values()):  # each hlsbox stops its container on SIGTERM
-            proc.terminate()
-        for proc in list(running.values()):
-            proc.wait(timeout=60)
-        raise
 
 
 # ---------- Slurm executor ----------
@@ -196,34 +255,30 @@ def run_local(
 
 @dataclass(frozen=True)
 class SlurmJob:
-    """One sweep's job array: what each task runs, where, and our limits to map to Slurm's."""
+    """One sweep's job array: our limits to map to Slurm's, and where its files go."""
 
     step: str
     workspace: Path
-    run_args: list[str]
-    memory: int  # bytes, the container's limit
-    cpus: float
-    timeout: float  # seconds
-    directory: Path  # the sweep's slurm/ dir: script, variants, logs, status
+    limits: Limits
+    directory: Path  # the sweep's slurm/ dir: script, requests list, logs, status
 
 
-def slurm_script(job: SlurmJob, variants_file: Path, count: int) -> str:
-    """A job array: task i runs variant i (line i+1 of variants_file), with our limits mapped to Slurm's:
+def slurm_script(job: SlurmJob, requests_file: Path, count: int) -> str:
+    """A job array: task i runs request i (line i+1 of requests_file), with our limits mapped to Slurm's:
     --mem is the container's memory plus 1 GiB for hlsbox itself, --time our timeout plus 10 minutes."""
-    minutes = math.ceil(job.timeout / 60) + 10
-    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "hlsbox", job.step, "--flow"])
-    args = " ".join(shlex.quote(a) for a in job.run_args)
+    minutes = math.ceil(job.limits.timeout / 60) + 10
+    command = " ".join(shlex.quote(a) for a in request_command(Path("REQUEST"))[:-1])
     return f"""#!/bin/bash
 #SBATCH --job-name=hlsbox-{job.step}
 #SBATCH --array=0-{count - 1}
-#SBATCH --cpus-per-task={max(1, math.ceil(job.cpus))}
-#SBATCH --mem={job.memory // 2**20 + 1024}M
+#SBATCH --cpus-per-task={max(1, math.ceil(job.limits.cpus))}
+#SBATCH --mem={job.limits.memory // 2**20 + 1024}M
 #SBATCH --time={minutes // 60}:{minutes % 60:02d}:00
 #SBATCH --output={job.directory}/logs/task-%a.log
 set -u
 cd {shlex.quote(str(job.workspace))}
-flow=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" {shlex.quote(str(variants_file))})
-{command} "$flow" {args}
+request=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" {shlex.quote(str(requests_file))})
+{command} "$request"
 code=$?
 echo "$code" > {shlex.quote(str(job.directory))}/status/$SLURM_ARRAY_TASK_ID
 exit "$code"
@@ -245,35 +300,50 @@ def _slurm(*command: str) -> str:
     return proc.stdout
 
 
-def run_slurm(console: Console, job: SlurmJob, paths: list[Path], retries: int = 0) -> dict[str, int]:
-    """Submit the variants as one array (sbatch), follow it with squeue, resubmit failed tasks `retries` times."""
+CANCEL_WAIT = 4.0  # seconds to wait for a cancelled array to leave the queue
+
+
+def run_slurm(console: Console, job: SlurmJob, jobs: list[tuple[str, Path]], retries: int = 0) -> dict[str, int]:
+    """Submit the requests as one array (sbatch), follow it with squeue, resubmit failed tasks `retries` times.
+    On Ctrl-C / SIGTERM the array is cancelled (scancel); its tasks stop their containers."""
     directory = job.directory
     (directory / "logs").mkdir(parents=True, exist_ok=True)
     (directory / "status").mkdir(parents=True, exist_ok=True)
-    variants_file = directory / "variants.txt"
-    variants_file.write_text("".join(f"{p}\n" for p in paths))
+    requests_file = directory / "requests.txt"
+    requests_file.write_text("".join(f"{path}\n" for _, path in jobs))
     script = directory / "sweep.sbatch"
-    script.write_text(slurm_script(job, variants_file, len(paths)))
-    todo = list(range(len(paths)))
+    script.write_text(slurm_script(job, requests_file, len(jobs)))
+    todo = list(range(len(jobs)))
     codes: dict[int, int] = {}
     for attempt in range(retries + 1):
         for index in todo:
             (directory / "status" / str(index)).unlink(missing_ok=True)
         array = ",".join(map(str, todo))
-        job = _slurm("sbatch", "--parsable", f"--array={array}", str(script)).strip().split(";")[0]
-        console.print(f"sweep: submitted Slurm job {job} ({len(todo)} tasks{', retry' if attempt else ''})")
+        job_id = _slurm("sbatch", "--parsable", f"--array={array}", str(script)).strip().split(";")[0]
+        console.print(f"sweep: submitted Slurm job {job_id} ({len(todo)} tasks{', retry' if attempt else ''})")
         try:
-            _follow(console, job, len(todo))
+            _follow(console, job_id, len(todo))
         except KeyboardInterrupt:
-            subprocess.run(["scancel", job], check=False)
-            raise
+            _cancel(job_id)
+            stopped = [jobs[i][0] for i in todo if not (directory / "status" / str(i)).is_file()]
+            raise SweepInterrupted(stopped, []) from None
         for index in todo:
             status = directory / "status" / str(index)
             codes[index] = int(status.read_text()) if status.is_file() else -1  # -1: Slurm stopped the task
         todo = [i for i in todo if codes[i] != 0]
         if not todo:
             break
-    return {paths[i].stem: code for i, code in codes.items()}
+    return {jobs[i][0]: code for i, code in codes.items()}
+
+
+def _cancel(job_id: str) -> None:
+    subprocess.run(["scancel", job_id], check=False, capture_output=True, timeout=30)
+    deadline = time.monotonic() + CANCEL_WAIT
+    while time.monotonic() < deadline:
+        queued = subprocess.run(["squeue", "-h", "-j", job_id], capture_output=True, text=True, timeout=30)
+        if not queued.stdout.strip():
+            return
+        time.sleep(0.25)
 
 
 def _follow(console: Console, job: str, count: int) -> None:
@@ -405,3 +475,82 @@ def memory_note(workers: int, asked: int, memory: int) -> str | None:
             f"{human_size(psutil.virtual_memory().available)} is free"
         )
     return None
+
+
+# ---------- the whole sweep ----------
+
+EXECUTORS = ("local", "slurm")
+
+
+def run_sweep(
+    console: Console,
+    template: RunRequest,
+    grid: dict[str, list[str]],
+    executor: str,
+    workers: int,
+    skip_infeasible: bool,
+    retries: int,
+) -> None:
+    """The plan of every variant first (cheap, cached), then the step on the executor, then the results."""
+    variants = expand(template.flow, grid)
+    directory = template.workspace.build / "sweeps" / template.flow.name
+    prepare_dir(directory)
+    paths = write_variants(variants, directory / "flows")
+    requests = [template.replace(flow=v.flow, flow_file=path) for v, path in zip(variants, paths, strict=True)]
+    local = local_workers(workers, template.limits.memory)
+    if note := memory_note(local, workers, template.limits.memory):
+        console.print(f"[yellow]sweep: {note}[/]")
+    console.print(f"sweep: {len(variants)} variants of {template.flow.name}; the plan first (cheap, cached)")
+    plan_jobs = write_requests([r.replace(step="plan", force=False) for r in requests], directory / "requests" / "plan")
+    LocalExecutor(console, "plan", local, directory / "logs" / "plan").run(plan_jobs)
+    if skip_infeasible:
+        keep = [
+            r
+            for r in requests
+            if (plan := read_json(r.final_dir.with_name("plan") / "plan.json")) and plan["verdict"] != "does not fit"
+        ]
+        console.print(f"sweep: --skip-infeasible drops {len(requests) - len(keep)} variant(s) that cannot fit")
+        requests = keep
+    step = template.step
+    codes: dict[str, int] = {}
+    if step == "plan":
+        codes = {r.flow.name: 0 for r in requests}
+    elif requests:
+        jobs = write_requests(requests, directory / "requests" / step)
+        if executor == "local":
+            codes = LocalExecutor(console, step, local, directory / "logs" / step).run(jobs)
+        else:
+            job = SlurmJob(step, template.workspace.root, template.limits, directory / "slurm")
+            codes = run_slurm(console, job, jobs, retries)
+    rows = gather([v for v in variants if v.name in codes], step, template.workspace.build, codes)
+    write_results(rows, directory)
+    plot(console, rows, directory, template)
+    show(console, rows)
+    console.print(f"[green]Sweep:[/] {directory}/sweep.json, sweep.csv, pareto.png")
+    failed = [name for name, code in codes.items() if code != 0]
+    if failed:
+        raise HlsboxError(
+            f"{len(failed)} of {len(codes)} variants failed: {', '.join(failed)}.",
+            f"Logs: {directory}/logs/ (local) or {directory}/slurm/logs/; run the sweep again to retry "
+            "them (finished variants are skipped).",
+        )
+
+
+def plot(console: Console, rows: list[dict], directory: Path, template: RunRequest) -> None:
+    points = plot_points(rows)
+    if not points:
+        return
+    name = template.flow.name
+    spec = {
+        "run_dir": str(directory),
+        "points": points,
+        "flow_name": name,
+        "title": f"{name}: {len(points)} variants ({template.step})",
+    }
+    (directory / "pareto-spec.json").write_text(json.dumps(spec))
+    command = ["python", "-m", "hlsbox.steps", "pareto", "--spec", str(directory / "pareto-spec.json")]
+    limits = Limits(memory=2 << 30, cpus=1, timeout=300)
+    task = Task("pareto plot", command, directory, template.workspace, limits, {"org.hlsbox.step": "pareto"})
+    outcome, _ = execute(console, task)
+    if outcome.exit_code != 0:
+        console.print("[yellow]sweep: the plot could not be drawn (see the log); the results are complete[/]")

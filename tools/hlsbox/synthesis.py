@@ -1,9 +1,9 @@
 """The Vivado steps on the host: csynth, cosim, export, vsynth.
 
-Each runs the host's Vivado HLS (mounted read-only at its own path) in the image on a copy of the
-project its upstream step made: convert -> csynth -> cosim / export / vsynth. Upstream steps run
-first when their result is missing or stale (the cache makes an up-to-date one free), so a part
-given on the command line regenerates the project.
+Each runs the host's Vivado HLS (mounted read-only at its own path) in the image on a copy of the project
+its upstream step made (the registry says which: convert -> csynth -> cosim / export / vsynth). Upstream
+steps run first when their result is missing or stale (the cache makes an up-to-date one free), so a part
+given on the command line regenerates the project. The install is discovered and probed once per command.
 """
 
 from __future__ import annotations
@@ -12,37 +12,49 @@ import json
 import shlex
 import shutil
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
 
-from hlsbox import engine, image, plans, report, runner, vivado, vivado_log
-from hlsbox.container import Limits, Mount, StepContainer, container_options
+from hlsbox import engines, image, plans, registry, report, runner, vivado, vivado_log
+from hlsbox.engines import ContainerSpec, Limits, Mount, Watch
 from hlsbox.errors import BadInput, HlsboxError
-from hlsbox.flow import Flow
 from hlsbox.parts import resolve_device
+from hlsbox.request import RunRequest, StepExtras
 
-VIVADO_STEPS = ("csynth", "cosim", "export", "vsynth")
-UPSTREAM = {"csynth": "convert", "cosim": "csynth", "export": "csynth", "vsynth": "csynth"}
 BUILD_OPTIONS = ("reset", "csim", "synth", "cosim", "validation", "export", "vsynth", "fifo_opt")
-# What each step switches on in hls4ml's build_prj.tcl; later steps reuse the synthesised solution.
-STEP_OPTIONS = {"csynth": {"synth"}, "cosim": {"cosim"}, "export": {"export"}, "vsynth": {"vsynth"}}
+
+
+@dataclass(frozen=True)
+class VivadoParams:
+    """The Vivado options of a request (request.params holds them as plain values, for sweeps' JSON)."""
+
+    vivado: str | None = None  # the install asked for; discovered when None
+    network: bool = False
+    strict: bool = False
+    with_csim: bool = False
+    y2k22_workaround: bool = True  # export under libfaketime on an unpatched affected release
+
+    @classmethod
+    def of(cls, request: RunRequest) -> VivadoParams:
+        return cls(**request.params)
 
 
 def build_options(step: str, csim: bool = False) -> dict[str, int]:
-    on = STEP_OPTIONS[step] | ({"csim"} if csim else set())
+    on = set(registry.step(step).build_options) | ({"csim"} if csim else set())
     return {name: int(name in on) for name in BUILD_OPTIONS}
 
 
-def tool_command(install: vivado.Install, options: dict[str, int]) -> list[str]:
+def tool_command(install: vivado.Install, options: dict[str, int], fake_date: str | None = None) -> list[str]:
     """The command run in the project dir: settings64.sh sourced by bash (it uses `source`), then the
-    tool; vivado_hls / vitis_hls take the options as arguments, vitis-run reads build_opt.tcl."""
+    tool; vivado_hls / vitis_hls take the options as arguments, vitis-run reads build_opt.tcl. With
+    `fake_date`, the tool and its children see that date (libfaketime), the Y2K22 workaround."""
     if install.tool == "vitis-run":
         tool = [str(install.tool_path), "--tcl", "build_prj.tcl", "--mode", "hls"]
     else:
         tool = [str(install.tool_path), "-f", "build_prj.tcl", " ".join(f"{k}={v}" for k, v in options.items())]
-    return sourced(install, tool)
+    return (["faketime", fake_date] if fake_date else []) + sourced(install, tool)
 
 
 def sourced(install: vivado.Install, command: list[str]) -> list[str]:
@@ -52,18 +64,17 @@ def sourced(install: vivado.Install, command: list[str]) -> list[str]:
 def probe(install: vivado.Install) -> vivado.Install:
     """`<tool> -version` in the image with the install mounted: proves the mount, the runtime libraries
     and the version before an hours-long step starts."""
-    client = engine.connect()
-    img = image.find_image(client)
+    engine = engines.select()
+    img = image.find_image(engine)
     lines: list[str] = []
-    options = container_options(
+    spec = ContainerSpec(
         img.id,
-        sourced(install, [str(install.tool_path), "-version"]),
-        [Mount(install.root, install.root)],
+        tuple(sourced(install, [str(install.tool_path), "-version"])),
         Limits(memory=2 << 30, cpus=1, pids=512, timeout=120),
+        mounts=(Mount(install.root, install.root),),
         labels={"org.hlsbox.step": "vivado-version"},
     )
-    with StepContainer(client, options) as box:
-        outcome = box.follow(lines.append, 120)
+    outcome = engine.run(spec, Watch(on_line=lines.append))
     version = vivado.parse_version_output("\n".join(lines))
     if outcome.exit_code != 0 or version is None:
         tail = " / ".join(lines[-3:]) or "no output"
@@ -95,89 +106,90 @@ def _copy_project(source: Path) -> Callable[[Path], dict]:
     return prepare
 
 
-def run_vivado_step(
-    console: Console,
-    step: str,
-    flow: Flow,
-    flow_file: Path,
-    workspace: runner.Workspace,
-    options: runner.RunOptions,
-    vivado_path: str | None,
-    network: bool = False,
-    strict: bool = False,
-    csim: bool = False,
-) -> tuple[dict, Path]:
-    install = probe(vivado.discover(vivado_path, flow.backend))
-    vivado.check_backend(install, flow.backend)
+@dataclass(frozen=True)
+class Tool:
+    """The probed install and what every step of one command shares."""
+
+    install: vivado.Install
+    licence: dict[str, str]
+
+
+def run_vivado_step(console: Console, request: RunRequest) -> tuple[dict, Path]:
+    params = VivadoParams.of(request)
+    install = probe(vivado.discover(params.vivado, request.flow.backend))
+    vivado.check_backend(install, request.flow.backend)
     licence = vivado.licence_environment()
-    if vivado.licence_needs_network(licence) and not network:
+    if vivado.licence_needs_network(licence) and not params.network:
         console.print(
             "[yellow]The licence setting names a server (port@host), but the container has no network; "
             "give --network if the tool needs it.[/]"
         )
     console.print(f"Using {install}")
-    return _run_chain(console, step, flow, flow_file, workspace, options, install, licence, network, strict, csim)
+    return _run_chain(console, request, Tool(install, licence))
 
 
-def _run_chain(
-    console: Console,
-    step: str,
-    flow: Flow,
-    flow_file: Path,
-    workspace: runner.Workspace,
-    options: runner.RunOptions,
-    install: vivado.Install,
-    licence: dict[str, str],
-    network: bool,
-    strict: bool,
-    csim: bool,
-) -> tuple[dict, Path]:
-    """`step` after the steps before it (run when missing or stale), with one probed install for all."""
-    upstream = UPSTREAM[step]
-    upstream_options = replace(options, force=False)  # --force redoes this step, not the ones before it
-    if upstream == "convert":
-        plan = plans.plan_flow(console, flow, flow_file, workspace, upstream_options, show=False)
-        if plan.verdict == plans.NO_FIT:
-            worst = max(plan.utilisation, key=plan.utilisation.get)
-            message = (
-                f"The plan says this design does not fit {flow.part} ({worst} at "
-                f"{plan.utilisation[worst]:.0%}); synthesis may run for hours to confirm it."
-            )
-            if strict:
-                raise HlsboxError(message + " (--strict)", "See `hlsbox plan` for the ways out.")
-            console.print(f"[bold yellow]Warning:[/] {message} `hlsbox plan` shows ways out; --strict refuses.")
-        upstream_result, upstream_dir = runner.run_step(
-            console, "convert", flow, flow_file, workspace, upstream_options
+def _check_plan(console: Console, request: RunRequest) -> None:
+    plan = plans.plan_flow(console, request.replace(step="plan"), show=False)
+    if plan.verdict == plans.NO_FIT:
+        worst = max(plan.utilisation, key=plan.utilisation.get)
+        message = (
+            f"The plan says this design does not fit {request.flow.part} ({worst} at "
+            f"{plan.utilisation[worst]:.0%}); synthesis may run for hours to confirm it."
         )
-        layers = upstream_result["layers"]
+        if VivadoParams.of(request).strict:
+            raise HlsboxError(message + " (--strict)", "See `hlsbox plan` for the ways out.")
+        console.print(f"[bold yellow]Warning:[/] {message} `hlsbox plan` shows ways out; --strict refuses.")
+
+
+def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[dict, Path]:
+    """The request's step after the steps before it (run when missing or stale), with one probed install."""
+    step = registry.step(request.step)
+    upstream = request.replace(step=step.upstream, force=False)  # --force redoes this step, not the ones before
+    if step.upstream == "convert":
+        _check_plan(console, upstream)
+        upstream_result, upstream_dir = runner.run_step(console, upstream.replace(params={}))
     else:
-        upstream_result, upstream_dir = _run_chain(
-            console, upstream, flow, flow_file, workspace, upstream_options, install, licence, network, strict, csim
-        )
-        layers = upstream_result.get("layers", [])
+        upstream_result, upstream_dir = _run_chain(console, upstream, tool)
+    layers = upstream_result.get("layers", [])
     upstream_key = json.loads((upstream_dir / "manifest.json").read_text())["cache_key"]
-    build = build_options(step, csim)
-    extras = runner.StepExtras(
-        spec={"tool": install.tool, "options": build, "command": tool_command(install, build)},
-        mounts=[Mount(install.root, install.root)],
-        env=licence,
+    params = VivadoParams.of(request)
+    options = build_options(request.step, params.with_csim)
+    fake_date = vivado.Y2K22_FAKE_DATE if "export" in step.build_options and _needs_faketime(tool, params) else None
+    extras = StepExtras(
+        spec={
+            "tool": tool.install.tool,
+            "options": options,
+            "command": tool_command(tool.install, options, fake_date),
+            "fake_date": fake_date,
+        },
+        mounts=(Mount(tool.install.root, tool.install.root),),
+        env=tool.licence,
         prepare=_copy_project(upstream_dir),
-        cache_inputs={"upstream": upstream_key, "vivado": str(install), "csim": csim},
+        cache_inputs={"upstream": upstream_key, "vivado": str(tool.install), "csim": params.with_csim},
         log_reader=vivado_log.LogState,
         diagnose=_diagnose,
     )
-    result, run_dir = runner.run_step(
-        console, step, flow, flow_file, workspace, runner.with_network(options, network), extras=extras
-    )
+    limits = replace(request.limits, network=params.network)
+    result, run_dir = runner.run_step(console, request.replace(extras=extras, limits=limits), step.module)
     result["layers"] = layers
-    full = report.build_report({**result, "part": flow.part}, run_dir / "hls4ml_prj", layers, resolve_device(flow.part))
+    device = resolve_device(request.flow.part)
+    full = report.build_report({**result, "part": request.flow.part}, run_dir / "hls4ml_prj", layers, device)
     (run_dir / "report.json").write_text(json.dumps(full, indent=2) + "\n")
     result["full_report"] = full
     return result, run_dir
 
 
-def show(console: Console, step: str, result: dict, run_dir: Path) -> None:
-    report.show(console, result["full_report"], f"{step}: {run_dir}")
+def _needs_faketime(tool: Tool, params: VivadoParams) -> bool:
+    return tool.install.y2k22_affected and params.y2k22_workaround
+
+
+def show(console: Console, result: dict, run_dir: Path) -> None:
+    if result.get("fake_date"):
+        console.print(
+            f"[yellow]export ran with the clock at {result['fake_date']} (libfaketime): this release has the Y2K22 "
+            "export bug (Xilinx AR 76960) and no patch; apply Xilinx's patch to run it on the real date.[/]"
+        )
+    report.show(console, result["full_report"], f"{result['step']}: {run_dir}")
     if result.get("chart"):
         console.print(f"[green]Report:[/] {run_dir}/report.json   chart: {run_dir}/resources.png")
     else:

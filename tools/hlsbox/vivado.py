@@ -6,6 +6,7 @@ own path, and says exactly what is missing when there is none.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import shutil
@@ -22,6 +23,11 @@ SEARCH_ROOTS = ("/opt/Xilinx/Vivado", "/tools/Xilinx/Vivado", "/opt/Xilinx/Vitis
 TOOLS = ("vivado_hls", "vitis_hls", "vitis-run")
 LICENCE_VARIABLES = ("XILINXD_LICENSE_FILE", "LM_LICENSE_FILE")
 LAST_VIVADO_HLS = (2020, 1)  # Vivado HLS ends with 2020.1; Vitis HLS takes over from 2020.2
+# export_design of releases up to 2021.2 fails from 2022 on (Xilinx AR 76960: a date in the IP's revision
+# overflows) unless Xilinx's patch put this file into the install.
+Y2K22_LAST = (2021, 2)
+Y2K22_PATCH = Path("common/scripts/automg_patch_20220104.tcl")
+Y2K22_FAKE_DATE = "2021-12-31 12:00:00"
 _VERSION = re.compile(r"\bv?(20\d\d)\.(\d)")
 
 
@@ -50,6 +56,13 @@ class Install:
 
     def __str__(self) -> str:
         return f"{self.tool} {self.version_text} at {self.root}"
+
+    @property
+    def y2k22_affected(self) -> bool:
+        """export_design fails on today's date: an affected release without Xilinx's patch, after 2021."""
+        if datetime.date.today() < datetime.date(2022, 1, 1) or self.version is None:
+            return False
+        return self.version <= Y2K22_LAST and not (self.root / Y2K22_PATCH).is_file()
 
 
 def _install_root(path: Path) -> Path | None:

@@ -1,40 +1,34 @@
-"""Entry of a step inside the container."""
+"""Entry of a step inside the container: `python -m hlsbox.steps <step> --spec spec.json`.
+
+spec.json names the module that runs the step (hlsbox.steps.<module>, from the host's step registry);
+the module's `run(spec)` returns the result, and may define `exit_code_of(result)`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
 
-from hlsbox.steps.protocol import StepInputError, fail_with_input_error, phase, write_json
+from hlsbox.steps.protocol import StepFailure, StepInputError, fail_with_error, phase, write_json
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m hlsbox.steps")
-    parser.add_argument(
-        "step", choices=["convert", "csim", "describe", "csynth", "cosim", "export", "vsynth", "pareto"]
-    )
+    parser.add_argument("step")
     parser.add_argument("--spec", type=Path, required=True)
     args = parser.parse_args()
     spec = json.loads(args.spec.read_text())
     run_dir = Path(spec["run_dir"])
-    exit_code_of = None
-    if args.step == "convert":
-        from hlsbox.steps.convert import run
-    elif args.step == "csim":
-        from hlsbox.steps.csim import run
-    elif args.step == "describe":
-        from hlsbox.steps.describe import run
-    elif args.step == "pareto":
-        from hlsbox.steps.pareto import run
-    else:
-        from hlsbox.steps.hlsbuild import exit_code_of, run
+    module = importlib.import_module(f"hlsbox.steps.{spec.get('module', args.step)}")
     try:
-        result = run(spec)
-    except StepInputError as error:
-        fail_with_input_error(run_dir, error)
+        result = module.run(spec)
+    except (StepInputError, StepFailure) as error:
+        fail_with_error(run_dir, error)
     write_json(run_dir / "result.json", result)
+    exit_code_of = getattr(module, "exit_code_of", None)
     code = exit_code_of(result) if exit_code_of else 0
     phase("done" if code == 0 else "failed")
     sys.exit(code)

@@ -8,14 +8,23 @@ from pathlib import Path
 
 PHASE_MARK = "@@hlsbox phase "
 EXIT_BAD_INPUT = 2
+EXIT_STEP_FAILED = 1
 
 
 class StepInputError(Exception):
     """The user's input is wrong (model file, data, layer): reported with a hint, exit 2."""
 
+    kind, exit_code = "bad_input", EXIT_BAD_INPUT
+
     def __init__(self, message: str, hint: str) -> None:
         super().__init__(message)
         self.message, self.hint = message, hint
+
+
+class StepFailure(StepInputError):
+    """The step failed in a way it can explain (e.g. the C simulation aborted in a layer): exit 1."""
+
+    kind, exit_code = "step_failed", EXIT_STEP_FAILED
 
 
 def phase(name: str) -> None:
@@ -28,7 +37,7 @@ def write_json(path: Path, data: object) -> None:
     tmp.replace(path)
 
 
-def fail_with_input_error(run_dir: Path, error: StepInputError) -> None:
-    write_json(run_dir / "error.json", {"kind": "bad_input", "message": error.message, "hint": error.hint})
+def fail_with_error(run_dir: Path, error: StepInputError) -> None:
+    write_json(run_dir / "error.json", {"kind": error.kind, "message": error.message, "hint": error.hint})
     print(f"ERROR: {error.message} {error.hint}", file=sys.stderr, flush=True)
-    sys.exit(EXIT_BAD_INPUT)
+    sys.exit(error.exit_code)

@@ -1,0 +1,370 @@
+"""The Docker engine (and, through its Docker-compatible API, the base of the Podman one).
+
+Every call into the Docker SDK is here. Engine errors become one-paragraph HlsboxErrors: the engine
+refusing a container's settings is bad input (exit 2, nothing was started), losing the engine mid-run
+is a failed step (exit 1). A container is a context: created on entry, killed and removed on exit,
+also on Ctrl-C (style of cibuildwheel's OCIContainer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+
+from hlsbox.engines.base import (
+    LABEL,
+    OOM_MARK,
+    RUN_LABEL,
+    ContainerSpec,
+    EngineInfo,
+    Outcome,
+    Watch,
+)
+from hlsbox.errors import BadInput, StepFailed
+
+
+class EngineRefused(BadInput):
+    """The engine refused to start a container with these settings: nothing ran."""
+
+
+class EngineLost(StepFailed):
+    """The engine went away (stopped, restarted, socket gone) while hlsbox was using it."""
+
+
+def short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]
+
+
+class DockerEngine:
+    name = "docker"
+    title = "Docker"
+    start_hint = (
+        "Start it (e.g. `sudo systemctl start docker`, or `dockerd &` as root) and check DOCKER_HOST, or use "
+        "Podman (--engine podman / HLSBOX_ENGINE=podman); `hlsbox doctor` checks this."
+    )
+
+    def __init__(self, base_url: str | None = None) -> None:
+        self.base_url = base_url
+        self._client: docker.DockerClient | None = None
+
+    # ---------- connection and errors ----------
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = self.connect()
+        return self._client
+
+    def connect(self) -> docker.DockerClient:
+        try:
+            client = (
+                docker.DockerClient(base_url=self.base_url, timeout=120)
+                if self.base_url
+                else docker.from_env(timeout=120)
+            )
+            client.ping()
+        except (DockerException, OSError, requests.exceptions.RequestException) as exc:
+            raise self.unreachable(exc) from None
+        return client
+
+    def unreachable(self, exc: BaseException) -> BadInput:
+        if "Permission denied" in str(exc) or isinstance(exc, PermissionError):
+            return BadInput(
+                f"No permission to use the {self.title} socket ({short(exc)}).",
+                f"Add your user to the '{self.name}' group and log in again, run as a user who may use it, or use "
+                "a rootless engine (--engine podman); `hlsbox doctor` checks this.",
+            )
+        return BadInput(f"Cannot reach the {self.title} daemon ({short(exc)}).", self.start_hint)
+
+    @contextlib.contextmanager
+    def guard(self, what: str) -> Iterator[None]:
+        """Engine errors during `what` as one-paragraph errors (no traceback)."""
+        try:
+            yield
+        except ImageNotFound as exc:
+            raise BadInput(f"{self.title} has no such image ({short(exc)}).", "Build it with `make image`.") from None
+        except APIError as exc:
+            detail = (exc.explanation or short(exc)).strip()
+            if exc.is_client_error():
+                raise EngineRefused(
+                    f"{self.title} refused to {what}: {detail}.",
+                    "Check the limits given (--mem at least 64m, --cpus within the machine's cores, --pids >= 16) "
+                    "and the paths mounted; nothing was started.",
+                ) from None
+            raise EngineLost(f"{self.title} failed to {what}: {detail}.", self.start_hint) from None
+        except (requests.exceptions.RequestException, DockerException, ConnectionError) as exc:
+            raise EngineLost(
+                f"Lost the connection to {self.title} while trying to {what} ({short(exc)}); the daemon stopped "
+                "or restarted.",
+                self.start_hint,
+            ) from None
+
+    def info(self) -> EngineInfo:
+        with self.guard("describe itself"):
+            version = self.client.version()
+        return EngineInfo(self.name, str(version.get("Version")), str(version.get("ApiVersion")), self.endpoint)
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url or os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+
+    # ---------- containers ----------
+
+    def create_options(self, spec: ContainerSpec) -> dict:
+        """The arguments of `containers.create` for one hardened, limited container (pure: unit-tested)."""
+        limits = spec.limits
+        return {
+            "image": spec.image,
+            "command": list(spec.command),
+            "user": spec.user or f"{os.getuid()}:{os.getgid()}",
+            "environment": dict(spec.env),
+            "working_dir": str(spec.workdir) if spec.workdir else None,
+            "volumes": {
+                str(m.host): {"bind": str(m.container), "mode": "ro" if m.read_only else "rw"} for m in spec.mounts
+            },
+            "labels": {LABEL: "step", **spec.labels},
+            "init": True,  # reaps the many children of g++ or Vivado; Vivado is known to hang without one
+            "mem_limit": limits.memory,
+            "memswap_limit": limits.memory,
+            "nano_cpus": int(limits.cpus * 1e9),
+            "pids_limit": limits.pids,
+            "network_mode": "bridge" if limits.network else "none",
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "read_only": True,
+            # Scratch and HOME; its size counts against the memory limit.
+            "tmpfs": {"/tmp": "rw,exec,nosuid,nodev,size=4g"},
+            "detach": True,
+        }
+
+    def run(self, spec: ContainerSpec, watch: Watch) -> Outcome:
+        """Run one container to its end, its time limit, or a stall; it is gone afterwards in every case."""
+        options = self.create_options(spec)
+        with self.guard("run the container"), RunningContainer(self.client, options) as box:
+            return box.follow(watch, spec.limits.timeout)
+
+    def containers(self, label: str, running: bool = False) -> list[str]:
+        """The ids of containers with this label (`key` or `key=value`); only running ones with `running`."""
+        filters = {"label": label, **({"status": "running"} if running else {})}
+        with self.guard("list containers"):
+            return [c.id for c in self.client.containers.list(all=not running, sparse=True, filters=filters)]
+
+    def remove_containers(self, label: str) -> int:
+        removed = 0
+        with self.guard("remove containers"):
+            for container in self.client.containers.list(all=True, sparse=True, filters={"label": label}):
+                with contextlib.suppress(NotFound):  # gone meanwhile: fine
+                    container.remove(force=True)
+                    removed += 1
+        return removed
+
+    # ---------- images ----------
+
+    def image_id(self, ref: str) -> str | None:
+        with self.guard(f"look up image {ref}"):
+            try:
+                return self.client.images.get(ref).id
+            except ImageNotFound:
+                return None
+
+    def image_size(self, ref: str) -> int:
+        with self.guard(f"look up image {ref}"):
+            return int(self.client.images.get(ref).attrs.get("Size") or 0)
+
+    def pull(self, ref: str) -> None:
+        with self.guard(f"pull {ref}"):
+            self.client.images.pull(ref)
+
+    def import_rootfs(self, archive: Path, ref: str, changes: list[str]) -> None:
+        repository, tag = ref.split(":")
+        with self.guard(f"import {ref}"):
+            self.client.api.import_image_from_file(str(archive), repository=repository, tag=tag, changes=changes)
+
+    def build(
+        self,
+        context: BinaryIO,
+        tag: str,
+        buildargs: Mapping[str, str],
+        labels: Mapping[str, str],
+        on_line: Callable[[str], None],
+    ) -> None:
+        """Build from a tar context; each output line to on_line; a failed build raises with its last lines."""
+        tail: list[str] = []
+        with self.guard(f"build {tag}"):
+            stream = self.client.api.build(
+                fileobj=context,
+                custom_context=True,
+                tag=tag,
+                buildargs=dict(buildargs),
+                rm=True,
+                forcerm=True,
+                pull=False,
+                decode=True,
+                labels=dict(labels),
+            )
+            for chunk in stream:
+                if "error" in chunk:
+                    detail = chunk.get("errorDetail", {}).get("message", chunk["error"]).strip()
+                    raise BuildFailed(detail, tail)
+                for line in chunk.get("stream", "").splitlines():
+                    if line.strip():
+                        tail.append(line)
+                        on_line(line)
+
+    def remove_images(self, label: str, keep: set[str]) -> list[str]:
+        removed: list[str] = []
+        with self.guard("remove images"):
+            for image in self.client.images.list(filters={"label": label}):
+                tags = image.tags or [image.short_id]
+                if keep & set(tags):
+                    continue
+                with contextlib.suppress(APIError):
+                    self.client.images.remove(image.id, force=True)
+                    removed.extend(tags)
+        return removed
+
+
+class BuildFailed(Exception):
+    def __init__(self, detail: str, tail: list[str]) -> None:
+        super().__init__(detail)
+        self.detail, self.tail = detail, tail
+
+
+@dataclass
+class RunningContainer:
+    """`with RunningContainer(client, options) as c: outcome = c.follow(watch, timeout)`."""
+
+    client: docker.DockerClient
+    options: dict
+    container: docker.models.containers.Container | None = field(default=None, init=False)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex, init=False)
+
+    def __enter__(self) -> RunningContainer:
+        # The run label finds the container even when Ctrl-C lands while create() or start() is in flight.
+        labels = {**self.options.get("labels", {}), RUN_LABEL: self.run_id}
+        try:
+            self.container = self.client.containers.create(**{**self.options, "labels": labels})
+            self.container.start()
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        """Kill and remove this run's container; safe to call twice and when it (or the engine) is gone."""
+        quiet = (NotFound, APIError, requests.exceptions.RequestException, DockerException)
+        with contextlib.suppress(*quiet):
+            if self.container is not None:
+                self.container.remove(force=True)  # SIGKILL to every process in it, then delete
+        # sparse: the list alone, no inspect of each (one removed meanwhile would raise NotFound)
+        with contextlib.suppress(*quiet):
+            for stray in self.client.containers.list(
+                all=True, sparse=True, filters={"label": f"{RUN_LABEL}={self.run_id}"}
+            ):
+                with contextlib.suppress(*quiet):
+                    stray.remove(force=True)
+        self.container = None
+
+    def exited(self) -> bool:
+        assert self.container is not None
+        self.container.reload()
+        return self.container.status in ("exited", "dead", "stopped")
+
+    def follow(self, watch: Watch, timeout: float) -> Outcome:
+        """Stream the log line by line until the container exits or `timeout` seconds pass. With no output
+        for `stall_after` seconds, `on_stall` is called (again after each further such period), and with
+        `stop_on_stall` the container is stopped. When the log stream ends early, the wait for the container
+        is still bounded by the deadline."""
+        assert self.container is not None
+        container = self.container
+        lines: queue.Queue[str | None] = queue.Queue()
+        peak = PeakMemory(container)
+        threading.Thread(target=pump_logs, args=(container, lines), daemon=True).start()
+        threading.Thread(target=peak.watch, daemon=True).start()
+        start = last_output = last_warning = time.monotonic()
+        deadline = start + timeout
+        streaming, oom_kills = True, 0
+        while True:
+            line = ""
+            if streaming:
+                with contextlib.suppress(queue.Empty):
+                    line = lines.get(timeout=0.25)
+                if line is None:  # the log stream ended: the container has exited, or the stream broke
+                    streaming, line = False, ""
+            elif self.exited():
+                break
+            else:
+                time.sleep(0.25)
+            now = time.monotonic()
+            if line.startswith(OOM_MARK):
+                oom_kills = int(line[len(OOM_MARK) :].strip() or 0)
+            elif line:
+                watch.on_line(line)
+                last_output = last_warning = now
+            if watch.on_tick:
+                watch.on_tick()
+            if watch.stall_after and now - last_warning > watch.stall_after:
+                last_warning = now
+                if watch.on_stall:
+                    watch.on_stall(now - last_output)
+                if watch.stop_on_stall:
+                    self.remove()
+                    return Outcome(124, now - start, peak_memory=peak.value, stalled=now - last_output)
+            if now > deadline:
+                self.remove()
+                return Outcome(124, now - start, timed_out=True, peak_memory=peak.value)
+        state = container.attrs["State"]
+        return Outcome(
+            exit_code=int(state.get("ExitCode", 1)),
+            duration=time.monotonic() - start,
+            oom_killed=bool(state.get("OOMKilled")) or oom_kills > 0,
+            peak_memory=peak.value,
+        )
+
+
+def pump_logs(container: docker.models.containers.Container, lines: queue.Queue[str | None]) -> None:
+    pending = b""
+    try:
+        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for raw in complete:
+                lines.put(raw.decode("utf-8", "replace").rstrip("\r"))
+    except (APIError, NotFound, OSError, ValueError, requests.exceptions.RequestException):
+        pass  # the container was removed under us (timeout, Ctrl-C), or the engine went away
+    finally:
+        if pending:
+            lines.put(pending.decode("utf-8", "replace"))
+        lines.put(None)
+
+
+class PeakMemory:
+    """The highest memory use the engine reports for the container (cgroup max_usage on v1)."""
+
+    def __init__(self, container: docker.models.containers.Container) -> None:
+        self.container = container
+        self.value = 0
+
+    def watch(self) -> None:
+        try:
+            for stats in self.container.stats(stream=True, decode=True):
+                memory = stats.get("memory_stats") or {}
+                self.value = max(self.value, int(memory.get("max_usage") or 0), int(memory.get("usage") or 0))
+        except (APIError, NotFound, OSError, ValueError, requests.exceptions.RequestException):
+            return

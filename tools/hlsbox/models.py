@@ -1,0 +1,47 @@
+"""`hlsbox model`: a model script in models/ run in the image; the .keras file appears only when complete."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+from rich.console import Console
+
+from hlsbox import runner
+from hlsbox.engines import Limits
+from hlsbox.errors import BadInput
+from hlsbox.flow import inside_workspace
+from hlsbox.request import Workspace
+
+
+def make_model(
+    console: Console, workspace: Workspace, script: Path, out: Path, args: list[str], limits: Limits, verbose: bool
+) -> Path:
+    script_path = inside_workspace(workspace.root, str(script), "script")
+    out_path = inside_workspace(workspace.root, str(out), "output")
+    if not script_path.is_file():
+        raise BadInput(f"Model script '{script}' does not exist.", "Give a script from models/.")
+    runner.prepare_dir(workspace.build)
+    runner.prepare_dir(out_path.parent)
+    tmp = workspace.build / f".model.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        command = ["python", str(script_path), "--out", str(tmp / out_path.name), *args]
+        task = runner.Task(
+            f"model {script.name}", command, tmp, workspace, limits, {"org.hlsbox.step": "model"}, verbose
+        )
+        outcome, display = runner.execute(console, task)
+        if outcome.exit_code != 0 or not (tmp / out_path.name).is_file():
+            raise runner.explain_failure(f"model script {script}", outcome, display, tmp, limits)
+        (tmp / out_path.name).replace(out_path)
+        console.print(display.last_line)
+        console.print(f"[green]Model written:[/] {out_path}")
+        return out_path
+    finally:
+        # The script's log is kept beside the other runs; the scratch dir goes.
+        log = workspace.build / "models" / f"{out_path.stem}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        if (tmp / "step.log").is_file():
+            (tmp / "step.log").replace(log)
+        shutil.rmtree(tmp, ignore_errors=True)
