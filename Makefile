@@ -86,7 +86,8 @@ doctor: setup ## what is there and what is missing
 lock: setup ## regenerate docker/requirements.lock from docker/requirements.in (needs network)
 	$(VENV)/bin/pip install -q uv
 	$(VENV)/bin/uv pip compile docker/requirements.in --python-version 3.11 \
-	  --python-platform x86_64-manylinux_2_28 --generate-hashes --no-header -o docker/requirements.lock
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes --no-header \
+	  --override docker/overrides.txt -o docker/requirements.lock
 
 clean: setup ## remove stray containers and build/ (keeps the image and models)
 	$(HLSBOX) clean --build

@@ -17,15 +17,27 @@ def docker_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return copy
 
 
-def test_tag_follows_the_build_inputs(docker_copy: Path):
-    before = image.image_tag()
+def test_tag_follows_the_build_inputs_and_the_base_image(docker_copy: Path):
+    before = image.tag_for("sha256:base1")
     assert re.fullmatch(r"hlsbox:[0-9a-f]{12}", before)
-    assert image.image_tag() == before  # stable
+    assert image.tag_for("sha256:base1") == before  # stable
+    assert image.tag_for("sha256:base2") != before  # a new base image makes a new image
     (docker_copy / "README.txt").write_text("not a build input")
-    assert image.image_tag() == before
+    assert image.tag_for("sha256:base1") == before
     with (docker_copy / "requirements.lock").open("a") as f:
         f.write("\n# changed\n")
-    assert image.image_tag() != before
+    assert image.tag_for("sha256:base1") != before
+
+
+def test_a_rebuild_says_which_packages_changed(tmp_path: Path):
+    first = {"debian": {"g++": "12.2", "ccache": "4.7"}, "python": {"numpy": "1.25.0"}}
+    assert image.record_packages(tmp_path, "hlsbox:aaa", first) is None  # nothing to compare with yet
+    second = {"debian": {"g++": "12.3", "faketime": "0.9"}, "python": {"numpy": "1.25.0"}}
+    assert image.record_packages(tmp_path, "hlsbox:bbb", second) == [
+        "debian: removed ccache 4.7",
+        "debian: added faketime 0.9",
+        "debian: g++ 12.2 -> 12.3",
+    ]
 
 
 def test_build_context_carries_the_ca_bundle_only_as_a_file(docker_copy: Path, tmp_path: Path):
@@ -49,7 +61,14 @@ def test_the_final_stage_never_sees_the_ca_bundle_or_index_url():
 
 def test_the_lock_pins_the_toolchain_with_hashes():
     lock = (REPO / "docker" / "requirements.lock").read_text()
-    for pin in ("tensorflow-cpu==2.15.0", "numpy==1.25.0", "hls4ml==1.3.0", "keras==2.15.0"):
+    for pin in ("tensorflow-cpu==2.15.0", "numpy==1.25.0", "hls4ml==1.3.0", "keras==2.15.0", "qkeras==0.9.0"):
         assert pin in lock
     packages = re.findall(r"^([a-z0-9_.-]+)==\S+ \\\n\s+--hash=sha256:", lock, flags=re.M)
     assert len(packages) == len(re.findall(r"^[a-z0-9_.-]+==", lock, flags=re.M)) > 40
+
+
+def test_the_lock_has_one_tensorflow():
+    """HGQ asks for `tensorflow`; the image's TensorFlow is tensorflow-cpu (docker/overrides.txt drops the edge)."""
+    lock = (REPO / "docker" / "requirements.lock").read_text()
+    assert re.search(r"^tensorflow-cpu==", lock, flags=re.M)
+    assert not re.search(r"^tensorflow==", lock, flags=re.M)
