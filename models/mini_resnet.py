@@ -45,17 +45,6 @@ def build(tf):
     return tf.keras.Model(inputs, outputs, name="mini_resnet")
 
 
-def synthetic_cifar(n: int, seed: int):
-    import numpy as np
-
-    # The class templates are fixed (seed 2015); `seed` draws the samples and the noise.
-    templates = np.random.default_rng(2015).random((10, 32, 32, 3), dtype=np.float32)
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, 10, n)
-    images = np.clip(0.6 * templates[labels] + 0.4 * rng.random((n, 32, 32, 3), dtype=np.float32), 0, 1)
-    return images.astype(np.float32), labels
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="output .keras file")
@@ -66,6 +55,8 @@ def main() -> None:
     args = parser.parse_args()
 
     import tensorflow as tf
+
+    from hlsbox.steps.datasets import synthetic_cifar
 
     tf.keras.utils.set_random_seed(args.seed)
     if args.cifar10:

@@ -45,20 +45,12 @@ def assert_clean_error(result: CliResult, exit_code: int, *phrases: str) -> None
 
 
 def write_flow(directory: Path, name: str = "t", **fields: object) -> Path:
-    """A flow file from keyword fields (strings quoted, tables as dicts)."""
-    lines, tables = [], []
-    for key, value in {"name": name, "model": "models/m.keras", **fields}.items():
-        if isinstance(value, dict):
-            tables.append(f"[{key}]\n" + "\n".join(f"{k} = {_toml(v)}" for k, v in value.items()))
-        else:
-            lines.append(f"{key} = {_toml(value)}")
+    """A flow file from keyword fields (tables as dicts)."""
+    import tomli_w
+
     path = directory / f"{name}.toml"
-    path.write_text("\n".join(lines) + "\n" + "\n".join(tables) + "\n")
+    path.write_text(tomli_w.dumps({"name": name, "model": "models/m.keras", **fields}))
     return path
-
-
-def _toml(value: object) -> str:
-    return f'"{value}"' if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 # ---------- integration: the real engine and image ----------
@@ -147,3 +139,45 @@ def slurm_cluster() -> None:
     )
     _need(os.geteuid() == 0, "the test cluster runs its daemons as root")
     subprocess.run(["bash", str(REPO / "tests" / "slurm" / "cluster.sh"), "start"], check=True, timeout=180)
+
+
+def run_in_image(engine, workspace: Path, script: str, timeout: float = 600) -> list[str]:
+    """A Python script in the real image (TF, hls4ml, hlsbox's step code), in the workspace; its output lines.
+    Fails the test when the script fails."""
+    from hlsbox import image
+    from hlsbox.engines import ContainerSpec, Limits, Mount, Watch
+    from hlsbox.runner import PACKAGE_DIR, PACKAGE_MOUNT
+
+    (workspace / ".probe.py").write_text(script)
+    lines: list[str] = []
+    spec = ContainerSpec(
+        image.find_image(engine).id,
+        ("python", str(workspace / ".probe.py")),
+        Limits(memory=6 << 30, cpus=2, timeout=timeout),
+        mounts=(Mount(workspace, workspace, read_only=False), Mount(PACKAGE_DIR, PACKAGE_MOUNT)),
+        env={"PYTHONPATH": str(PACKAGE_MOUNT.parent)},
+        workdir=workspace,
+        labels={"org.hlsbox.step": "test-probe"},
+    )
+    outcome = engine.run(spec, Watch(on_line=lines.append))
+    assert outcome.exit_code == 0, "\n".join(lines[-30:])
+    return lines
+
+
+@pytest.fixture(scope="session")
+def jet_model(workspace: Path) -> Path:
+    """The QKeras jet tagger (models/jet_tagger_qkeras.py), trained briefly."""
+    out = workspace / "models" / "jet_tagger_qkeras.h5"
+    if not out.exists():
+        result = run_cli(
+            "model",
+            "models/jet_tagger_qkeras.py",
+            "--out",
+            str(out.relative_to(workspace)),
+            "--",
+            "--epochs",
+            "8",
+            cwd=workspace,
+        )
+        assert result.exit_code == 0, result.output
+    return out

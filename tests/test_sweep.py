@@ -7,9 +7,12 @@ import pytest
 from hlsbox.engines import Limits
 from hlsbox.errors import BadInput
 from hlsbox.flow import Flow, load_flow
-from hlsbox.sweep import SlurmJob, expand, pareto_front, parse_grid, slurm_script, split_values, to_toml, write_variants
+from hlsbox.flow_formats import to_toml
+from hlsbox.sweep import SlurmJob, expand, pareto_front, parse_grid, slurm_script, split_values, write_variants
 
-BASE = Flow(name="digits", model="models/digits_cnn.keras", part="xc7z020clg400-1")
+BASE = Flow(
+    name="digits", model="models/digits_cnn.keras", part="xc7z020clg400-1", precision={"result": "ap_fixed<16,6>"}
+)
 
 
 def test_precisions_keep_their_commas():
@@ -37,8 +40,8 @@ def test_every_combination_is_a_named_valid_flow():
         "digits-rf2-pfx16_6",
         "digits-rf2-pfx8_3",
     ]
-    assert variants[3].flow.reuse_factor == 2 and variants[3].flow.precision.weight == "ap_fixed<8,3>"
-    assert variants[3].flow.precision.result == "ap_fixed<8,3>"
+    assert variants[3].flow.reuse_factor == 2 and variants[3].flow.precision["weight"] == "ap_fixed<8,3>"
+    assert variants[3].flow.precision["result"] == "ap_fixed<8,3>"
     with pytest.raises(BadInput, match="is not a valid flow"):
         expand(BASE, parse_grid(["reuse_factor=0"]))
 

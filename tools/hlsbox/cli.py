@@ -15,6 +15,7 @@ from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from hlsbox import engines, image, models, plans, registry
@@ -37,6 +38,8 @@ app = typer.Typer(
 )
 image_app = typer.Typer(help="Build and inspect the pinned hlsbox image.", no_args_is_help=True)
 app.add_typer(image_app, name="image")
+flow_app = typer.Typer(help="Flows as hls4ml's YAML configs and back.", no_args_is_help=True)
+app.add_typer(flow_app, name="flow")
 _state = {"debug": False}
 F = TypeVar("F", bound=Callable[..., None])
 
@@ -51,9 +54,9 @@ def guarded(command: F) -> F:
         except HlsboxError as exc:
             if _state["debug"] or os.environ.get("HLSBOX_DEBUG"):
                 raise
-            err_console.print(f"[bold red]error:[/] {exc.message}")
+            err_console.print(f"[bold red]error:[/] {escape(exc.message)}")
             if exc.hint:
-                err_console.print(f"[dim]{exc.hint}[/]")
+                err_console.print(f"[dim]{escape(exc.hint)}[/]")
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print(
@@ -227,15 +230,62 @@ def plan(
     build_dir: BuildOpt = Path("build"),
     force: ForceOpt = False,
     verbose: VerboseOpt = False,
+    write_flow: Annotated[
+        Path | None, typer.Option("--write-flow", help="Write a way out as a new flow file (TOML) at this path.")
+    ] = None,
+    way: Annotated[
+        int | None,
+        typer.Option("--way", help="Which way out --write-flow writes (1, 2, ...; default: the first that fits)."),
+    ] = None,
 ) -> None:
     """Fit verdict in seconds: per-layer resources, latency and interval estimates against the part, the
     ReuseFactor hls4ml will really use, kernel checks, and ways out when the design does not fit."""
     step = registry.step("plan")
     limits = limits_of(step, None, mem, 2.0, None)
-    request = RunRequest("plan", load_flow(flow).with_part(part), flow.resolve(), workspace_of(build_dir), limits)
-    result = plans.plan_flow(console, request.replace(verbose=verbose, force=force))
+    loaded = load_flow(flow).with_part(part)
+    request = RunRequest("plan", loaded, flow.resolve(), workspace_of(build_dir), limits, verbose, force)
+    result = plans.plan_flow(console, request)
+    if write_flow is not None:
+        plans.write_way(console, result, loaded, write_flow, way)
     if strict and result.verdict == plans.NO_FIT:
         raise HlsboxError(f"The design does not fit {result.part} (--strict).", "Take one of the ways out above.")
+
+
+@flow_app.command("export")
+@guarded
+def flow_export(
+    flow: FlowOpt = DEFAULT_FLOW,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The YAML file (default: <flow name>.yml).")] = None,
+    part: PartOpt = None,
+    build_dir: BuildOpt = Path("build"),
+) -> None:
+    """Write a flow as hls4ml's YAML config (what `hls4ml convert -c` reads): the exact config hlsbox gives
+    hls4ml, plus the flow itself for `hlsbox flow import`."""
+    from hlsbox.flow_formats import to_hls4ml_yaml
+
+    loaded = load_flow(flow).with_part(part)
+    request = RunRequest(
+        "plan", loaded, flow.resolve(), workspace_of(build_dir), limits_of(registry.step("plan"), None, None, 2.0, None)
+    )
+    described, _ = plans.describe(console, request)
+    path = out or Path(f"{loaded.name}.yml")
+    path.write_text(to_hls4ml_yaml(loaded, described["hls_config"], f"{loaded.name}_hls4ml_prj"))
+    console.print(f"[green]hls4ml config written:[/] {path}")
+
+
+@flow_app.command("import")
+@guarded
+def flow_import(
+    config: Annotated[Path, typer.Argument(help="An hls4ml YAML config (the format `hls4ml convert -c` reads).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The flow file (default: flows/<name>.toml).")] = None,
+) -> None:
+    """Turn an hls4ml YAML config into a TOML flow (validated; unknown keys and layers are refused)."""
+    from hlsbox.flow_formats import write_toml
+
+    loaded = load_flow(config)
+    path = out or Path("flows") / f"{loaded.name}.toml"
+    write_toml(loaded, path, f"# imported from {config} by hlsbox flow import")
+    console.print(f"[green]Flow written:[/] {path}")
 
 
 @app.command("run-request", hidden=True)

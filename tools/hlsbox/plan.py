@@ -80,7 +80,7 @@ class LayerEstimate:
     lut: int = 0
     ff: int = 0
     bram18: int = 0
-    weight_bits: int = 0
+    weight_width: int = 0  # bits of one weight (from the layer's type, e.g. a QKeras quantiser)
     cycles: int = 0
 
     def resources(self) -> dict[str, int]:
@@ -116,7 +116,7 @@ def estimate_layer(
         lut_mult = 0 if per_dsp else math.ceil(0.6 * w_bits * a_bits)
         est.lut = est.multipliers * (2 * acc_bits + lut_mult)
         est.ff = est.multipliers * 2 * (w_bits + a_bits + acc_bits)
-        est.weight_bits = n_in * n_out * w_bits
+        est.weight_width = w_bits
         if resource and rf > 1:
             est.bram18 = bram18_for(est.multipliers * w_bits, rf)
         est.cycles = est.pixels * rf + 5
@@ -152,6 +152,7 @@ class Plan:
     ways_out: list[str]
     reuse_that_fits: dict[str, int] | None = None
     parts_that_fit: list[str] = field(default_factory=list)
+    alternatives: list[Variant] = field(default_factory=list)  # the ways out that can be written as flows
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -220,6 +221,7 @@ def make_plan(described: dict, flow: dict, device: Device) -> Plan:
             if verdict_of(totals_of(estimate(described, d, io_type)), d)[1] != NO_FIT
         ]
         tries = alternatives(plan, described, device)
+        plan.alternatives = [t for t in tries if not (t.searched_reuse and t.reuse is None)]  # writable as flows
         if verdict == NO_FIT:
             plan.reuse_that_fits = tries[0].reuse  # the first alternative: this io_type, ReuseFactors that fit
         plan.ways_out = ways_out(plan, tries)
@@ -235,6 +237,8 @@ class Variant:
     totals: dict[str, int]
     utilisation: dict[str, float]
     latency_cycles: int
+    io_type: str
+    bits: int | None = None  # every operand this wide (ap_fixed<bits, 3>), or the flow's types
     reuse: dict[str, int] | None = None
     searched_reuse: bool = False  # True when ReuseFactors were searched for (and `reuse` is None if none fit)
 
@@ -246,7 +250,8 @@ def variant(
     layers = estimate(described, device, io_type, reuse, bits)
     totals = totals_of(layers)
     share, verdict = verdict_of(totals, device)
-    return Variant(label, verdict, totals, share, sum(layer.cycles for layer in layers), reuse, fit_reuse)
+    cycles = sum(layer.cycles for layer in layers)
+    return Variant(label, verdict, totals, share, cycles, io_type, bits, reuse, fit_reuse)
 
 
 def _describe_variant(v: Variant, clock_period: float) -> str:
@@ -286,7 +291,8 @@ def alternatives(plan: Plan, described: dict, device: Device) -> list[Variant]:
 
 def ways_out(plan: Plan, tries: list[Variant]) -> list[str]:
     period = plan.clock_period
-    ways = [_describe_variant(attempt, period) for attempt in tries]
+    writable = [t for t in tries if not (t.searched_reuse and t.reuse is None)]
+    ways = [_describe_variant(attempt, period) for attempt in writable + [t for t in tries if t not in writable]]
     if plan.strategy != "Resource":
         ways.append('ReuseFactors above 1 share multipliers only with strategy = "Resource".')
     if plan.io_type == "io_parallel" and any(layer.cls.startswith("Conv") for layer in plan.layers):

@@ -64,12 +64,12 @@ class StepDisplay:
                 if detail.split(" · ")[0] != self.detail.split(" · ")[0]:  # a new phase of the tool
                     self.console.print(f"[bold]{self.title}[/]: {detail}  [dim]({human_duration(self.elapsed)})[/]")
                 self.detail = detail
-            upper = text.lstrip().upper()
-            if upper.startswith("WARNING"):
+            head = text.lstrip()
+            if head.startswith(("WARNING:", "WARNING ", "Warning:")):
                 self.warnings.append(text.strip())
                 if self.reader is None or self.verbose:  # a tool's many warnings are counted, not printed
                     self.console.print(Text(text.strip(), style="yellow"))
-            elif upper.startswith("ERROR") or "Traceback (most recent call last)" in text:
+            elif head.startswith(("ERROR:", "ERROR ", "Error:")) or "Traceback (most recent call last)" in text:
                 self.errors.append(text.strip())
             elif self.verbose:
                 self.console.print(Text(text, style="dim"))

@@ -33,7 +33,7 @@ from hlsbox.units import human_duration, human_size
 PACKAGE_DIR = Path(hlsbox.__file__).resolve().parent
 PACKAGE_MOUNT = Path("/opt/hlsbox/hlsbox")
 # Host modules the steps import inside the image (pure Python): part of the step code's hash.
-SHARED_MODULES = ("__init__.py", "errors.py", "parts.py", "plan.py")
+SHARED_MODULES = ("__init__.py", "errors.py", "hls4ml_names.py", "parts.py", "plan.py")
 
 
 class Interrupted(StepFailed):
@@ -45,13 +45,16 @@ class Interrupted(StepFailed):
         )
 
 
-def check_model_file(path: Path) -> None:
+def check_model_file(path: Path, weights: Path | None = None) -> None:
     """Catch missing, truncated or foreign model files before any container starts."""
     if not path.is_file():
         raise BadInput(
             f"Model file '{path}' does not exist.",
             "Make it with its script in models/ (`make models`), or fix `model` in the flow.",
         )
+    if path.suffix.lower() == ".json":
+        _check_json_model(path, weights)
+        return
     with path.open("rb") as f:
         head = f.read(8)
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
@@ -72,6 +75,24 @@ def check_model_file(path: Path) -> None:
             f"Model file '{path}' is a damaged .keras archive ({bad or 'no config.json'}).",
             "Re-make it with its script in models/.",
         )
+
+
+def _check_json_model(path: Path, weights: Path | None) -> None:
+    """A Keras architecture as JSON (hls4ml's KerasJson) with its weights as .h5 (KerasH5)."""
+    try:
+        architecture = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadInput(f"Model file '{path}' is not valid JSON ({exc}).", "Give the model's to_json() output.") from exc
+    if not isinstance(architecture, dict) or "class_name" not in architecture:
+        raise BadInput(f"'{path}' is JSON but not a Keras model architecture.", "Give the model's to_json() output.")
+    if weights is None or not weights.is_file():
+        raise BadInput(
+            f"The model '{path}' is an architecture without weights.",
+            "Give its weights (.h5) as `weights` in the flow (KerasH5 in an hls4ml config).",
+        )
+    with weights.open("rb") as f:
+        if not f.read(8).startswith(b"\x89HDF"):
+            raise BadInput(f"Weights file '{weights}' is not an HDF5 (.h5) file.", "Give the model's .h5 weights.")
 
 
 # A run writes a few MB (the seed model's project: 18 MB) and a synthesis far more: refuse to start on a
@@ -253,12 +274,13 @@ def run_step(console: Console, request: RunRequest, module: str | None = None) -
     final run dir, build/<flow>/<part>/<run name>. Skipped when its last good run had the same inputs."""
     flow = request.flow
     model = flow.model_path(request.workspace.root)
-    check_model_file(model)
+    weights = flow.weights_path(request.workspace.root)
+    check_model_file(model, weights)
     final = request.final_dir
     prepare_dir(final.parent)
     engine = engines.select()
     img = image.find_image(engine)
-    model_sha = sha256_file(model)
+    model_sha = sha256_file(model) + (f"+{sha256_file(weights)}" if weights else "")
     key = cache_key(request, model_sha, img.tag)
     lock = filelock.FileLock(final.parent / f".{request.name}.lock")
     try:
@@ -291,6 +313,8 @@ def _run_fresh(
         "module": module,
         "flow": flow.model_dump(),
         "model_path": str(flow.model_path(request.workspace.root)),
+        "weights_path": str(flow.weights_path(request.workspace.root) or ""),
+        "flow_file": str(request.flow_file),
         "run_dir": str(tmp),
         "workspace": str(request.workspace.root),
         **extras.spec,

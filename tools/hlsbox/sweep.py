@@ -30,6 +30,7 @@ from rich.table import Table
 from hlsbox.engines import Limits
 from hlsbox.errors import EXIT_INTERRUPTED, BadInput, HlsboxError, StepFailed
 from hlsbox.flow import Flow
+from hlsbox.flow_formats import to_toml
 from hlsbox.parts import resolve_device
 from hlsbox.request import RunRequest
 from hlsbox.runner import Task, execute, prepare_dir
@@ -103,31 +104,12 @@ def expand(flow: Flow, grid: dict[str, list[str]]) -> list[Variant]:
     return variants
 
 
-def to_toml(flow: Flow) -> str:
-    """A flow as TOML that load_flow reads back (scalars first, then the tables)."""
-    lines, tables = [], []
-    for key, value in flow.model_dump(exclude_none=True).items():
-        if isinstance(value, dict):
-            tables.append(
-                f"\n[{key}]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in value.items() if v is not None)
-            )
-        else:
-            lines.append(f"{key} = {_toml_value(value)}\n")
-    return "# written by hlsbox sweep\n" + "".join(lines) + "".join(tables)
-
-
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(value) if isinstance(value, str) else str(value)
-
-
 def write_variants(variants: list[Variant], directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for variant in variants:
         path = directory / f"{variant.name}.toml"
-        text = to_toml(variant.flow)
+        text = to_toml(variant.flow, "# written by hlsbox sweep")
         if not path.is_file() or path.read_text() != text:  # unchanged files keep their hash: cache hits
             path.write_text(text)
         paths.append(path)

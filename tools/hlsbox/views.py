@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.table import Table
 
 
-def show_convert(console: Console, result: dict, run_dir: str) -> None:
-    table = Table(title=f"hls4ml layers ({result['parameters']:,} parameters)", title_justify="left")
-    for column in ("layer", "class", "output shape", "result precision", "ReuseFactor"):
-        table.add_column(column)
-    for row in result["layers"]:
-        reuse = str(row["reuse_factor"] if row["reuse_factor"] is not None else "")
-        if row["reuse_adjusted"]:
-            reuse = f"[bold yellow]{reuse} (asked {result['hls_config']['Model']['ReuseFactor']})[/]"
-        table.add_row(
-            row["name"], row["class"], "×".join(map(str, row["output_shape"])), row["result_precision"], reuse
-        )
-    console.print(table)
-    adjusted = [r["name"] for r in result["layers"] if r["reuse_adjusted"]]
-    if adjusted:
-        console.print(
-            f"[yellow]hls4ml changed the ReuseFactor of {len(adjusted)} layer(s) ({', '.join(adjusted)}): "
-            "the one asked for does not divide the layer's multiplies. `hlsbox plan` lists the valid ones.[/]"
-        )
+def show_convert(console: Console, result: dict, run_dir: Path | str) -> None:
+    show_layers(console, result, f"hls4ml layers ({result['parameters']:,} parameters)")
     console.print(
         f"[green]Project written:[/] {run_dir}/hls4ml_prj" + (f"   plot: {run_dir}/model.png" if result["plot"] else "")
     )
+
+
+def show_layers(console: Console, result: dict, title: str) -> None:
+    """Every layer as hls4ml builds it, with a column for each setting the flow made; the layers whose
+    ReuseFactor hls4ml moved, and the BatchNormalizations it kept apart, are named with the reason."""
+    columns = result.get("columns") or {"types": [], "settings": []}
+    table = Table(title=title, title_justify="left")
+    for column in ("layer", "class", "output shape", "result", *columns["types"], "ReuseFactor", *columns["settings"]):
+        table.add_column(column.replace("_", " "))
+    for row in result["layers"]:
+        reuse = str(row["reuse_factor"] if row["reuse_factor"] is not None else "")
+        if row["reuse_adjusted"]:
+            reuse = f"[bold yellow]{reuse} (asked {row['reuse_asked']})[/]"
+        types = [row.get("types", {}).get(name, "") for name in columns["types"]]
+        settings = [str(row.get(name, "")) for name in columns["settings"]]
+        shape = "×".join(map(str, row["output_shape"]))
+        table.add_row(row["name"], row["class"], shape, row["result_precision"], *types, reuse, *settings)
+    console.print(table)
+    adjusted = [r for r in result["layers"] if r["reuse_adjusted"]]
+    if adjusted:
+        moved = ", ".join(f"{r['name']} {r['reuse_asked']}→{r['reuse_factor']}" for r in adjusted)
+        console.print(
+            f"[yellow]hls4ml changed the ReuseFactor of {len(adjusted)} layer(s) ({moved}): it accepts only values "
+            "that split the layer's n_in × n_out multiplies evenly, and takes the closest. `hlsbox plan` lists "
+            "the valid ones.[/]"
+        )
+    for note in result.get("unfused_batchnorms") or []:
+        console.print(
+            f"[yellow]BatchNormalization {note['batchnorm']} is not fused into {note['into']}: {note['why']}. "
+            "Unfused, it costs a multiply per element.[/]"
+        )
 
 
 def show_csim(console: Console, result: dict, run_dir: str) -> None:
@@ -160,9 +177,10 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
         f"{plan.utilisation[worst]:.0%} of the part ({plan.totals[worst]:,} of {plan.capacity[worst]:,})."
     )
     if plan.ways_out:
-        console.print("Ways out, each re-planned:")
-    for way in plan.ways_out:
-        console.print(f"  • {way}")
+        console.print("Ways out, each re-planned (`--write-flow PATH --way N` writes one as a flow):")
+    numbered = len(plan.alternatives)
+    for index, way in enumerate(plan.ways_out, start=1):
+        console.print(f"  {index}. {way}" if index <= numbered else f"  • {way}")
     console.print(
         f"[dim]Estimates: DSP and BRAM follow hls4ml's arithmetic; LUT and FF are rough "
         f"(README: Estimator accuracy). Plan: {run_dir}/plan.json[/]"

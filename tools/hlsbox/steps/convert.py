@@ -12,19 +12,20 @@ from hlsbox.steps.protocol import phase
 def run(spec: dict) -> dict:
     flow, run_dir = spec["flow"], Path(spec["run_dir"])
     start = time.monotonic()
-    model = hls.load_keras_model(Path(spec["model_path"]))
-    hls_model, config = hls.convert(model, flow, run_dir / "hls4ml_prj")
+    model = hls.load_keras_model(Path(spec["model_path"]), hls.weights_path(spec))
+    hls_model, config = hls.convert(model, flow, run_dir / "hls4ml_prj", flow_file=spec["flow_file"])
     plot_warning = hls.plot(hls_model, run_dir / "model.png")
     phase("writing project")
     hls_model.write()
-    layers = hls.layer_table(hls_model, flow["reuse_factor"])
     return {
         "step": "convert",
         "project_dir": str(run_dir / "hls4ml_prj"),
         "plot": None if plot_warning else str(run_dir / "model.png"),
         "warnings": [plot_warning] if plot_warning else [],
         "parameters": int(model.count_params()),
-        "layers": layers,
+        "layers": hls.layer_table(hls_model),
+        "unfused_batchnorms": hls.unfused_batchnorms(model, hls_model, flow),
+        "columns": hls.set_columns(flow),
         "hls_config": config,
         "seconds": round(time.monotonic() - start, 2),
         "versions": hls.versions(),

@@ -15,6 +15,10 @@ def test_inputs(settings: dict, input_shape: tuple[int, ...], workspace: Path) -
     name, samples = settings["dataset"], settings["samples"]
     if name == "digits":
         _, _, x, y = datasets.digits_split()
+    elif name == "synthetic_cifar":
+        x, y = datasets.synthetic_cifar(samples, datasets.HELD_OUT_SEED + settings["seed"])
+    elif name == "jets":
+        x, y = datasets.jets(samples, datasets.HELD_OUT_SEED + settings["seed"])
     elif name == "cifar10":
         if not settings.get("cifar10_path"):
             raise StepInputError(
@@ -71,11 +75,11 @@ def warn_if_slow_compile(hls_model, flow: dict) -> None:
 
 def run(spec: dict) -> dict:
     flow, run_dir = spec["flow"], Path(spec["run_dir"])
-    model = hls.load_keras_model(Path(spec["model_path"]))
+    model = hls.load_keras_model(Path(spec["model_path"]), hls.weights_path(spec))
     x, labels = test_inputs(flow["csim"], tuple(model.input_shape[1:]), Path(spec["workspace"]))
     settings = flow["csim"]
     tracing = settings["trace"] and flow["granularity"] == "name"
-    hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=tracing)
+    hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=tracing, flow_file=spec["flow_file"])
     warn_if_slow_compile(hls_model, flow)
     phase("compiling (g++)")
     start = time.monotonic()
@@ -100,6 +104,6 @@ def run(spec: dict) -> dict:
         **compare(keras_out, hls_out, labels),
         "compile_seconds": round(compile_seconds, 2),
         "predict_seconds": round(predict_seconds, 2),
-        "layers": hls.layer_table(hls_model, flow["reuse_factor"]),
+        "layers": hls.layer_table(hls_model),
         "versions": hls.versions(),
     }

@@ -62,3 +62,31 @@ def _cifar_batch(path: Path, name: str) -> dict:
 def random_inputs(shape: tuple[int, ...], samples: int, seed: int) -> np.ndarray:
     """Uniform inputs in [0, 1), the range of normalised images."""
     return np.random.default_rng(seed).random((samples, *shape), dtype=np.float32)
+
+
+def synthetic_cifar(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The seed model's stand-in for CIFAR-10 (models/mini_resnet.py trains on it without a local CIFAR-10): 10
+    fixed random 32x32x3 class templates (seed 2015) blended with noise drawn from `seed`. Training uses seeds
+    0 and 1; seeds from 1000 on are never trained on (the held-out split of csim and fit)."""
+    templates = np.random.default_rng(2015).random((10, 32, 32, 3), dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    images = np.clip(0.6 * templates[labels] + 0.4 * rng.random((n, 32, 32, 3), dtype=np.float32), 0, 1)
+    return images.astype(np.float32), labels
+
+
+HELD_OUT_SEED = 1000
+
+
+def jets(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stand-in for the hls4ml jet-tagging data (16 high-level features, 5 classes: g, q, W, Z, t): each class a
+    fixed Gaussian cloud (means and correlations from seed 16) in standardised feature space, samples drawn
+    from `seed`. Training uses seeds below 1000; from 1000 on, held out."""
+    shape_rng = np.random.default_rng(16)
+    means = shape_rng.normal(0.0, 0.45, (5, 16)).astype(np.float32)
+    mixes = shape_rng.normal(0.0, 0.5, (5, 16, 16)).astype(np.float32) + np.eye(16, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 5, n)
+    noise = rng.normal(0.0, 1.0, (n, 16)).astype(np.float32)
+    x = means[labels] + np.einsum("nij,nj->ni", mixes[labels], noise)
+    return x.astype(np.float32), labels

@@ -73,14 +73,16 @@ def describe_layer(layer, asked_reuse: int) -> dict:
 def run(spec: dict) -> dict:
     flow, run_dir = spec["flow"], Path(spec["run_dir"])
     start = time.monotonic()
-    model = hls.load_keras_model(Path(spec["model_path"]))
-    hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj")
-    layers = [describe_layer(layer, flow["reuse_factor"]) for layer in hls_model.get_layers()]
+    model = hls.load_keras_model(Path(spec["model_path"]), hls.weights_path(spec))
+    hls_model, config = hls.convert(model, flow, run_dir / "hls4ml_prj", flow_file=spec["flow_file"])
+    layers = [describe_layer(layer, hls_model.config.get_reuse_factor(layer)) for layer in hls_model.get_layers()]
     return {
         "step": "describe",
         "parameters": int(model.count_params()),
         "input_shape": list(model.input_shape[1:]),
         "layers": layers,
+        "hls_config": config,
+        "unfused_batchnorms": hls.unfused_batchnorms(model, hls_model, flow),
         "seconds": round(time.monotonic() - start, 2),
         "versions": hls.versions(),
     }

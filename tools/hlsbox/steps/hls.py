@@ -7,17 +7,41 @@ import io
 import zipfile
 from pathlib import Path
 
+from hlsbox.hls4ml_names import HLS4ML_KEYS, table_entry
 from hlsbox.steps.protocol import StepInputError, phase
 
 
-def load_keras_model(path: Path):
+def custom_objects() -> dict:
+    """Keras objects of the quantisation libraries in the image (QKeras, HGQ), for loading their models."""
+    objects: dict = {}
+    try:
+        from qkeras.utils import _add_supported_quantized_objects
+
+        _add_supported_quantized_objects(objects)
+    except ImportError:  # an image without QKeras: plain Keras models still load
+        pass
+    try:
+        import HGQ.layers
+
+        objects.update({name: getattr(HGQ.layers, name) for name in dir(HGQ.layers) if name.startswith(("H", "P"))})
+    except ImportError:
+        pass
+    return objects
+
+
+def load_keras_model(path: Path, weights: Path | None = None):
     phase("loading model")
     import tensorflow as tf
 
     if not path.is_file():
         raise StepInputError(f"Model file '{path}' does not exist.", "Make it first (see models/, `make models`).")
     try:
-        return tf.keras.models.load_model(path, compile=False)
+        if path.suffix.lower() == ".json":  # hls4ml's KerasJson + KerasH5
+            model = tf.keras.models.model_from_json(path.read_text(), custom_objects=custom_objects())
+            if weights is not None:
+                model.load_weights(weights)
+            return model
+        return tf.keras.models.load_model(path, compile=False, custom_objects=custom_objects())
     except (OSError, ValueError, zipfile.BadZipFile, KeyError, TypeError, EOFError) as exc:
         raise StepInputError(
             f"'{path}' could not be loaded as a Keras model: {str(exc).strip().splitlines()[0][:300]}.",
@@ -25,40 +49,166 @@ def load_keras_model(path: Path):
         ) from exc
 
 
-def hls_config(model, flow: dict, trace: bool = False) -> dict:
+def weights_path(spec: dict) -> Path | None:
+    return Path(spec["weights_path"]) if spec.get("weights_path") else None
+
+
+def parsed_layers(model) -> list[dict]:
+    """hls4ml's own parse of the Keras model (what config_from_keras_model walks), with each layer's class as
+    hls4ml's config names it (a softmax activation is 'Softmax')."""
+    import json
+
+    from hls4ml.converters.keras_v2_to_hls import KerasModelReader, parse_keras_model
+
+    layers, *_ = parse_keras_model(json.loads(model.to_json()), KerasModelReader(model))
+    for layer in layers:
+        if (layer.get("config") or {}).get("activation") == "softmax" or layer.get("activation") == "softmax":
+            layer["class_name"] = "Softmax" if layer["class_name"] in ("Activation", "Softmax") else layer["class_name"]
+    return layers
+
+
+FUSABLE = ("Dense", "Conv1D", "Conv2D", "QDense", "QConv1D", "QConv2D")
+
+
+def fused_into(layers: list[dict]) -> dict[str, str]:
+    """Dense/Conv layers followed by a BatchNormalization (through linear activations): layer -> its BN."""
+    by_name = {layer["name"]: layer for layer in layers}
+    result = {}
+    for index, layer in enumerate(layers):
+        if layer["class_name"] != "BatchNormalization":
+            continue
+        parent = (layer.get("inputs") or [layers[index - 1]["name"] if index else None])[0]
+        while (
+            parent in by_name
+            and by_name[parent]["class_name"] == "Activation"
+            and by_name[parent].get("activation", "linear") == "linear"
+        ):
+            position = next(i for i, entry in enumerate(layers) if entry["name"] == parent)
+            parent = (by_name[parent].get("inputs") or [layers[position - 1]["name"]])[0]
+        if parent in by_name and by_name[parent]["class_name"] in FUSABLE:
+            result[parent] = layer["name"]
+    return result
+
+
+def settable(backend, cls: str) -> tuple[set[str], set[str]]:
+    """The per-layer config keys and type variables hls4ml lets a config set on a layer class."""
+    import hls4ml
+    from hls4ml.model.attributes import TypeAttribute
+
+    layer_cls = hls4ml.model.layers.layer_map.get(cls)
+    if layer_cls is None:
+        return set(), set()
+    attributes = [a for a in backend.create_layer_class(layer_cls).expected_attributes if a.configurable]
+    types = {a.name.removesuffix("_t") for a in attributes if isinstance(a, TypeAttribute)} | {"default"}
+    keys = {a.config_name for a in attributes if not isinstance(a, TypeAttribute)} | {"Strategy", "Precision"}
+    return keys, types
+
+
+def check_tables(flow: dict, flow_file: str, classes: dict[str, str], backend) -> None:
+    """Every [layers.X] names a layer of the model, every [layer_types.X] one of its classes, and every key
+    set applies to that layer's class in hls4ml: otherwise bad input naming the table and the closest names."""
+    known_types = sorted(set(classes.values()))
+    for kind, tables, names in (
+        ("layers", flow["layers"], sorted(classes)),
+        ("layer_types", flow["layer_types"], known_types),
+    ):
+        for name, table in tables.items():
+            if name not in names:
+                what = "layer" if kind == "layers" else "layer class"
+                raise StepInputError(
+                    f"In flow '{flow_file}': [{kind}.{name}] names no {what} of the model{closest(name, names)}.",
+                    f"The model's {what}es: {', '.join(names)}."
+                    if kind == "layer_types"
+                    else f"The model's layers (as hls4ml names them): {', '.join(names)}.",
+                )
+            cls = classes[name] if kind == "layers" else name
+            keys, types = settable(backend, cls)
+            entry = table_entry(table)
+            wrong = [k for k in entry if k not in keys] + [
+                f"precision.{v}" for v in entry.get("Precision", {}) if v not in types
+            ]
+            if keys and wrong:
+                raise StepInputError(
+                    f"In flow '{flow_file}': [{kind}.{name}] sets {', '.join(wrong)}, which hls4ml does not have for a "
+                    f"{cls} layer.",
+                    f"A {cls} takes: {', '.join(sorted(snake(k) for k in keys - {'Precision'}))}; precision: "
+                    f"{', '.join(sorted(types))}.",
+                )
+
+
+def closest(name: str, names: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
+    return f" (closest: {', '.join(close)})" if close else ""
+
+
+def snake(key: str) -> str:
+    return HLS4ML_KEYS.get(key, key)
+
+
+def merge(entry: dict, update: dict) -> None:
+    for key, value in update.items():
+        if key == "Precision":
+            current = entry.get("Precision")
+            entry["Precision"] = {**(current if isinstance(current, dict) else {}), **value}
+        else:
+            entry[key] = value
+
+
+def hls_config(model, flow: dict, trace: bool = False, flow_file: str = "the flow") -> dict:
+    """The hls4ml config the flow describes: config_from_keras_model at the flow's granularity, the flow's global
+    values on every entry (the seed's loop), then its [layer_types] and [layers] tables, hls4ml's precedence."""
     import hls4ml
 
-    config = hls4ml.utils.config_from_keras_model(model, granularity=flow["granularity"], backend=flow["backend"])
-    precision = flow["precision"]
-    if flow["granularity"] == "model":
-        config["Model"]["Precision"] = precision["result"]
+    backend = hls4ml.backends.get_backend(flow["backend"])
+    granularity = flow["granularity"]
+    config = hls4ml.utils.config_from_keras_model(model, granularity=granularity, backend=flow["backend"])
+    layers = parsed_layers(model)
+    classes = {layer["name"]: layer["class_name"] for layer in layers}
+    check_tables(flow, flow_file, classes, backend)
+    precision = dict(flow["precision"])
+    model_cfg = config["Model"]
+    model_cfg["ReuseFactor"], model_cfg["Strategy"] = flow["reuse_factor"], flow["strategy"]
+    if "default" in precision:
+        model_cfg["Precision"]["default"] = precision.pop("default")
+    types = {name: table_entry(table) for name, table in flow["layer_types"].items()}
+    names = {name: table_entry(table) for name, table in flow["layers"].items()}
+    if granularity == "model":
+        model_cfg["Precision"].update(precision)
+        config["LayerType"], config["LayerName"] = types, names
     else:
-        section = "LayerName" if flow["granularity"] == "name" else "LayerType"
-        for layer in config[section]:
-            # As the seed does: every layer gets the same weight/bias/result precision.
-            config[section][layer]["Precision"] = dict(precision)
-    config["Model"]["ReuseFactor"] = flow["reuse_factor"]
-    config["Model"]["Strategy"] = flow["strategy"]
-    # With granularity 'name'/'type', config_from_keras_model writes ReuseFactor = 1 into every
-    # layer's entry, and hls4ml prefers it over config['Model']: setting only the model's value
-    # (as the seed write-up did) silently leaves every layer at 1. The flow's value means every layer.
-    for section in ("LayerName", "LayerType"):
-        for entry in config.get(section, {}).values():
+        keep_auto = fused_into(layers) if flow["fuse_batchnorm"] else {}
+        section = "LayerName" if granularity == "name" else "LayerType"
+        for name, entry in config[section].items():
+            stamp = {k: v for k, v in precision.items() if not (k == "result" and name in keep_auto)}
+            merge(entry, {"Precision": stamp} if stamp else {})
+            # Given a backend (as here), config_from_keras_model writes ReuseFactor = 1 into every entry, and
+            # hls4ml prefers it over config['Model']: setting only the model's value would silently leave every
+            # layer at 1. (The write-up called it without a backend, so its Model value did apply.)
             if "ReuseFactor" in entry:
                 entry["ReuseFactor"] = flow["reuse_factor"]
-    if trace and flow["granularity"] == "name":
+            cls = classes.get(name, name) if section == "LayerName" else name
+            merge(entry, types.get(cls, {}))
+            if section == "LayerName":
+                merge(entry, names.get(name, {}))
+        if section == "LayerName" and types:
+            config["LayerType"] = types
+        if section == "LayerType" and names:
+            config["LayerName"] = names
+    if trace and granularity == "name":
         for entry in config["LayerName"].values():
             entry["Trace"] = True
     return config
 
 
-def convert(model, flow: dict, project_dir: Path, trace: bool = False):
+def convert(model, flow: dict, project_dir: Path, trace: bool = False, flow_file: str = "the flow"):
     """convert_from_keras_model with the flow's settings; hls4ml's console output is passed through."""
     import hls4ml
 
     try:  # hls4ml raises a bare Exception for an unsupported layer, from either call
         phase("configuring")
-        config = hls_config(model, flow, trace)
+        config = hls_config(model, flow, trace, flow_file)
         phase("converting")
         hls_model = hls4ml.converters.convert_from_keras_model(
             model,
@@ -70,6 +220,8 @@ def convert(model, flow: dict, project_dir: Path, trace: bool = False):
             io_type=flow["io_type"],
             clock_period=flow["clock_period"],
         )
+    except StepInputError:
+        raise
     except Exception as exc:
         text = str(exc)
         if "nsupported" in text or "not supported" in text:
@@ -82,12 +234,18 @@ def convert(model, flow: dict, project_dir: Path, trace: bool = False):
     return hls_model, config
 
 
-def layer_table(hls_model, requested_reuse: int) -> list[dict]:
-    """Per layer: class, output shape, precision and the ReuseFactor hls4ml really uses."""
+WEIGHTED = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "DepthwiseConv1D", "DepthwiseConv2D")
+SETTINGS = ("strategy", "parallelization_factor", "conv_implementation", "table_size", "implementation")
+
+
+def layer_table(hls_model) -> list[dict]:
+    """Per layer, as hls4ml will build it: class, shape, every type, the ReuseFactor asked for and the one used,
+    and the other per-layer settings."""
     rows = []
     for layer in hls_model.get_layers():
         out = layer.get_output_variable()
-        reuse = layer.get_attr("reuse_factor")
+        used = layer.get_attr("reuse_factor")
+        asked = hls_model.config.get_reuse_factor(layer) if used is not None else None
         rows.append(
             {
                 "name": layer.name,
@@ -95,13 +253,45 @@ def layer_table(hls_model, requested_reuse: int) -> list[dict]:
                 "class": layer.class_name,
                 "output_shape": list(out.shape),
                 "result_precision": ap_type(out.type.precision),
-                "reuse_factor": reuse,
-                "reuse_adjusted": reuse is not None
-                and reuse != requested_reuse
-                and layer.class_name in ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D"),
+                "types": {name.removesuffix("_t"): ap_type(t.precision) for name, t in layer.types.items()},
+                "reuse_factor": used,
+                "reuse_asked": asked,
+                "reuse_adjusted": used is not None and asked != used and layer.class_name in WEIGHTED,
+                **{key: _plain(layer.get_attr(key)) for key in SETTINGS if layer.get_attr(key) is not None},
             }
         )
     return rows
+
+
+def set_columns(flow: dict) -> dict[str, list[str]]:
+    """What the flow sets, for the table convert shows: the type variables and the other per-layer keys."""
+    tables = [*flow["layers"].values(), *flow["layer_types"].values()]
+    types = {*flow["precision"], *(v for table in tables for v in table.get("precision") or {})} - {"default"}
+    keys = {k for table in tables for k, v in table.items() if k != "precision" and v is not None}
+    return {"types": sorted(types - {"result"}), "settings": sorted(keys & set(SETTINGS))}
+
+
+def _plain(value: object) -> object:
+    return value if isinstance(value, int | float | str | bool) else str(value)
+
+
+def unfused_batchnorms(model, hls_model, flow: dict) -> list[dict]:
+    """BatchNormalization layers hls4ml kept apart from the Dense/Conv before them (each costs a multiply per
+    element), and why."""
+    fusable = {bn: parent for parent, bn in fused_into(parsed_layers(model)).items()}
+    present = {layer.name for layer in hls_model.get_layers()}
+    notes = []
+    for bn, parent in fusable.items():
+        if bn not in present:
+            continue
+        why = (
+            "the flow sets fuse_batchnorm = false: the layer's result type is set, and hls4ml 1.3 fuses only "
+            "into a layer whose result type it chooses itself"
+            if not flow["fuse_batchnorm"]
+            else "hls4ml did not fuse it (the layer's output has another consumer, or its weights are quantised)"
+        )
+        notes.append({"batchnorm": bn, "into": parent, "why": why})
+    return notes
 
 
 def ap_type(precision) -> str:
