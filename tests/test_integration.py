@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import REPO, assert_clean_error, hlsbox_containers, run_cli, wait_for_running_container
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.core]
 DIGITS = "flows/digits.toml"
 
 

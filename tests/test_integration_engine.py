@@ -12,7 +12,7 @@ from hlsbox import image
 from hlsbox.engines import ContainerSpec, EngineRefused, Limits, Mount, Watch
 from tests.conftest import assert_clean_error, hlsbox_containers, run_cli
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.core]
 
 PROBE = r"""
 echo "uid=$(id -u):$(id -g)"
@@ -26,7 +26,7 @@ echo "ifaces=$(ls /sys/class/net | tr '\n' ' ')"
 echo "memory=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)"
 echo "memsw=$(cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.swap.max)"
 echo "pids=$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)"
-echo "pid1=$(cat /proc/1/comm)"
+echo "pid1=$(tr '\0' ' ' < /proc/1/cmdline)"
 """
 
 
@@ -54,7 +54,9 @@ def test_a_step_container_is_hardened_and_limited_as_seen_from_inside(engine, tm
     assert seen["ifaces"].split() == ["lo"]  # network none
     assert int(seen["memory"]) == int(seen["memsw"]) == 300 << 20  # no swap: a real OOM kill at the limit
     assert seen["pids"] == "128"
-    assert seen["pid1"] in ("docker-init", "tini", "catatonit")  # an init reaps g++'s and Vivado's children
+    # PID 1 is an init (docker-init, catatonit) running the image's entry: it reaps g++'s and Vivado's children
+    init, _, command = seen["pid1"].partition(" -- ")
+    assert init.endswith("init") and command.startswith("/usr/local/bin/hlsbox-entry")
     assert not hlsbox_containers(engine)
 
 

@@ -160,7 +160,8 @@ def build_context(directory: Path, ca_bundle: Path | None) -> io.BytesIO:
     return buffer
 
 
-_STEP = re.compile(r"^(?:Step|STEP) (\d+)/(\d+)\s*:\s*(.*)")
+# Docker's classic builder: "Step 3/19 : RUN ..."; Podman (buildah): "[2/3] STEP 3/7: RUN ...".
+_STEP = re.compile(r"^(?:\[\d+/\d+\] )?(?:Step|STEP) (\d+)/(\d+)\s*:\s*(.*)")
 
 
 def build_image(

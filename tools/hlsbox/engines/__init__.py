@@ -12,10 +12,10 @@ import shutil
 from collections.abc import Callable
 
 from hlsbox.engines.base import (
+    CGROUP_MARK,
     CONTAINERS,
     LABEL,
     MIN_MEMORY,
-    OOM_MARK,
     RUN_LABEL,
     ContainerSpec,
     Engine,
@@ -30,10 +30,10 @@ from hlsbox.engines.podman import PodmanEngine
 from hlsbox.errors import BadInput, HlsboxError
 
 __all__ = [
+    "CGROUP_MARK",
     "CONTAINERS",
     "LABEL",
     "MIN_MEMORY",
-    "OOM_MARK",
     "RUN_LABEL",
     "BuildFailed",
     "ContainerSpec",

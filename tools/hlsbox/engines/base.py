@@ -17,8 +17,9 @@ LABEL = "org.hlsbox.managed"
 # image's LABEL=image, so lists of our containers filter on the value.
 CONTAINERS = f"{LABEL}=step"
 RUN_LABEL = "org.hlsbox.run"  # unique per container run
-# The image's entry prints this line after the command, with the cgroup's OOM-kill count (see docker/hlsbox-entry).
-OOM_MARK = "@@hlsbox oom_kills "
+# The image's entry prints this line after the command: the cgroup's OOM-kill count and peak memory, e.g.
+# "@@hlsbox cgroup oom_kills=1 peak=209715200" (see docker/hlsbox-entry).
+CGROUP_MARK = "@@hlsbox cgroup "
 # The smallest memory limit a step can start with (the engines refuse less than a few MB; TF needs far more).
 MIN_MEMORY = 64 * 1024**2
 

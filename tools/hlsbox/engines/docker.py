@@ -24,8 +24,8 @@ import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
 from hlsbox.engines.base import (
+    CGROUP_MARK,
     LABEL,
-    OOM_MARK,
     RUN_LABEL,
     ContainerSpec,
     EngineInfo,
@@ -41,6 +41,14 @@ class EngineRefused(BadInput):
 
 class EngineLost(StepFailed):
     """The engine went away (stopped, restarted, socket gone) while hlsbox was using it."""
+
+
+def short_name(tag: str) -> str:
+    """An image name as hlsbox writes it: Podman reports localhost/x:y or docker.io/library/x:y."""
+    for prefix in ("localhost/", "docker.io/library/", "docker.io/"):
+        if tag.startswith(prefix):
+            return tag[len(prefix) :]
+    return tag
 
 
 def short(exc: BaseException) -> str:
@@ -153,8 +161,11 @@ class DockerEngine:
     def run(self, spec: ContainerSpec, watch: Watch) -> Outcome:
         """Run one container to its end, its time limit, or a stall; it is gone afterwards in every case."""
         options = self.create_options(spec)
-        with self.guard("run the container"), RunningContainer(self.client, options) as box:
+        with self.guard("run the container"), RunningContainer(self, options) as box:
             return box.follow(watch, spec.limits.timeout)
+
+    def check_created(self, container: docker.models.containers.Container, options: dict) -> None:
+        """What to verify of a created container before it starts (nothing on Docker: it refuses at create)."""
 
     def containers(self, label: str, running: bool = False) -> list[str]:
         """The ids of containers with this label (`key` or `key=value`); only running ones with `running`."""
@@ -189,9 +200,9 @@ class DockerEngine:
             self.client.images.pull(ref)
 
     def import_rootfs(self, archive: Path, ref: str, changes: list[str]) -> None:
-        repository, tag = ref.split(":")
+        # The reference as the repository, tag included: Podman's import ignores a separate tag.
         with self.guard(f"import {ref}"):
-            self.client.api.import_image_from_file(str(archive), repository=repository, tag=tag, changes=changes)
+            self.client.api.import_image_from_file(str(archive), repository=ref, changes=changes)
 
     def build(
         self,
@@ -228,7 +239,7 @@ class DockerEngine:
         removed: list[str] = []
         with self.guard("remove images"):
             for image in self.client.images.list(filters={"label": label}):
-                tags = image.tags or [image.short_id]
+                tags = [short_name(tag) for tag in image.tags] or [image.short_id]
                 if keep & set(tags):
                     continue
                 with contextlib.suppress(APIError):
@@ -245,18 +256,27 @@ class BuildFailed(Exception):
 
 @dataclass
 class RunningContainer:
-    """`with RunningContainer(client, options) as c: outcome = c.follow(watch, timeout)`."""
+    """`with RunningContainer(engine, options) as c: outcome = c.follow(watch, timeout)`."""
 
-    client: docker.DockerClient
+    engine: DockerEngine
     options: dict
     container: docker.models.containers.Container | None = field(default=None, init=False)
+    output: object = field(default=None, init=False)  # the attached output stream
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex, init=False)
+
+    @property
+    def client(self) -> docker.DockerClient:
+        return self.engine.client
 
     def __enter__(self) -> RunningContainer:
         # The run label finds the container even when Ctrl-C lands while create() or start() is in flight.
         labels = {**self.options.get("labels", {}), RUN_LABEL: self.run_id}
         try:
             self.container = self.client.containers.create(**{**self.options, "labels": labels})
+            self.engine.check_created(self.container, self.options)
+            # Attached before start: every byte, on both engines (Podman's followed logs lose lines, Docker's
+            # may drop a last unterminated one).
+            self.output = self.container.attach(stdout=True, stderr=True, stream=True, logs=False)
             self.container.start()
         except BaseException:
             self.remove()
@@ -295,11 +315,11 @@ class RunningContainer:
         container = self.container
         lines: queue.Queue[str | None] = queue.Queue()
         peak = PeakMemory(container)
-        threading.Thread(target=pump_logs, args=(container, lines), daemon=True).start()
+        threading.Thread(target=pump_output, args=(self.output, lines), daemon=True).start()
         threading.Thread(target=peak.watch, daemon=True).start()
         start = last_output = last_warning = time.monotonic()
         deadline = start + timeout
-        streaming, oom_kills = True, 0
+        streaming, cgroup = True, {}
         while True:
             line = ""
             if streaming:
@@ -312,8 +332,8 @@ class RunningContainer:
             else:
                 time.sleep(0.25)
             now = time.monotonic()
-            if line.startswith(OOM_MARK):
-                oom_kills = int(line[len(OOM_MARK) :].strip() or 0)
+            if line.startswith(CGROUP_MARK):
+                cgroup = dict(item.split("=", 1) for item in line[len(CGROUP_MARK) :].split() if "=" in item)
             elif line:
                 watch.on_line(line)
                 last_output = last_warning = now
@@ -333,21 +353,26 @@ class RunningContainer:
         return Outcome(
             exit_code=int(state.get("ExitCode", 1)),
             duration=time.monotonic() - start,
-            oom_killed=bool(state.get("OOMKilled")) or oom_kills > 0,
-            peak_memory=peak.value,
+            oom_killed=bool(state.get("OOMKilled")) or _count(cgroup.get("oom_kills")) > 0,
+            peak_memory=max(peak.value, _count(cgroup.get("peak"))),
         )
 
 
-def pump_logs(container: docker.models.containers.Container, lines: queue.Queue[str | None]) -> None:
+def _count(text: str | None) -> int:
+    return int(text) if text and text.isdigit() else 0
+
+
+def pump_output(output, lines: queue.Queue[str | None]) -> None:
+    """The attached stream, line by line, into `lines`; None at its end."""
     pending = b""
     try:
-        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+        for chunk in output:
             pending += chunk
             *complete, pending = pending.split(b"\n")
             for raw in complete:
                 lines.put(raw.decode("utf-8", "replace").rstrip("\r"))
-    except (APIError, NotFound, OSError, ValueError, requests.exceptions.RequestException):
-        pass  # the container was removed under us (timeout, Ctrl-C), or the engine went away
+    except Exception:  # any end of the stream (removed container, engine gone, a broken chunk)
+        pass  # is the end of the output; the caller confirms the container's state with the engine
     finally:
         if pending:
             lines.put(pending.decode("utf-8", "replace"))
@@ -366,5 +391,5 @@ class PeakMemory:
             for stats in self.container.stats(stream=True, decode=True):
                 memory = stats.get("memory_stats") or {}
                 self.value = max(self.value, int(memory.get("max_usage") or 0), int(memory.get("usage") or 0))
-        except (APIError, NotFound, OSError, ValueError, requests.exceptions.RequestException):
-            return
+        except Exception:  # stats end with the container, in engine-specific ways (e.g. Podman's
+            return  # stream breaks off with a urllib3 ProtocolError); a watcher thread never shows a traceback
