@@ -85,7 +85,7 @@ def test_the_seeds_3x3x56_to_56_conv():
     assert est.dsp == 1_008
     assert est.bram18 == 448
     assert est.cycles == 64 * 28 + 5
-    assert est.weight_bits == 28_224 * 16
+    assert est.weight_width == 16
 
 
 def test_latency_strategy_drops_zero_weights_and_keeps_no_bram():

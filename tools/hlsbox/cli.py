@@ -151,7 +151,7 @@ def run_and_show(request: RunRequest) -> None:
 
 
 def _container_command(step: registry.Step) -> None:
-    """convert and csim: a flow, limits, one step."""
+    """convert: a flow, limits, one step."""
 
     def command(
         flow: FlowOpt = DEFAULT_FLOW,
@@ -166,6 +166,37 @@ def _container_command(step: registry.Step) -> None:
     ) -> None:
         limits = limits_of(step, timeout, mem, cpus, pids)
         loaded = load_flow(flow).with_part(part)
+        run_and_show(RunRequest(step.name, loaded, flow.resolve(), workspace_of(build_dir), limits, verbose, force))
+
+    command.__doc__ = f"{step.summary} Default limits {step.timeout}, {step.memory}."
+    app.command(step.name)(guarded(command))
+
+
+def _csim_command(step: registry.Step) -> None:
+    """csim: convert's options, and the build hls4ml itself would make."""
+
+    def command(
+        flow: FlowOpt = DEFAULT_FLOW,
+        part: PartOpt = None,
+        exact_build: Annotated[
+            bool,
+            typer.Option(
+                "--exact-build",
+                help="Compile exactly as hls4ml does (slow for io_parallel convolutions), not hlsbox's fast build.",
+            ),
+        ] = False,
+        timeout: TimeoutOpt = None,
+        mem: MemOpt = None,
+        cpus: CpusOpt = 2.0,
+        pids: PidsOpt = None,
+        build_dir: BuildOpt = Path("build"),
+        force: ForceOpt = False,
+        verbose: VerboseOpt = False,
+    ) -> None:
+        limits = limits_of(step, timeout, mem, cpus, pids)
+        loaded = load_flow(flow).with_part(part)
+        if exact_build:
+            loaded = loaded.model_copy(update={"csim": loaded.csim.model_copy(update={"exact_build": True})})
         run_and_show(RunRequest(step.name, loaded, flow.resolve(), workspace_of(build_dir), limits, verbose, force))
 
     command.__doc__ = f"{step.summary} Default limits {step.timeout}, {step.memory}."
@@ -216,6 +247,8 @@ def _vivado_command(step: registry.Step) -> None:
 
 for _step in registry.commands("container"):
     _container_command(_step)
+for _step in registry.commands("csim"):
+    _csim_command(_step)
 for _step in registry.commands("vivado"):
     _vivado_command(_step)
 

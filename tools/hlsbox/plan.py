@@ -14,6 +14,7 @@ import math
 from bisect import bisect_left
 from dataclasses import asdict, dataclass, field
 
+from hlsbox import kernels
 from hlsbox.parts import DEVICES, Device
 
 FITS, TIGHT, NO_FIT = "fits", "tight", "does not fit"
@@ -153,6 +154,7 @@ class Plan:
     reuse_that_fits: dict[str, int] | None = None
     parts_that_fit: list[str] = field(default_factory=list)
     alternatives: list[Variant] = field(default_factory=list)  # the ways out that can be written as flows
+    kernel_problems: list[dict] = field(default_factory=list)  # layers whose hls4ml kernel would abort
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -176,17 +178,36 @@ def estimate(
     return [estimate_layer(row, device, io_type, reuse.get(row["name"]), bits) for row in described["layers"]]
 
 
+def usable_reuse_factors(row: dict, io_type: str) -> list[int]:
+    """hls4ml's valid ReuseFactors for a layer that its kernel also runs correctly with."""
+    valid = valid_reuse_factors(row["n_in"], row["n_out"])
+    limit = kernels.max_reuse(row["class"], io_type, row.get("strategy"), row["n_in"])
+    return [rf for rf in valid if limit is None or rf <= limit] or valid[:1]
+
+
+def kernel_problems(described: dict, io_type: str) -> list[dict]:
+    found = []
+    for row in described["layers"]:
+        if "n_in" in row:
+            rf = row.get("reuse_used") or 1
+            problem = kernels.problem(row["name"], row["class"], io_type, row.get("strategy"), row["n_in"], rf)
+            if problem is not None:
+                found.append(asdict(problem))
+    return found
+
+
 def smallest_reuse_that_fits(
     described: dict, device: Device, io_type: str, bits: int | None = None
 ) -> dict[str, int] | None:
     """Per weighted layer, the smallest valid ReuseFactor at or above one common target with which the
     whole design fits the part (every resource within 100%); None when even the largest does not."""
     weighted = [row for row in described["layers"] if "n_in" in row]
-    candidates = sorted({rf for row in weighted for rf in valid_reuse_factors(row["n_in"], row["n_out"])})
+    usable = {row["name"]: usable_reuse_factors(row, io_type) for row in weighted}
+    candidates = sorted({rf for valid in usable.values() for rf in valid})
     for target in candidates:
         choice = {}
         for row in weighted:
-            valid = valid_reuse_factors(row["n_in"], row["n_out"])
+            valid = usable[row["name"]]
             choice[row["name"]] = next((rf for rf in valid if rf >= target), valid[-1])
         totals = totals_of(estimate(described, device, io_type, choice, bits))
         if verdict_of(totals, device)[1] != NO_FIT:
@@ -214,7 +235,8 @@ def make_plan(described: dict, flow: dict, device: Device) -> Plan:
         sum(layer.cycles for layer in layers),
         [],
     )
-    if verdict != FITS:
+    plan.kernel_problems = kernel_problems(described, io_type)
+    if verdict != FITS or plan.kernel_problems:
         plan.parts_that_fit = [
             d.name
             for d in sorted(DEVICES.values(), key=lambda d: (d.dsp, d.lut))
@@ -295,8 +317,6 @@ def ways_out(plan: Plan, tries: list[Variant]) -> list[str]:
     ways = [_describe_variant(attempt, period) for attempt in writable + [t for t in tries if t not in writable]]
     if plan.strategy != "Resource":
         ways.append('ReuseFactors above 1 share multipliers only with strategy = "Resource".')
-    if plan.io_type == "io_parallel" and any(layer.cls.startswith("Conv") for layer in plan.layers):
-        ways.append("io_stream also makes C simulation compile in seconds instead of many minutes at several GB.")
     if plan.parts_that_fit:
         ways.append(f"A larger part holds this design as is: {', '.join(plan.parts_that_fit[:4])} (smallest first).")
     else:

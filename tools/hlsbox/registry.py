@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-OptionSet = Literal["container", "vivado", "plan", "fit"]
+OptionSet = Literal["container", "csim", "vivado", "plan", "fit"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ STEPS: dict[str, Step] = {
             "and run against Keras (top-1 agreement, max |diff|, accuracy when the data has labels), every layer "
             "traced. No Vivado needed.",
             "csim",
-            "container",
+            "csim",
+            run="hlsbox.simulation:run_csim",
             show="hlsbox.views:show_csim",
         ),
         Step(

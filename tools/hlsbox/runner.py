@@ -33,7 +33,7 @@ from hlsbox.units import human_duration, human_size
 PACKAGE_DIR = Path(hlsbox.__file__).resolve().parent
 PACKAGE_MOUNT = Path("/opt/hlsbox/hlsbox")
 # Host modules the steps import inside the image (pure Python): part of the step code's hash.
-SHARED_MODULES = ("__init__.py", "errors.py", "hls4ml_names.py", "parts.py", "plan.py")
+SHARED_MODULES = ("__init__.py", "errors.py", "hls4ml_names.py", "kernels.py", "parts.py", "plan.py")
 
 
 class Interrupted(StepFailed):
@@ -134,6 +134,7 @@ def steps_code_hash() -> str:
     """The code that runs in the container: a change to it invalidates cached results."""
     digest = hashlib.sha256()
     paths = sorted((PACKAGE_DIR / "steps").glob("*.py")) + [PACKAGE_DIR / name for name in SHARED_MODULES]
+    paths += sorted((PACKAGE_DIR / "steps" / "fastcsim").glob("*.py"))
     for path in paths:
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -60,11 +61,20 @@ def show_csim(console: Console, result: dict, run_dir: str) -> None:
     if "keras_accuracy" in result:
         table.add_row("Keras accuracy (labels)", f"{result['keras_accuracy']:.1%}")
         table.add_row("HLS accuracy (labels)", f"{result['hls_accuracy']:.1%}")
-    table.add_row("g++ compile", f"{result['compile_seconds']:.1f} s")
+    table.add_row("g++ compile", f"{result['compile_seconds']:.1f} s ({_build_note(result.get('build') or {})})")
     table.add_row("HLS predict", f"{result['predict_seconds']:.2f} s")
     console.print(table)
     show_trace(console, result)
     console.print(f"[green]Results:[/] {run_dir}/result.json")
+
+
+def _build_note(build: dict) -> str:
+    if build.get("mode") == "fast":
+        cached = ", ccache" if build.get("ccache") else ""
+        if not build.get("classes"):
+            return f"hls4ml's build, translation units in parallel{cached}"
+        return f"fast build: {build['classes']} im2col classes, {build['copies_replaced']:,} copies as loops{cached}"
+    return "hls4ml's own build" + (f": {build['reason'][:80]}" if build.get("reason") else "")
 
 
 def show_trace(console: Console, result: dict) -> None:
@@ -176,6 +186,11 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
         f"[bold {colour}]Verdict: {plan.verdict}[/] on {plan.part}: {worst} at "
         f"{plan.utilisation[worst]:.0%} of the part ({plan.totals[worst]:,} of {plan.capacity[worst]:,})."
     )
+    for problem in plan.kernel_problems:
+        console.print(
+            f"[bold red]Kernel check:[/] {escape(problem['layer'])}: hls4ml's {problem['kernel']} "
+            f"{escape(problem['condition'])}; C simulation would abort there. Fix: {escape(problem['fix'])}."
+        )
     if plan.ways_out:
         console.print("Ways out, each re-planned (`--write-flow PATH --way N` writes one as a flow):")
     numbered = len(plan.alternatives)

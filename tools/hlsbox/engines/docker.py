@@ -104,6 +104,12 @@ class DockerEngine:
             yield
         except ImageNotFound as exc:
             raise BadInput(f"{self.title} has no such image ({short(exc)}).", "Build it with `make image`.") from None
+        except NotFound as exc:  # a container removed under us: `hlsbox clean`, `docker rm -f`, a daemon restart
+            raise EngineLost(
+                f"The container disappeared while hlsbox was using it ({short(exc)}): it was removed outside "
+                "hlsbox (`hlsbox clean`, `docker rm`) or the engine restarted.",
+                "Run the step again; do not clean while steps are running.",
+            ) from None
         except APIError as exc:
             detail = (exc.explanation or short(exc)).strip()
             if exc.is_client_error():

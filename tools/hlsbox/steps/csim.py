@@ -1,14 +1,27 @@
-"""Step `csim`: hls4ml's bit-accurate C emulation (g++) against Keras on test inputs."""
+"""Step `csim`: hls4ml's bit-accurate C emulation (g++) against Keras on test inputs.
+
+The library is built fast and exactly (hlsbox.steps.fastcsim) unless the flow asks for hls4ml's own build
+(csim.exact_build). The first input runs in a forked child first: a kernel assertion or crash then becomes an
+explained failure naming the layer, not a dead step.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from hlsbox.steps import datasets, hls, trace
-from hlsbox.steps.protocol import StepInputError, phase
+from hlsbox import kernels
+from hlsbox.steps import datasets, fastcsim, hls, trace
+from hlsbox.steps.protocol import StepFailure, StepInputError, phase
+
+# The fast tree sits at one path in every container (on its /tmp tmpfs): the weights directory is on the
+# compiler's command line, so ccache recognises an unchanged build only at the same path.
+TREE_DIR = Path("/tmp/hlsbox-fastcsim")
 
 
 def test_inputs(settings: dict, input_shape: tuple[int, ...], workspace: Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -50,8 +63,8 @@ def compare(keras_out: np.ndarray, hls_out: np.ndarray, labels: np.ndarray | Non
     return result
 
 
-# Above this many elements in one conv layer's output, io_parallel C++ takes g++ many minutes and GBs
-# (the seed's 32x32x16 layers: still compiling after 10 minutes; io_stream: 15 s at 0.56 GB).
+# Above this many elements in one conv layer's output, hls4ml's own io_parallel build takes g++ many minutes
+# and GBs (the seed's 32x32x16 layers: 17 minutes at 7.3 GB; the fast build: seconds).
 SLOW_IO_PARALLEL_ELEMENTS = 4096
 
 
@@ -61,16 +74,93 @@ def warn_if_slow_compile(hls_model, flow: dict) -> None:
     convs = [
         (layer.name, int(np.prod(layer.get_output_variable().shape)))
         for layer in hls_model.get_layers()
-        if layer.class_name.startswith("Conv") or "Conv" in layer.class_name
+        if "Conv" in layer.class_name
     ]
     big = max(convs, key=lambda c: c[1], default=None)
     if big and big[1] > SLOW_IO_PARALLEL_ELEMENTS:
         print(
-            f"WARNING: io_parallel with conv layer '{big[0]}' of {big[1]:,} outputs: g++ will compile for many "
-            'minutes at several GB (the seed model: over 10 minutes). io_type = "io_stream" compiles it in '
-            "seconds.",
+            f"WARNING: hls4ml's own build of io_parallel conv layer '{big[0]}' ({big[1]:,} outputs) makes g++ "
+            "compile for many minutes at several GB (the seed model: 17 minutes at 7.3 GB); hlsbox's fast build "
+            "(csim.exact_build = false, the default) takes seconds and is bit-identical.",
             flush=True,
         )
+
+
+def build_library(hls_model, flow: dict, spec: dict) -> dict:
+    """The C-simulation library: the fast exact build, or hls4ml's own (csim.exact_build)."""
+    if flow["csim"]["exact_build"]:
+        warn_if_slow_compile(hls_model, flow)
+        phase("compiling (g++, exactly as hls4ml does)")
+        start = time.monotonic()
+        hls_model.compile()
+        return {"mode": "exact", "reason": "csim.exact_build", "seconds": time.monotonic() - start}
+    phase("compiling (g++, fast build)")
+    hls_model.write()
+    ccache = spec.get("ccache_dir")
+    try:
+        info = fastcsim.fast_compile(hls_model, TREE_DIR, ccache)
+    except fastcsim.BuildFailed as failed:
+        errors = [line for line in failed.output.splitlines() if "error" in line.lower()][:5]
+        raise StepFailure(
+            "g++ could not build the C simulation:\n  " + "\n  ".join(errors or failed.output.splitlines()[-5:]),
+            "The full compiler output is in the step log. Check the flow's types (widths hls4ml's C++ accepts).",
+        ) from None
+    fastcsim.patch_compile(hls_model, tree_dir=TREE_DIR, ccache_dir=ccache)  # trace() compiles again: fast too
+    if info["mode"] == "fast":
+        info["seconds"] = info["total_seconds"]
+    return info
+
+
+def check_first_input(hls_model, x: np.ndarray, flow: dict, layers: list[dict]) -> None:
+    """Run the library on one input in a forked child: an abort (a kernel's assertion) or a crash is explained."""
+    with tempfile.TemporaryFile() as stderr:
+        pid = os.fork()
+        if pid == 0:  # the child: only the library call, then out
+            code = 3
+            try:
+                os.dup2(stderr.fileno(), 2)
+                hls_model.predict(np.ascontiguousarray(x[:1]))
+                code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if not os.WIFSIGNALED(status):
+            return
+        stderr.seek(0)
+        text = stderr.read().decode(errors="replace")
+    raise explain_crash(os.WTERMSIG(status), text, flow, layers)
+
+
+def explain_crash(signum: int, stderr: str, flow: dict, layers: list[dict]) -> StepFailure:
+    name = signal.Signals(signum).name
+    abort = kernels.parse_abort(stderr)
+    if abort is None:
+        what = {"SIGSEGV": "a segmentation fault", "SIGFPE": "a floating point exception", "SIGKILL": "a kill"}
+        return StepFailure(
+            f"The C simulation library crashed with {what.get(name, name)} on the first input, inside hls4ml's "
+            "generated C++ or its kernels.",
+            "Compare with hls4ml's own build (csim.exact_build = true in the flow, or --exact-build); a large "
+            'io_parallel design may overflow the stack: io_type = "io_stream" keeps arrays small.'
+            + (" SIGKILL: the memory limit? Give --mem more." if name == "SIGKILL" else ""),
+        )
+    layer = next((row for row in layers if row.get("index") == abort.config_index), None)
+    where = f"layer {layer['name']} ({layer['class']})" if layer else f"config{abort.config_index}"
+    known = None
+    if layer is not None:
+        rf = layer.get("reuse_factor") or 1
+        known = kernels.problem(
+            layer["name"], layer["class"], flow["io_type"], layer.get("strategy"), layer.get("n_in", 0), rf
+        )
+    message = (
+        f"The C simulation aborted in {where}: hls4ml's nnet::{abort.function} ({abort.header}) asserts "
+        f"`{abort.condition}`"
+    )
+    if known is not None:
+        return StepFailure(
+            f"{message}, that is: it {known.condition}.",
+            f"Fix: {known.fix}. `hlsbox plan` flags this before any build.",
+        )
+    return StepFailure(message + ".", "This kernel rejects the layer's configuration; see the condition above.")
 
 
 def run(spec: dict) -> dict:
@@ -80,11 +170,10 @@ def run(spec: dict) -> dict:
     settings = flow["csim"]
     tracing = settings["trace"] and flow["granularity"] == "name"
     hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=tracing, flow_file=spec["flow_file"])
-    warn_if_slow_compile(hls_model, flow)
-    phase("compiling (g++)")
-    start = time.monotonic()
-    hls_model.compile()
-    compile_seconds = time.monotonic() - start
+    layers = hls.layer_table(hls_model)
+    build = build_library(hls_model, flow, spec)
+    phase("checking the first input")
+    check_first_input(hls_model, x, flow, layers)
     phase(f"predicting {len(x)} samples")
     keras_out = np.asarray(model.predict(x, verbose=0)).reshape(len(x), -1)
     start = time.monotonic()
@@ -102,8 +191,9 @@ def run(spec: dict) -> dict:
         "step": "csim",
         "dataset": flow["csim"]["dataset"],
         **compare(keras_out, hls_out, labels),
-        "compile_seconds": round(compile_seconds, 2),
+        "build": build,
+        "compile_seconds": round(build["seconds"], 2),
         "predict_seconds": round(predict_seconds, 2),
-        "layers": hls.layer_table(hls_model),
+        "layers": layers,
         "versions": hls.versions(),
     }

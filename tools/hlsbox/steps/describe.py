@@ -19,23 +19,6 @@ def _width(precision) -> int | None:
     return getattr(precision, "width", None)
 
 
-def _mult_size(layer) -> tuple[int, int, int] | None:
-    """(n_in, n_out, output pixels) as hls4ml's get_layer_mult_size sees a weighted layer."""
-    get = layer.get_attr
-    name = layer.class_name
-    if "Dense" in name:
-        return get("n_in"), get("n_out"), 1
-    if "Conv1D" in name:
-        return get("n_chan") * get("filt_width"), get("n_filt"), get("out_width")
-    if "Conv2D" in name:
-        return (
-            get("n_chan") * get("filt_height") * get("filt_width"),
-            get("n_filt"),
-            get("out_height") * get("out_width"),
-        )
-    return None
-
-
 def describe_layer(layer, asked_reuse: int) -> dict:
     out = layer.get_output_variable()
     row = {
@@ -48,7 +31,7 @@ def describe_layer(layer, asked_reuse: int) -> dict:
         "reuse_asked": asked_reuse,
         "reuse_used": layer.get_attr("reuse_factor"),
     }
-    size = _mult_size(layer)
+    size = hls.mult_size(layer)
     if size and "weight" in layer.weights:
         weights = layer.weights["weight"]
         inputs = layer.get_input_variable()

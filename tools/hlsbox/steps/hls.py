@@ -238,6 +238,23 @@ WEIGHTED = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "
 SETTINGS = ("strategy", "parallelization_factor", "conv_implementation", "table_size", "implementation")
 
 
+def mult_size(layer) -> tuple[int, int, int] | None:
+    """(n_in, n_out, output pixels) as hls4ml's get_layer_mult_size sees a weighted layer."""
+    get = layer.get_attr
+    name = layer.class_name
+    if "Dense" in name:
+        return get("n_in"), get("n_out"), 1
+    if "Conv1D" in name:
+        return get("n_chan") * get("filt_width"), get("n_filt"), get("out_width")
+    if "Conv2D" in name:
+        return (
+            get("n_chan") * get("filt_height") * get("filt_width"),
+            get("n_filt"),
+            get("out_height") * get("out_width"),
+        )
+    return None
+
+
 def layer_table(hls_model) -> list[dict]:
     """Per layer, as hls4ml will build it: class, shape, every type, the ReuseFactor asked for and the one used,
     and the other per-layer settings."""
@@ -258,6 +275,7 @@ def layer_table(hls_model) -> list[dict]:
                 "reuse_asked": asked,
                 "reuse_adjusted": used is not None and asked != used and layer.class_name in WEIGHTED,
                 **{key: _plain(layer.get_attr(key)) for key in SETTINGS if layer.get_attr(key) is not None},
+                **dict(zip(("n_in", "n_out", "pixels"), map(int, mult_size(layer) or ()), strict=False)),
             }
         )
     return rows

@@ -1,0 +1,220 @@
+"""Build a fast tree exactly as the project's own build_lib.sh (same compiler, flags, sources, stamped library
+name), the two translation units in parallel, through ccache when given a cache directory; load the library into
+the hls4ml model the way ModelGraph._compile does, so predict() and trace() use it."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import re
+import shutil
+import subprocess
+import threading
+import time
+
+from hlsbox.steps.fastcsim.recognise import Unrecognised, recognise, unrecognised
+from hlsbox.steps.fastcsim.tree import make_fast_tree
+from hlsbox.steps.fastcsim.verify import verify_cxx
+
+_COMPILE_LINE = re.compile(r"^\$\{CC\} .* -c \S+ -o \S+\s*$")
+_LINK_LINE = re.compile(r"^\$\{CC\} .* -shared .*$")
+
+
+def _script_value(script, var):
+    m = re.search(rf"^{var}=(\S+)\s*$", script, re.M)
+    return m.group(1) if m else None
+
+
+def lib_path(tree_dir):
+    with open(os.path.join(tree_dir, "build_lib.sh")) as f:
+        s = f.read()
+    return os.path.join(
+        os.path.abspath(tree_dir), "firmware", f"{_script_value(s, 'PROJECT')}-{_script_value(s, 'LIB_STAMP')}.so"
+    )
+
+
+def make_parallel_script(script):
+    """build_lib.sh -> same script with the '-c' compile lines run as parallel background jobs (each
+    waited for, failures propagate) and prefixed by $FASTCSIM_LAUNCHER (e.g. 'ccache').  Returns None if
+    the script does not have the expected shape (then run it unchanged)."""
+    lines = script.split("\n")
+    comp = [i for i, line in enumerate(lines) if _COMPILE_LINE.match(line)]
+    link = [i for i, line in enumerate(lines) if _LINK_LINE.match(line)]
+    if len(comp) < 1 or len(link) != 1 or max(comp) > link[0]:
+        return None
+    for i in comp:
+        lines[i] = "${FASTCSIM_LAUNCHER} " + lines[i].rstrip() + ' &\nFASTCSIM_PIDS="$FASTCSIM_PIDS $!"'
+    lines[link[0]] = "for p in $FASTCSIM_PIDS; do wait $p; done\n" + lines[link[0]]
+    return "\n".join(lines)
+
+
+class BuildFailed(Exception):
+    """g++ failed on the C-simulation sources (the output names the error)."""
+
+    def __init__(self, output: str) -> None:
+        super().__init__(output[-3000:])
+        self.output = output
+
+
+def build(tree_dir, parallel=True, ccache_dir=None, log=print):
+    """Compile tree_dir (a fast tree or any written project) exactly as its build_lib.sh does: same
+    compiler, flags, sources and library name. parallel: the translation units run concurrently.
+    ccache_dir: compile through ccache with its cache there (when ccache is installed).
+    Returns dict(lib=..., seconds=..., peak_tree_rss_mb=..., max_rss_mb=..., ccache=bool)."""
+    tree_dir = os.path.abspath(tree_dir)
+    with open(os.path.join(tree_dir, "build_lib.sh")) as f:
+        script = f.read()
+    env = dict(os.environ)
+    launcher = shutil.which("ccache") if ccache_dir else None
+    if launcher:
+        env.update(FASTCSIM_LAUNCHER=launcher, CCACHE_DIR=ccache_dir)
+    fast = make_parallel_script(script) if parallel else None
+    if fast is None:
+        if parallel and log:
+            log("fastcsim: build_lib.sh has an unexpected shape, running it unchanged (serial)")
+        fast = script.replace("\n${CC} ", "\n${FASTCSIM_LAUNCHER} ${CC} ") if launcher else script
+    name = "build_lib_fastcsim.sh"
+    with open(os.path.join(tree_dir, name), "w") as f:
+        f.write(fast)
+    os.chmod(os.path.join(tree_dir, name), 0o755)
+    lib = lib_path(tree_dir)
+    if os.path.exists(lib):
+        os.remove(lib)
+    res = measure(["bash", name], cwd=tree_dir, env=env)
+    if res["returncode"] != 0 or not os.path.isfile(lib):
+        raise BuildFailed(res["output"])
+    res.update(lib=lib, ccache=bool(launcher), parallel=parallel)
+    if log:
+        log(
+            f"fastcsim: built {os.path.basename(lib)} in {res['seconds']:.1f} s, peak memory of the compilers "
+            f"{res['peak_tree_rss_mb']:.0f} MB{' (through ccache)' if launcher else ''}"
+        )
+    return res
+
+
+def _tree_rss_kb(root_pid):
+    """(sum, max) of VmRSS in kB over root_pid and all its descendants (Linux /proc)."""
+    children, rss = {}, {}
+    page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                st = f.read()
+            ppid = int(st[st.rfind(")") + 2 :].split()[1])
+            with open(f"/proc/{d}/statm") as f:
+                pages = int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+        rss[int(d)] = pages * page_kb
+    total, largest, stack = 0, 0, [root_pid]
+    while stack:
+        p = stack.pop()
+        total += rss.get(p, 0)
+        largest = max(largest, rss.get(p, 0))
+        stack.extend(children.get(p, []))
+    return total, largest
+
+
+def measure(cmd, cwd=None, env=None, interval=0.05):
+    """Run cmd; return wall seconds, the peak of the summed RSS of its process tree (sampled from /proc
+    every `interval` s, so parallel compilers count together), the largest single-process RSS seen, the
+    exit code and the output.  (wait4's ru_maxrss is not used: on Linux a forked child inherits the
+    parent's high-water mark, so it reports the calling Python's RSS for small builds.)"""
+    t0 = time.time()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    peak = [0, 0]
+    done = threading.Event()
+
+    def sampler():
+        while not done.is_set():
+            tot, big = _tree_rss_kb(proc.pid)
+            peak[0], peak[1] = max(peak[0], tot), max(peak[1], big)
+            done.wait(interval)
+
+    th = threading.Thread(target=sampler, daemon=True)
+    th.start()
+    out = proc.communicate()[0]
+    done.set()
+    th.join()
+    return dict(
+        seconds=time.time() - t0,
+        peak_tree_rss_mb=peak[0] / 1024,
+        max_rss_mb=peak[1] / 1024,
+        returncode=proc.returncode,
+        output=out.decode(errors="replace"),
+    )
+
+
+def attach(hls_model, lib):
+    """Load lib into hls_model exactly as ModelGraph._compile does (dlclose the previous one first), so
+    that hls_model.predict / trace use it."""
+    old = getattr(hls_model, "_top_function_lib", None)
+    if old is not None and platform.system() == "Linux":
+        for libdl in ("libdl.so", "libdl.so.2"):
+            try:
+                dlclose = ctypes.CDLL(libdl).dlclose
+                break
+            except OSError:
+                continue
+        dlclose.argtypes = [ctypes.c_void_p]
+        dlclose.restype = ctypes.c_int
+        dlclose(old._handle)
+    hls_model._top_function_lib = ctypes.cdll.LoadLibrary(lib)
+    return hls_model
+
+
+def fast_compile(hls_model, tree_dir, ccache_dir=None, log=print):
+    """Drop-in for hls_model.compile() after hls_model.write(): recognise and prove the generated classes,
+    check the C++ template, make the fast tree in tree_dir, build it as hls4ml would, load it. Anything not
+    recognised: hls4ml's own build (hls_model._compile()), and the reason in the result. tree_dir should be the
+    same path every time: the weights directory is on the compiler's command line, so ccache hits only there."""
+    project = os.path.abspath(hls_model.config.get_output_dir())
+    start = time.time()
+    try:
+        recs = recognise(project)
+        bad = unrecognised(recs)
+        if bad:
+            raise Unrecognised("; ".join(str(r) for r in bad))
+        ok, message = verify_cxx(project, recs, log=log)
+        if not ok:
+            raise Unrecognised(message)
+        prepare = time.time() - start
+        make_fast_tree(project, tree_dir, recs)
+        result = build(tree_dir, ccache_dir=ccache_dir, log=log)
+    except Unrecognised as exc:
+        if log:
+            log(
+                f"WARNING: fastcsim does not recognise this project's generated im2col code ({exc}); building "
+                "exactly as hls4ml does, which is slow for io_parallel convolutions."
+            )
+        hls_model._compile()
+        return {"mode": "exact", "reason": str(exc)[:500], "seconds": time.time() - start}
+    attach(hls_model, result["lib"])
+    replaced = [r for r in recs if r.ok]
+    result.update(
+        mode="fast",
+        prepare_seconds=prepare,
+        classes=len(replaced),
+        copies_replaced=sum(r.n_copies for r in replaced),
+        generated_bytes=sum(r.src_bytes for r in replaced),
+        total_seconds=time.time() - start,
+    )
+    result.pop("output", None)
+    return result
+
+
+def patch_compile(hls_model, **kw):
+    """Make this hls_model's compile() fast: compile() = write() + fast_compile(...).  ModelGraph.trace()
+    and predict-before-compile call self.compile(), so they get the fast build too (trace() rewrites
+    the project with trace_output=True; the fast tree is rebuilt from it)."""
+
+    def compile():
+        hls_model.write()
+        return fast_compile(hls_model, **kw)
+
+    hls_model.compile = compile
+    return hls_model
