@@ -122,9 +122,22 @@ def test_a_small_design_fits():
     assert plan.totals["DSP"] == 4  # 27 x 4 = 108 multiplies / 27 = 4 multipliers
 
 
-def test_a_design_too_big_gets_a_verdict_and_ways_out():
+def test_in_io_parallel_resource_convs_no_reuse_factor_above_their_inputs_is_proposed():
+    """hls4ml's conv_2d_resource_cl asserts RF <= filt_h * filt_w * n_chan: the ways out stay within it."""
     described = _described(conv_row("a", 56, 56, 8, rf_used=28), conv_row("b", 32, 56, 8, rf_used=32))
     plan = make_plan(described, _flow(), Z010)
+    assert plan.verdict == NO_FIT and plan.reuse_that_fits is None
+    assert any("no ReuseFactor makes it fit" in w for w in plan.ways_out)
+    too_far = make_plan(_described(conv_row("p", 16, 32, 8, rf_used=32, k=1)), _flow(), Z010)
+    assert [p["layer"] for p in too_far.kernel_problems] == ["p"]
+
+
+def test_a_design_too_big_gets_a_verdict_and_ways_out():
+    described = _described(
+        conv_row("a", 56, 56, 8, rf_used=28, strategy="latency"),
+        conv_row("b", 32, 56, 8, rf_used=32, strategy="latency"),
+    )
+    plan = make_plan(described, _flow(strategy="Latency"), Z010)
     assert plan.verdict == NO_FIT
     assert plan.utilisation["DSP"] > 1
     # The smallest valid per-layer ReuseFactors with which it fits: check them by re-planning.
@@ -132,11 +145,18 @@ def test_a_design_too_big_gets_a_verdict_and_ways_out():
     refit = make_plan(
         _described(
             *[
-                conv_row(r["name"], r["n_in"] // 9, r["n_out"], 8, rf_used=plan.reuse_that_fits[r["name"]])
+                conv_row(
+                    r["name"],
+                    r["n_in"] // 9,
+                    r["n_out"],
+                    8,
+                    rf_used=plan.reuse_that_fits[r["name"]],
+                    strategy="latency",
+                )
                 for r in described["layers"]
             ]
         ),
-        _flow(),
+        _flow(strategy="Latency"),
         Z010,
     )
     assert refit.verdict != NO_FIT
