@@ -23,7 +23,7 @@ STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeou
             $(if $(MEM),--mem $(MEM)) $(if $(CPUS),--cpus $(CPUS)) $(if $(FORCE),--force)
 MODELS = models/digits_cnn.keras models/model_2_15.keras
 
-.PHONY: help setup image models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor
+.PHONY: help setup image models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor estimator-data fit
 
 help: ## list the targets and variables
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -79,6 +79,11 @@ lint: setup ## ruff
 
 bench: image models ## benchmarks -> tests/bench/results/ (not tests: timings)
 	$(VENV)/bin/python tests/bench/run.py
+
+estimator-data: image ## re-describe the recorded designs of tests/data/estimator in the image, then the surrogate's data
+	$(VENV)/bin/python -m tests.estimator_accuracy --describe
+	$(VENV)/bin/python -m tests.estimator_accuracy --write-surrogate
+	$(VENV)/bin/python -m tests.estimator_accuracy
 
 doctor: setup ## what is there and what is missing
 	$(HLSBOX) doctor

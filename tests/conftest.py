@@ -141,7 +141,7 @@ def slurm_cluster() -> None:
     subprocess.run(["bash", str(REPO / "tests" / "slurm" / "cluster.sh"), "start"], check=True, timeout=180)
 
 
-def run_in_image(engine, workspace: Path, script: str, timeout: float = 600) -> list[str]:
+def run_in_image(engine, workspace: Path, script: str, timeout: float = 600, args: tuple[str, ...] = ()) -> list[str]:
     """A Python script in the real image (TF, hls4ml, hlsbox's step code), in the workspace; its output lines.
     Fails the test when the script fails."""
     from hlsbox import image
@@ -152,7 +152,7 @@ def run_in_image(engine, workspace: Path, script: str, timeout: float = 600) -> 
     lines: list[str] = []
     spec = ContainerSpec(
         image.find_image(engine).id,
-        ("python", str(workspace / ".probe.py")),
+        ("python", str(workspace / ".probe.py"), *args),
         Limits(memory=6 << 30, cpus=2, timeout=timeout),
         mounts=(Mount(workspace, workspace, read_only=False), Mount(PACKAGE_DIR, PACKAGE_MOUNT)),
         env={"PYTHONPATH": str(PACKAGE_MOUNT.parent)},

@@ -23,7 +23,7 @@ def test_the_seed_does_not_fit_the_z010_and_says_what_would(workspace: Path, see
     plan = json.loads((plan_dir / "plan.json").read_text())
     assert plan["verdict"] == "does not fit" and plan["utilisation"]["DSP"] > 1
     stage3b = next(layer for layer in plan["layers"] if layer["name"] == "stage3b_conv")
-    assert (stage3b["multiplies_per_output"], stage3b["reuse_used"], stage3b["multipliers"]) == (28_224, 28, 1_008)
+    assert (stage3b["multiplies_per_output"], stage3b["reuse_used"]) == (28_224, 28)
 
 
 def test_our_reuse_factor_rule_is_hls4mls(workspace: Path, seed_model: Path):

@@ -33,7 +33,16 @@ from hlsbox.units import human_duration, human_size
 PACKAGE_DIR = Path(hlsbox.__file__).resolve().parent
 PACKAGE_MOUNT = Path("/opt/hlsbox/hlsbox")
 # Host modules the steps import inside the image (pure Python): part of the step code's hash.
-SHARED_MODULES = ("__init__.py", "errors.py", "hls4ml_names.py", "kernels.py", "parts.py", "plan.py")
+SHARED_MODULES = (
+    "__init__.py",
+    "errors.py",
+    "estimator.py",
+    "hls4ml_names.py",
+    "kernels.py",
+    "parts.py",
+    "plan.py",
+    "surrogate.py",
+)
 
 
 class Interrupted(StepFailed):

@@ -40,10 +40,19 @@ def show_layers(console: Console, result: dict, title: str) -> None:
             "that split the layer's n_in × n_out multiplies evenly, and takes the closest. `hlsbox plan` lists "
             "the valid ones.[/]"
         )
-    for note in result.get("unfused_batchnorms") or []:
+    show_unfused_batchnorms(console, result.get("unfused_batchnorms") or [])
+
+
+def show_unfused_batchnorms(console: Console, notes: list[dict], counted: str = "") -> None:
+    """One line per reason: which BatchNormalization layers hls4ml keeps apart from the layer before them."""
+    by_reason: dict[str, list[str]] = {}
+    for note in notes:
+        by_reason.setdefault(note["why"], []).append(f"{note['batchnorm']}→{note['into']}")
+    for why, pairs in by_reason.items():
+        what = "A BatchNormalization is" if len(pairs) == 1 else f"{len(pairs)} BatchNormalizations are"
         console.print(
-            f"[yellow]BatchNormalization {note['batchnorm']} is not fused into {note['into']}: {note['why']}. "
-            "Unfused, it costs a multiply per element.[/]"
+            f"[yellow]{escape(what)} not fused ({escape(', '.join(pairs))}): {escape(why)}. Unfused, each costs a "
+            f"multiply per element{counted}.[/]"
         )
 
 
@@ -125,8 +134,9 @@ def _near(valid: list[int], asked: int | None, n: int = 5) -> str:
 
 
 def show_plan(console: Console, plan, run_dir: str) -> None:
-    table = Table(title=f"Plan: {plan.flow} on {plan.part} ({plan.io_type}, {plan.strategy})", title_justify="left")
-    for column in ("layer", "class", "mult/out", "RF", "valid RF near", "mults ∥", "DSP", "BRAM18", "cycles"):
+    title = f"Plan: {plan.flow} on {plan.part} ({plan.io_type}, {plan.strategy}, {plan.tool.replace('_', ' ')})"
+    table = Table(title=title, title_justify="left")
+    for column in ("layer", "class", "mult/out", "RF", "valid RF near", "mults ∥", "DSP", "BRAM18", "LUT", "cycles"):
         table.add_column(
             column,
             justify="left" if column in ("layer", "class", "valid RF near") else "right",
@@ -139,7 +149,7 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
             continue
         rf = ""
         if layer.reuse_used is not None and layer.multiplies_per_output:
-            moved = layer.reuse_asked != layer.reuse_used
+            moved = layer.reuse_asked not in (None, layer.reuse_used)
             rf = f"{layer.reuse_asked}→[bold yellow]{layer.reuse_used}[/]" if moved else str(layer.reuse_used)
         table.add_row(
             layer.name,
@@ -150,7 +160,8 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
             f"{layer.multipliers:,}",
             f"{layer.dsp:,}",
             f"{layer.bram18:,}",
-            f"{layer.cycles:,}",
+            f"{layer.lut:,}",
+            f"{layer.latency:,}",
         )
     if others:
         table.add_row(
@@ -160,30 +171,50 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
             "",
             "",
             "",
-            "0",
+            f"{sum(layer.dsp for layer in others):,}",
             f"{sum(layer.bram18 for layer in others):,}",
-            f"{sum(layer.cycles for layer in others):,}",
+            f"{sum(layer.lut for layer in others):,}",
+            f"{sum(layer.latency for layer in others):,}",
         )
     console.print(table)
-    totals = Table(title="Totals against the part", title_justify="left")
-    for column in ("resource", "estimate", plan.device, "used"):
+    totals = Table(title="Totals against the part (band: where the real figure lies, from the estimator's error)")
+    for column in ("resource", "estimate", "band", plan.device, "used", "2nd opinion"):
         totals.add_column(column, justify="left" if column == "resource" else "right")
+    second = plan.second_opinion or {}
     for resource, used in plan.utilisation.items():
         colour = "red" if used > 1 else "yellow" if used > 0.8 else "green"
+        low, high = plan.bands[resource]
         totals.add_row(
-            resource, f"{plan.totals[resource]:,}", f"{plan.capacity[resource]:,}", f"[{colour}]{used:.0%}[/]"
+            resource,
+            f"{plan.totals[resource]:,}",
+            f"{low:,}-{high:,}",
+            f"{plan.capacity[resource]:,}",
+            f"[{colour}]{used:.0%}[/]",
+            f"{second[resource]:,}" if resource in second else "",
         )
+    period = plan.clock_period
     totals.add_row(
         "latency",
         f"{plan.latency_cycles:,} cycles",
-        f"{plan.latency_cycles * plan.clock_period / 1e3:,.1f} µs",
-        f"at {plan.clock_period} ns",
+        "",
+        f"{plan.latency_cycles * period / 1e3:,.1f} µs",
+        f"at {period} ns",
+        f"{second['latency']:,}" if "latency" in second else "",
+    )
+    totals.add_row(
+        "interval",
+        f"{plan.interval_cycles:,} cycles",
+        "",
+        f"{1e3 / (plan.interval_cycles * period):,.3f} MHz",
+        "inputs",
+        f"{second['interval']:,}" if "interval" in second else "",
     )
     console.print(totals)
     colour = {"fits": "green", "tight": "yellow"}.get(plan.verdict, "red")
     worst = max(plan.utilisation, key=plan.utilisation.get)
+    note = " (within the estimator's error)" if plan.verdict == "tight" else ""
     console.print(
-        f"[bold {colour}]Verdict: {plan.verdict}[/] on {plan.part}: {worst} at "
+        f"[bold {colour}]Verdict: {plan.verdict}{note}[/] on {plan.part}: {worst} at "
         f"{plan.utilisation[worst]:.0%} of the part ({plan.totals[worst]:,} of {plan.capacity[worst]:,})."
     )
     for problem in plan.kernel_problems:
@@ -191,12 +222,14 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
             f"[bold red]Kernel check:[/] {escape(problem['layer'])}: hls4ml's {problem['kernel']} "
             f"{escape(problem['condition'])}; C simulation would abort there. Fix: {escape(problem['fix'])}."
         )
+    show_unfused_batchnorms(console, plan.unfused_batchnorms, " (counted above)")
     if plan.ways_out:
         console.print("Ways out, each re-planned (`--write-flow PATH --way N` writes one as a flow):")
     numbered = len(plan.alternatives)
     for index, way in enumerate(plan.ways_out, start=1):
         console.print(f"  {index}. {way}" if index <= numbered else f"  • {way}")
-    console.print(
-        f"[dim]Estimates: DSP and BRAM follow hls4ml's arithmetic; LUT and FF are rough "
-        f"(README: Estimator accuracy). Plan: {run_dir}/plan.json[/]"
-    )
+    if second.get("neighbours"):
+        console.print(
+            f"[dim]2nd opinion: the recorded designs most like this one ({', '.join(second['neighbours'])}).[/]"
+        )
+    console.print(f"[dim]Estimator accuracy: README, 'Estimator accuracy'. Plan: {run_dir}/plan.json[/]")

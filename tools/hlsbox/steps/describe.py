@@ -1,8 +1,10 @@
-"""Step `describe`: the hls4ml view of a model, layer by layer, for `hlsbox plan`.
+"""Step `describe`: the hls4ml view of a model, layer by layer, for the estimator (`hlsbox plan`, `fit`).
 
-Converts (without writing or compiling) and reports what the estimator on the host needs: the
-multiply sizes hls4ml uses (n_in x n_out per output pixel), output pixels, operand widths, the
-ReuseFactor asked for and the one hls4ml settled on, the strategy, and the zero weights.
+Converts (without writing or compiling) and reports what resources and timing depend on: the multiply sizes
+hls4ml uses (n_in x n_out per output pixel) and its partitions, the ReuseFactor asked for and the one hls4ml
+settled on, the strategy, every operand's width, the weights' values as the tools see them (quantised to the
+layer's type: zeros, powers of two, and how many significant bits the rest have), activation tables, softmax
+implementation, and the depth of each io_stream FIFO.
 """
 
 from __future__ import annotations
@@ -14,41 +16,111 @@ import numpy as np
 
 from hlsbox.steps import hls
 
+GEOMETRY = (
+    "n_chan",
+    "n_filt",
+    "in_height",
+    "in_width",
+    "out_height",
+    "out_width",
+    "filt_height",
+    "filt_width",
+    "stride_height",
+    "stride_width",
+    "pool_height",
+    "pool_width",
+    "n_partitions",
+    "parallelization_factor",
+    "table_size",
+    "n_elem",
+)
 
-def _width(precision) -> int | None:
+
+def width(precision) -> int | None:
     return getattr(precision, "width", None)
 
 
-def describe_layer(layer, asked_reuse: int) -> dict:
+def quantised(values: np.ndarray, precision) -> np.ndarray:
+    """Weights as integers in units of the type's LSB, as the C++ cast makes them (rounding, saturation)."""
+    bits, integer = getattr(precision, "width", 0), getattr(precision, "integer", 0)
+    if not bits:
+        return np.asarray(values)
+    scaled = np.asarray(values, dtype=np.float64) * 2.0 ** (bits - integer)
+    rounding = str(getattr(getattr(precision, "rounding_mode", None), "name", "TRN"))
+    q = np.floor(scaled + 0.5) if rounding.startswith("RND") else np.floor(scaled)
+    signed = getattr(precision, "signed", True)
+    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    if "SAT" in str(getattr(getattr(precision, "saturation_mode", None), "name", "WRAP")):
+        return np.clip(q, low, high).astype(np.int64)
+    span = 2**bits
+    return ((q.astype(np.int64) - low) % span) + low
+
+
+def value_stats(values: np.ndarray, precision) -> dict:
+    """zero, power-of-two and odd-part bit lengths of quantised constants: what decides whether a constant
+    multiply needs a DSP (tests/data/estimator: the same statistics as the recorded designs)."""
+    q = np.abs(quantised(values, precision)).astype(np.int64).ravel()
+    nonzero = q[q > 0]
+    odd = nonzero // (nonzero & -nonzero)  # strip trailing zero bits
+    bits = np.floor(np.log2(odd)).astype(int) + 1 if len(odd) else np.array([], dtype=int)
+    hist = {str(k): int(v) for k, v in zip(*np.unique(bits, return_counts=True), strict=True)}
+    if len(q) - len(nonzero):
+        hist["0"] = int(len(q) - len(nonzero))
+    return {
+        "total": int(q.size),
+        "zero": int(q.size - nonzero.size),
+        "pow2": int(np.sum(odd == 1)),
+        "odd_bits_hist": hist,
+    }
+
+
+def describe_layer(layer, asked_reuse: int | None) -> dict:
     out = layer.get_output_variable()
+    get = layer.get_attr
     row = {
         "name": layer.name,
         "class": layer.class_name,
+        "index": layer.index,
         "output_shape": list(out.shape),
         "outputs": int(np.prod(out.shape)),
-        "result_bits": _width(out.type.precision),
-        "strategy": str(layer.get_attr("strategy") or "").lower(),
+        "result_bits": width(out.type.precision),
+        "result_integer": getattr(out.type.precision, "integer", None),
+        "strategy": str(get("strategy") or "").lower(),
         "reuse_asked": asked_reuse,
-        "reuse_used": layer.get_attr("reuse_factor"),
+        "reuse_used": get("reuse_factor"),
+        "types": {name.removesuffix("_t"): width(t.precision) for name, t in layer.types.items()},
+        **{key: int(get(key)) for key in GEOMETRY if isinstance(get(key), int | np.integer)},
     }
+    pragma = getattr(out, "pragma", None)
+    if isinstance(pragma, tuple) and pragma and pragma[0] == "stream":
+        row["stream_depth"] = int(pragma[1])
+    sources = [v for v in (layer.get_input_variable(name) for name in layer.inputs or ()) if v is not None]
+    sources = sources or [v for v in [layer.get_input_variable()] if v is not None and layer.inputs]
+    if sources:
+        row["input_bits"] = width(sources[0].type.precision)
+        row["input_shape"] = list(sources[0].shape)
+        row["inputs"] = len(sources)
+    if activation := get("activation"):
+        row["activation"] = str(activation).lower()
+    if layer.class_name == "Softmax":
+        row["implementation"] = str(get("implementation") or "stable").lower()
     size = hls.mult_size(layer)
     if size and "weight" in layer.weights:
         weights = layer.weights["weight"]
-        inputs = layer.get_input_variable()
         row.update(
             n_in=int(size[0]),
             n_out=int(size[1]),
             pixels=int(size[2]),
-            weight_bits=_width(weights.type.precision),
-            input_bits=_width(inputs.type.precision),
-            accum_bits=_width(layer.get_attr("accum_t").precision) if layer.get_attr("accum_t") else None,
-            weights=int(np.size(weights.data)),
-            zero_weights=int(np.count_nonzero(np.asarray(weights.data) == 0)),
+            weight_bits=width(weights.type.precision),
+            accum_bits=width(get("accum_t").precision) if get("accum_t") else None,
+            weights=value_stats(np.asarray(weights.data), weights.type.precision),
         )
     elif layer.class_name == "BatchNormalization":
-        # One multiply per element (scale), unrolled in io_parallel.
+        scale = layer.weights["scale"]
         row.update(
-            elementwise_multiplies=int(np.prod(out.shape)), weight_bits=_width(layer.weights["scale"].type.precision)
+            elementwise_multiplies=int(np.prod(out.shape)),
+            weight_bits=width(scale.type.precision),
+            weights=value_stats(np.asarray(scale.data), scale.type.precision),
         )
     return row
 
@@ -63,6 +135,7 @@ def run(spec: dict) -> dict:
         "step": "describe",
         "parameters": int(model.count_params()),
         "input_shape": list(model.input_shape[1:]),
+        "io_type": flow["io_type"],
         "layers": layers,
         "hls_config": config,
         "unfused_batchnorms": hls.unfused_batchnorms(model, hls_model, flow),
