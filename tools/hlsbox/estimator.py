@@ -442,16 +442,16 @@ def dataflow_memories(design: Design, bits: int | None = None) -> int:
         return copies * math.ceil(elements * width / 18)
     total = 0
     for row in layers[1:-1]:
-        depth = row.get("stream_depth") or 0
-        width = bits or row.get("result_bits") or 16
-        channels = row["output_shape"][-1] if row["output_shape"] else 1
-        if depth >= calibration.fifo_min_depth:
+        for depth, channels, width in fifos_of(row, bits):
+            if depth < calibration.fifo_min_depth:
+                continue
             if calibration.fifo_per_channel:
                 total += channels * bram18_for(width, depth)
             else:
                 total += math.ceil(channels * width / calibration.fifo_word_bits) * max(1, math.ceil(depth / 1024))
+        width = bits or row.get("result_bits") or 16
         if "Conv" in row["class"] and row.get("filt_height", 1) > 1 and "in_width" in row:
-            lines = (row["filt_height"] - 1) * row.get("n_chan", channels)
+            lines = (row["filt_height"] - 1) * row.get("n_chan", (row["output_shape"] or [1])[-1])
             if row["in_width"] >= calibration.fifo_min_depth:
                 total += lines * bram18_for(width, row["in_width"])
     return total
@@ -465,7 +465,15 @@ def dataflow_bits(design: Design, bits: int | None = None) -> int:
     if design.io_type == "io_parallel":
         first = layers[0]
         return math.prod(first["output_shape"] or [1]) * (bits or first.get("result_bits") or 16)
-    return sum((row["output_shape"] or [1])[-1] * (bits or row.get("result_bits") or 16) for row in layers[1:-1])
+    return sum(channels * width for row in layers[1:-1] for _, channels, width in fifos_of(row, bits))
+
+
+def fifos_of(row: dict, bits: int | None = None) -> list[tuple[int, int, int]]:
+    """A layer's output FIFOs in io_stream as (depth, channels, bits): one, or one per branch of a fork."""
+    if row.get("streams"):
+        return [(s["depth"], s["channels"], bits or s["bits"] or 16) for s in row["streams"]]
+    channels = row["output_shape"][-1] if row["output_shape"] else 1
+    return [(row.get("stream_depth") or 0, channels, bits or row.get("result_bits") or 16)]
 
 
 def estimate_design(design: Design, reuse: dict[str, int] | None = None, bits: int | None = None) -> DesignEstimate:

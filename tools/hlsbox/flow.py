@@ -147,6 +147,9 @@ class Flow(_Strict):
     # Leave a Dense/Conv layer's result type to hls4ml when a BatchNormalization follows, so hls4ml fuses the two
     # (hls4ml 1.3 fuses only then); false keeps them apart, as the seed's code did.
     fuse_batchnorm: bool = True
+    # io_stream FIFO depths: "default" keeps hls4ml's (a whole feature map each: BRAM), "auto" makes them shallow
+    # where that cannot deadlock (hlsbox.steps.fifos).
+    fifo_depth: Literal["default", "auto"] = "default"
     project_name: str = Field("myproject", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     layer_types: dict[str, LayerSettings] = Field(default_factory=dict)
     layers: dict[str, LayerSettings] = Field(default_factory=dict)

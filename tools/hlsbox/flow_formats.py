@@ -27,10 +27,17 @@ _MODEL_SECTION = ("Precision", "ReuseFactor", "Strategy")
 _MODEL_SECTION_IGNORED = ("BramFactor", "TraceOutput", "BitExact")
 
 
+# Written even at their defaults: what a reader of the file wants to see without knowing the defaults.
+ALWAYS_WRITTEN = ("backend", "part", "clock_period", "io_type", "strategy", "reuse_factor")
+
+
 def to_toml(flow: Flow, header: str = "") -> str:
     """A flow as TOML that load_flow reads back the same (defaults and empty tables left out)."""
     data = flow.model_dump(exclude_none=True, exclude_defaults=True)
-    data = {"name": flow.name, "model": flow.model, **data}
+    architecture = {key: getattr(flow, key) for key in ALWAYS_WRITTEN}
+    if flow.io_type == "io_stream":
+        architecture["fifo_depth"] = flow.fifo_depth
+    data = {"name": flow.name, "model": flow.model, **data, **architecture}
     for key in ("layers", "layer_types"):
         if key in data:
             data[key] = {

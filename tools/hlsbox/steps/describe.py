@@ -94,6 +94,13 @@ def describe_layer(layer, asked_reuse: int | None) -> dict:
     pragma = getattr(out, "pragma", None)
     if isinstance(pragma, tuple) and pragma and pragma[0] == "stream":
         row["stream_depth"] = int(pragma[1])
+    streams = [layer.get_output_variable(name) for name in layer.outputs or ()]
+    if len(streams) > 1:  # a fork (Clone): a FIFO per branch
+        row["streams"] = [
+            {"depth": int(v.pragma[1]), "channels": int(v.shape[-1]), "bits": width(v.type.precision)}
+            for v in streams
+            if isinstance(getattr(v, "pragma", None), tuple) and v.pragma[0] == "stream"
+        ]
     sources = [v for v in (layer.get_input_variable(name) for name in layer.inputs or ()) if v is not None]
     sources = sources or [v for v in [layer.get_input_variable()] if v is not None and layer.inputs]
     if sources:

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from hlsbox.hls4ml_names import HLS4ML_KEYS, table_entry
+from hlsbox.steps import fifos
 from hlsbox.steps.protocol import StepInputError, phase
 
 
@@ -220,6 +221,10 @@ def convert(model, flow: dict, project_dir: Path, trace: bool = False, flow_file
             io_type=flow["io_type"],
             clock_period=flow["clock_period"],
         )
+        changed = fifos.set_fifo_depths(hls_model, flow.get("fifo_depth", "default"))
+        if changed:
+            deep = sum(1 for c in changed if c["to"] != fifos.SHALLOW)
+            print(f"fifo_depth = auto: {len(changed) - deep} FIFOs shallow, {deep} a whole map at a fork", flush=True)
     except StepInputError:
         raise
     except Exception as exc:
