@@ -3,7 +3,10 @@ from inside it), and engine errors as one-paragraph errors with nothing left beh
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,3 +90,127 @@ def test_mem_1k_is_a_clean_error_and_leaves_no_run_dir(workspace: Path, engine):
     assert_clean_error(result, 2, "--mem 1k is too little")
     leftovers = list((workspace / "build").glob("**/.convert.tmp-*"))
     assert not leftovers and not hlsbox_containers(engine)
+
+
+class SocketProxy:
+    """A Unix socket that forwards to the engine's: hlsbox talks to it, and killing it is the engine going away
+    mid-run (as a stopped daemon is, seen from the client)."""
+
+    def __init__(self, target: str, path: Path) -> None:
+        import socket
+        import threading
+
+        self.target, self.path, self.links, self.dead = target, path, [], False
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(str(path))
+        self.server.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            if self.dead:
+                client.close()
+                return
+            upstream = socket.socket(socket.AF_UNIX)
+            upstream.connect(self.target)
+            self.links += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(2)
+
+    def kill(self) -> None:
+        self.dead = True
+        with contextlib.suppress(OSError):
+            self.server.shutdown(2)  # wakes the accept() blocked in the other thread (close alone would not)
+        self.server.close()
+        self.path.unlink(missing_ok=True)
+        for link in self.links:
+            with contextlib.suppress(OSError):
+                link.shutdown(2)
+
+
+def _socket_of(engine) -> str:
+    url = engine.endpoint if engine.name == "podman" else os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    return url.removeprefix("unix://")
+
+
+def test_the_engine_going_away_mid_run_is_a_clean_error(workspace: Path, engine, tmp_path: Path):
+    good = workspace / "build" / "digits" / "xc7z020clg400-1" / "csim" / "result.json"
+    if not good.is_file():
+        assert run_cli("csim", "--flow", "flows/digits.toml", cwd=workspace).exit_code == 0
+    before = good.read_bytes()
+    proxy = SocketProxy(_socket_of(engine), tmp_path / "engine.sock")
+    variable = "CONTAINER_HOST" if engine.name == "podman" else "DOCKER_HOST"
+    env = {**os.environ, variable: f"unix://{tmp_path / 'engine.sock'}", "HLSBOX_ENGINE": engine.name}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hlsbox", "csim", "--flow", "flows/digits.toml", "--force"],
+        cwd=workspace,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for line in proc.stdout:
+            if "compiling" in line or "predicting" in line:
+                break
+        proxy.kill()
+        output = proc.communicate(timeout=60)[0]
+    finally:
+        engine.remove_containers("org.hlsbox.step=csim")  # the daemon itself lives on here: clear what ran
+    assert proc.returncode == 1, output
+    flat = " ".join(output.split())
+    assert "Traceback" not in output and "Lost the connection to" in flat, output
+    run_dir = workspace / "build" / "digits" / "xc7z020clg400-1"
+    assert not list(run_dir.glob(".csim.tmp-*")) and (run_dir / "csim.failed").is_dir()
+    assert good.read_bytes() == before  # the last good result is untouched
+
+
+def test_no_permission_on_the_engine_socket_is_bad_input(engine, tmp_path: Path):
+    """hlsbox as a user who may not use the engine's socket (the kernel refuses, not a mock): exit 2, the fix."""
+    from hlsbox import cli, engines
+
+    if engine.name != "docker":
+        pytest.skip("the Podman service socket here is this test session's own (root only by its directory)")
+    err = tmp_path / "stderr.txt"
+    pid = os.fork()
+    if pid == 0:  # the child: everything is imported; only the socket is reached as another user
+        code = 99
+        try:
+            sys.stderr = err.open("w", buffering=1)  # rich writes to sys.stderr (pytest's capture in the parent)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            engines._chosen.clear()
+            os.environ["HLSBOX_ENGINE"] = "docker"
+            try:
+                code = int(cli.app(["clean"], standalone_mode=False) or 0)  # click returns the exit code
+            except SystemExit as exit_:
+                code = int(exit_.code or 0)
+            except Exception as exc:  # click's Exit carries the code
+                code = int(getattr(exc, "exit_code", 98))
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    text = " ".join(err.read_text().split())
+    assert os.WEXITSTATUS(status) == 2, text
+    assert "No permission to use the Docker socket" in text and "group" in text and "Traceback" not in text

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import hlsbox_containers, run_cli
 
 pytestmark = pytest.mark.integration
 DIGITS = "flows/digits.toml"
@@ -75,3 +80,69 @@ def test_a_sweep_through_slurm(workspace: Path, engine, slurm_cluster):
     slurm = workspace / "build" / "sweeps" / "digits" / "slurm"
     assert (slurm / "status" / "0").read_text().strip() == "0" and (slurm / "logs" / "task-1.log").is_file()
     assert "#SBATCH --mem=4096M" in (slurm / "sweep.sbatch").read_text()
+
+
+def _start_sweep(workspace: Path, name: str, *extra: str) -> subprocess.Popen:
+    """A sweep of a fresh copy of the digits flow (nothing cached), csim of 3 variants one at a time."""
+    text = (workspace / DIGITS).read_text().replace('name = "digits"', f'name = "{name}"')
+    (workspace / "flows" / f"{name}.toml").write_text(text)
+    command = ["sweep", "--flow", f"flows/{name}.toml", "--grid", "reuse_factor=1,2,3", "--step", "csim", *extra]
+    return subprocess.Popen(
+        [sys.executable, "-m", "hlsbox", *command],
+        cwd=workspace,
+        env={**os.environ, "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _wait_for_csim_container(engine, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not engine.containers("org.hlsbox.step=csim", running=True):
+        assert time.monotonic() < deadline, "no csim container started"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_local_sweep_stops_within_seconds_and_resumes(workspace: Path, engine, sig: signal.Signals):
+    name = f"stop{sig.value}"
+    proc = _start_sweep(workspace, name, "--workers", "1")
+    _wait_for_csim_container(engine)
+    started = time.monotonic()
+    proc.send_signal(sig)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, output
+    assert time.monotonic() - started <= 5, output
+    assert "Traceback" not in output and "not started" in output
+    assert not hlsbox_containers(engine)
+    part = "xc7z020clg400-1"
+    first = json.loads((workspace / "build" / f"{name}-rf1" / part / "csim.failed" / "manifest.json").read_text())
+    assert first["status"] == "interrupted"
+    assert not (workspace / "build" / f"{name}-rf3" / part / "csim").exists()  # never started
+    again = run_cli(
+        "sweep", "--flow", f"flows/{name}.toml", "--grid", "reuse_factor=1,2,3", "--step", "csim", cwd=workspace
+    )
+    assert again.exit_code == 0, again.output
+    rows = json.loads((workspace / "build" / "sweeps" / name / "sweep.json").read_text())
+    assert [r["exit_code"] for r in rows] == [0, 0, 0]
+
+
+def test_a_slurm_sweep_is_cancelled_on_ctrl_c(workspace: Path, engine, slurm_cluster):
+    proc = _start_sweep(workspace, "slurmstop", "--executor", "slurm", "--mem", "3g")
+    _wait_for_csim_container(engine)
+    assert _queued(), "the array is not in Slurm's queue"
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, output
+    assert time.monotonic() - started <= 10, output
+    assert "interrupted" in output and not _queued()  # scancel'ed, and gone from the queue
+    deadline = time.monotonic() + 30  # the task's hlsbox got Slurm's SIGTERM and stops its container
+    while hlsbox_containers(engine):
+        assert time.monotonic() < deadline, "a cancelled task left its container running"
+        time.sleep(0.5)
+
+
+def _queued() -> str:
+    return subprocess.run(["squeue", "-h", "-n", "hlsbox-csim"], capture_output=True, text=True).stdout.strip()
