@@ -19,6 +19,8 @@ INDEX_URL ?=
 CIFAR10 ?=
 
 FORCE   ?=
+AGREEMENT ?=
+BUDGET  ?=
 STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
             $(if $(MEM),--mem $(MEM)) $(if $(CPUS),--cpus $(CPUS)) $(if $(FORCE),--force)
 MODELS = models/digits_cnn.keras models/model_2_15.keras
@@ -62,10 +64,14 @@ EXECUTOR ?= local
 sweep: image models ## variants of FLOW over GRID (e.g. GRID="reuse_factor=1,2 precision=ap_fixed<8,3>"), EXECUTOR=local|slurm
 	$(HLSBOX) sweep --flow $(FLOW) $(foreach axis,$(GRID),--grid '$(axis)') --executor $(EXECUTOR) $(if $(MEM),--mem $(MEM))
 
-demo: image models ## the main job: convert + csim of the digits flow, convert of the seed flow
-	$(HLSBOX) convert --flow flows/digits.toml
-	$(HLSBOX) csim --flow flows/digits.toml
+demo: image models ## the main job: the fitted digits flow (convert, csim, plan verdict), convert of the seed flow
+	$(HLSBOX) convert --flow flows/digits_fit.toml
+	$(HLSBOX) csim --flow flows/digits_fit.toml
+	$(HLSBOX) plan --flow flows/digits_fit.toml
 	$(HLSBOX) convert --flow flows/seed.toml
+
+fit: image models ## FLOW -> a flow that fits PART and agrees with Keras (<flow>_fit.toml); AGREEMENT, BUDGET
+	$(HLSBOX) fit $(STEP_ARGS) $(if $(AGREEMENT),--agreement $(AGREEMENT)) $(if $(BUDGET),--budget $(BUDGET))
 
 test: image lint ## all tests (lint, unit, and integration with real Docker)
 	$(VENV)/bin/pytest

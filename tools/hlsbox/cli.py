@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -282,6 +283,57 @@ def plan(
         plans.write_way(console, result, loaded, write_flow, way)
     if strict and result.verdict == plans.NO_FIT:
         raise HlsboxError(f"The design does not fit {result.part} (--strict).", "Take one of the ways out above.")
+
+
+@app.command()
+@guarded
+def fit(
+    flow: FlowOpt = DEFAULT_FLOW,
+    part: PartOpt = None,
+    agreement: Annotated[
+        float, typer.Option(help="Top-1 agreement with Keras to keep (calibration and held-out inputs), e.g. 0.99.")
+    ] = 0.99,
+    budget: Annotated[float, typer.Option(help="Percent of every resource of the part the design may use.")] = 80.0,
+    io_type: Annotated[
+        str,
+        typer.Option("--io-type", help="auto (io_stream where io_parallel cannot fit), io_parallel, io_stream."),
+    ] = "auto",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="The new flow file (default: <flow>_fit.toml beside the flow).")
+    ] = None,
+    max_probes: Annotated[
+        int, typer.Option(help="C simulations the search may use, cached ones included (a re-run replays them).")
+    ] = 40,
+    samples: Annotated[int, typer.Option(help="Calibration inputs each C simulation is judged on.")] = 200,
+    timeout: TimeoutOpt = None,
+    mem: MemOpt = None,
+    cpus: CpusOpt = 2.0,
+    build_dir: BuildOpt = Path("build"),
+    force: ForceOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """From a design that does not fit or does not agree with Keras to one that does: the fewest bits per layer
+    that keep the agreement target (C simulation on calibration inputs from the flow's data), then io_type,
+    strategy and ReuseFactors within the budget (the plan's estimator), checked on held-out inputs. Writes a new
+    flow, fit.json and fit.png; Ctrl-C keeps the best design so far, a re-run resumes from the cache."""
+    from hlsbox import fits
+
+    params = fits.FitParams(agreement, budget / 100, io_type, max_probes, samples)
+    params.check()
+    step = registry.step("fit")
+    loaded = load_flow(flow).with_part(part)
+    target = fits.output_path(flow, out)
+    request = RunRequest(
+        "fit",
+        loaded,
+        flow.resolve(),
+        workspace_of(build_dir),
+        limits_of(step, timeout, mem, cpus, None),
+        verbose,
+        force,
+        params={"fit": asdict(params), "out": str(target)},
+    )
+    run_and_show(request)
 
 
 @flow_app.command("export")

@@ -77,6 +77,17 @@ STEPS: dict[str, Step] = {
             show="hlsbox.views:show_plan",
         ),
         Step(
+            "fit",
+            "From a design that does not fit or does not agree with Keras to one that does: per-layer types (the "
+            "fewest bits that keep the agreement target, judged by C simulation on calibration inputs), then io_type, "
+            "strategy and ReuseFactors within the budget (the plan's estimator); checked on held-out inputs.",
+            "fit",
+            "fit",
+            timeout="2h",
+            run="hlsbox.fits:run_fit",
+            show="hlsbox.views:show_fit",
+        ),
+        Step(
             "csynth",
             "C synthesis of the flow's project (the plan runs first and warns when it does not fit).",
             upstream="convert",

@@ -47,6 +47,7 @@ SHARED_MODULES = (
 
 class Interrupted(StepFailed):
     def __init__(self, what: str, kept: Path) -> None:
+        self.kept = kept
         super().__init__(
             f"{what} was interrupted; the container is stopped and removed.",
             f"Partial output: {kept}",
@@ -142,10 +143,9 @@ def sha256_file(path: Path) -> str:
 def steps_code_hash() -> str:
     """The code that runs in the container: a change to it invalidates cached results."""
     digest = hashlib.sha256()
-    paths = sorted((PACKAGE_DIR / "steps").glob("*.py")) + [PACKAGE_DIR / name for name in SHARED_MODULES]
-    paths += sorted((PACKAGE_DIR / "steps" / "fastcsim").glob("*.py"))
+    paths = sorted((PACKAGE_DIR / "steps").rglob("*.py")) + [PACKAGE_DIR / name for name in SHARED_MODULES]
     for path in paths:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+        digest.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 

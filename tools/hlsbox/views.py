@@ -233,3 +233,64 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
             f"[dim]2nd opinion: the recorded designs most like this one ({', '.join(second['neighbours'])}).[/]"
         )
     console.print(f"[dim]Estimator accuracy: README, 'Estimator accuracy'. Plan: {run_dir}/plan.json[/]")
+
+
+def show_fit(console: Console, result: dict, run_dir: str) -> None:
+    target, design, held = result["target"], result["design"], result["held_out"]
+    table = Table(
+        title=f"Fit: {result['flow']['name']} on {target['part']} ({design['io_type']}, {design['strategy']}): "
+        f"every layer's types and ReuseFactor",
+        title_justify="left",
+    )
+    for column in ("layer", "class", "result", "weight", "RF", "DSP", "BRAM18", "LUT", "max |diff| vs Keras"):
+        table.add_column(column, justify="left" if column in ("layer", "class", "result", "weight") else "right")
+    for row in result["layers"]:
+        diff = row["max_abs_diff"]
+        table.add_row(
+            row["layer"],
+            row["class"],
+            _short(row["result"]),
+            _short(row["weight"] or ""),
+            str(row["reuse_factor"] or ""),
+            f"{row['dsp']:,}",
+            f"{row['bram18']:,}",
+            f"{row['lut']:,}",
+            "" if diff is None else f"{diff:.3g} ({row['relative_diff']:.1%})",
+        )
+    console.print(table)
+    totals = Table(title="The design against the part (estimated) and against Keras", title_justify="left")
+    totals.add_column("")
+    totals.add_column("value", justify="right")
+    for resource, share in design["utilisation"].items():
+        totals.add_row(resource, f"{design['totals'][resource]:,} ({share:.0%}; budget {target['budget']:.0%})")
+    totals.add_row("plan verdict", design["verdict"])
+    totals.add_row("latency / interval", f"{design['latency_cycles']:,} / {design['interval_cycles']:,} cycles")
+    agreement = held["top1_agreement"]
+    colour = "green" if agreement >= target["agreement"] else "red"
+    totals.add_row(
+        f"top-1 agreement, {held['samples']} held-out inputs",
+        f"[{colour}]{agreement:.1%}[/] (target {target['agreement']:.0%})",
+    )
+    totals.add_row("max / mean |Keras - HLS|", f"{held['max_abs_diff']:.3g} / {held['mean_abs_diff']:.3g}")
+    if "keras_accuracy" in held:
+        totals.add_row("accuracy (labels): Keras / HLS", f"{held['keras_accuracy']:.1%} / {held['hls_accuracy']:.1%}")
+    calibration = result["calibration"]
+    totals.add_row(f"top-1 agreement, {calibration['samples']} calibration inputs", f"{calibration['agreement']:.1%}")
+    totals.add_row(
+        "C simulations",
+        f"{result['probes_run']} run, {result['probes_cached']} from the cache, {result['seconds']:.0f} s",
+    )
+    console.print(totals)
+    if not result["meets_target"]:
+        console.print(
+            "[yellow]The held-out inputs agree less than the target: the calibration inputs did not show every case. "
+            "Give more (--samples) or ask for a margin (--agreement).[/]"
+        )
+    if result["stopped_early"]:
+        console.print("[dim]The probe budget ran out before every layer was narrowed: `hlsbox fit` again goes on.[/]")
+    console.print(f"[green]Flow written:[/] {result.get('written')}  [dim](plan, csim, csynth run on it)[/]")
+    console.print(f"[green]Results:[/] {run_dir}/fit.json, {run_dir}/fit.png")
+
+
+def _short(precision: str) -> str:
+    return precision.replace(",AP_RND,AP_SAT", "")

@@ -49,6 +49,35 @@ def test_inputs(settings: dict, input_shape: tuple[int, ...], workspace: Path) -
     return x[:samples], y[:samples]
 
 
+CALIBRATION_SEED = 500  # synthetic data sets: calibration draws from seeds HELD_OUT_SEED + 500 + seed on
+
+
+def calibration_inputs(settings: dict, input_shape: tuple[int, ...], workspace: Path, samples: int) -> np.ndarray:
+    """Inputs for fit's search, never the held-out ones test_inputs gives: digits' training split, CIFAR-10's
+    training batches, or other draws of a synthetic set. Random inputs are no data to calibrate on."""
+    name, seed = settings["dataset"], settings["seed"]
+    if name == "digits":
+        x = datasets.digits_split()[0]
+    elif name == "synthetic_cifar":
+        x, _ = datasets.synthetic_cifar(samples, datasets.HELD_OUT_SEED + CALIBRATION_SEED + seed)
+    elif name == "jets":
+        x, _ = datasets.jets(samples, datasets.HELD_OUT_SEED + CALIBRATION_SEED + seed)
+    elif name == "cifar10" and settings.get("cifar10_path"):
+        x = datasets.cifar10_train(workspace / settings["cifar10_path"])[0]
+    else:
+        raise StepInputError(
+            f"The flow's [csim] dataset is '{name}': no data the model was made for, so nothing to calibrate the "
+            "types on or to judge agreement with.",
+            "Set csim.dataset to the model's data (digits, synthetic_cifar, jets, or cifar10 with cifar10_path).",
+        )
+    if tuple(x.shape[1:]) != tuple(input_shape):
+        raise StepInputError(
+            f"The model takes inputs of shape {input_shape}, the '{name}' data set has {x.shape[1:]}.",
+            "Pick the data set that matches the model in the flow's [csim] section.",
+        )
+    return x[:samples]
+
+
 def compare(keras_out: np.ndarray, hls_out: np.ndarray, labels: np.ndarray | None) -> dict:
     diff = np.abs(keras_out - hls_out)
     result = {

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 PHASE_MARK = "@@hlsbox phase "
@@ -27,8 +29,22 @@ class StepFailure(StepInputError):
     kind, exit_code = "step_failed", EXIT_STEP_FAILED
 
 
+_muted = [False]
+
+
 def phase(name: str) -> None:
-    print(f"{PHASE_MARK}{name}", flush=True)
+    if not _muted[0]:
+        print(f"{PHASE_MARK}{name}", flush=True)
+
+
+@contextlib.contextmanager
+def muted_phases() -> Iterator[None]:
+    """Inner phases (a fit's many conversions and builds) stay out of the live view; the caller reports."""
+    _muted[0] = True
+    try:
+        yield
+    finally:
+        _muted[0] = False
 
 
 def write_json(path: Path, data: object) -> None:

@@ -17,6 +17,16 @@ def _hls_name(layer, traced: dict) -> str | None:
     return None
 
 
+def _folded_into(layer, traced: dict) -> str | None:
+    """The traced layer a BatchNormalization without a trace of its own reads from (hls4ml folded it into that)."""
+    try:
+        inbound = layer._inbound_nodes[0].inbound_layers
+    except (AttributeError, IndexError):
+        return None
+    inbound = inbound if isinstance(inbound, list) else [inbound]
+    return _hls_name(inbound[0], traced) if len(inbound) == 1 else None
+
+
 def _range_limit(hls_model, name: str) -> float | None:
     precision = hls_model.graph[name].get_output_variable().type.precision
     integer, signed = getattr(precision, "integer", None), getattr(precision, "signed", True)
@@ -35,6 +45,9 @@ def trace_layers(model, hls_model, x: np.ndarray) -> list[dict]:
     rows = []
     for layer, out in zip(layers, outputs, strict=True):
         name = _hls_name(layer, traced)
+        if name is None and isinstance(layer, tf.keras.layers.BatchNormalization):
+            name = _folded_into(layer, traced)  # hls4ml folded it into the layer before: compare that one after it
+            rows = [row for row in rows if row["layer"] != name]
         if name is None:
             continue
         keras_out = np.asarray(out).reshape(len(x), -1)

@@ -1,0 +1,61 @@
+"""`hlsbox fit` on the host: its options, where it writes, and that it never overwrites a flow it did not write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hlsbox import fits
+from hlsbox.errors import BadInput
+from hlsbox.flow import load_flow
+from tests.conftest import REPO, assert_clean_error, run_cli
+
+
+@pytest.mark.parametrize(
+    ("params", "phrase"),
+    [
+        ({"agreement": 1.2}, "--agreement"),
+        ({"agreement": 0.0}, "--agreement"),
+        ({"budget": 1.5}, "--budget"),
+        ({"io_type": "io_serial"}, "--io-type"),
+        ({"max_probes": 0}, "--max-probes"),
+    ],
+)
+def test_bad_parameters_are_refused(params: dict, phrase: str):
+    with pytest.raises(BadInput, match=phrase):
+        fits.FitParams(**params).check()
+
+
+def test_the_default_output_sits_beside_the_flow(tmp_path: Path):
+    flow = tmp_path / "flows" / "digits.toml"
+    assert fits.output_path(flow, None) == tmp_path / "flows" / "digits_fit.toml"
+
+
+def test_fit_never_overwrites_the_input_or_a_flow_it_did_not_write(tmp_path: Path):
+    flow = tmp_path / "digits.toml"
+    flow.write_text("name = 'digits'\n")
+    with pytest.raises(BadInput, match="flow being fitted"):
+        fits.output_path(flow, flow)
+    mine = tmp_path / "mine.toml"
+    mine.write_text("# hand-written\n")
+    with pytest.raises(BadInput, match="not written by hlsbox fit"):
+        fits.output_path(flow, mine)
+    previous = tmp_path / "previous_fit.toml"
+    previous.write_text(f"{fits.MADE_BY} earlier\n")
+    assert fits.output_path(flow, previous) == previous  # its own earlier output is replaced
+
+
+def test_the_written_flow_loads_and_says_where_it_came_from(tmp_path: Path):
+    data = load_flow(REPO / "flows" / "digits.toml").model_dump()
+    data.update(name="digits_fit", layers={"dense": {"precision": {"weight": "ap_fixed<6,1,AP_RND,AP_SAT>"}}})
+    result = {"held_out": {"top1_agreement": 0.991, "samples": 450}, "design": {"verdict": "fits"}}
+    out = fits.write_flow(data, tmp_path / "digits_fit.toml", result, Path("flows/digits.toml"))
+    text = out.read_text()
+    assert text.startswith(fits.MADE_BY) and "99.1% on 450 inputs" in text and "plan verdict: fits" in text
+    assert load_flow(out).layers["dense"].precision["weight"] == "ap_fixed<6,1,AP_RND,AP_SAT>"
+
+
+def test_the_cli_checks_options_before_anything_runs(tmp_path: Path):
+    result = run_cli("fit", "--flow", str(REPO / "flows" / "digits.toml"), "--budget", "150", cwd=tmp_path)
+    assert_clean_error(result, 2, "--budget")

@@ -1,0 +1,117 @@
+"""`hlsbox fit` end to end in the real image on the digits CNN: the search, the flow it writes (which plan and csim
+then judge on their own), the cache a re-run resumes from, Ctrl-C, and the bad inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hlsbox.flow import load_flow
+from tests.conftest import assert_clean_error, run_cli, write_flow
+
+pytestmark = pytest.mark.integration
+ARGS = ("--max-probes", "8", "--samples", "120")
+
+
+@pytest.fixture(scope="module")
+def fitted(workspace: Path) -> dict:
+    result = run_cli("fit", "--flow", "flows/digits.toml", "--out", "flows/digits_test_fit.toml", *ARGS, cwd=workspace)
+    assert result.exit_code == 0, result.output
+    run_dir = workspace / "build" / "digits" / "xc7z020clg400-1" / "fit"
+    return {"cli": result, "fit": json.loads((run_dir / "fit.json").read_text()), "run_dir": run_dir}
+
+
+def test_the_fitted_flow_is_a_normal_flow_that_fits(workspace: Path, fitted: dict):
+    flow = load_flow(workspace / "flows" / "digits_test_fit.toml")
+    assert flow.layers and all(table.precision for table in flow.layers.values())
+    plan = run_cli("plan", "--flow", "flows/digits_test_fit.toml", cwd=workspace)
+    assert plan.exit_code == 0, plan.output
+    planned = json.loads((workspace / "build" / "digits_fit" / "xc7z020clg400-1" / "plan" / "plan.json").read_text())
+    design = fitted["fit"]["design"]
+    assert planned["verdict"] != "does not fit"
+    assert planned["totals"] == design["totals"]  # the plan of the written flow is the design fit chose
+    assert max(planned["utilisation"].values()) <= fitted["fit"]["target"]["budget"]
+    original = run_cli("plan", "--flow", "flows/digits.toml", cwd=workspace)
+    assert "does not fit" in original.stdout  # the starting point did not fit its own part
+
+
+def test_its_csim_is_what_fit_reported(workspace: Path, fitted: dict):
+    """The held-out check inside fit is the C simulation of the written flow: csim, run on its own, agrees."""
+    result = run_cli("csim", "--flow", "flows/digits_test_fit.toml", cwd=workspace)
+    assert result.exit_code == 0, result.output
+    csim = json.loads((workspace / "build" / "digits_fit" / "xc7z020clg400-1" / "csim" / "result.json").read_text())
+    held = fitted["fit"]["held_out"]
+    assert (csim["samples"], csim["top1_agreement"]) == (held["samples"], held["top1_agreement"])
+    assert csim["max_abs_diff"] == pytest.approx(held["max_abs_diff"])
+    assert held["top1_agreement"] >= 0.97 and held["keras_accuracy"] - held["hls_accuracy"] < 0.03
+
+
+def test_the_search_narrowed_the_types_and_kept_the_target(fitted: dict):
+    fit = fitted["fit"]
+    assert fit["calibration"]["agreement"] >= fit["target"]["agreement"]
+    assert any(p["passed"] for p in fit["probes"]) and any(not p["passed"] for p in fit["probes"])
+    widths = [int(row["result"].split("<")[1].split(",")[0]) for row in fit["layers"] if "<" in row["result"]]
+    assert widths and max(widths) < 16  # narrower than the flow's ap_fixed<16,6> everywhere
+    assert (fitted["run_dir"] / "fit.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Flow written" in fitted["cli"].stdout and "held-out" in fitted["cli"].stdout
+
+
+def test_a_rerun_resumes_from_the_cache(workspace: Path, fitted: dict):
+    again = run_cli(
+        "fit", "--flow", "flows/digits.toml", "--out", "flows/digits_test_fit.toml", *ARGS, "--force", cwd=workspace
+    )
+    assert again.exit_code == 0, again.output
+    fit = json.loads((fitted["run_dir"] / "fit.json").read_text())
+    assert fit["probes_run"] == 0 and fit["probes_cached"] == len(fitted["fit"]["probes"])
+    assert fit["flow"] == fitted["fit"]["flow"]
+
+
+def test_an_unreachable_budget_says_what_stops_it(workspace: Path, fitted: dict):
+    result = run_cli("fit", "--flow", "flows/digits.toml", "--budget", "2", *ARGS, cwd=workspace)
+    assert_clean_error(result, 2, "No design reaches", "What would:", "--part")
+
+
+def test_a_flow_without_data_cannot_be_fitted(workspace: Path):
+    data = {"model": "models/digits_cnn.keras", "part": "xc7z020clg400-1", "csim": {"dataset": "random"}}
+    flow = write_flow(workspace / "flows", "nodata", **data)
+    result = run_cli("fit", "--flow", str(flow.relative_to(workspace)), *ARGS, cwd=workspace)
+    assert_clean_error(result, 2, "nothing to calibrate", "csim.dataset")
+
+
+def test_bad_options_are_refused_before_any_container(workspace: Path):
+    assert_clean_error(run_cli("fit", "--part", "xc7z999", cwd=workspace), 2, "xc7z999")
+    assert_clean_error(run_cli("fit", "--agreement", "1.5", cwd=workspace), 2, "--agreement")
+    (workspace / "flows" / "mine.toml").write_text("# my own flow\n")
+    result = run_cli("fit", "--flow", "flows/digits.toml", "--out", "flows/mine.toml", cwd=workspace)
+    assert_clean_error(result, 2, "was not written by hlsbox fit")
+    assert (workspace / "flows" / "mine.toml").read_text() == "# my own flow\n"
+
+
+def test_ctrl_c_keeps_the_best_design_so_far(workspace: Path):
+    out = workspace / "flows" / "digits_interrupted.toml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hlsbox", "fit", "--flow", "flows/digits.toml", "--out", str(out), "--samples", "150"],
+        cwd=workspace,
+        env={**os.environ, "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 600
+    for line in proc.stdout:
+        if ("keeps the target" in line and "cached" not in line) or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    rest = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, rest
+    assert time.monotonic() - started < 15
+    text = out.read_text()
+    assert "interrupted" in text and load_flow(out).layers

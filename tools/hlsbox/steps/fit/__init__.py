@@ -1,0 +1,119 @@
+"""Step `fit`: from a flow that does not fit or does not agree with Keras to one that does.
+
+1. Profile: Keras on the calibration inputs (the hardest of the flow's calibration split) gives every layer's
+   output range, hls4ml's conversion the weights it will use: integer bits (knobs.py).
+2. Precision: the fewest fractional bits that keep the agreement target, judged by C simulation (search.py,
+   probes.py); resources never need a build.
+3. Architecture: io_type, strategy and ReuseFactors from the plan's estimator within the budget (hardware.py).
+4. Check: the chosen design, built as it is, on held-out inputs never used above; every layer traced.
+Everything the search learns is cached in the flow's fit-cache directory; the best design so far is in the run dir
+(best.json) from the first passing probe on.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hlsbox.parts import resolve_device
+from hlsbox.steps import csim, hls, trace
+from hlsbox.steps.fit import hardware, knobs, outputs, search
+from hlsbox.steps.fit.probes import Probe, Prober, probe_flow, tables
+from hlsbox.steps.protocol import StepInputError, muted_phases, phase, write_json
+
+TRACE_SAMPLES = 20
+POOL = 5  # calibration inputs are the hardest of this many times as many
+
+
+def run(spec: dict) -> dict:
+    flow, params, run_dir = spec["flow"], spec["fit"], Path(spec["run_dir"])
+    start = time.monotonic()
+    model = hls.load_keras_model(Path(spec["model_path"]), hls.weights_path(spec))
+    shape = tuple(model.input_shape[1:])
+    workspace = Path(spec["workspace"])
+    pool = csim.calibration_inputs(flow["csim"], shape, workspace, POOL * params["calibration_samples"])
+    x_calibration = hardest(model, pool, params["calibration_samples"])
+    x_held, labels = csim.test_inputs(flow["csim"], shape, workspace)
+    phase(f"profiling every layer on {len(x_calibration)} calibration inputs")
+    found = profile(model, flow, x_calibration, run_dir)
+    prober = Prober(model, flow, spec, found, x_calibration, params["agreement"])
+    result = search.search(prober, found, params["max_probes"], report(prober), keep(found, run_dir))
+    layer_tables = tables(found, result.best)
+    phase("choosing io_type, strategy and ReuseFactors (the plan's estimator)")
+    device = resolve_device(flow["part"])
+    io_types = ["io_parallel", "io_stream"] if params["io_type"] == "auto" else [params["io_type"]]
+    chosen, tried = hardware.choose(model, flow, layer_tables, device, params["budget"], io_types, run_dir)
+    if chosen is None:
+        raise outputs.no_fit(tried, flow, params, result)
+    final_flow = outputs.fitted_flow(flow, found, result.best, chosen, spec["flow_file"])
+    phase(f"checking the design on {len(x_held)} held-out inputs")
+    held_out, traced = check(model, final_flow, spec, x_held, labels, run_dir)
+    phase("drawing the search")
+    summary = outputs.summary(found, result, chosen, tried, held_out, traced, params, flow, final_flow)
+    summary["seconds"] = round(time.monotonic() - start, 1)
+    summary["probes_run"], summary["probes_cached"] = prober.run, prober.count - prober.run
+    outputs.draw(run_dir / "fit.png", result, chosen, device, flow, params)
+    write_json(run_dir / "fit.json", summary)
+    return {"step": "fit", **summary, "versions": hls.versions()}
+
+
+def hardest(model, pool: np.ndarray, samples: int) -> np.ndarray:
+    """The inputs Keras is least sure about (smallest gap between its top two outputs): the ones fewer bits flip
+    first, so agreement on them is a cautious stand-in for inputs the search never sees."""
+    out = np.asarray(model.predict(pool, verbose=0)).reshape(len(pool), -1)
+    ranked = np.sort(out, axis=1)
+    gap = ranked[:, -1] - ranked[:, -2] if out.shape[1] > 1 else np.abs(out[:, 0])
+    return pool[np.sort(np.argsort(gap, kind="stable")[:samples])]
+
+
+def profile(model, flow: dict, x: np.ndarray, run_dir: Path) -> list[knobs.Knob]:
+    """The knobs of this model with their integer bits: Keras ranges and the weights hls4ml will use."""
+    from hls4ml.model.profiling import get_ymodel_keras
+
+    with muted_phases():
+        hls_model, config = hls.convert(model, probe_flow(flow, {}), run_dir / "profile_prj")
+    outputs_by_layer = get_ymodel_keras(model, x)
+    outputs_by_layer[hls_model.get_input_variables()[0].name] = x
+    fused = hls.fused_into(hls.parsed_layers(model))
+    present = {layer.name for layer in hls_model.get_layers()}
+    folded = {parent: bn for parent, bn in fused.items() if bn not in present}
+    found = knobs.find_knobs(hls_model, outputs_by_layer, config, folded)
+    if not found:
+        raise StepInputError("The model has no layer whose types hls4ml lets a config set.", "Nothing to fit.")
+    knobs.consumers_cost(found, hls_model)
+    return found
+
+
+def report(prober: Prober):
+    def show(what: str, probe: Probe) -> None:
+        verdict = "keeps the target" if probe.passed else "below the target"
+        source = "cached" if probe.cached else f"{probe.seconds:.0f} s"
+        phase(f"probe {prober.count}: {what}: {probe.agreement:.1%} of {probe.samples} agree, {verdict} ({source})")
+
+    return show
+
+
+def keep(found: list[knobs.Knob], run_dir: Path):
+    """The best design so far, on disk at once: an interrupted fit keeps it."""
+
+    def save(probe: Probe) -> None:
+        write_json(run_dir / "best.json", {"layers": tables(found, probe.fractions), "agreement": probe.agreement})
+
+    return save
+
+
+def check(model, flow: dict, spec: dict, x: np.ndarray, labels, run_dir: Path) -> tuple[dict, list[dict]]:
+    """The chosen design built as it is (its io_type, strategy, ReuseFactors, FIFO depths) on held-out inputs."""
+    flow = {**flow, "csim": {**flow["csim"], "exact_build": False}}
+    with muted_phases():
+        hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=True)
+        layers = hls.layer_table(hls_model)
+        csim.build_library(hls_model, flow, spec)
+        csim.check_first_input(hls_model, x, flow, layers)
+    keras_out = np.asarray(model.predict(x, verbose=0)).reshape(len(x), -1)
+    hls_out = np.asarray(hls_model.predict(np.ascontiguousarray(x))).reshape(len(x), -1)
+    phase(f"tracing every layer on {min(len(x), TRACE_SAMPLES)} held-out inputs")
+    traced = trace.trace_layers(model, hls_model, x[:TRACE_SAMPLES])
+    return csim.compare(keras_out, hls_out, labels), traced

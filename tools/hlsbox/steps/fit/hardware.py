@@ -1,0 +1,156 @@
+"""How the chosen precision is built: io_type, strategy and per-layer ReuseFactors, from the plan's estimator.
+
+For each io_type allowed (io_parallel first; io_stream with fifo_depth = "auto") and each strategy, the design is
+described as hls4ml converts it, then ReuseFactors grow greedily: while a resource is over the budget, the layer
+that uses most of it moves to its next usable ReuseFactor (hls4ml's valid values that its kernel also runs
+correctly with, so the plan's kernel checks pass), as long as that saves some of it. Of the combinations that
+fit, the one with the shortest interval (then latency) wins; when none fits, the closest says what stops it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hlsbox.estimator import RESOURCES, Design, estimate_design, usable_reuse_factors
+from hlsbox.parts import DEVICES, Device
+from hlsbox.plan import tool_of, verdict_of
+from hlsbox.steps import hls
+from hlsbox.steps.describe import describe_layer
+from hlsbox.steps.protocol import muted_phases
+
+STRATEGIES = ("Latency", "Resource")
+GROWTH = 1.5  # each step moves a layer to a ReuseFactor at least this much larger
+MIN_SAVING = 0.001  # ... and is taken only when it saves at least this share of the part
+
+
+@dataclass
+class Architecture:
+    io_type: str
+    strategy: str
+    reuse: dict[str, int]
+    totals: dict[str, int]
+    utilisation: dict[str, float]
+    verdict: str
+    latency: int
+    interval: int
+    fits_budget: bool
+    binding: str | None = None  # the resource over the budget, when it does not fit
+    heaviest: list[tuple[str, int]] = field(default_factory=list)  # its largest users: (layer, amount)
+    rows: list[dict] = field(default_factory=list)
+    layers: list = field(default_factory=list)  # the estimator's LayerEstimates at these ReuseFactors
+
+
+def architecture_flow(flow: dict, layer_tables: dict[str, dict], io_type: str, strategy: str) -> dict:
+    return {
+        **flow,
+        "io_type": io_type,
+        "strategy": strategy,
+        "reuse_factor": 1,
+        "granularity": "name",
+        "precision": {},
+        "fuse_batchnorm": True,
+        "fifo_depth": "auto" if io_type == "io_stream" else "default",
+        "layer_types": {},
+        "layers": layer_tables,
+    }
+
+
+def describe(model, flow: dict, run_dir: Path) -> list[dict]:
+    with muted_phases():
+        hls_model, _ = hls.convert(model, flow, run_dir / "describe_prj")
+    return [describe_layer(layer, 1) for layer in hls_model.get_layers()]
+
+
+def grow_reuse(design: Design, budget: float) -> Architecture:
+    weighted = {row["name"]: row for row in design.layers if "n_in" in row}
+    usable = {name: usable_reuse_factors(row, design.io_type) for name, row in weighted.items()}
+    reuse = {name: rfs[0] for name, rfs in usable.items()}
+    capacity = design.device.capacity()
+    stuck: set[str] = set()  # layers whose larger ReuseFactor no longer saves what is over the budget
+    estimate = estimate_design(design, reuse)
+    while True:
+        share = {r: estimate.totals[r] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES}
+        over = [r for r in RESOURCES if share[r] > budget]
+        binding = max(over, key=share.get) if over else None
+        layer = _heaviest_growable(estimate, binding, reuse, usable, stuck) if binding else None
+        if layer is None:
+            return _architecture(design, reuse, estimate, share, binding)
+        current = reuse[layer]
+        trial = {**reuse, layer: next((rf for rf in usable[layer] if rf >= current * GROWTH), usable[layer][-1])}
+        trial_estimate = estimate_design(design, trial)
+        if estimate.totals[binding] - trial_estimate.totals[binding] > MIN_SAVING * capacity[binding]:
+            reuse, estimate = trial, trial_estimate
+        else:
+            stuck.add(layer)
+
+
+def _architecture(design: Design, reuse: dict[str, int], estimate, share: dict, binding: str | None) -> Architecture:
+    _, verdict = verdict_of(estimate.totals, design.device, design.tool)
+    users = _users(estimate, binding) if binding else []
+    return Architecture(
+        design.io_type,
+        "",
+        dict(reuse),
+        estimate.totals,
+        {r: round(v, 4) for r, v in share.items()},
+        verdict,
+        estimate.latency,
+        estimate.interval,
+        binding is None,
+        binding,
+        [u for u in users if u[1] > 0][:3],
+        design.layers,
+        estimate.layers,
+    )
+
+
+def _users(estimate, resource: str) -> list[tuple[str, int]]:
+    """Who uses a resource, most first: the layers, and the FIFOs and buffers between them."""
+    users = [(e.name, e.resources()[resource]) for e in estimate.layers]
+    users.append(("the FIFOs and buffers between layers", estimate.totals[resource] - sum(u for _, u in users)))
+    return sorted(users, key=lambda u: -u[1])
+
+
+def _heaviest_growable(estimate, resource: str, reuse: dict, usable: dict, stuck: set[str]) -> str | None:
+    growable = [
+        (layer.resources()[resource], layer.name)
+        for layer in estimate.layers
+        if layer.name in reuse
+        and layer.name not in stuck
+        and reuse[layer.name] < usable[layer.name][-1]
+        and layer.resources()[resource] > 0
+    ]
+    return max(growable)[1] if growable else None
+
+
+def choose(
+    model, flow: dict, layer_tables: dict, device: Device, budget: float, io_types: list[str], run_dir: Path
+) -> tuple[Architecture | None, list[Architecture]]:
+    tried = []
+    for io_type in io_types:
+        for strategy in STRATEGIES:
+            rows = describe(model, architecture_flow(flow, layer_tables, io_type, strategy), run_dir)
+            design = Design(rows, io_type, device, flow["part"], tool_of(flow["backend"]), flow["clock_period"])
+            arch = grow_reuse(design, budget)
+            arch.strategy = strategy
+            tried.append(arch)
+        if any(a.fits_budget for a in tried):
+            break  # io_stream only where io_parallel cannot fit
+    fitting = [a for a in tried if a.fits_budget]
+    best = min(fitting, key=lambda a: (a.interval, a.latency, max(a.utilisation.values())), default=None)
+    return best, tried
+
+
+def closest(tried: list[Architecture]) -> Architecture:
+    return min(tried, key=lambda a: max(a.utilisation.values()))
+
+
+def parts_that_fit(arch: Architecture, flow: dict, budget: float) -> list[str]:
+    """The parts, smallest first, on which the closest design fits the budget."""
+    found = []
+    for device in sorted(DEVICES.values(), key=lambda d: (d.dsp, d.lut)):
+        design = Design(arch.rows, arch.io_type, device, device.name, tool_of(flow["backend"]), flow["clock_period"])
+        if grow_reuse(design, budget).fits_budget:
+            found.append(device.name)
+    return found

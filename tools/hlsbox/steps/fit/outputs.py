@@ -1,0 +1,154 @@
+"""What `fit` hands back: the new flow, the per-layer table, fit.json's summary, the PNG of the search, and the
+reason when no design can reach the target on the part."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hlsbox.estimator import Design, estimate_design
+from hlsbox.parts import Device
+from hlsbox.plan import tool_of
+from hlsbox.steps.fit import hardware
+from hlsbox.steps.fit.knobs import Knob
+from hlsbox.steps.fit.probes import Fractions, tables
+from hlsbox.steps.fit.search import SearchResult, Unreachable
+
+
+def fitted_flow(flow: dict, found: list[Knob], best: Fractions, chosen: hardware.Architecture, flow_file: str) -> dict:
+    """A normal flow: the knobs' types and each weighted layer's ReuseFactor in [layers], the chosen io_type and
+    strategy; its [csim] as the input flow's."""
+    layer_tables = tables(found, best)
+    for layer, rf in chosen.reuse.items():
+        layer_tables.setdefault(layer, {})["reuse_factor"] = rf
+    written = hardware.architecture_flow(flow, layer_tables, chosen.io_type, chosen.strategy)
+    written["name"] = f"{flow['name']}_fit"
+    written["description"] = f"{flow['name']} fitted to {flow['part']} by hlsbox fit (from {Path(flow_file).name})"
+    written["csim"] = {k: v for k, v in flow["csim"].items() if k != "exact_build"}
+    written.pop("sweep", None)
+    return written
+
+
+def layer_rows(found: list[Knob], best: Fractions, chosen: hardware.Architecture, traced: list[dict]) -> list[dict]:
+    """Per layer of the chosen design: its types, ReuseFactor, DSP and BRAM (estimated), its error vs Keras."""
+    estimate = {e.name: e for e in chosen.layers}
+    errors = {row["layer"]: row for row in traced}
+    rows = []
+    for knob in found:
+        types = knob.types(best[knob.layer])
+        layer = estimate.get(knob.layer)
+        error = errors.get(knob.layer, {})
+        rows.append(
+            {
+                "layer": knob.layer,
+                "class": knob.cls,
+                "result": types.get("result", "auto (exact)"),
+                "weight": types.get(knob.weight_names[0]) if knob.weight_integer is not None else None,
+                "reuse_factor": chosen.reuse.get(knob.layer),
+                "dsp": layer.dsp if layer else 0,
+                "bram18": layer.bram18 if layer else 0,
+                "lut": layer.lut if layer else 0,
+                "max_abs_diff": error.get("max_abs_diff"),
+                "relative_diff": error.get("relative_diff"),
+            }
+        )
+    return rows
+
+
+def summary(
+    found: list[Knob],
+    result: SearchResult,
+    chosen: hardware.Architecture,
+    tried: list[hardware.Architecture],
+    held_out: dict,
+    traced: list[dict],
+    params: dict,
+    flow: dict,
+    final_flow: dict,
+) -> dict:
+    return {
+        "target": {"agreement": params["agreement"], "budget": params["budget"], "part": flow["part"]},
+        "flow": final_flow,
+        "calibration": {
+            "samples": params["calibration_samples"],
+            "agreement": result.best_probe.agreement,
+            "common_fractional_bits": result.common,
+        },
+        "held_out": held_out,
+        "design": _architecture(chosen),
+        "tried": [_architecture(a) for a in tried],
+        "layers": layer_rows(found, result.best, chosen, traced),
+        "probes": [
+            {"agreement": p.agreement, "samples": p.samples, "passed": p.passed, "seconds": p.seconds}
+            for p in result.probes
+        ],
+        "stopped_early": result.stopped_early,
+        "meets_target": held_out["top1_agreement"] >= params["agreement"],
+    }
+
+
+def _architecture(arch: hardware.Architecture) -> dict:
+    return {
+        "io_type": arch.io_type,
+        "strategy": arch.strategy,
+        "reuse": arch.reuse,
+        "totals": arch.totals,
+        "utilisation": arch.utilisation,
+        "verdict": arch.verdict,
+        "latency_cycles": arch.latency,
+        "interval_cycles": arch.interval,
+        "fits_budget": arch.fits_budget,
+        "binding": arch.binding,
+        "heaviest": arch.heaviest,
+    }
+
+
+def no_fit(tried: list[hardware.Architecture], flow: dict, params: dict, result: SearchResult) -> Unreachable:
+    """Why nothing fits: the closest design's resource over the budget, who uses it, and what would fit."""
+    closest = hardware.closest(tried)
+    used = closest.utilisation[closest.binding]
+    users = ", ".join(f"{name} {amount:,}" for name, amount in closest.heaviest)
+    parts = hardware.parts_that_fit(closest, flow, params["budget"])
+    where = f"the smallest part that holds it: {parts[0]}" if parts else "no part in hlsbox's database holds it"
+    return Unreachable(
+        f"No design reaches {params['agreement']:.0%} agreement within {params['budget']:.0%} of {flow['part']}: the "
+        f"narrowest types that keep the target ({result.common} fractional bits, then per layer) still need "
+        f"{closest.binding} at {used:.0%} of the part at the largest usable ReuseFactors "
+        f"({closest.io_type}, {closest.strategy}; most used by {users}).",
+        f"What would: {where} (--part); a larger --budget; or a lower --agreement, which allows narrower types."
+        + ("" if "io_stream" in [a.io_type for a in tried] else " Or --io-type io_stream."),
+    )
+
+
+def draw(png: Path, result: SearchResult, chosen: hardware.Architecture, device: Device, flow: dict, params) -> None:
+    """Agreement against the most used resource for every probe, each estimated as the chosen architecture."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    capacity = device.capacity()
+    points = []
+    for probe in result.probes:
+        rows = [dict(row, strategy=chosen.strategy.lower()) for row in probe.rows]
+        design = Design(rows, chosen.io_type, device, flow["part"], tool_of(flow["backend"]), flow["clock_period"])
+        totals = estimate_design(design, chosen.reuse).totals
+        points.append((max(totals[r] / capacity[r] for r in capacity if capacity[r]), probe.agreement, probe.passed))
+    chosen_share = max(chosen.utilisation.values())
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for passed, colour, label in ((True, "tab:green", "keeps the target"), (False, "tab:red", "below the target")):
+        mine = [(x, y) for x, y, p in points if p == passed]
+        if mine:
+            axes.scatter(*zip(*mine, strict=True), c=colour, label=label, alpha=0.7)
+    axes.scatter([chosen_share], [result.best_probe.agreement], marker="*", s=300, c="gold", edgecolors="k")
+    axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    axes.axhline(params["agreement"], ls="--", c="grey", lw=1)
+    axes.axvline(params["budget"], ls=":", c="grey", lw=1)
+    axes.set_xlabel(f"most used resource, share of {device.name} (estimated, {chosen.io_type}, {chosen.strategy})")
+    axes.set_ylabel("top-1 agreement with Keras (calibration)")
+    axes.set_title(f"hlsbox fit: {flow['name']} on {flow['part']} (* chosen)")
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(png, dpi=110)
+    plt.close(figure)

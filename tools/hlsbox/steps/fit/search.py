@@ -1,0 +1,99 @@
+"""The precision search: the fewest fractional bits that keep the agreement target, judged by C simulation.
+
+1. One width for every layer: the widest start that keeps the target, then bisection down to the narrowest common
+   number of fractional bits (a handful of probes).
+2. Then layer by layer, the most expensive first (weights before results; cost = the multiplies their widths
+   drive): bisection of that layer's fractional bits below the common width, all others held, until the probe
+   budget is spent.
+   A layer's narrowing is kept only if the output error (mean |Keras - HLS|) stays within ERROR_GROWTH times the
+   common width's: counting flipped top-1 decisions alone lets every layer go to its edge, and layers at their
+   edges together pass the calibration inputs only just (and fail inputs it has not seen).
+Each accepted step passed the C simulation with every other layer at its current width, so the design kept is
+always one that passed. Agreement is treated as monotone in the widths (more bits never hurt), which is what
+bisection needs; the chosen design is checked again on held-out inputs at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hlsbox.steps.fit.knobs import Knob
+from hlsbox.steps.fit.probes import Fractions, Probe, Prober
+from hlsbox.steps.protocol import StepInputError
+
+STARTS = (12, 16, 22)  # common fractional bits tried first, widening until one keeps the target
+PER_LAYER_RANGE = 7  # how far below the common width a layer's bisection looks
+ERROR_GROWTH = 1.2  # the per-layer stage may let the mean output error grow this much over the common width's
+
+
+class Unreachable(StepInputError):
+    """The target cannot be reached (exit 2, with the reason)."""
+
+
+@dataclass
+class SearchResult:
+    best: Fractions
+    best_probe: Probe
+    common: int  # the common fractional bits of stage 1
+    probes: list[Probe] = field(default_factory=list)
+    stopped_early: bool = False  # the probe budget ran out before every layer was tried
+
+
+def uniform(knobs: list[Knob], bits: int) -> Fractions:
+    return {k.layer: {v: bits for v in k.variables()} for k in knobs}
+
+
+def search(
+    prober: Prober, knobs: list[Knob], max_probes: int, report: Callable[[str, Probe], None], keep: Callable
+) -> SearchResult:
+    probes: list[Probe] = []
+
+    def judge(fractions: Fractions, what: str) -> Probe:
+        probe = prober.judge(fractions)
+        probes.append(probe)
+        report(what, probe)
+        if probe.passed:
+            keep(probe)
+        return probe
+
+    passing, common = None, None
+    for bits in STARTS:
+        probe = judge(uniform(knobs, bits), f"every layer {bits} fractional bits")
+        if probe.passed:
+            passing, common = probe, bits
+            break
+    if passing is None:
+        raise Unreachable(
+            f"Even {STARTS[-1]} fractional bits in every layer agree with Keras on only {probes[-1].agreement:.1%} of "
+            f"the calibration inputs (target {prober.target:.1%}).",
+            "The integer bits come from the calibration inputs' ranges: check that the flow's data are what the "
+            "model sees; `hlsbox csim` on the written flow traces where the layers part ways. Or ask for less "
+            "(--agreement).",
+        )
+    low = -1
+    while common - low > 1:
+        middle = (common + low) // 2
+        probe = judge(uniform(knobs, middle), f"every layer {middle} fractional bits")
+        if probe.passed:
+            passing, common = probe, middle
+        else:
+            low = middle
+    best, best_probe = uniform(knobs, common), passing
+    error_budget = ERROR_GROWTH * passing.mean_abs_diff
+    order = sorted(((k, v) for k in knobs for v in k.variables()), key=lambda kv: (-kv[0].cost, kv[1] != "weight"))
+    for knob, variable in order:
+        if prober.count >= max_probes:
+            return SearchResult(best, best_probe, common, probes, stopped_early=True)
+        high, low = best[knob.layer][variable], max(-1, best[knob.layer][variable] - PER_LAYER_RANGE)
+        while high - low > 1 and prober.count < max_probes:
+            middle = (high + low) // 2
+            trial = copy.deepcopy(best)
+            trial[knob.layer][variable] = middle
+            probe = judge(trial, f"{knob.layer} {variable} {middle} fractional bits")
+            if probe.passed and probe.mean_abs_diff <= error_budget:
+                best, best_probe, high = trial, probe, middle
+            else:
+                low = middle
+    return SearchResult(best, best_probe, common, probes)
