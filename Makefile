@@ -23,9 +23,9 @@ AGREEMENT ?=
 BUDGET  ?=
 STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
             $(if $(MEM),--mem $(MEM)) $(if $(CPUS),--cpus $(CPUS)) $(if $(FORCE),--force)
-MODELS = models/digits_cnn.keras models/model_2_15.keras
+MODELS = models/digits_cnn.keras models/model_2_15.keras models/jet_tagger_qkeras.h5
 
-.PHONY: help setup image models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor estimator-data fit
+.PHONY: help setup image models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor estimator-data fit test-podman
 
 help: ## list the targets and variables
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,8 @@ image: setup ## build the pinned image (base image first if missing); a no-op wh
 models: $(MODELS) ## make the models with their scripts in models/ (CIFAR10=<dir> to train on CIFAR-10)
 models/digits_cnn.keras: models/digits_cnn.py | image
 	$(HLSBOX) model models/digits_cnn.py --out $@
+models/jet_tagger_qkeras.h5: models/jet_tagger_qkeras.py | image
+	$(HLSBOX) model models/jet_tagger_qkeras.py --out $@
 models/model_2_15.keras: models/mini_resnet.py | image
 	$(HLSBOX) model models/mini_resnet.py --out $@ $(if $(CIFAR10),-- --cifar10 $(CIFAR10))
 
@@ -73,8 +75,16 @@ demo: image models ## the main job: the fitted digits flow (convert, csim, plan 
 fit: image models ## FLOW -> a flow that fits PART and agrees with Keras (<flow>_fit.toml); AGREEMENT, BUDGET
 	$(HLSBOX) fit $(STEP_ARGS) $(if $(AGREEMENT),--agreement $(AGREEMENT)) $(if $(BUDGET),--budget $(BUDGET))
 
-test: image lint ## all tests (lint, unit, and integration with real Docker)
+test: image lint ## all tests: lint, unit, integration on Docker, then the core integration tests on Podman
 	$(VENV)/bin/pytest
+	$(MAKE) --no-print-directory test-podman
+
+test-podman: setup ## the core integration tests (convert, csim, limits, signals, engine faults) on Podman
+	@if command -v podman >/dev/null; then \
+	  $(HLSBOX) --engine podman image build $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--index-url $(INDEX_URL)) && \
+	  HLSBOX_ENGINE=podman $(VENV)/bin/pytest -m core; \
+	elif [ "$${CI:-}" = true ]; then echo "test-podman: podman is not installed (CI needs it)"; exit 1; \
+	else echo "test-podman: skipped, podman is not installed (apt-get install podman catatonit)"; fi
 
 test-unit: setup ## the fast tests only (no Docker)
 	$(VENV)/bin/pytest -m "not integration"
