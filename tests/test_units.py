@@ -1,7 +1,7 @@
 import pytest
 
 from hlsbox.errors import BadInput
-from hlsbox.units import human_duration, parse_duration, parse_size
+from hlsbox.units import human_duration, human_rate, human_time, parse_duration, parse_size
 
 
 @pytest.mark.parametrize(("text", "n"), [("8g", 8 << 30), ("512m", 512 << 20), ("16GiB", 16 << 30), ("100", 100)])
@@ -28,3 +28,10 @@ def test_bad_sizes(text: str):
 
 def test_human_duration():
     assert (human_duration(5), human_duration(65), human_duration(3725)) == ("5s", "1m05s", "1h02m05s")
+
+
+def test_rates_and_times_keep_their_digits_at_any_scale():
+    # the seed's io_stream design: a new input every 2,333,097 cycles at 5 ns
+    assert human_rate(1e9 / (2_333_097 * 5.0)) == "85.7 Hz"
+    assert human_time(2_333_176 * 5.0 * 1e-9) == "11.7 ms"
+    assert (human_rate(5.556e6), human_time(42 * 5e-9), human_time(3725.0)) == ("5.56 MHz", "210 ns", "3,725 s")

@@ -46,3 +46,23 @@ def human_duration(seconds: float) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}h{m:02d}m{s:02d}s" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+def human_rate(per_second: float) -> str:
+    """A rate with the SI prefix that keeps it readable: 85.7 Hz, 5.56 MHz."""
+    for unit, scale in (("GHz", 1e9), ("MHz", 1e6), ("kHz", 1e3)):
+        if per_second >= scale:
+            return f"{_three_digits(per_second / scale)} {unit}"
+    return f"{_three_digits(per_second)} Hz"
+
+
+def human_time(seconds: float) -> str:
+    """A short time with the SI prefix that keeps it readable: 0.21 µs, 11.7 ms, 3.2 s."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{_three_digits(seconds / scale)} {unit}"
+    return f"{_three_digits(seconds / 1e-9)} ns"
+
+
+def _three_digits(value: float) -> str:
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hlsbox.units import human_rate, human_time
+
 
 def show_convert(console: Console, result: dict, run_dir: Path | str) -> None:
     show_layers(console, result, f"hls4ml layers ({result['parameters']:,} parameters)")
@@ -197,7 +199,7 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
         "latency",
         f"{plan.latency_cycles:,} cycles",
         "",
-        f"{plan.latency_cycles * period / 1e3:,.1f} µs",
+        human_time(plan.latency_cycles * period * 1e-9),
         f"at {period} ns",
         f"{second['latency']:,}" if "latency" in second else "",
     )
@@ -205,7 +207,7 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
         "interval",
         f"{plan.interval_cycles:,} cycles",
         "",
-        f"{1e3 / (plan.interval_cycles * period):,.3f} MHz",
+        human_rate(1e9 / (plan.interval_cycles * period)),
         "inputs",
         f"{second['interval']:,}" if "interval" in second else "",
     )
