@@ -110,3 +110,16 @@ def test_the_verdict_uses_the_error_band(dsp, verdict):
     assert 40 / low <= 80 and 120 / high > 80
     totals = {"LUT": 100, "FF": 100, "BRAM_18K": 0, "DSP": dsp}
     assert verdict_of(totals, Z010, "vivado_hls")[1] == verdict
+
+
+def test_a_tight_design_is_offered_only_ways_that_make_it_fit():
+    """Within the estimator's error already: a way out must reach "fits", and the part it is on is no way out."""
+    plans = [
+        make_plan({"layers": [conv_row("c", 32, 32, 8, rf=rf, bits=8)]}, flow(io_type="io_stream"), Z010)
+        for rf in valid_reuse_factors(32 * 9, 32)
+    ]
+    tight = [p for p in plans if p.verdict == TIGHT]
+    assert tight, [(p.verdict, p.totals) for p in plans]
+    for plan in tight:
+        assert Z010.name not in plan.parts_that_fit and plan.parts_that_fit
+        assert all(way.verdict == FITS for way in plan.alternatives if way.searched_reuse)

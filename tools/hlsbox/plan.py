@@ -25,6 +25,7 @@ from hlsbox.estimator import (
     valid_reuse_factors,
 )
 from hlsbox.parts import DEVICES, Device
+from hlsbox.units import human_time
 
 __all__ = [
     "FITS",
@@ -141,17 +142,24 @@ def with_io(design: Design, io_type: str) -> Design:
     return Design(design.layers, io_type, design.device, design.part, design.tool, design.clock_period)
 
 
-def smallest_reuse_that_fits(design: Design, bits: int | None = None) -> dict[str, int] | None:
+def smallest_reuse_that_fits(
+    design: Design, bits: int | None = None, accept_tight: bool = True
+) -> dict[str, int] | None:
     """Per weighted layer, the smallest usable ReuseFactor at or above one common target with which the whole
-    design fits the part (every resource within 100%); None when even the largest does not."""
+    design fits the part: "fits" where some target gets there, else (if `accept_tight`) the first "tight" one;
+    None when none does."""
     weighted = [row for row in design.layers if "n_in" in row]
     usable = {row["name"]: usable_reuse_factors(row, design.io_type) for row in weighted}
     candidates = sorted({rf for valid in usable.values() for rf in valid})
+    first_tight = None
     for target in candidates:
         choice = {name: next((rf for rf in valid if rf >= target), valid[-1]) for name, valid in usable.items()}
-        if verdict_of(estimate_design(design, choice, bits).totals, design.device, design.tool)[1] != NO_FIT:
+        verdict = verdict_of(estimate_design(design, choice, bits).totals, design.device, design.tool)[1]
+        if verdict == FITS:
             return choice
-    return None
+        if verdict == TIGHT and accept_tight and first_tight is None:
+            first_tight = choice
+    return first_tight
 
 
 def make_plan(described: dict, flow: dict, device: Device) -> Plan:
@@ -182,17 +190,24 @@ def make_plan(described: dict, flow: dict, device: Device) -> Plan:
 
     plan.second_opinion = surrogate.opinion(design)
     if verdict != FITS or plan.kernel_problems:
-        plan.parts_that_fit = [
-            d.name
-            for d in sorted(DEVICES.values(), key=lambda d: (d.dsp, d.lut))
-            if verdict_of(estimate_design(_on(design, d)).totals, d, design.tool)[1] != NO_FIT
-        ]
+        plan.parts_that_fit = parts_better_than(design, verdict)
         tries = alternatives(plan, design)
         plan.alternatives = [t for t in tries if not (t.searched_reuse and t.reuse is None)]  # writable as flows
         if verdict == NO_FIT:
             plan.reuse_that_fits = tries[0].reuse  # the first alternative: this io_type, ReuseFactors that fit
         plan.ways_out = ways_out(plan, tries)
     return plan
+
+
+def parts_better_than(design: Design, verdict: str) -> list[str]:
+    """The other parts on which the design as is fits (or, when it does not fit here, is at least tight)."""
+    wanted = {FITS} if verdict == TIGHT else {FITS, TIGHT}
+    return [
+        d.name
+        for d in sorted(DEVICES.values(), key=lambda d: (d.dsp, d.lut))
+        if d.name != design.device.name
+        and verdict_of(estimate_design(_on(design, d)).totals, d, design.tool)[1] in wanted
+    ]
 
 
 def _on(design: Design, device: Device) -> Design:
@@ -215,8 +230,10 @@ class Variant:
     interval_cycles: int = 1
 
 
-def variant(design: Design, label: str, bits: int | None = None, fit_reuse: bool = False) -> Variant:
-    reuse = smallest_reuse_that_fits(design, bits) if fit_reuse else None
+def variant(
+    design: Design, label: str, bits: int | None = None, fit_reuse: bool = False, accept_tight: bool = True
+) -> Variant:
+    reuse = smallest_reuse_that_fits(design, bits, accept_tight) if fit_reuse else None
     estimate: DesignEstimate = estimate_design(design, reuse, bits)
     share, verdict = verdict_of(estimate.totals, design.device, design.tool)
     return Variant(
@@ -239,7 +256,7 @@ def _describe_variant(v: Variant, clock_period: float) -> str:
     worst = max(v.utilisation, key=v.utilisation.get)
     text = (
         f"{v.label}: {v.verdict} (most used {worst} {v.utilisation[worst]:.0%}; latency about "
-        f"{v.latency_cycles:,} cycles, {v.latency_cycles * clock_period / 1e3:,.1f} µs, a new input every "
+        f"{v.latency_cycles:,} cycles, {human_time(v.latency_cycles * clock_period * 1e-9)}, a new input every "
         f"{v.interval_cycles:,} cycles)"
     )
     if v.reuse:
@@ -250,7 +267,10 @@ def _describe_variant(v: Variant, clock_period: float) -> str:
 def alternatives(plan: Plan, design: Design) -> list[Variant]:
     """What-ifs, each re-planned: ReuseFactors that fit, io_stream for conv nets, 8-bit precision."""
     conv_net = plan.io_type == "io_parallel" and any(layer.cls.startswith("Conv") for layer in plan.layers)
-    tries = [variant(design, f"ReuseFactors that fit ({plan.io_type})", fit_reuse=True)]
+    # a design already within the estimator's error is only helped by ReuseFactors that make it fit
+    tries = [
+        variant(design, f"ReuseFactors that fit ({plan.io_type})", fit_reuse=True, accept_tight=plan.verdict == NO_FIT)
+    ]
     stream = with_io(design, "io_stream")
     if conv_net:
         tries.append(variant(stream, "io_stream, same ReuseFactors"))
@@ -266,7 +286,9 @@ def ways_out(plan: Plan, tries: list[Variant]) -> list[str]:
     writable = [t for t in tries if not (t.searched_reuse and t.reuse is None)]
     ways = [_describe_variant(attempt, period) for attempt in writable + [t for t in tries if t not in writable]]
     if plan.parts_that_fit:
-        ways.append(f"A larger part holds this design as is: {', '.join(plan.parts_that_fit[:4])} (smallest first).")
+        parts = ", ".join(plan.parts_that_fit[:4])
+        room = " with room" if plan.verdict == TIGHT else ""
+        ways.append(f"Parts that hold this design as is{room}: {parts} (smallest first).")
     else:
         ways.append("No part in the database holds this design as it is.")
     return ways
