@@ -39,6 +39,15 @@ def test_a_layer_hls4ml_does_not_support_is_bad_input(workspace: Path, engine):
     assert_clean_error(result, 2, "hls4ml cannot convert this model", "Unsupported layer type: Cropping3D")
 
 
+def test_a_failing_model_script_shows_its_exception_and_keeps_its_log(workspace: Path):
+    (workspace / "models" / "broken.py").write_text("raise ValueError('no data in /nowhere')\n")
+    result = run_cli("model", "models/broken.py", "--out", "models/broken.keras", cwd=workspace)
+    assert_clean_error(result, 1, "ValueError: no data in /nowhere", "Full log:")
+    log = Path(result.output.split("Full log:")[1].split()[0])
+    assert log.is_file() and "no data in /nowhere" in log.read_text()
+    assert not (workspace / "models" / "broken.keras").exists() and not list(workspace.glob("build/.model.tmp-*"))
+
+
 def test_an_unwritable_output_dir(workspace: Path):
     blocker = workspace / "not-a-dir"
     blocker.write_text("")

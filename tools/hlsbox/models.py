@@ -26,6 +26,7 @@ def make_model(
     runner.prepare_dir(out_path.parent)
     tmp = workspace.build / f".model.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
+    log = workspace.build / "models" / f"{out_path.stem}.log"  # the script's log, kept beside the other runs
     try:
         command = ["python", str(script_path), "--out", str(tmp / out_path.name), *args]
         task = runner.Task(
@@ -33,15 +34,18 @@ def make_model(
         )
         outcome, display = runner.execute(console, task)
         if outcome.exit_code != 0 or not (tmp / out_path.name).is_file():
-            raise runner.explain_failure(f"model script {script}", outcome, display, tmp, limits)
+            _keep_log(tmp, log)
+            raise runner.explain_failure(f"model script {script}", outcome, display, tmp, limits, log=log)
         (tmp / out_path.name).replace(out_path)
         console.print(display.last_line)
         console.print(f"[green]Model written:[/] {out_path}")
         return out_path
     finally:
-        # The script's log is kept beside the other runs; the scratch dir goes.
-        log = workspace.build / "models" / f"{out_path.stem}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        if (tmp / "step.log").is_file():
-            (tmp / "step.log").replace(log)
+        _keep_log(tmp, log)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _keep_log(tmp: Path, log: Path) -> None:
+    if (tmp / "step.log").is_file():
+        log.parent.mkdir(parents=True, exist_ok=True)
+        (tmp / "step.log").replace(log)

@@ -213,8 +213,9 @@ def explain_failure(
     run_dir: Path,
     limits: Limits,
     diagnose: Callable[[Path], str | None] | None = None,
+    log: Path | None = None,
 ) -> StepFailed:
-    log = run_dir / "step.log"
+    log = log or run_dir / "step.log"
     if outcome.stalled:
         return StepFailed(
             f"{what} printed nothing for {human_duration(outcome.stalled)} and was stopped (--stop-on-stall); "
@@ -251,7 +252,11 @@ def explain_failure(
             failure = StepFailed(error["message"], error["hint"])
         return failure
     explanation = diagnose(run_dir) if diagnose else None
-    tail = "\n  ".join((display.errors or [display.last_line])[-5:])
+    # a traceback's header says nothing (the whole of it is in the log); the exception is its last line
+    lines = [line for line in display.errors[-5:] if "Traceback (most recent call last)" not in line]
+    if display.last_line and display.last_line not in lines:
+        lines.append(display.last_line)
+    tail = "\n  ".join(lines)
     return StepFailed(
         f"{what} failed with exit code {outcome.exit_code}:\n  {tail}",
         (f"{explanation}\n" if explanation else "") + f"Full log: {log}",
