@@ -115,3 +115,59 @@ def test_ctrl_c_keeps_the_best_design_so_far(workspace: Path):
     assert time.monotonic() - started < 15
     text = out.read_text()
     assert "interrupted" in text and load_flow(out).layers
+
+
+BOTTLENECK_MODEL = """
+import argparse
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    from hlsbox.steps.datasets import digits_split
+
+    tf.keras.utils.set_random_seed(0)
+    x_train, y_train, _, _ = digits_split()
+    layers = tf.keras.layers
+    model = tf.keras.Sequential(
+        [
+            layers.Input((8, 8, 1)),
+            layers.Flatten(name="flatten"),
+            layers.Dense(12, name="bottleneck"),  # no activation: hls4ml adds bottleneck_linear
+            layers.Dense(10, activation="softmax", name="output"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x_train, y_train, epochs=20, verbose=0)
+    model.save(args.out)
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_layer_without_activation_leaves_no_cast_behind(workspace: Path):
+    """hls4ml puts `bottleneck_linear` after a Dense without activation, typed ap_fixed<16,6> by default: a cast,
+    and a 16-bit stage. fit gives it the layer's own result type, so hls4ml removes it from the written design."""
+    (workspace / "models" / "bottleneck.py").write_text(BOTTLENECK_MODEL)
+    made = run_cli("model", "models/bottleneck.py", "--out", "models/bottleneck.keras", cwd=workspace)
+    assert made.exit_code == 0, made.output
+    flow = write_flow(
+        workspace / "flows", "bottleneck", model="models/bottleneck.keras", part="xc7z020clg400-1",
+        io_type="io_stream", csim={"dataset": "digits", "samples": 100},
+    )  # fmt: skip
+    out = "flows/bottleneck_fit.toml"
+    result = run_cli("fit", "--flow", str(flow.relative_to(workspace)), "--out", out, *ARGS, cwd=workspace)
+    assert result.exit_code == 0, result.output
+    layers = load_flow(workspace / out).layers
+    assert layers["bottleneck_linear"].precision["result"] == layers["bottleneck"].precision["result"]
+    assert run_cli("plan", "--flow", out, cwd=workspace).exit_code == 0
+    plan_json = workspace / "build" / "bottleneck_fit" / "xc7z020clg400-1" / "plan" / "plan.json"
+    planned = json.loads(plan_json.read_text())
+    names = [layer["name"] for layer in planned["layers"]]
+    assert "bottleneck" in names and "bottleneck_linear" not in names

@@ -76,12 +76,14 @@ def profile(model, flow: dict, x: np.ndarray, run_dir: Path) -> list[knobs.Knob]
         hls_model, config = hls.convert(model, probe_flow(flow, {}), run_dir / "profile_prj")
     outputs_by_layer = get_ymodel_keras(model, x)
     outputs_by_layer[hls_model.get_input_variables()[0].name] = x
-    fused = hls.fused_into(hls.parsed_layers(model))
+    parsed = hls.parsed_layers(model)
+    fused = hls.fused_into(parsed)
     present = {layer.name for layer in hls_model.get_layers()}
     folded = {parent: bn for parent, bn in fused.items() if bn not in present}
     found = knobs.find_knobs(hls_model, outputs_by_layer, config, folded)
     if not found:
         raise StepInputError("The model has no layer whose types hls4ml lets a config set.", "Nothing to fit.")
+    knobs.attach_linear_followers(found, parsed)
     knobs.consumers_cost(found, hls_model)
     return found
 

@@ -35,6 +35,7 @@ class Knob:
     accum_integer: int | None = None  # pooling: its sum's integer bits (hls4ml's default would overflow)
     cost: float = 1.0  # how much hardware its widths drive (products, or elements), for the search order
     fractions: dict[str, int] = field(default_factory=dict)  # "result" / "weight" -> fractional bits
+    followers: tuple[str, ...] = ()  # linear activations hls4ml inserted after it: they get its result type
 
     def variables(self) -> list[str]:
         return [v for v in ("weight", "result") if self._has(v)]
@@ -83,6 +84,20 @@ def find_knobs(hls_model, outputs: dict[str, np.ndarray], config: dict, fused: d
             knob.accum_integer = pooling_sum_bits(layer, outputs.get((layer.inputs or [""])[0]), knob)
         knobs.append(knob)
     return knobs
+
+
+def attach_linear_followers(knobs: list[Knob], parsed: list[dict]) -> None:
+    """hls4ml puts a linear Activation (`<layer>_linear`) after a Dense or Conv without an activation of its own,
+    with hls4ml's default type: a cast to ap_fixed<16,6>, and in io_stream a 16-bit stream and a stage. Given the
+    layer's own result type it is an identity, and hls4ml's EliminateLinearActivation removes it."""
+    by_name = {k.layer: k for k in knobs}
+    for index, layer in enumerate(parsed):
+        if layer["class_name"] != "Activation" or layer.get("activation") != "linear" or layer["name"] in by_name:
+            continue
+        previous = parsed[index - 1]["name"] if index else ""  # a Sequential model's parse names no inputs
+        source = by_name.get((layer.get("inputs") or [previous])[0])
+        if source is not None and source.result_integer is not None:
+            source.followers += (layer["name"],)
 
 
 def pooling_sum_bits(layer, inputs: np.ndarray | None, knob: Knob) -> int:

@@ -49,7 +49,12 @@ class Probe:
 
 def tables(knobs: list[Knob], fractions: Fractions) -> dict[str, dict]:
     """The flow's [layers] tables for these fractional bits."""
-    return {k.layer: {"precision": k.types(fractions[k.layer])} for k in knobs}
+    found = {}
+    for knob in knobs:
+        types = knob.types(fractions[knob.layer])
+        found[knob.layer] = {"precision": types}
+        found.update({follower: {"precision": {"result": types["result"]}} for follower in knob.followers})
+    return found
 
 
 def probe_flow(flow: dict, layer_tables: dict[str, dict]) -> dict:
