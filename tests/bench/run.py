@@ -139,16 +139,19 @@ def container_vs_native(repeats: int) -> list[dict]:
     return rows
 
 
-def hlsbox_run(*args: str, timeout: float | None = None) -> tuple[float, int]:
+def hlsbox_run(*args: str, timeout: float | None = None) -> tuple[float, int, str]:
+    """Wall time, exit code and what it said on stderr (the error paragraph of a failed run)."""
     start = time.monotonic()
     proc = subprocess.run(
         [str(REPO / ".venv" / "bin" / "hlsbox"), *args],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
         timeout=timeout,
     )
-    return time.monotonic() - start, proc.returncode
+    return time.monotonic() - start, proc.returncode, proc.stderr.strip()
 
 
 def fast_csim(cap: int) -> dict:
@@ -162,7 +165,7 @@ def fast_csim(cap: int) -> dict:
     run_dir = REPO / "build" / "seed_parallel" / "xc7z010clg400-1"
     row: dict = {"flow": "flows/seed.toml with stage2_proj at ReuseFactor 16", "cap_s": cap}
     for label, extra in (("fast_cold", ()), ("fast_ccache", ()), ("hls4ml_compile", ("--exact-build",))):
-        seconds, code = hlsbox_run("csim", "--flow", str(flow), "--force", "--timeout", f"{cap}s", *extra)
+        seconds, code, _ = hlsbox_run("csim", "--flow", str(flow), "--force", "--timeout", f"{cap}s", *extra)
         run = run_dir / ("csim" if code == 0 else "csim.failed")
         manifest = json.loads((run / "manifest.json").read_text())
         result = json.loads((run / "result.json").read_text()) if code == 0 else {}
@@ -197,8 +200,10 @@ def fit(cap: int) -> dict:
         stem = load_flow(REPO / flow).name
         if not name.endswith("a200t"):
             subprocess.run(["rm", "-rf", str(REPO / "build" / stem / "fit-cache")], check=True)
-        seconds, code = hlsbox_run("fit", "--flow", flow, "--force", *extra)
+        seconds, code, said = hlsbox_run("fit", "--flow", flow, "--force", *extra)
         row: dict = {"flow": flow, "args": list(extra), "exit_code": code, "wall_s": round(seconds, 1)}
+        if code != 0:
+            row["message"] = said
         part = extra[-1] if "--part" in extra else load_flow(REPO / flow).part
         fit_json = REPO / "build" / stem / part / "fit" / "fit.json"
         if code == 0:
