@@ -189,8 +189,8 @@ def fast_csim(cap: int) -> dict:
 
 
 def fit(cap: int) -> dict:
-    """`hlsbox fit` from an empty cache: the digits flow on its xc7z020, the seed flow on the xc7z010 (and, when
-    that cannot be reached, on the smallest part fit names)."""
+    """`hlsbox fit` from empty caches (probes and ccache): the digits flow on its xc7z020, the seed flow on the
+    xc7z010 (and, when that cannot be reached, on the smallest part fit names)."""
     rows: dict = {}
     for name, flow, extra in (
         ("digits", "flows/digits.toml", ()),
@@ -198,8 +198,10 @@ def fit(cap: int) -> dict:
         ("seed_a200t", "flows/seed.toml", ("--samples", "100", "--part", "xc7a200tfbg676-2")),
     ):
         stem = load_flow(REPO / flow).name
-        if not name.endswith("a200t"):
-            subprocess.run(["rm", "-rf", str(REPO / "build" / stem / "fit-cache")], check=True)
+        if not name.endswith("a200t"):  # cold: no probe cache, no compiler cache
+            subprocess.run(
+                ["rm", "-rf", str(REPO / "build" / stem / "fit-cache"), str(REPO / "build" / ".ccache")], check=True
+            )
         seconds, code, said = hlsbox_run("fit", "--flow", flow, "--force", *extra)
         row: dict = {"flow": flow, "args": list(extra), "exit_code": code, "wall_s": round(seconds, 1)}
         if code != 0:
