@@ -71,21 +71,27 @@ def parsed_layers(model) -> list[dict]:
 FUSABLE = ("Dense", "Conv1D", "Conv2D", "QDense", "QConv1D", "QConv2D")
 
 
+def input_of(layers: list[dict], index: int) -> str | None:
+    """The layer a parsed layer reads: its first input, or in a Sequential model's parse (which names no inputs)
+    the layer before it."""
+    return (layers[index].get("inputs") or [layers[index - 1]["name"] if index else None])[0]
+
+
 def fused_into(layers: list[dict]) -> dict[str, str]:
     """Dense/Conv layers followed by a BatchNormalization (through linear activations): layer -> its BN."""
     by_name = {layer["name"]: layer for layer in layers}
+    position = {layer["name"]: index for index, layer in enumerate(layers)}
     result = {}
     for index, layer in enumerate(layers):
         if layer["class_name"] != "BatchNormalization":
             continue
-        parent = (layer.get("inputs") or [layers[index - 1]["name"] if index else None])[0]
+        parent = input_of(layers, index)
         while (
             parent in by_name
             and by_name[parent]["class_name"] == "Activation"
             and by_name[parent].get("activation", "linear") == "linear"
         ):
-            position = next(i for i, entry in enumerate(layers) if entry["name"] == parent)
-            parent = (by_name[parent].get("inputs") or [layers[position - 1]["name"]])[0]
+            parent = input_of(layers, position[parent])
         if parent in by_name and by_name[parent]["class_name"] in FUSABLE:
             result[parent] = layer["name"]
     return result

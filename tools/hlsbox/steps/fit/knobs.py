@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hlsbox.steps.hls import input_of
+
 # Layers that pass their input through (hls4ml infers their type) or whose types hls4ml chooses well itself.
 UNTOUCHED = ("Softmax", "Reshape", "Flatten", "Dropout", "Transpose", "ZeroPadding1D", "ZeroPadding2D", "Clone")
 RESULT_HEADROOM = 1  # bits above the largest |output| seen on the calibration inputs
@@ -94,8 +96,7 @@ def attach_linear_followers(knobs: list[Knob], parsed: list[dict]) -> None:
     for index, layer in enumerate(parsed):
         if layer["class_name"] != "Activation" or layer.get("activation") != "linear" or layer["name"] in by_name:
             continue
-        previous = parsed[index - 1]["name"] if index else ""  # a Sequential model's parse names no inputs
-        source = by_name.get((layer.get("inputs") or [previous])[0])
+        source = by_name.get(input_of(parsed, index))
         if source is not None and source.result_integer is not None:
             source.followers += (layer["name"],)
 
