@@ -50,19 +50,17 @@ def human_duration(seconds: float) -> str:
 
 def human_rate(per_second: float) -> str:
     """A rate with the SI prefix that keeps it readable: 85.7 Hz, 5.56 MHz."""
-    for unit, scale in (("GHz", 1e9), ("MHz", 1e6), ("kHz", 1e3)):
-        if per_second >= scale:
-            return f"{_three_digits(per_second / scale)} {unit}"
-    return f"{_three_digits(per_second)} Hz"
+    return _with_prefix(per_second, (("GHz", 1e9), ("MHz", 1e6), ("kHz", 1e3), ("Hz", 1.0)))
 
 
 def human_time(seconds: float) -> str:
-    """A short time with the SI prefix that keeps it readable: 0.21 µs, 11.7 ms, 3.2 s."""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{_three_digits(seconds / scale)} {unit}"
-    return f"{_three_digits(seconds / 1e-9)} ns"
+    """A short time with the SI prefix that keeps it readable: 210 ns, 11.7 ms, 3.2 s."""
+    return _with_prefix(seconds, (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)))
 
 
-def _three_digits(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+def _with_prefix(value: float, units: tuple[tuple[str, float], ...]) -> str:
+    """Three significant digits (all of the integer part from 100 up) in the largest unit not above the value;
+    the smallest unit below that."""
+    unit, scale = next(((u, s) for u, s in units if value >= s), units[-1])
+    scaled = value / scale
+    return f"{scaled:,.0f} {unit}" if scaled >= 100 else f"{scaled:.3g} {unit}"
