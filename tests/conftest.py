@@ -56,6 +56,16 @@ def write_flow(directory: Path, name: str = "t", **fields: object) -> Path:
 # ---------- integration: the real engine and image ----------
 
 
+def make_model(workspace: Path, script: str, out: str, *script_args: str) -> Path:
+    """models/<out> made by `hlsbox model models/<script>` (skipped when it exists), the script's own options after."""
+    path = workspace / "models" / out
+    if not path.exists():
+        extra = ("--", *script_args) if script_args else ()
+        result = run_cli("model", f"models/{script}", "--out", f"models/{out}", *extra, cwd=workspace)
+        assert result.exit_code == 0, result.output
+    return path
+
+
 def _need(condition: bool, why: str) -> None:
     if not condition:
         (pytest.fail if os.environ.get("CI") else pytest.skip)(why)
@@ -87,32 +97,14 @@ def workspace(engine, tmp_path_factory) -> Path:
     (root / "models").mkdir()
     for script in (REPO / "models").glob("*.py"):
         shutil.copy(script, root / "models")
-    result = run_cli(
-        "model", "models/digits_cnn.py", "--out", "models/digits_cnn.keras", "--", "--epochs", "30", cwd=root
-    )
-    assert result.exit_code == 0, result.output
+    make_model(root, "digits_cnn.py", "digits_cnn.keras", "--epochs", "30")
     return root
 
 
 @pytest.fixture(scope="session")
 def seed_model(workspace: Path) -> Path:
     """The seed's Mini-ResNet, trained briefly (1 epoch on 256 synthetic images): for plan and csim."""
-    out = workspace / "models" / "model_2_15.keras"
-    if not out.exists():
-        result = run_cli(
-            "model",
-            "models/mini_resnet.py",
-            "--out",
-            "models/model_2_15.keras",
-            "--",
-            "--epochs",
-            "1",
-            "--samples",
-            "256",
-            cwd=workspace,
-        )
-        assert result.exit_code == 0, result.output
-    return out
+    return make_model(workspace, "mini_resnet.py", "model_2_15.keras", "--epochs", "1", "--samples", "256")
 
 
 def hlsbox_containers(engine) -> list[str]:
@@ -167,17 +159,4 @@ def run_in_image(engine, workspace: Path, script: str, timeout: float = 600, arg
 @pytest.fixture(scope="session")
 def jet_model(workspace: Path) -> Path:
     """The QKeras jet tagger (models/jet_tagger_qkeras.py), trained briefly."""
-    out = workspace / "models" / "jet_tagger_qkeras.h5"
-    if not out.exists():
-        result = run_cli(
-            "model",
-            "models/jet_tagger_qkeras.py",
-            "--out",
-            str(out.relative_to(workspace)),
-            "--",
-            "--epochs",
-            "8",
-            cwd=workspace,
-        )
-        assert result.exit_code == 0, result.output
-    return out
+    return make_model(workspace, "jet_tagger_qkeras.py", "jet_tagger_qkeras.h5", "--epochs", "8")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hlsbox.flow import load_flow
-from tests.conftest import assert_clean_error, run_cli, write_flow
+from tests.conftest import assert_clean_error, make_model, run_cli, write_flow
 
 pytestmark = pytest.mark.integration
 ARGS = ("--max-probes", "8", "--samples", "120")
@@ -155,8 +155,7 @@ def test_a_layer_without_activation_leaves_no_cast_behind(workspace: Path):
     """hls4ml puts `bottleneck_linear` after a Dense without activation, typed ap_fixed<16,6> by default: a cast,
     and a 16-bit stage. fit gives it the layer's own result type, so hls4ml removes it from the written design."""
     (workspace / "models" / "bottleneck.py").write_text(BOTTLENECK_MODEL)
-    made = run_cli("model", "models/bottleneck.py", "--out", "models/bottleneck.keras", cwd=workspace)
-    assert made.exit_code == 0, made.output
+    make_model(workspace, "bottleneck.py", "bottleneck.keras")
     flow = write_flow(
         workspace / "flows", "bottleneck", model="models/bottleneck.keras", part="xc7z020clg400-1",
         io_type="io_stream", csim={"dataset": "digits", "samples": 100},
