@@ -197,7 +197,8 @@ def fit(cap: int) -> dict:
         ("seed_z010", "flows/seed.toml", ("--samples", "100")),
         ("seed_a200t", "flows/seed.toml", ("--samples", "100", "--part", "xc7a200tfbg676-2")),
     ):
-        stem = load_flow(REPO / flow).name
+        loaded = load_flow(REPO / flow)
+        stem = loaded.name
         if not name.endswith("a200t"):  # cold: no probe cache, no compiler cache
             subprocess.run(
                 ["rm", "-rf", str(REPO / "build" / stem / "fit-cache"), str(REPO / "build" / ".ccache")], check=True
@@ -206,7 +207,7 @@ def fit(cap: int) -> dict:
         row: dict = {"flow": flow, "args": list(extra), "exit_code": code, "wall_s": round(seconds, 1)}
         if code != 0:
             row["message"] = said
-        part = extra[-1] if "--part" in extra else load_flow(REPO / flow).part
+        part = extra[-1] if "--part" in extra else loaded.part
         fit_json = REPO / "build" / stem / part / "fit" / "fit.json"
         if code == 0:
             result = json.loads(fit_json.read_text())
