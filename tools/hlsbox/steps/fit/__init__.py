@@ -89,10 +89,9 @@ def profile(model, flow: dict, x: np.ndarray, run_dir: Path) -> list[knobs.Knob]
 
 
 def report(prober: Prober):
-    def show(what: str, probe: Probe) -> None:
-        verdict = "keeps the target" if probe.passed else "below the target"
-        source = "cached" if probe.cached else f"{probe.seconds:.0f} s"
-        phase(f"probe {prober.count}: {what}: {probe.agreement:.1%} of {probe.samples} agree, {verdict} ({source})")
+    def show(what: str, probe: Probe, verdict: search.Verdict) -> None:
+        source = "cached" if probe.cached else f"{probe.seconds:.1f} s"
+        phase(f"probe {prober.count}: {what}: {probe.agreement:.1%} of {probe.samples} agree; {verdict.why} ({source})")
 
     return show
 

@@ -78,8 +78,17 @@ def summary(
         "tried": [_architecture(a) for a in tried],
         "layers": layer_rows(found, result.best, chosen, traced),
         "probes": [
-            {"agreement": p.agreement, "samples": p.samples, "passed": p.passed, "seconds": p.seconds}
-            for p in result.probes
+            {
+                "agreement": p.agreement,
+                "samples": p.samples,
+                "passed": p.passed,
+                "accepted": v.accepted,
+                "verdict": v.why,
+                "mean_abs_diff": p.mean_abs_diff,
+                "seconds": p.seconds,
+                "cached": p.cached,
+            }
+            for p, v in zip(result.probes, result.verdicts, strict=True)
         ],
         "stopped_early": result.stopped_early,
         "meets_target": held_out["top1_agreement"] >= params["agreement"],
@@ -129,15 +138,16 @@ def draw(png: Path, result: SearchResult, chosen: hardware.Architecture, device:
 
     capacity = device.capacity()
     points = []
-    for probe in result.probes:
+    for probe, verdict in zip(result.probes, result.verdicts, strict=True):
         rows = [dict(row, strategy=chosen.strategy.lower()) for row in probe.rows]
         design = Design(rows, chosen.io_type, device, flow["part"], tool_of(flow["backend"]), flow["clock_period"])
         totals = estimate_design(design, chosen.reuse).totals
-        points.append((max(totals[r] / capacity[r] for r in capacity if capacity[r]), probe.agreement, probe.passed))
+        share = max(totals[r] / capacity[r] for r in capacity if capacity[r])
+        points.append((share, probe.agreement, verdict.accepted))
     chosen_share = max(chosen.utilisation.values())
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for passed, colour, label in ((True, "tab:green", "keeps the target"), (False, "tab:red", "below the target")):
-        mine = [(x, y) for x, y, p in points if p == passed]
+    for accepted, colour, label in ((True, "tab:green", "accepted"), (False, "tab:red", "rejected")):
+        mine = [(x, y) for x, y, p in points if p == accepted]
         if mine:
             axes.scatter(*zip(*mine, strict=True), c=colour, label=label, alpha=0.7)
     axes.scatter([chosen_share], [result.best_probe.agreement], marker="*", s=300, c="gold", edgecolors="k")
