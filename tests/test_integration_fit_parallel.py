@@ -5,7 +5,6 @@ call that never returns and an interrupt all return within seconds, every time, 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -66,7 +66,7 @@ def timed(action) -> tuple[float, str]:
     try:
         action()
         outcome = "returned"
-    except BaseException as exc:  # noqa: BLE001 - the case records what ended it
+    except BaseException as exc:
         outcome = type(exc).__name__
     return time.monotonic() - start, outcome
 

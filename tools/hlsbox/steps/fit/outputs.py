@@ -128,6 +128,42 @@ def no_fit(tried: list[hardware.Architecture], flow: dict, params: dict, result:
     )
 
 
+def unreachable_at_best(bound: hardware.Bound, flow: dict, params: dict) -> Unreachable:
+    """Why no search can succeed: even the cheapest design it can reach is over the budget at the band's low end."""
+    arch, worst = bound.arch, bound.worst
+    users = ", ".join(f"{name} {amount:,}" for name, amount in arch.heaviest)
+    parts = hardware.parts_that_fit(arch, flow, params["budget"])
+    where = (
+        f"the smallest part on which even this cheapest design fits: {parts[0]} (--part; the types the search keeps "
+        "are wider, so it may need a larger one)"
+        if parts
+        else "no part in hlsbox's database holds even this cheapest design"
+    )
+    return Unreachable(
+        f"No design reaches {params['agreement']:.0%} agreement within {params['budget']:.0%} of {flow['part']}, "
+        f"whatever the C simulation finds: the cheapest design the search can reach (the narrowest types it tries, "
+        f"the largest usable ReuseFactors, {arch.io_type}, {arch.strategy}) needs {worst} at "
+        f"{arch.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the low end of the estimator's error "
+        f"band; most used by {users}). No C simulation was run.",
+        f"What would: {where}; or a larger --budget. A lower --agreement does not help: these are already the "
+        "narrowest types fit tries.",
+    )
+
+
+def room(bound: hardware.Bound, budget: float) -> str:
+    """How much the search has to spend, in one line."""
+    worst = bound.worst
+    return (
+        f"lower bound: the cheapest design the search can reach ({bound.arch.io_type}, {bound.arch.strategy}) needs "
+        f"{worst} at {bound.arch.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the band's low end), "
+        f"budget {budget:.0%}"
+    )
+
+
+def bound_summary(bound: hardware.Bound) -> dict:
+    return {**_architecture(bound.arch), "low_band": bound.low, "worst": bound.worst}
+
+
 def draw(png: Path, result: SearchResult, chosen: hardware.Architecture, device: Device, flow: dict, params) -> None:
     """Agreement against the most used resource for every probe, each estimated as the chosen architecture."""
     import matplotlib
