@@ -106,7 +106,7 @@ def test_ctrl_c_keeps_the_best_design_so_far(workspace: Path):
     )
     deadline = time.monotonic() + 600
     for line in proc.stdout:
-        if ("; accepted" in line and "cached" not in line) or time.monotonic() > deadline:
+        if (": accepted" in line and "cached" not in line) or time.monotonic() > deadline:
             break
     proc.send_signal(signal.SIGINT)
     started = time.monotonic()

@@ -11,7 +11,11 @@
 2. C simulation of the seed's io_parallel design: hlsbox's fast build (cold, then with ccache) against hls4ml's own
    compile() under a 20 min cap (the cap is reported when hit).
 5. `hlsbox fit` of the digits flow (xc7z020) and of the seed flow (xc7z010, then the part fit names): wall time,
-   C simulations, held-out agreement, resources against the starting flow's.
+   C simulations, held-out agreement, resources against the starting flow's, the median probe and where its time
+   goes (convert, compile, predict).
+6. fit's speed (issue 20): the seed flow on the xc7z010 ended by the lower bound, cold and cached, and fit of the
+   seed's real model (--real-seed-flow, a flow on ../shared/seed/author/model_2_15.keras with real images): probe
+   median and wall time; each beside the figure recorded before the change (the fit part of BEFORE).
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ sys.path.insert(0, str(REPO))
 from hlsbox.flow import load_flow  # noqa: E402
 
 NATIVE_VENV = REPO / "build" / "bench" / "native-venv"
+BEFORE = REPO / "tests" / "bench" / "results" / "bench-20261125-1820.json"  # fit before the lower bound
+# Issue 20, measured before the change on the seed's real model: 16-46 s a probe, 32 probes in 16 min.
+REAL_SEED_BEFORE = {"probe_s": [16, 46], "probes": 32, "wall_s": 960}
 
 
 def machine() -> dict:
@@ -220,8 +227,53 @@ def fit(cap: int) -> dict:
             original = hlsbox_run("plan", "--flow", flow, "--force", *(("--part", part) if "--part" in extra else ()))
             plan = json.loads((REPO / "build" / stem / part / "plan" / "plan.json").read_text())
             row["original"] = {"totals": plan["totals"], "verdict": plan["verdict"], "plan_exit": original[1]}
+        if fit_json.is_file() and code == 0:
+            row.update(probe_times(json.loads(fit_json.read_text())))
         rows[name] = row
         print(f"bench: fit {name}: exit {code} in {seconds / 60:.1f} min", flush=True)
+    return rows
+
+
+def probe_times(result: dict) -> dict:
+    """The median probe built in this run (cached ones left out) and the median of each of its phases."""
+    built = [p for p in result["probes"] if not p.get("cached")]
+    if not built:
+        return {}
+    phases = {k: round(statistics.median(p["phases"][k] for p in built), 2) for k in built[0].get("phases", {})}
+    return {"probe_median_s": round(statistics.median(p["seconds"] for p in built), 2), "probe_phases_s": phases}
+
+
+def fit_speed(real_seed_flow: str | None, part: str | None) -> dict:
+    """The lower bound's time on the seed flow (xc7z010), cold and with the probe cache; fit of the real seed."""
+    before = json.loads(BEFORE.read_text())["fit"] if BEFORE.is_file() else {}
+    stem = load_flow(REPO / "flows" / "seed.toml").name
+    rows: dict = {}
+    for name in ("cold", "cached"):
+        if name == "cold":
+            subprocess.run(["rm", "-rf", str(REPO / "build" / stem / "fit-cache")], check=True)
+        seconds, code, said = hlsbox_run("fit", "--flow", "flows/seed.toml", "--force", "--samples", "100")
+        rows[f"seed_z010_{name}"] = {"exit_code": code, "wall_s": round(seconds, 1), "message": said}
+        print(f"bench: fit seed on the xc7z010 ({name}): exit {code} in {seconds:.1f} s", flush=True)
+    rows["seed_z010_before"] = {k: before.get("seed_z010", {}).get(k) for k in ("exit_code", "wall_s")}
+    if real_seed_flow:
+        loaded = load_flow(REPO / real_seed_flow)
+        extra = ("--part", part) if part else ()
+        subprocess.run(["rm", "-rf", str(REPO / "build" / loaded.name / "fit-cache")], check=True)
+        seconds, code, said = hlsbox_run("fit", "--flow", real_seed_flow, "--force", *extra)
+        row: dict = {
+            "flow": real_seed_flow,
+            "part": part or loaded.part,
+            "exit_code": code,
+            "wall_s": round(seconds, 1),
+        }
+        fit_json = REPO / "build" / loaded.name / (part or loaded.part) / "fit" / "fit.json"
+        if code == 0 and fit_json.is_file():
+            result = json.loads(fit_json.read_text())
+            row.update(probes=len(result["probes"]), held_out=result["held_out"], **probe_times(result))
+        else:
+            row["message"] = said
+        rows["real_seed"], rows["real_seed_before"] = row, REAL_SEED_BEFORE
+        print(f"bench: fit of the real seed: exit {code} in {seconds / 60:.1f} min", flush=True)
     return rows
 
 
@@ -337,6 +389,7 @@ PARTS = {
     "container_vs_native": lambda args: container_vs_native(args.repeats),
     "fast_csim": lambda args: fast_csim(args.cap),
     "fit": lambda args: fit(args.cap),
+    "fit_speed": lambda args: fit_speed(args.real_seed_flow, args.real_seed_part),
     "vivado_overhead": lambda args: vivado_overhead(args.repeats),
     "sweep": lambda args: sweep_throughput(args.repeats),
 }
@@ -346,6 +399,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cap", type=int, default=1200, help="time cap (s) for hls4ml's own io_parallel compile")
+    parser.add_argument("--real-seed-flow", help="fit_speed: a flow of the seed's real model with real images")
+    parser.add_argument("--real-seed-part", help="fit_speed: the part to fit it on (default: the flow's)")
     parser.add_argument("--only", choices=sorted(PARTS), action="append", help="run these parts only")
     args = parser.parse_args()
     results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}

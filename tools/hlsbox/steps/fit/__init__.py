@@ -68,12 +68,13 @@ def run(spec: dict) -> dict:
 
 
 def hardest(model, pool: np.ndarray, samples: int) -> np.ndarray:
-    """The inputs Keras is least sure about (smallest gap between its top two outputs): the ones fewer bits flip
-    first, so agreement on them is a cautious stand-in for inputs the search never sees."""
+    """The inputs Keras is least sure about (smallest gap between its top two outputs), least sure first: the ones
+    fewer bits flip first, so agreement on them is a cautious stand-in for inputs the search never sees, and a probe
+    that fails meets its disagreements in its first chunks and stops there."""
     out = np.asarray(model.predict(pool, verbose=0)).reshape(len(pool), -1)
     ranked = np.sort(out, axis=1)
     gap = ranked[:, -1] - ranked[:, -2] if out.shape[1] > 1 else np.abs(out[:, 0])
-    return pool[np.sort(np.argsort(gap, kind="stable")[:samples])]
+    return pool[np.argsort(gap, kind="stable")[:samples]]
 
 
 def profile(model, flow: dict, x: np.ndarray, run_dir: Path) -> list[knobs.Knob]:
@@ -99,7 +100,7 @@ def profile(model, flow: dict, x: np.ndarray, run_dir: Path) -> list[knobs.Knob]
 def report(prober: Prober):
     def show(what: str, probe: Probe, verdict: search.Verdict) -> None:
         source = "cached" if probe.cached else f"{probe.seconds:.1f} s"
-        phase(f"probe {prober.count}: {what}: {probe.agreement:.1%} of {probe.samples} agree; {verdict.why} ({source})")
+        phase(f"probe {prober.count}: {what}: {verdict.why} ({source})")
 
     return show
 

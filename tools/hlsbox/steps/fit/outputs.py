@@ -86,6 +86,7 @@ def summary(
                 "verdict": v.why,
                 "mean_abs_diff": p.mean_abs_diff,
                 "seconds": p.seconds,
+                "phases": p.phases,
                 "cached": p.cached,
             }
             for p, v in zip(result.probes, result.verdicts, strict=True)

@@ -29,7 +29,7 @@ from hlsbox.steps.fit import parallel
 from hlsbox.steps.fit.knobs import Knob
 from hlsbox.steps.protocol import StepFailure, muted_phases
 
-CHUNK = 10  # inputs a worker runs between two looks at the outcome
+CHUNK = 5  # inputs a worker runs between two looks at the outcome (small: the workers end together)
 WORKERS = max(1, min(4, len(os.sched_getaffinity(0))))
 MARGIN = 0.5
 Fractions = dict[str, dict[str, int]]  # layer -> {"result": bits, "weight": bits}
@@ -47,6 +47,7 @@ class Probe:
     rows: list[dict] = field(default_factory=list)  # the design as describe sees it (io_parallel, RF 1)
     cached: bool = False
     over_error: bool = False  # stopped early: its summed output error already exceeds the error budget
+    phases: dict[str, float] = field(default_factory=dict)  # seconds in convert, compile, predict
 
 
 def tables(knobs: list[Knob], fractions: Fractions) -> dict[str, dict]:
@@ -114,8 +115,15 @@ class Prober:
         with muted_phases():
             hls_model, _ = hls.convert(self.model, flow, Path(self.spec["run_dir"]) / "probe_prj")
             rows = [describe_layer(layer, 1) for layer in hls_model.get_layers()]
+            converted = time.monotonic()
             csim.build_library(hls_model, flow, self.spec)
+        compiled = time.monotonic()
         hls_out, disagree, over_error = self._predict(hls_model, error_budget)
+        phases = {
+            "convert": round(converted - start, 2),
+            "compile": round(compiled - converted, 2),
+            "predict": round(time.monotonic() - compiled, 2),
+        }
         diff = np.abs(hls_out - self.keras_out[: len(hls_out)])
         return Probe(
             fractions,
@@ -127,6 +135,7 @@ class Prober:
             round(time.monotonic() - start, 2),
             rows,
             over_error=over_error,
+            phases=phases,
         )
 
     @property

@@ -61,8 +61,9 @@ def verdict_of(probe: Probe, threshold: float, error_budget: float | None) -> Ve
             f"{error_budget:.4g}, by{bound} {over:.0%})",
         )
     if not probe.passed:
-        return Verdict(False, f"rejected: agreement below target ({probe.agreement:.1%} < {threshold:.1%})")
-    return Verdict(True, "accepted")
+        agree = f"{probe.agreement:.1%} of {probe.samples}"
+        return Verdict(False, f"rejected: agreement below target ({agree} < {threshold:.1%})")
+    return Verdict(True, f"accepted: {probe.agreement:.1%} of {probe.samples} agree")
 
 
 def uniform(knobs: list[Knob], bits: int) -> Fractions:
