@@ -78,6 +78,22 @@ def test_an_unreachable_budget_says_what_stops_it(workspace: Path, fitted: dict)
     assert_clean_error(result, 2, "No design reaches", "What would:", "--part")
 
 
+def test_the_lower_bound_leaves_the_search_room(fitted: dict):
+    bound = fitted["fit"]["lower_bound"]
+    assert bound["low_band"][bound["worst"]] <= fitted["fit"]["target"]["budget"]
+    assert bound["utilisation"][bound["worst"]] > 0  # estimated: a real design, not an empty one
+
+
+def test_an_unreachable_part_is_said_before_any_c_simulation(workspace: Path, seed_model: Path):
+    """The seed on its xc7z010: even the narrowest types at the largest ReuseFactors need several times its LUTs."""
+    result = run_cli("fit", "--flow", "flows/seed.toml", "--samples", "20", cwd=workspace)
+    assert_clean_error(
+        result, 2, "No design reaches", "cheapest design the search can reach", "No C simulation was run", "--part"
+    )
+    assert "the smallest part on which even this cheapest design fits" in " ".join(result.output.split())
+    assert "probe 1" not in result.output
+
+
 def test_a_flow_without_data_cannot_be_fitted(workspace: Path):
     data = {"model": "models/digits_cnn.keras", "part": "xc7z020clg400-1", "csim": {"dataset": "random"}}
     flow = write_flow(workspace / "flows", "nodata", **data)

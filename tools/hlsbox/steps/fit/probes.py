@@ -48,6 +48,12 @@ class Probe:
     cached: bool = False
     over_error: bool = False  # stopped early: its summed output error already exceeds the error budget
     phases: dict[str, float] = field(default_factory=dict)  # seconds in convert, compile, predict
+    inputs: int = 0  # the calibration inputs it would run to the end
+
+    @property
+    def error_floor(self) -> float:
+        """The least its mean output error over all the inputs can be (the error so far, spread over them all)."""
+        return self.mean_abs_diff * self.samples / max(self.inputs, self.samples)
 
 
 def tables(knobs: list[Knob], fractions: Fractions) -> dict[str, dict]:
@@ -136,6 +142,7 @@ class Prober:
             rows,
             over_error=over_error,
             phases=phases,
+            inputs=len(self.x),
         )
 
     @property

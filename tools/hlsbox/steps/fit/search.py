@@ -53,12 +53,13 @@ def verdict_of(probe: Probe, threshold: float, error_budget: float | None) -> Ve
     """Whether the search keeps a probe: agreement at or above the threshold on every calibration input, and (in
     the per-layer stage) the mean output error within its budget."""
     if probe.over_error or (probe.passed and error_budget is not None and probe.mean_abs_diff > error_budget):
-        over = probe.mean_abs_diff / error_budget - 1 if error_budget else 0.0
-        bound = " at least" if probe.over_error else ""
+        early = probe.samples < probe.inputs  # stopped early: its final mean is at least the error so far spread
+        error = probe.error_floor if early else probe.mean_abs_diff
+        over = error / error_budget - 1 if error_budget else 0.0
         return Verdict(
             False,
-            f"rejected: output error over its budget (mean |Keras - HLS| {probe.mean_abs_diff:.4g} > "
-            f"{error_budget:.4g}, by{bound} {over:.0%})",
+            f"rejected: output error over its budget (mean |Keras - HLS| {'≥ ' if early else ''}{error:.4g} > "
+            f"{error_budget:.4g}, by {'at least ' if early else ''}{over:.0%})",
         )
     if not probe.passed:
         agree = f"{probe.agreement:.1%} of {probe.samples}"
