@@ -258,7 +258,8 @@ def fit_speed(real_seed_flow: str | None, part: str | None) -> dict:
     if real_seed_flow:
         loaded = load_flow(REPO / real_seed_flow)
         extra = ("--part", part) if part else ()
-        subprocess.run(["rm", "-rf", str(REPO / "build" / loaded.name / "fit-cache")], check=True)
+        cold = [str(REPO / "build" / loaded.name / "fit-cache"), str(REPO / "build" / ".ccache")]
+        subprocess.run(["rm", "-rf", *cold], check=True)  # no probe cache, no compiler cache
         seconds, code, said = hlsbox_run("fit", "--flow", real_seed_flow, "--force", *extra)
         row: dict = {
             "flow": real_seed_flow,
