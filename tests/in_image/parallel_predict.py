@@ -81,7 +81,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = np.ascontiguousarray(rng.uniform(0, 1, (120, 32, 32, 3)).astype(np.float32))
 
-    serial = np.asarray(hls_model.predict(x)).reshape(len(x), -1)
+    run = hls_model.predict
+    serial = np.asarray(run(x)).reshape(len(x), -1)
     start = time.monotonic()
     chunks = list(parallel.predict(hls_model.predict, x, 10, WORKERS, CHUNK))
     together = np.concatenate([c for _, c in chunks])
@@ -91,6 +92,7 @@ def main() -> None:
         ["returned"],
         mode=mode,
         identical=bool(np.array_equal(together, serial)),
+        one_worker=bool(np.array_equal(np.concatenate([c for _, c in parallel.predict(run, x, 10, 1, CHUNK)]), serial)),
         firsts=[f for f, _ in chunks] == list(range(0, len(x), CHUNK)),
         nonzero=float(np.mean(serial != 0)),
     )

@@ -314,8 +314,10 @@ def fit(
 ) -> None:
     """From a design that does not fit or does not agree with Keras to one that does: the fewest bits per layer
     that keep the agreement target (C simulation on calibration inputs from the flow's data), then io_type,
-    strategy and ReuseFactors within the budget (the plan's estimator), checked on held-out inputs. Writes a new
-    flow, fit.json and fit.png; Ctrl-C keeps the best design so far, a re-run resumes from the cache."""
+    strategy and ReuseFactors within the budget (the plan's estimator), checked on held-out inputs. When even the
+    cheapest design the search can reach cannot fit, it says so first, before any C simulation. Writes a new
+    flow, fit.json and fit.png; a stop (Ctrl-C, time limit) keeps the best design so far, a re-run resumes from
+    the cache."""
     from hlsbox import fits
 
     params = fits.FitParams(agreement, budget / 100, io_type, max_probes, samples)

@@ -61,11 +61,7 @@ def predict(
     """(first index, outputs of x[first : first + chunk]) in input order, `run` (e.g. hls_model.predict) called on
     every core. Closing the iterator (or an exception in the caller's loop) kills the workers at once."""
     starts = list(range(0, len(x), chunk))
-    workers = max(1, min(workers, len(starts)))
-    if workers == 1:
-        for first in starts:
-            yield first, np.asarray(run(np.ascontiguousarray(x[first : first + chunk]))).reshape(-1, width)
-        return
+    workers = max(1, min(workers, len(starts)))  # one worker too is forked: bounded, and a crash stays in it
     pool = _fork(run, x, starts, chunk, workers)
     try:
         yield from _collect(pool, starts, width, silence)
