@@ -56,3 +56,23 @@ def test_unwritable_output_dir_is_bad_input(tmp_path: Path):
     blocker.write_text("")
     with pytest.raises(BadInput, match="Cannot write to the output directory"):
         prepare_dir(blocker / "sub")
+
+
+def test_the_step_code_hash_follows_every_module_the_image_imports(tmp_path: Path, monkeypatch):
+    """A copy of the package: editing a module the steps import (units.py, imported by the plan the steps use)
+    or a data file changes the hash; editing a host-only module (cli.py) does not."""
+    import shutil
+
+    from hlsbox import runner
+
+    package = tmp_path / "hlsbox"
+    shutil.copytree(runner.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(runner, "PACKAGE_DIR", package)
+    before = runner.steps_code_hash()
+    assert package / "units.py" in runner.image_modules()
+    (package / "cli.py").write_text((package / "cli.py").read_text() + "\n# host only\n")
+    assert runner.steps_code_hash() == before
+    for edited in ("units.py", "data/recorded_designs.json"):
+        (package / edited).write_text((package / edited).read_text() + "\n")
+        assert runner.steps_code_hash() != before, edited
+        before = runner.steps_code_hash()

@@ -8,6 +8,7 @@ image, step code, upstream run) are those of the last good run is skipped unless
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -32,17 +33,6 @@ from hlsbox.units import human_duration, human_size
 
 PACKAGE_DIR = Path(hlsbox.__file__).resolve().parent
 PACKAGE_MOUNT = Path("/opt/hlsbox/hlsbox")
-# Host modules the steps import inside the image (pure Python): part of the step code's hash.
-SHARED_MODULES = (
-    "__init__.py",
-    "errors.py",
-    "estimator.py",
-    "hls4ml_names.py",
-    "kernels.py",
-    "parts.py",
-    "plan.py",
-    "surrogate.py",
-)
 
 
 class Interrupted(StepFailed):
@@ -137,10 +127,40 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def image_modules() -> list[Path]:
+    """Every module of the package the image runs: steps/ and, transitively, the hlsbox modules they import."""
+    todo = [*sorted((PACKAGE_DIR / "steps").rglob("*.py")), PACKAGE_DIR / "__init__.py"]
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        todo.extend(imported_package_modules(path))
+    return sorted(seen)
+
+
+def imported_package_modules(path: Path) -> list[Path]:
+    """The hlsbox modules `path` imports (absolute `hlsbox.…` imports, as the package writes them)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+    found = []
+    for name in names:
+        if name != "hlsbox" and not name.startswith("hlsbox."):
+            continue
+        base = PACKAGE_DIR.joinpath(*name.split(".")[1:])
+        found += [p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()]
+    return found
+
+
 def steps_code_hash() -> str:
-    """The code that runs in the container: a change to it invalidates cached results."""
+    """The code and data the container runs: a change to any of it invalidates cached results."""
     digest = hashlib.sha256()
-    paths = sorted((PACKAGE_DIR / "steps").rglob("*.py")) + [PACKAGE_DIR / name for name in SHARED_MODULES]
+    paths = image_modules() + sorted(p for p in (PACKAGE_DIR / "data").rglob("*") if p.is_file())
     for path in paths:
         digest.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
