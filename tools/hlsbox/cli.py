@@ -26,6 +26,7 @@ from hlsbox.errors import EXIT_INTERRUPTED, BadInput, HlsboxError
 from hlsbox.flow import load_flow
 from hlsbox.request import RunRequest, Workspace
 from hlsbox.synthesis import VivadoParams
+from hlsbox.tables import print_table
 from hlsbox.units import human_size, parse_duration, parse_size
 
 # Tables need room: 120 columns where the output is not a terminal (CI logs, pipes), unless COLUMNS says.
@@ -511,7 +512,7 @@ def doctor() -> None:
     for check in checks:
         mark = "[green]✔[/]" if check.ok else ("[red]✘[/]" if check.required else "[yellow]–[/]")
         table.add_row(mark, check.name, check.detail, "" if check.ok else f"[dim]{check.fix}[/]")
-    console.print(table)
+    print_table(console, table)
     if not all(c.ok for c in checks if c.required):
         raise typer.Exit(1)
 

@@ -34,6 +34,7 @@ from hlsbox.flow_formats import to_toml
 from hlsbox.parts import resolve_device
 from hlsbox.request import RunRequest
 from hlsbox.runner import Task, execute, prepare_dir
+from hlsbox.tables import print_table
 from hlsbox.units import human_size
 
 # What a grid may vary, and the short tag each value gets in a variant's name.
@@ -439,7 +440,7 @@ def show(console: Console, rows: list[dict]) -> None:
     for row in rows:
         ok = row.get("exit_code") == 0
         table.add_row(*(_cell(row.get(c)) for c in columns), style=None if ok else "red")
-    console.print(table)
+    print_table(console, table)
 
 
 def _cell(value: object) -> str:

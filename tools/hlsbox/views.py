@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hlsbox.tables import cell_limit, print_table
 from hlsbox.units import human_rate, human_time
 
 
@@ -33,7 +34,7 @@ def show_layers(console: Console, result: dict, title: str) -> None:
         settings = [str(row.get(name, "")) for name in columns["settings"]]
         shape = "×".join(map(str, row["output_shape"]))
         table.add_row(row["name"], row["class"], shape, row["result_precision"], *types, reuse, *settings)
-    console.print(table)
+    print_table(console, table)
     adjusted = [r for r in result["layers"] if r["reuse_adjusted"]]
     if adjusted:
         moved = ", ".join(f"{r['name']} {r['reuse_asked']}→{r['reuse_factor']}" for r in adjusted)
@@ -74,7 +75,7 @@ def show_csim(console: Console, result: dict, run_dir: str) -> None:
         table.add_row("HLS accuracy (labels)", f"{result['hls_accuracy']:.1%}")
     table.add_row("g++ compile", f"{result['compile_seconds']:.1f} s ({_build_note(result.get('build') or {})})")
     table.add_row("HLS predict", f"{result['predict_seconds']:.2f} s")
-    console.print(table)
+    print_table(console, table)
     show_trace(console, result)
     console.print(f"[green]Results:[/] {run_dir}/result.json")
 
@@ -109,7 +110,7 @@ def show_trace(console: Console, result: dict) -> None:
             limit + (" [bold]overflow[/]" if row["overflow"] else ""),
             style=style,
         )
-    console.print(table)
+    print_table(console, table)
     if first is None:
         return
     if first["overflow"]:
@@ -143,7 +144,7 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
             column,
             justify="left" if column in ("layer", "class", "valid RF near") else "right",
             no_wrap=column != "valid RF near",
-            max_width=18 if column == "layer" else None,
+            max_width=cell_limit(console, 18) if column == "layer" else None,
         )
     others = [layer for layer in plan.layers if not layer.multipliers]
     for layer in plan.layers:
@@ -178,7 +179,7 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
             f"{sum(layer.lut for layer in others):,}",
             f"{sum(layer.latency for layer in others):,}",
         )
-    console.print(table)
+    print_table(console, table)
     totals = Table(title="Totals against the part (band: where the real figure lies, from the estimator's error)")
     for column in ("resource", "estimate", "band", plan.device, "used", "2nd opinion"):
         totals.add_column(column, justify="left" if column == "resource" else "right")
@@ -259,7 +260,7 @@ def show_fit(console: Console, result: dict, run_dir: str) -> None:
             f"{row['lut']:,}",
             "" if diff is None else f"{diff:.3g} ({row['relative_diff']:.1%})",
         )
-    console.print(table)
+    print_table(console, table)
     totals = Table(title="The design against the part (estimated) and against Keras", title_justify="left")
     totals.add_column("")
     totals.add_column("value", justify="right")
