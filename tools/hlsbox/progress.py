@@ -70,6 +70,8 @@ class StepDisplay:
                 if detail.split(" · ")[0] != self.detail.split(" · ")[0]:  # a new phase of the tool
                     self.console.print(f"[bold]{self.title}[/]: {detail}  [dim]({human_duration(self.elapsed)})[/]")
                 self.detail = detail
+            for note in getattr(self.reader, "notes", list)():  # a known warning, explained once
+                self.console.print(Text(f"{self.title}: {note}", style="yellow"))
             head = text.lstrip()
             if head.startswith(("WARNING:", "WARNING ", "Warning:")):
                 self.warnings.append(text.strip())

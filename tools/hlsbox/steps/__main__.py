@@ -9,37 +9,19 @@ the step's pid is in <run dir>/step.pid).
 from __future__ import annotations
 
 import argparse
-import atexit
-import contextlib
-import faulthandler
 import importlib
 import json
-import os
-import signal
 import sys
 from pathlib import Path
 
-from hlsbox.steps.protocol import StepFailure, StepInputError, fail_with_error, phase, write_json
-
-STACKS = "stacks.txt"
-PID_FILE = "step.pid"
-
-
-def dump_stacks_on_sigusr1(run_dir: Path) -> None:
-    """faulthandler writes the stacks from C, so even a thread blocked in a pipe write with the GIL held
-    cannot stop the dump. The files go again when the step ends by itself with nothing dumped."""
-    stacks = (run_dir / STACKS).open("w")
-    faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=True)
-    (run_dir / PID_FILE).write_text(f"{os.getpid()}\n")
-
-    def tidy() -> None:
-        stacks.close()
-        with contextlib.suppress(OSError):
-            (run_dir / PID_FILE).unlink(missing_ok=True)
-            if (run_dir / STACKS).stat().st_size == 0:
-                (run_dir / STACKS).unlink()
-
-    atexit.register(tidy)
+from hlsbox.steps.protocol import (
+    StepFailure,
+    StepInputError,
+    dump_stacks_on_sigusr1,
+    fail_with_error,
+    phase,
+    write_json,
+)
 
 
 def main() -> None:
