@@ -172,7 +172,7 @@ def plan_summary(plan: plans.Plan) -> str:
     shares = ", ".join(
         f"{r} ~{plan.totals[r]:,} ({plan.bands[r][0]:,}-{plan.bands[r][1]:,}) of {plan.capacity[r]:,}" for r in used
     )
-    return f"the plan expected {shares} on {plan.part} ({plan.verdict})"
+    return f"The plan expected {shares} on {plan.part} ({plan.verdict})"
 
 
 def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[dict, Path]:

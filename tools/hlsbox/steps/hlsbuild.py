@@ -147,7 +147,8 @@ def run(spec: dict) -> dict:
     chart = resource_chart(report, run_dir / "resources.png", spec["flow"]["part"])
     ip = sorted(str(p) for p in project_dir.glob("*_prj/solution1/impl/ip/*.zip"))
     return {
-        "missing_report": missing_report(step, report, ip, spec["flow"]["project_name"]),
+        # a tool stopped at a fatal message was never going to write its report: that is not news
+        "missing_report": None if stopped else missing_report(step, report, ip, spec["flow"]["project_name"]),
         "step": step,
         "tool": spec["tool"],
         "command": command,
