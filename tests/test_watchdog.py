@@ -129,7 +129,7 @@ def test_sigusr1_dumps_every_threads_stack_of_a_blocked_step(tmp_path: Path):
         finally:
             proc.kill()
     stacks = (tmp_path / "stacks.txt").read_text()
-    assert "Thread" in stacks and "wait" in stacks  # the main thread too
+    assert "Current thread" in stacks and "in <module>" in stacks  # the main thread too
 
 
 def test_a_step_that_ends_by_itself_leaves_no_dump_files(tmp_path: Path):
@@ -198,3 +198,47 @@ def test_hopeless_names_what_exceeds_the_part_even_at_the_bands_low_end():
     assert "4,692,388 (band 3,550,000-6,520,000) against 17,600: 26661%" in over[0]
     tight = plan_of({"LUT": 19_000}, {"LUT": (14_000, 26_000)}, {"LUT": 17_600})  # over at the estimate only
     assert hopeless(tight) == []
+
+
+# ---------- every other wait on a child is bounded ----------
+
+
+def test_a_silent_subprocess_of_the_image_build_is_stopped(tmp_path: Path):
+    """debootstrap against a mirror that stopped answering: stopped after its silence, its children too."""
+    from hlsbox.errors import StepFailed
+    from hlsbox.image import _run_streaming
+
+    script = f"sleep 300 & echo $! > {tmp_path}/child.pid; echo fetching; sleep 300"
+    seen: list[str] = []
+    start = time.monotonic()
+    with pytest.raises(StepFailed, match="printed nothing for"):
+        _run_streaming(["sh", "-c", script], seen.append, "debootstrap", silence=1.0, total=60)
+    assert time.monotonic() - start < 10 and seen == ["fetching"]
+    child = int((tmp_path / "child.pid").read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child):
+        assert time.monotonic() < deadline, "the child of the stopped command survived"
+        time.sleep(0.05)
+
+
+def test_a_sweep_variant_past_its_bound_is_stopped(tmp_path: Path):
+    from hlsbox.errors import EXIT_TIMEOUT
+    from hlsbox.sweep import LocalExecutor
+
+    executor = LocalExecutor(Console(file=io.StringIO()), "csim", 1, tmp_path, limit=1.0)
+    log = (tmp_path / "v.log").open("w")
+    with subprocess.Popen(["sleep", "300"], stdout=log) as proc:
+        start = time.monotonic()
+        assert executor._wait(proc, log) == EXIT_TIMEOUT
+        assert time.monotonic() - start < 10 and proc.poll() is not None
+    log.close()
+    assert "ran past 1s and was stopped" in (tmp_path / "v.log").read_text()
+
+
+def test_a_slurm_command_that_does_not_answer_is_an_error(monkeypatch):
+    from hlsbox import sweep
+    from hlsbox.errors import StepFailed
+
+    monkeypatch.setattr(sweep, "SLURM_CALL", 0.5)
+    with pytest.raises(StepFailed, match="did not answer within"):
+        sweep._slurm("sleep", "30")

@@ -36,6 +36,8 @@ from hlsbox.engines.watchdog import DUMP_GRACE, HangDetector, cpu_total, format_
 from hlsbox.errors import EXIT_HUNG, BadInput, StepFailed
 
 DUMP_WAIT = 15.0  # seconds at most for the process list and the stack dump of a hung container
+BUILD_SILENCE = 1800.0  # an image build silent this long is stuck (pip prints every package it fetches)
+BUILD_TOTAL = 3 * 3600.0  # and no image build takes this long (from nothing: ~4 min here)
 
 
 class EngineRefused(BadInput):
@@ -221,8 +223,10 @@ class DockerEngine:
         labels: Mapping[str, str],
         on_line: Callable[[str], None],
     ) -> None:
-        """Build from a tar context; each output line to on_line; a failed build raises with its last lines."""
+        """Build from a tar context; each output line to on_line; a failed build raises with its last lines.
+        Bounded: BUILD_SILENCE without a line (the HTTP read timeout) or BUILD_TOTAL in all ends it."""
         tail: list[str] = []
+        start = last = time.monotonic()
         with self.guard(f"build {tag}"):
             stream = self.client.api.build(
                 fileobj=context,
@@ -234,15 +238,29 @@ class DockerEngine:
                 pull=False,
                 decode=True,
                 labels=dict(labels),
+                timeout=BUILD_SILENCE,
             )
-            for chunk in stream:
-                if "error" in chunk:
-                    detail = chunk.get("errorDetail", {}).get("message", chunk["error"]).strip()
-                    raise BuildFailed(detail, tail)
-                for line in chunk.get("stream", "").splitlines():
-                    if line.strip():
-                        tail.append(line)
-                        on_line(line)
+            try:
+                for chunk in stream:
+                    last = time.monotonic()
+                    if last - start > BUILD_TOTAL:
+                        raise BuildFailed(f"the build ran past {BUILD_TOTAL / 3600:.0f} h and was abandoned", tail)
+                    if "error" in chunk:
+                        detail = chunk.get("errorDetail", {}).get("message", chunk["error"]).strip()
+                        raise BuildFailed(detail, tail)
+                    for line in chunk.get("stream", "").splitlines():
+                        if line.strip():
+                            tail.append(line)
+                            on_line(line)
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
+                if time.monotonic() - last < BUILD_SILENCE - 5:
+                    raise  # the engine went away: the guard says so
+                raise BuildFailed(
+                    f"the build printed nothing for {BUILD_SILENCE / 60:.0f} min and was abandoned", tail
+                ) from None
+            finally:
+                with contextlib.suppress(Exception):
+                    stream.close()  # closes the request: the engine stops a build whose client is gone
 
     def remove_images(self, label: str, keep: set[str]) -> list[str]:
         removed: list[str] = []
