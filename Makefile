@@ -19,10 +19,13 @@ INDEX_URL ?=
 CIFAR10 ?=
 
 FORCE   ?=
+HANG_AFTER ?=
+IGNORE_PLAN ?=
 AGREEMENT ?=
 BUDGET  ?=
 STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
-            $(if $(MEM),--mem $(MEM)) $(if $(CPUS),--cpus $(CPUS)) $(if $(FORCE),--force)
+            $(if $(MEM),--mem $(MEM)) $(if $(CPUS),--cpus $(CPUS)) $(if $(FORCE),--force) \
+            $(if $(HANG_AFTER),--hang-after $(HANG_AFTER))
 MODELS = models/digits_cnn.keras models/model_2_15.keras models/jet_tagger_qkeras.h5
 
 .PHONY: help setup image models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor estimator-data fit test-podman
@@ -59,7 +62,7 @@ plan: image models ## fit verdict for FLOW on PART in seconds, with ways out
 	$(HLSBOX) plan --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(MEM),--mem $(MEM))
 
 csynth cosim export vsynth: image models ## Vivado HLS steps with the host's Vivado (VIVADO=/opt/Xilinx/Vivado/<ver>)
-	$(HLSBOX) $@ $(STEP_ARGS) $(if $(VIVADO),--vivado $(VIVADO))
+	$(HLSBOX) $@ $(STEP_ARGS) $(if $(VIVADO),--vivado $(VIVADO)) $(if $(IGNORE_PLAN),--ignore-plan)
 
 GRID     ?= reuse_factor=1,2,4
 EXECUTOR ?= local

@@ -31,7 +31,8 @@ def knobs(install: Path):
 
 
 def synth(workspace: Path, install: Path, *args: str, step: str = "csynth"):
-    return run_cli(step, "--flow", DIGITS, "--vivado", str(install), *args, cwd=workspace)
+    """A Vivado step of the digits flow, which the plan says cannot fit its part: asked to run anyway."""
+    return run_cli(step, "--flow", DIGITS, "--vivado", str(install), "--ignore-plan", *args, cwd=workspace)
 
 
 def run_dir(workspace: Path, step: str, part: str = "xc7z020clg400-1") -> Path:
@@ -62,9 +63,12 @@ def test_a_second_csynth_does_nothing(workspace: Path, install: Path):
     assert again.exit_code == 0 and "csynth digits: up to date" in again.stdout
 
 
-def test_strict_refuses_a_design_the_plan_rejects(workspace: Path, install: Path):
-    result = synth(workspace, install, "--strict", "--force")
-    assert_clean_error(result, 1, "does not fit xc7z020clg400-1", "(--strict)")
+def test_a_design_the_plan_rejects_is_refused_unless_asked(workspace: Path, install: Path):
+    result = run_cli("csynth", "--flow", DIGITS, "--vivado", str(install), "--force", cwd=workspace)
+    assert_clean_error(result, 2, "cannot fit xc7z020clg400-1 even at the low end", "DSP 1,", "--ignore-plan")
+    asked = synth(workspace, install, "--force")
+    assert asked.exit_code == 0, asked.output
+    assert "running it anyway (--ignore-plan)" in " ".join(asked.stdout.split())
 
 
 def test_cosim_export_and_vsynth_build_on_csynth(workspace: Path, install: Path):
@@ -146,7 +150,16 @@ def test_backend_and_install_disagree(workspace: Path, tmp_path: Path):
 
 def test_make_csynth_with_a_part_regenerates_the_project(workspace: Path, install: Path, seed_model: Path):
     proc = subprocess.run(
-        ["make", "-f", str(REPO / "Makefile"), "csynth", "PART=xc7z010clg400-1", f"FLOW={DIGITS}", f"VIVADO={install}"],
+        [
+            "make",
+            "-f",
+            str(REPO / "Makefile"),
+            "csynth",
+            "PART=xc7z010clg400-1",
+            f"FLOW={DIGITS}",
+            f"VIVADO={install}",
+            "IGNORE_PLAN=1",
+        ],
         cwd=workspace,
         capture_output=True,
         text=True,

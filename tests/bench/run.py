@@ -274,7 +274,7 @@ def vivado_overhead(repeats: int, seconds: float = 30.0) -> dict:
             native.append(time.monotonic() - start)
             start = time.monotonic()
             subprocess.run(
-                [hlsbox, "csynth", "--flow", "flows/digits.toml", "--vivado", str(root), "--force"],
+                [hlsbox, "csynth", "--flow", "flows/digits.toml", "--vivado", str(root), "--force", "--ignore-plan"],
                 cwd=REPO,
                 check=True,
                 stdout=subprocess.DEVNULL,

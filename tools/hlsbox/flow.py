@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from hlsbox.errors import BadInput
 from hlsbox.hls4ml_names import HLS4ML_KEYS, PRECISION_NAMES, table_entry
 from hlsbox.parts import resolve_device
+from hlsbox.units import parse_duration_or_off
 
 # ap_fixed<W,I>, ap_ufixed<W,I,Q,O,N>, ap_int<W>, ap_uint<W> (and hls4ml's fixed<...>) as hls4ml accepts them.
 _PRECISION = re.compile(
@@ -156,8 +157,17 @@ class Flow(_Strict):
     csim: CsimSettings = CsimSettings()
     # A grid for `hlsbox sweep`, e.g. {reuse_factor = [16, 32, 64], precision = ["ap_fixed<16,6>"]}.
     sweep: dict[str, list[str | int | float]] = Field(default_factory=dict)
+    # Stop a step that prints nothing and uses no CPU for this long ("5m" by default, "off"); not in the cache key.
+    hang_after: str | None = None
 
     _check_precision = field_validator("precision")(classmethod(lambda cls, v: check_type_names(v)))
+
+    @field_validator("hang_after")
+    @classmethod
+    def _duration(cls, text: str | None) -> str | None:
+        if text is not None:
+            parse_duration_or_off(text)  # raises BadInput naming a bad duration
+        return text
 
     @field_validator("part")
     @classmethod
