@@ -10,6 +10,9 @@
    csynth of the vivado_hls test double natively vs through `hlsbox csynth` (goal <= 1.15).
 2. C simulation of the seed's io_parallel design: hlsbox's fast build (cold, then with ccache) against hls4ml's own
    compile() under a 20 min cap (the cap is reported when hit).
+6. No run hangs (issue 18): csynth of the seed flow refused by its plan before any Vivado process; the seed's
+   real Vivado HLS 2018.2 log (shared/seed/author) replayed by the double at 1000x to SYNCHK 200-77; a hung
+   double (no output, no CPU) stopped by the watchdog at --hang-after 30s (exit 123).
 5. `hlsbox fit` of the digits flow (xc7z020) and of the seed flow (xc7z010, then the part fit names): wall time,
    C simulations, held-out agreement, resources against the starting flow's.
 """
@@ -296,6 +299,49 @@ def vivado_overhead(repeats: int, seconds: float = 30.0) -> dict:
     return row
 
 
+def hangs() -> dict:
+    import tempfile
+
+    from tests.shared import seed_file
+    from tests.vivado_double import make_install, set_knobs
+
+    hlsbox = str(REPO / ".venv" / "bin" / "hlsbox")
+
+    def csynth(root: Path, flow: str, *args: str) -> tuple[float, int]:
+        start = time.monotonic()
+        command = [hlsbox, "csynth", "--flow", flow, "--vivado", str(root), "--force", *args]
+        code = subprocess.run(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        return round(time.monotonic() - start, 2), code
+
+    with tempfile.TemporaryDirectory(prefix="hlsbox-bench-") as tmp:
+        root = make_install(Path(tmp) / "seed", version="2018.2")
+        (root / "replay.log").write_bytes(seed_file("vivado_hls_2018_2_build.log").read_bytes())
+        set_knobs(root, replay=str(root / "replay.log"), speed=1000)
+        subprocess.run([hlsbox, "plan", "--flow", "flows/seed.toml"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [hlsbox, "convert", "--flow", "flows/seed.toml"], cwd=REPO, check=True, stdout=subprocess.DEVNULL
+        )
+        refused = csynth(root, "flows/seed.toml")
+        replayed = csynth(root, "flows/seed.toml", "--ignore-plan", "--stall", "10s")
+        hung_root = make_install(Path(tmp) / "hung", mode="hang")
+        hung = csynth(hung_root, "flows/digits.toml", "--ignore-plan", "--hang-after", "30s")
+    row = {
+        "seed_refused_s": refused[0],
+        "seed_refused_exit": refused[1],
+        "replay_2018_2_to_synchk_s": replayed[0],
+        "replay_exit": replayed[1],
+        "hung_at_30s_s": hung[0],
+        "hung_exit": hung[1],
+    }
+    print(
+        f"bench: seed csynth refused in {refused[0]} s (exit {refused[1]}); the 2018.2 log at 1000x stopped at SYNCHK "
+        f"200-77 in {replayed[0]} s (exit {replayed[1]}); a hung tool at --hang-after 30s stopped in {hung[0]} s "
+        f"(exit {hung[1]})",
+        flush=True,
+    )
+    return row
+
+
 def sweep_throughput(repeats: int) -> dict:
     """8 csim variants of the digits flow: locally with 1 and 2 workers, and through Slurm (tests/slurm/cluster.sh)."""
     hlsbox = str(REPO / ".venv" / "bin" / "hlsbox")
@@ -339,6 +385,7 @@ PARTS = {
     "fit": lambda args: fit(args.cap),
     "vivado_overhead": lambda args: vivado_overhead(args.repeats),
     "sweep": lambda args: sweep_throughput(args.repeats),
+    "hangs": lambda args: hangs(),
 }
 
 

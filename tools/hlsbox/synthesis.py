@@ -118,6 +118,8 @@ class Tool:
 def run_vivado_step(console: Console, request: RunRequest) -> tuple[dict, Path]:
     params = VivadoParams.of(request)
     found = vivado.discover(params.vivado, request.flow.backend)  # on the host: no Vivado process
+    if found.version is not None:  # the version its path gives: a wrong backend is said before the plan
+        vivado.check_backend(found, request.flow.backend)
     plan = check_plan(console, request.replace(step="plan"), params.ignore_plan)  # before any Vivado process
     install = probe(found)
     vivado.check_backend(install, request.flow.backend)
