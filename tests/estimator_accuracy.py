@@ -72,18 +72,32 @@ def _known(part: str) -> bool:
 
 
 def points() -> list[Point]:
+    """In sample: every design estimated with CALIBRATION, which was fitted to all of them."""
     found = []
     for record, described in designs():
-        estimate = estimate_design(design_of(record, described))
-        reported = record["reported"]
-        tool = record["tool"]["name"]
-        for resource in RESOURCES:
-            if reported.get(resource) is not None:
-                found.append(Point(record["id"], tool, resource, estimate.totals[resource], reported[resource]))
-        if reported.get("latency_max") is not None:
-            found.append(Point(record["id"], tool, "latency", estimate.latency, reported["latency_max"]))
-        if reported.get("interval_max") is not None:
-            found.append(Point(record["id"], tool, "interval", estimate.interval, reported["interval_max"]))
+        found += points_of(record, design_of(record, described))
+    return found
+
+
+def held_out_points() -> list[Point]:
+    """Out of sample: each design estimated by a calibration fitted without any design of its repository."""
+    from tests.calibrate_estimator import held_out_points
+
+    return list(held_out_points())
+
+
+def points_of(record: dict, design: Design) -> list[Point]:
+    estimate = estimate_design(design)
+    reported = record["reported"]
+    tool = record["tool"]["name"]
+    found = []
+    for resource in RESOURCES:
+        if reported.get(resource) is not None:
+            found.append(Point(record["id"], tool, resource, estimate.totals[resource], reported[resource]))
+    if reported.get("latency_max") is not None:
+        found.append(Point(record["id"], tool, "latency", estimate.latency, reported["latency_max"]))
+    if reported.get("interval_max") is not None:
+        found.append(Point(record["id"], tool, "interval", estimate.interval, reported["interval_max"]))
     return found
 
 

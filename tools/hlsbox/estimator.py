@@ -117,10 +117,11 @@ class Design:
     tool: str = "vivado_hls"  # vivado_hls or vitis_hls
     clock_period: float = 5.0
     tool_version: str | None = None  # e.g. "2024.1"; None: the latest the estimate knows
+    fitted: Calibration | None = None  # None: CALIBRATION's for the tool (a refit: tests/calibrate_estimator.py)
 
     @property
     def calibration(self) -> Calibration:
-        calibration = CALIBRATION.get(self.tool, CALIBRATION["vivado_hls"])
+        calibration = self.fitted or CALIBRATION.get(self.tool, CALIBRATION["vivado_hls"])
         if self.tool == "vitis_hls" and self.tool_version and self.tool_version < "2024.2":
             return replace(calibration, fifo_word_bits=36)
         return calibration
