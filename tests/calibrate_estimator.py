@@ -115,8 +115,12 @@ def fitted(tool: str, training: list[Sample]) -> Calibration:
         mine = [s for s in training if s.tool == tool and resource in s.reported]
         rows = [s.contributions[resource] for s in mine]
         weights = fit(rows, [s.reported[resource] for s in mine], start_of(resource))
-        constants.update({name: round(w, 3 - math.floor(math.log10(w))) for name, w in zip(names, weights, strict=True)})
+        constants.update({name: _significant(w) for name, w in zip(names, weights, strict=True)})
     return replace(estimator.CALIBRATION[tool], **constants)
+
+
+def _significant(value: float, digits: int = 4) -> float:
+    return round(value, digits - 1 - math.floor(math.log10(value)))
 
 
 @cache
