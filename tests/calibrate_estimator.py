@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections import Counter
 from dataclasses import dataclass, fields, replace
 from functools import cache
 
@@ -32,18 +33,23 @@ FEATURES = {
         "lut_per_fifo_bit",
     ),
     "FF": (
-        "ff_per_product",
-        "ff_per_product_stream",
-        "ff_per_shared_product",
+        "ff_per_tree_bit",
+        "ff_per_tree_bit_stream",
+        "ff_per_shared_tree_bit",
+        "ff_per_shared_tree_bit_stream",
         "ff_per_multiplier_bit",
         "ff_resource_layer",
+        "ff_per_input_bit",
         "ff_per_element_bit",
         "ff_per_fifo_bit",
         "ff_per_dsp",
         "ff_design",
+        #"ff_per_stage_bit",
     ),
 }
 PRIOR = 0.02  # weight of sum(log(constant / default)^2) against the designs' sum of squared log errors
+REPO_WEIGHT = 1.0
+Rows = list[tuple[tuple[float, ...], float, float]]  # per design: contributions, reported, weight in the loss
 DEFAULTS = {f.name: f.default for f in fields(Calibration)}
 
 
@@ -83,16 +89,16 @@ def start_of(resource: str) -> list[float]:
     return [max(float(DEFAULTS[name]), 1e-2) for name in FEATURES[resource]]
 
 
-def loss(weights: list[float], rows: list[tuple[float, ...]], reported: list[float], start: list[float]) -> float:
+def loss(weights: list[float], rows: Rows, start: list[float]) -> float:
     total = 0.0
-    for row, value in zip(rows, reported, strict=True):
+    for row, value, share in rows:
         estimate = sum(w * x for w, x in zip(weights, row, strict=True))
-        total += math.log(max(estimate, 1.0) / value) ** 2
+        total += share * math.log(max(estimate, 1.0) / value) ** 2
     return total + PRIOR * sum(math.log(w / s) ** 2 for w, s in zip(weights, start, strict=True))
 
 
-def fit(rows: list[tuple[float, ...]], reported: list[float], start: list[float]) -> list[float]:
-    weights, best = list(start), loss(start, rows, reported, start)
+def fit(rows: Rows, start: list[float]) -> list[float]:
+    weights, best = list(start), loss(start, rows, start)
     step = 2.0
     while step > 1.001:
         improved = False
@@ -100,7 +106,7 @@ def fit(rows: list[tuple[float, ...]], reported: list[float], start: list[float]
             for factor in (step, 1 / step):
                 trial = weights.copy()
                 trial[i] *= factor
-                value = loss(trial, rows, reported, start)
+                value = loss(trial, rows, start)
                 if value < best:
                     weights, best, improved = trial, value, True
         if not improved:
@@ -113,8 +119,9 @@ def fitted(tool: str, training: list[Sample]) -> Calibration:
     constants = {}
     for resource, names in FEATURES.items():
         mine = [s for s in training if s.tool == tool and resource in s.reported]
-        rows = [s.contributions[resource] for s in mine]
-        weights = fit(rows, [s.reported[resource] for s in mine], start_of(resource))
+        per_repo = Counter(s.repo for s in mine)
+        rows = [(s.contributions[resource], s.reported[resource], 1 / per_repo[s.repo] ** REPO_WEIGHT) for s in mine]
+        weights = fit(rows, start_of(resource))
         constants.update({name: _significant(w) for name, w in zip(names, weights, strict=True)})
     return replace(estimator.CALIBRATION[tool], **constants)
 

@@ -26,6 +26,7 @@ from hlsbox.parts import Device
 
 RESOURCES = ("LUT", "FF", "BRAM_18K", "DSP")
 WEIGHTED = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "DepthwiseConv1D", "DepthwiseConv2D")
+REFERENCE_CLOCK = 5.0  # ns: the clock the pipeline-register constants are per
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softsign", "softplus", "elu", "selu", "hard_sigmoid")
 
 
@@ -50,16 +51,22 @@ class Calibration:
     lut_per_multiplier_bit: float = 1.6
     lut_resource_layer: float = 1200.0
     lut_per_element_bit: float = 1.2
-    ff_per_product: float = 0.06  # io_parallel
-    ff_per_product_stream: float = 0.06
-    ff_per_shared_product: float = 0.0  # Latency at RF > 1: registers and muxes to share the multipliers
+    # Latency-strategy FF: the pipeline registers of the adder trees, per bit of tree_bits (each output's
+    # accumulator over the log2 levels of its tree, and the inputs); at RF 1 and at RF > 1 (where the inputs are
+    # muxed to the shared multipliers and the sums kept over RF cycles), io_parallel and io_stream.
+    ff_per_tree_bit: float = 0.5
+    ff_per_tree_bit_stream: float = 0.5
+    ff_per_shared_tree_bit: float = 0.5
+    ff_per_shared_tree_bit_stream: float = 0.5
     ff_per_multiplier_bit: float = 3.5
     ff_resource_layer: float = 800.0
+    ff_per_input_bit: float = 1.0  # Resource: the registered inputs (a convolution's window), per bit
     ff_per_element_bit: float = 0.3
     lut_per_fifo_bit: float = 1.0  # the FIFOs and buffers between layers of a DATAFLOW top, per bit of width
     ff_per_fifo_bit: float = 1.0
     ff_per_dsp: float = 0.0  # registers around each DSP of a Latency-strategy layer
     ff_design: float = 0.0  # the top function's own registers (interface, control)
+    ff_per_stage_bit: float = 0.0  # a PIPELINE top's registers between its layers, per bit of their outputs
     softmax_per_class: bool = False  # Vitis HLS: a BRAM and a DSP per class, whatever the ReuseFactor
     fifo_per_channel: bool = True  # io_stream: a FIFO per channel (Vivado HLS) or one per pixel (Vitis HLS)
     fifo_word_bits: int = 18  # a pixel FIFO's BRAM18 holds this many bits of its width (Vitis HLS 2024.1: 36)
@@ -78,9 +85,6 @@ CALIBRATION = {
         lut_resource_layer=1243,
         lut_per_element_bit=2.5,
         lut_per_fifo_bit=6.7,
-        ff_per_product=0.0247,
-        ff_per_product_stream=0.246,
-        ff_per_shared_product=0.174,
         ff_per_multiplier_bit=2.72,
         ff_resource_layer=2253,
         ff_per_element_bit=0.0,
@@ -98,8 +102,6 @@ CALIBRATION = {
         lut_per_product=1.064,
         lut_per_element_bit=1.5,
         lut_per_fifo_bit=9.6,
-        ff_per_product=0.754,
-        ff_per_product_stream=0.0,
         ff_per_element_bit=5.03,
         ff_per_fifo_bit=0.7,
     ),
@@ -263,6 +265,20 @@ def lut_per_product(a_bits: int, w_bits: int) -> float:
     return max(1.0, a_bits + w_bits - 5)
 
 
+def tree_bits(row: dict, a_bits: int, acc_bits: int) -> float:
+    """What a Latency-strategy layer's pipeline registers hold, in bits: each output's accumulator at every level of
+    its adder tree (log2 of its non-zero products), and the inputs."""
+    n_in, n_out = row["n_in"], row["n_out"]
+    nonzero_per_output = (n_in * n_out - (row.get("weights") or {}).get("zero", 0)) / n_out
+    return n_out * acc_bits * math.log2(max(2.0, nonzero_per_output)) + n_in * a_bits
+
+
+def _ff_per_tree_bit(calibration: Calibration, stream: bool, rf: int) -> float:
+    if rf > 1:
+        return calibration.ff_per_shared_tree_bit_stream if stream else calibration.ff_per_shared_tree_bit
+    return calibration.ff_per_tree_bit_stream if stream else calibration.ff_per_tree_bit
+
+
 def bram18_for(width_bits: int, depth: int) -> int:
     """BRAM18 blocks for a memory of depth x width (aspect ratios 512x36 ... 16Kx1)."""
     for max_depth, port in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)):
@@ -300,7 +316,9 @@ def _weighted(row: dict, design: Design, reuse: int | None, bits: int | None) ->
         est.dsp = round(est.multipliers * dsp_per_multiply(w_bits, a_bits, design))
         width = est.multipliers * max(mean_bits, acc_bits)
         est.lut = round(calibration.lut_resource_layer + calibration.lut_per_multiplier_bit * width)
-        est.ff = round(calibration.ff_resource_layer + calibration.ff_per_multiplier_bit * width)
+        product_width = est.multipliers * (w_bits + a_bits)  # each multiplier's registered product
+        est.ff = round(calibration.ff_resource_layer + calibration.ff_per_multiplier_bit * product_width)
+        est.ff += round(calibration.ff_per_input_bit * n_in * a_bits * copies)  # the inputs (a conv's window)
         if rf > 1:
             est.bram18 = bram18_for(math.ceil(products / rf) * w_bits, rf) * copies
         steps = rf + calibration.resource_overhead
@@ -321,11 +339,9 @@ def _weighted(row: dict, design: Design, reuse: int | None, bits: int | None) ->
         est.multipliers = math.ceil(products / rf) * copies
         nonzero = (products - (row.get("weights") or {}).get("zero", 0)) * copies
         est.lut = round(calibration.lut_per_product * nonzero * lut_per_product(a_bits, w_bits))
-        per_product = calibration.ff_per_product_stream if stream else calibration.ff_per_product
-        est.ff = round(per_product * nonzero * lut_per_product(a_bits, w_bits))
-        if rf > 1:
-            est.ff += round(calibration.ff_per_shared_product * nonzero * mean_bits)
-        est.ff += round(calibration.ff_per_dsp * est.dsp)
+        pressure = 1.0
+        est.ff = round(_ff_per_tree_bit(calibration, stream, rf) * tree_bits(row, a_bits, acc_bits) * copies * pressure)
+        est.ff += round(calibration.ff_per_dsp * est.dsp * pressure)
         steps = rf
     depth = calibration.dense_depth + calibration.dense_depth_per_log2 * math.log2(max(n_in, 2))
     if stream and conv:
@@ -469,6 +485,14 @@ def dataflow_bits(design: Design, bits: int | None = None) -> int:
     return sum(channels * width for row in layers[1:-1] for _, channels, width in fifos_of(row, bits))
 
 
+def pipeline_bits(design: Design, bits: int | None = None) -> int:
+    """The width of everything a PIPELINE top (not DATAFLOW) keeps in registers between its stages: every
+    layer's output, in bits (in the reports, the top's own Register row grows with it)."""
+    if design.dataflow:
+        return 0
+    return sum(math.prod(row["output_shape"] or [1]) * (bits or row.get("result_bits") or 16) for row in design.layers)
+
+
 def fifos_of(row: dict, bits: int | None = None) -> list[tuple[int, int, int]]:
     """A layer's output FIFOs in io_stream as (depth, channels, bits): one, or one per branch of a fork."""
     if row.get("streams"):
@@ -486,6 +510,7 @@ def estimate_design(design: Design, reuse: dict[str, int] | None = None, bits: i
     between = dataflow_bits(design, bits)
     totals["LUT"] += round(calibration.lut_per_fifo_bit * between)
     totals["FF"] += round(calibration.ff_per_fifo_bit * between + calibration.ff_design)
+    totals["FF"] += round(calibration.ff_per_stage_bit * pipeline_bits(design, bits))
     if design.dataflow:  # layers overlap; the slowest sets the pace
         interval = max((layer.interval for layer in layers), default=1)
         latency = interval + sum(layer.latency - layer.interval for layer in layers)
