@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import sys
-from collections import Counter
 from dataclasses import dataclass, fields, replace
 from functools import cache
 
@@ -44,12 +43,10 @@ FEATURES = {
         "ff_per_fifo_bit",
         "ff_per_dsp",
         "ff_design",
-        #"ff_per_stage_bit",
     ),
 }
-PRIOR = 0.02  # weight of sum(log(constant / default)^2) against the designs' sum of squared log errors
-REPO_WEIGHT = 1.0
-Rows = list[tuple[tuple[float, ...], float, float]]  # per design: contributions, reported, weight in the loss
+PRIOR = 0.3  # weight of sum(log(constant / default)^2) against the designs' sum of squared log errors
+Rows = list[tuple[tuple[float, ...], float]]  # per design: each feature's contribution, the reported figure
 DEFAULTS = {f.name: f.default for f in fields(Calibration)}
 
 
@@ -91,9 +88,9 @@ def start_of(resource: str) -> list[float]:
 
 def loss(weights: list[float], rows: Rows, start: list[float]) -> float:
     total = 0.0
-    for row, value, share in rows:
+    for row, value in rows:
         estimate = sum(w * x for w, x in zip(weights, row, strict=True))
-        total += share * math.log(max(estimate, 1.0) / value) ** 2
+        total += math.log(max(estimate, 1.0) / value) ** 2
     return total + PRIOR * sum(math.log(w / s) ** 2 for w, s in zip(weights, start, strict=True))
 
 
@@ -119,8 +116,7 @@ def fitted(tool: str, training: list[Sample]) -> Calibration:
     constants = {}
     for resource, names in FEATURES.items():
         mine = [s for s in training if s.tool == tool and resource in s.reported]
-        per_repo = Counter(s.repo for s in mine)
-        rows = [(s.contributions[resource], s.reported[resource], 1 / per_repo[s.repo] ** REPO_WEIGHT) for s in mine]
+        rows = [(s.contributions[resource], s.reported[resource]) for s in mine]
         weights = fit(rows, start_of(resource))
         constants.update({name: _significant(w) for name, w in zip(names, weights, strict=True)})
     return replace(estimator.CALIBRATION[tool], **constants)

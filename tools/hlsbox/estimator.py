@@ -26,7 +26,7 @@ from hlsbox.parts import Device
 
 RESOURCES = ("LUT", "FF", "BRAM_18K", "DSP")
 WEIGHTED = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "DepthwiseConv1D", "DepthwiseConv2D")
-REFERENCE_CLOCK = 5.0  # ns: the clock the pipeline-register constants are per
+CLOCK_UNCERTAINTY = 0.125  # Vivado HLS's default: the share of the clock period it keeps free
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softsign", "softplus", "elu", "selu", "hard_sigmoid")
 
 
@@ -66,7 +66,6 @@ class Calibration:
     ff_per_fifo_bit: float = 1.0
     ff_per_dsp: float = 0.0  # registers around each DSP of a Latency-strategy layer
     ff_design: float = 0.0  # the top function's own registers (interface, control)
-    ff_per_stage_bit: float = 0.0  # a PIPELINE top's registers between its layers, per bit of their outputs
     softmax_per_class: bool = False  # Vitis HLS: a BRAM and a DSP per class, whatever the ReuseFactor
     fifo_per_channel: bool = True  # io_stream: a FIFO per channel (Vivado HLS) or one per pixel (Vitis HLS)
     fifo_word_bits: int = 18  # a pixel FIFO's BRAM18 holds this many bits of its width (Vitis HLS 2024.1: 36)
@@ -273,6 +272,15 @@ def tree_bits(row: dict, a_bits: int, acc_bits: int) -> float:
     return n_out * acc_bits * math.log2(max(2.0, nonzero_per_output)) + n_in * a_bits
 
 
+def timing_pressure(design: Design, a_bits: int, w_bits: int, n_in: int) -> float:
+    """How many clock periods a fully parallel multiply and its adder tree take: the pipeline stages the tool
+    cuts them into grow with it (a guess of the delays: a DSP multiply 2.5 ns, a LUT one 1.5 ns, 0.4 ns a tree
+    level, on UltraScale; 7-series 1.5x slower)."""
+    multiply = 1.5 if max(a_bits, w_bits) <= design.calibration.narrow_data_bits else 2.5
+    delay = (multiply + 0.4 * math.log2(max(2, n_in))) * (1.0 if design.ultrascale else 1.5)
+    return float(math.floor(delay / (design.clock_period * (1 - CLOCK_UNCERTAINTY))))
+
+
 def _ff_per_tree_bit(calibration: Calibration, stream: bool, rf: int) -> float:
     if rf > 1:
         return calibration.ff_per_shared_tree_bit_stream if stream else calibration.ff_per_shared_tree_bit
@@ -339,7 +347,7 @@ def _weighted(row: dict, design: Design, reuse: int | None, bits: int | None) ->
         est.multipliers = math.ceil(products / rf) * copies
         nonzero = (products - (row.get("weights") or {}).get("zero", 0)) * copies
         est.lut = round(calibration.lut_per_product * nonzero * lut_per_product(a_bits, w_bits))
-        pressure = 1.0
+        pressure = timing_pressure(design, a_bits, w_bits, row["n_in"]) if rf == 1 else 1.0
         est.ff = round(_ff_per_tree_bit(calibration, stream, rf) * tree_bits(row, a_bits, acc_bits) * copies * pressure)
         est.ff += round(calibration.ff_per_dsp * est.dsp * pressure)
         steps = rf
@@ -485,14 +493,6 @@ def dataflow_bits(design: Design, bits: int | None = None) -> int:
     return sum(channels * width for row in layers[1:-1] for _, channels, width in fifos_of(row, bits))
 
 
-def pipeline_bits(design: Design, bits: int | None = None) -> int:
-    """The width of everything a PIPELINE top (not DATAFLOW) keeps in registers between its stages: every
-    layer's output, in bits (in the reports, the top's own Register row grows with it)."""
-    if design.dataflow:
-        return 0
-    return sum(math.prod(row["output_shape"] or [1]) * (bits or row.get("result_bits") or 16) for row in design.layers)
-
-
 def fifos_of(row: dict, bits: int | None = None) -> list[tuple[int, int, int]]:
     """A layer's output FIFOs in io_stream as (depth, channels, bits): one, or one per branch of a fork."""
     if row.get("streams"):
@@ -510,7 +510,6 @@ def estimate_design(design: Design, reuse: dict[str, int] | None = None, bits: i
     between = dataflow_bits(design, bits)
     totals["LUT"] += round(calibration.lut_per_fifo_bit * between)
     totals["FF"] += round(calibration.ff_per_fifo_bit * between + calibration.ff_design)
-    totals["FF"] += round(calibration.ff_per_stage_bit * pipeline_bits(design, bits))
     if design.dataflow:  # layers overlap; the slowest sets the pace
         interval = max((layer.interval for layer in layers), default=1)
         latency = interval + sum(layer.latency - layer.interval for layer in layers)
