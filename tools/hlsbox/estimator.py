@@ -43,29 +43,34 @@ class Calibration:
     narrow_data_bits: int = 10  # data up to this width makes constant multiplies shift-adds
     lut_multiply_bits: int = 8  # real multiplies with both operands up to this width are built from LUTs ...
     packed_multiply_bits: int = 4  # ... except up to this width, where two share one DSP
-    # LUT and FF (fitted by tests/calibrate_estimator.py): per non-zero constant product of the Latency strategy
-    # (the adder trees and shift-adds), scaled by (2 b - 5) for b = the operands' mean width; per Resource-strategy
-    # multiplier (b wide) and fixed per Resource layer (its RF-deep control and read muxes); per element of
-    # activations and other elementwise layers (b wide); per FIFO or buffered word.
+    # LUT and FF, fitted by tests/calibrate_estimator.py (these defaults are its starting point and prior). LUT: per
+    # non-zero constant product of the Latency strategy (the adder trees and shift-adds), scaled by (2 b - 5) for
+    # b = the operands' mean width; per Resource-strategy multiplier (b wide) and fixed per Resource layer (its
+    # RF-deep control and read muxes); per element of activations and other elementwise layers (b wide); per bit
+    # of the FIFOs and buffers between the layers of a DATAFLOW top.
     lut_per_product: float = 1.0
     lut_per_multiplier_bit: float = 1.6
     lut_resource_layer: float = 1200.0
     lut_per_element_bit: float = 1.2
-    # Latency-strategy FF: the pipeline registers of the adder trees, per bit of tree_bits (each output's
-    # accumulator over the log2 levels of its tree, and the inputs); at RF 1 and at RF > 1 (where the inputs are
-    # muxed to the shared multipliers and the sums kept over RF cycles), io_parallel and io_stream.
+    lut_per_fifo_bit: float = 1.0
+    # FF of the Latency strategy: pipeline registers, per bit of tree_bits (each output's accumulator at every
+    # level of its adder tree, and the inputs). At RF 1 times the stages the clock cuts the layer into
+    # (timing_pressure: none when it fits one period); at RF > 1 the inputs are muxed to the shared multipliers
+    # and the sums kept over RF cycles, whatever the clock. io_parallel and io_stream have their own.
     ff_per_tree_bit: float = 0.5
     ff_per_tree_bit_stream: float = 0.5
     ff_per_shared_tree_bit: float = 0.5
     ff_per_shared_tree_bit_stream: float = 0.5
+    # FF of the Resource strategy: per bit of each multiplier's product (its operands' widths added), per
+    # registered input bit (a convolution's window), and fixed per layer; per element bit of activations and other
+    # elementwise layers; per FIFO bit; per DSP of a Latency layer (times its stages); the top's own.
     ff_per_multiplier_bit: float = 3.5
+    ff_per_input_bit: float = 1.0
     ff_resource_layer: float = 800.0
-    ff_per_input_bit: float = 1.0  # Resource: the registered inputs (a convolution's window), per bit
     ff_per_element_bit: float = 0.3
-    lut_per_fifo_bit: float = 1.0  # the FIFOs and buffers between layers of a DATAFLOW top, per bit of width
     ff_per_fifo_bit: float = 1.0
-    ff_per_dsp: float = 0.0  # registers around each DSP of a Latency-strategy layer
-    ff_design: float = 0.0  # the top function's own registers (interface, control)
+    ff_per_dsp: float = 0.0
+    ff_design: float = 0.0
     softmax_per_class: bool = False  # Vitis HLS: a BRAM and a DSP per class, whatever the ReuseFactor
     fifo_per_channel: bool = True  # io_stream: a FIFO per channel (Vivado HLS) or one per pixel (Vitis HLS)
     fifo_word_bits: int = 18  # a pixel FIFO's BRAM18 holds this many bits of its width (Vitis HLS 2024.1: 36)
@@ -79,17 +84,23 @@ class Calibration:
 
 CALIBRATION = {
     "vivado_hls": Calibration(
-        lut_per_product=0.62,
-        lut_per_multiplier_bit=3.78,
-        lut_resource_layer=1243,
-        lut_per_element_bit=2.5,
-        lut_per_fifo_bit=6.7,
-        ff_per_multiplier_bit=2.72,
-        ff_resource_layer=2253,
-        ff_per_element_bit=0.0,
-        ff_per_fifo_bit=3.65,
-        ff_per_dsp=1.42,
-        ff_design=2723,
+        # LUT and FF: fitted to every recorded design of the tool (python -m tests.calibrate_estimator)
+        lut_per_product=0.8375,
+        lut_per_multiplier_bit=3.556,
+        lut_resource_layer=1690,
+        lut_per_element_bit=1.962,
+        lut_per_fifo_bit=5.875,
+        ff_per_tree_bit=1.391,
+        ff_per_tree_bit_stream=5.703,
+        ff_per_shared_tree_bit=0.7062,
+        ff_per_shared_tree_bit_stream=1.976,
+        ff_per_multiplier_bit=2.115,
+        ff_resource_layer=1039,
+        ff_per_input_bit=1.416,
+        ff_per_element_bit=1.208,
+        ff_per_fifo_bit=2.566,
+        ff_per_dsp=0.009986,
+        ff_design=0.01,
     ),
     "vitis_hls": Calibration(
         dsp_share_parallel=(0.1, 0.3, 0.5, 0.8, 1.0),
@@ -98,11 +109,23 @@ CALIBRATION = {
         softmax_per_class=True,
         fifo_per_channel=False,
         latency_limit_share=0.6,
-        lut_per_product=1.064,
-        lut_per_element_bit=1.5,
-        lut_per_fifo_bit=9.6,
-        ff_per_element_bit=5.03,
-        ff_per_fifo_bit=0.7,
+        # LUT and FF: fitted to every recorded design of the tool (python -m tests.calibrate_estimator)
+        lut_per_product=1.076,
+        lut_per_multiplier_bit=1.6,
+        lut_resource_layer=1200,
+        lut_per_element_bit=1.619,
+        lut_per_fifo_bit=4.63,
+        ff_per_tree_bit=5.194,
+        ff_per_tree_bit_stream=0.7206,
+        ff_per_shared_tree_bit=3.888,
+        ff_per_shared_tree_bit_stream=0.5,
+        ff_per_multiplier_bit=3.5,
+        ff_resource_layer=800,
+        ff_per_input_bit=1.0,
+        ff_per_element_bit=3.45,
+        ff_per_fifo_bit=1.077,
+        ff_per_dsp=0.01,
+        ff_design=0.01,
     ),
 }
 
@@ -272,13 +295,14 @@ def tree_bits(row: dict, a_bits: int, acc_bits: int) -> float:
     return n_out * acc_bits * math.log2(max(2.0, nonzero_per_output)) + n_in * a_bits
 
 
-def timing_pressure(design: Design, a_bits: int, w_bits: int, n_in: int) -> float:
-    """How many clock periods a fully parallel multiply and its adder tree take: the pipeline stages the tool
-    cuts them into grow with it (a guess of the delays: a DSP multiply 2.5 ns, a LUT one 1.5 ns, 0.4 ns a tree
-    level, on UltraScale; 7-series 1.5x slower)."""
+def pipeline_stages(design: Design, a_bits: int, w_bits: int, n_in: int) -> int:
+    """The register stages the tool cuts a fully parallel multiply and its adder tree into: the whole clock
+    periods (less the tool's uncertainty) their delay spans, none when it fits in one. The delays are a guess
+    that the reports bear out (a layer's latency is 0 or 1 cycle at 5 ns on UltraScale, and its FFs with it): a
+    DSP multiply 2.5 ns, a LUT one (narrow data) 1.5 ns, 0.4 ns per adder level, 1.5x that on 7-series."""
     multiply = 1.5 if max(a_bits, w_bits) <= design.calibration.narrow_data_bits else 2.5
     delay = (multiply + 0.4 * math.log2(max(2, n_in))) * (1.0 if design.ultrascale else 1.5)
-    return float(math.floor(delay / (design.clock_period * (1 - CLOCK_UNCERTAINTY))))
+    return math.floor(delay / (design.clock_period * (1 - CLOCK_UNCERTAINTY)))
 
 
 def _ff_per_tree_bit(calibration: Calibration, stream: bool, rf: int) -> float:
@@ -347,9 +371,9 @@ def _weighted(row: dict, design: Design, reuse: int | None, bits: int | None) ->
         est.multipliers = math.ceil(products / rf) * copies
         nonzero = (products - (row.get("weights") or {}).get("zero", 0)) * copies
         est.lut = round(calibration.lut_per_product * nonzero * lut_per_product(a_bits, w_bits))
-        pressure = timing_pressure(design, a_bits, w_bits, row["n_in"]) if rf == 1 else 1.0
-        est.ff = round(_ff_per_tree_bit(calibration, stream, rf) * tree_bits(row, a_bits, acc_bits) * copies * pressure)
-        est.ff += round(calibration.ff_per_dsp * est.dsp * pressure)
+        stages = pipeline_stages(design, a_bits, w_bits, n_in) if rf == 1 else 1
+        est.ff = round(_ff_per_tree_bit(calibration, stream, rf) * tree_bits(row, a_bits, acc_bits) * copies * stages)
+        est.ff += round(calibration.ff_per_dsp * est.dsp * stages)
         steps = rf
     depth = calibration.dense_depth + calibration.dense_depth_per_log2 * math.log2(max(n_in, 2))
     if stream and conv:
