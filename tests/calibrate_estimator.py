@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from functools import cache
 
@@ -111,7 +112,7 @@ def fit(rows: Rows, start: list[float]) -> list[float]:
     return weights
 
 
-def fitted(tool: str, training: list[Sample]) -> Calibration:
+def fitted(tool: str, training: Sequence[Sample]) -> Calibration:
     """The tool's calibration with its LUT and FF constants fitted to these designs."""
     constants = {}
     for resource, names in FEATURES.items():
@@ -128,15 +129,18 @@ def _significant(value: float, digits: int = 4) -> float:
 
 @cache
 def held_out_points() -> tuple[Point, ...]:
+    return tuple(held_out(samples()))
+
+
+def held_out(every: Sequence[Sample]) -> list[Point]:
     """Leave-one-repository-out: each design estimated by its tool's calibration fitted without its repository."""
     found: list[Point] = []
-    every = samples()
     for tool in TOOLS:
         for repo in sorted({s.repo for s in every if s.tool == tool}):
             calibration = fitted(tool, [s for s in every if s.repo != repo])
             for sample in (s for s in every if s.tool == tool and s.repo == repo):
                 found += points_of(sample.record, replace(sample.design, fitted=calibration))
-    return tuple(found)
+    return found
 
 
 def main() -> None:
