@@ -143,6 +143,13 @@ def table(found: list[Point] | None = None, quantities: tuple[str, ...] = (*RESO
     return rows
 
 
+def under_budget(found: list[Point], tool: str, quantity: str, budget: float = 0.8) -> tuple[int, int]:
+    """How many designs' estimates were below `budget` x their report, of how many: the ones that, estimated at
+    `budget` of a part (fit's default), would really have needed more than the part."""
+    ratios = [p.ratio for p in found if p.tool == tool and p.quantity == quantity and p.reported > 0]
+    return sum(r < budget for r in ratios), len(ratios)
+
+
 def _log(ratio: float) -> float:
     import math
 

@@ -86,6 +86,12 @@ def test_the_readmes_error_tables_are_the_data():
     assert accuracy.markdown(accuracy.table(accuracy.surrogate_points())) in readme
 
 
+def test_the_readmes_budget_risk_is_the_data():
+    under, designs = accuracy.under_budget(accuracy.held_out_points(), "vivado_hls", "LUT")
+    text = " ".join((REPO / "README.md").read_text().split())
+    assert f"{under} of the {designs} Vivado HLS designs" in text
+
+
 def test_the_plans_bands_are_the_held_out_error():
     bands = accuracy.bands(accuracy.held_out_points())
     assert bands == {tool: {q: tuple(b) for q, b in quantities.items()} for tool, quantities in ERROR_BANDS.items()}
