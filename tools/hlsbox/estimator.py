@@ -9,11 +9,15 @@ Each layer kind follows the hls4ml 1.3 kernel that implements it (templates/viva
   narrow).
 - io_parallel convolutions run their partitions one after the other (PIPELINE II=RF), io_stream ones a pixel
   per RF cycles; io_stream FIFOs between layers (and conv line buffers) are memories.
+- FFs are pipeline registers: a Latency-strategy layer's adder trees, cut into as many stages as its multiply and
+  tree take clock periods (none when they fit in one), or kept over RF cycles when its multipliers are shared; a
+  Resource-strategy layer's products and inputs.
 - Activation tables (sigmoid, tanh, softmax's exp and 1/x) are 1,024-entry ROMs: BRAM, copied to serve the reads
   of one cycle; the stable softmax multiplies each exponential by the inverse of the sum (a DSP per class).
 The numbers that are the tools' habits rather than hls4ml's arithmetic (which constants take a DSP, LUTs and
-FFs per operation, pipeline depths) are in CALIBRATION, fitted to the real csynth reports in tests/data/estimator
-(README: "Estimator accuracy"). Pure Python: used on the host by `plan` and in the image by `fit`.
+FFs per operation, pipeline depths) are in CALIBRATION, fitted to the real csynth reports in tests/data/estimator;
+its error is measured out of sample, each design estimated by a calibration fitted without any design of its
+repository (README: "Estimator accuracy"). Pure Python: used on the host by `plan` and in the image by `fit`.
 """
 
 from __future__ import annotations
@@ -55,15 +59,15 @@ class Calibration:
     lut_per_fifo_bit: float = 1.0
     # FF of the Latency strategy: pipeline registers, per bit of tree_bits (each output's accumulator at every
     # level of its adder tree, and the inputs). At RF 1 times the stages the clock cuts the layer into
-    # (timing_pressure: none when it fits one period); at RF > 1 the inputs are muxed to the shared multipliers
+    # (pipeline_stages: none when it fits in one period); at RF > 1 the inputs are muxed to the shared multipliers
     # and the sums kept over RF cycles, whatever the clock. io_parallel and io_stream have their own.
     ff_per_tree_bit: float = 0.5
     ff_per_tree_bit_stream: float = 0.5
     ff_per_shared_tree_bit: float = 0.5
     ff_per_shared_tree_bit_stream: float = 0.5
     # FF of the Resource strategy: per bit of each multiplier's product (its operands' widths added), per
-    # registered input bit (a convolution's window), and fixed per layer; per element bit of activations and other
-    # elementwise layers; per FIFO bit; per DSP of a Latency layer (times its stages); the top's own.
+    # registered input bit (a convolution's window), and fixed per layer. Then per element bit of activations and
+    # other elementwise layers, per FIFO bit, per DSP of a Latency layer (times its stages), and the top's own.
     ff_per_multiplier_bit: float = 3.5
     ff_per_input_bit: float = 1.0
     ff_resource_layer: float = 800.0
