@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hlsbox import kernels
-from hlsbox.steps import datasets, fastcsim, hls, trace
+from hlsbox.steps import compile_check, datasets, fastcsim, hls, trace
 from hlsbox.steps.protocol import StepFailure, StepInputError, phase
 
 # The fast tree sits at one path in every container (on its /tmp tmpfs): the weights directory is on the
@@ -179,11 +179,8 @@ def build_library(hls_model, flow: dict, spec: dict) -> dict:
     try:
         info = fastcsim.fast_compile(hls_model, TREE_DIR, ccache)
     except fastcsim.BuildFailed as failed:
-        errors = [line for line in failed.output.splitlines() if "error" in line.lower()][:5]
-        raise StepFailure(
-            "g++ could not build the C simulation:\n  " + "\n  ".join(errors or failed.output.splitlines()[-5:]),
-            "The full compiler output is in the step log. Check the flow's types (widths hls4ml's C++ accepts).",
-        ) from None
+        layers = hls.layer_table(hls_model)
+        raise compile_check.explain(failed.output, TREE_DIR, layers, "g++ could not build the C simulation") from None
     fastcsim.patch_compile(hls_model, tree_dir=TREE_DIR, ccache_dir=ccache)  # trace() compiles again: fast too
     if info["mode"] == "fast":
         info["seconds"] = info["total_seconds"]
