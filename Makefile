@@ -45,12 +45,19 @@ image: setup ## build the pinned image (base image first if missing); a no-op wh
 	$(HLSBOX) image build $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--index-url $(INDEX_URL))
 
 models: $(MODELS) ## make the models with their scripts in models/ (CIFAR10=<dir> to train on CIFAR-10)
+# A model file make did not write (no <file>.made-by-make beside it) is the user's own, e.g. the seed author's
+# models/model_2_15.keras: kept as it is, never overwritten. Delete it to have make write it from its script.
+define make_model
+	@if [ -e $@ ] && [ ! -e $@.made-by-make ]; then \
+	  echo "$@ kept: make did not write it (your own model); delete it to make it with $<"; \
+	else $(HLSBOX) model $< --out $@ $(1) && touch $@.made-by-make; fi
+endef
 models/digits_cnn.keras: models/digits_cnn.py | image
-	$(HLSBOX) model models/digits_cnn.py --out $@
+	$(call make_model)
 models/jet_tagger_qkeras.h5: models/jet_tagger_qkeras.py | image
-	$(HLSBOX) model models/jet_tagger_qkeras.py --out $@
+	$(call make_model)
 models/model_2_15.keras: models/mini_resnet.py | image
-	$(HLSBOX) model models/mini_resnet.py --out $@ $(if $(CIFAR10),-- --cifar10 $(CIFAR10))
+	$(call make_model,$(if $(CIFAR10),-- --cifar10 $(CIFAR10)))
 
 convert: image models ## FLOW -> hls4ml project (+ model plot), in the container
 	$(HLSBOX) convert $(STEP_ARGS)

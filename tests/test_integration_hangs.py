@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import assert_clean_error, hlsbox_containers, run_cli
-from tests.shared import seed_file
+from tests.shared import seed_author
 from tests.vivado_double import make_install, set_knobs
 
 pytestmark = pytest.mark.integration
@@ -74,7 +74,7 @@ def test_the_real_2018_2_log_replayed_ends_at_synchk_200_77_with_its_explanation
     plan expected), the watchdog (10 s) does not fire on a busy tool, and SYNCHK 200-77 ends the step."""
     install = make_install(tmp_path, version="2018.2")
     replay = install / "replay.log"  # inside the install: the container sees only what is mounted
-    replay.write_bytes(seed_file("vivado_hls_2018_2_build.log").read_bytes())
+    replay.write_bytes(seed_author("vivado_hls_2018_2_build.log").read_bytes())
     set_knobs(install, replay=str(replay), speed=1000)
     run_cli("convert", "--flow", SEED, cwd=workspace)  # the project, beforehand: the time below is the tool's
     start = time.monotonic()

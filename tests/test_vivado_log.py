@@ -5,7 +5,7 @@ import re
 import pytest
 
 from hlsbox.vivado_log import STOP_ON, LogState, diagnose
-from tests.shared import seed_file, shared
+from tests.shared import seed_author, shared
 
 
 def read_all(lines: list[str]) -> LogState:
@@ -90,7 +90,7 @@ def test_a_real_killed_run_stops_mid_phase():
 def test_the_seed_authors_2018_2_log_is_read_phase_by_phase():
     """The real Vivado HLS 2018.2 log of the seed's design (shared/seed/author): its sub-steps in order,
     the two warnings explained or diagnosed, and the run stopped at SYNCHK 200-77."""
-    lines = seed_file("vivado_hls_2018_2_build.log").read_text(errors="replace").splitlines()
+    lines = seed_author("vivado_hls_2018_2_build.log").read_text(errors="replace").splitlines()
     state, details, notes = LogState(), [], []
     for line in lines:
         state.read(line)

@@ -302,7 +302,7 @@ def vivado_overhead(repeats: int, seconds: float = 30.0) -> dict:
 def hangs() -> dict:
     import tempfile
 
-    from tests.shared import seed_file
+    from tests.shared import seed_author
     from tests.vivado_double import make_install, set_knobs
 
     hlsbox = str(REPO / ".venv" / "bin" / "hlsbox")
@@ -315,7 +315,7 @@ def hangs() -> dict:
 
     with tempfile.TemporaryDirectory(prefix="hlsbox-bench-") as tmp:
         root = make_install(Path(tmp) / "seed", version="2018.2")
-        (root / "replay.log").write_bytes(seed_file("vivado_hls_2018_2_build.log").read_bytes())
+        (root / "replay.log").write_bytes(seed_author("vivado_hls_2018_2_build.log").read_bytes())
         set_knobs(root, replay=str(root / "replay.log"), speed=1000)
         subprocess.run([hlsbox, "plan", "--flow", "flows/seed.toml"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
         subprocess.run(

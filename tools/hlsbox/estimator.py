@@ -335,8 +335,10 @@ def _weighted(row: dict, design: Design, reuse: int | None, bits: int | None) ->
     est.multiplies_per_output, est.pixels = products, row.get("pixels", 1)
     est.reuse_valid = valid_reuse_factors(n_in, n_out)
     est.reuse_asked = row.get("reuse_asked")
+    # As converted, the ReuseFactor is the one hls4ml wrote (a PointwiseConv's own entry unchecked); one asked
+    # for here (a way out, fit's search) goes through hls4ml's rule.
     asked = reuse if reuse is not None else row.get("reuse_used") or 1
-    rf = closest_reuse_factor(est.reuse_valid, asked) if resource else asked
+    rf = closest_reuse_factor(est.reuse_valid, asked) if resource and reuse is not None else asked
     est.reuse_used = rf
     w_bits = bits or row.get("weight_bits") or 16
     a_bits = bits or row.get("input_bits") or 16

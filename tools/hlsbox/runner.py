@@ -345,6 +345,7 @@ def run_step(console: Console, request: RunRequest, module: str | None = None) -
     model = flow.model_path(request.workspace.root)
     weights = flow.weights_path(request.workspace.root)
     check_model_file(model, weights)
+    flow.csim.data_path(request.workspace.root)  # a data folder outside the workspace is bad input
     final = request.final_dir
     prepare_dir(final.parent)
     engine = engines.select()
