@@ -164,8 +164,9 @@ def merge(entry: dict, update: dict) -> None:
 
 
 def hls_config(model, flow: dict, trace: bool = False, flow_file: str = "the flow") -> dict:
-    """The hls4ml config the flow describes: config_from_keras_model at the flow's granularity, the flow's global
-    values on every entry (the seed's loop), then its [layer_types] and [layers] tables, hls4ml's precedence."""
+    """The hls4ml config the flow describes: config_from_keras_model at the flow's granularity, the flow's types on
+    every entry (the seed's loop) and its reuse_factor and strategy as the Model's (the write-up's), then its
+    [layer_types] and [layers] tables, hls4ml's precedence."""
     import hls4ml
 
     backend = hls4ml.backends.get_backend(flow["backend"])
