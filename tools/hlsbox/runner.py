@@ -167,6 +167,17 @@ def steps_code_hash() -> str:
     return digest.hexdigest()
 
 
+def data_fingerprint(folder: Path | None) -> str | None:
+    """The contents of the flow's data folder (every file's path and bytes): new images mean a new result."""
+    if folder is None or not folder.exists():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(p for p in ([folder] if folder.is_file() else folder.rglob("*")) if p.is_file()):
+        digest.update(str(path.relative_to(folder) if path != folder else path.name).encode() + b"\0")
+        digest.update(sha256_file(path).encode())
+    return digest.hexdigest()
+
+
 def cache_key(request: RunRequest, model_sha256: str, image_tag: str) -> str:
     inputs = {
         "step": request.step,
@@ -174,6 +185,7 @@ def cache_key(request: RunRequest, model_sha256: str, image_tag: str) -> str:
         "model": model_sha256,
         "image": image_tag,
         "code": steps_code_hash(),
+        "data": data_fingerprint(request.flow.csim.data_path(request.workspace.root)),
         **request.extras.cache_inputs,
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
