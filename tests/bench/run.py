@@ -158,15 +158,15 @@ def hlsbox_run(*args: str, timeout: float | None = None) -> tuple[float, int, st
 
 
 def fast_csim(cap: int) -> dict:
-    """The seed's io_parallel design (stage2_proj at the ReuseFactor its kernel allows) in C simulation: hlsbox's
+    """The seed's io_parallel design (conv2d_2 at the ReuseFactor its kernel allows) in C simulation: hlsbox's
     fast build cold and with ccache, and hls4ml's own compile() (--exact-build) under a time cap."""
     flow = REPO / "build" / "bench" / "seed_parallel.toml"
     flow.parent.mkdir(parents=True, exist_ok=True)
     text = (REPO / "flows" / "seed.toml").read_text().replace('name = "seed"', 'name = "seed_parallel"')
-    flow.write_text(text + "\n[layers.stage2_proj]\nreuse_factor = 16\n")
+    flow.write_text(text + "\n[layers.conv2d_2]\nreuse_factor = 3\n")
     subprocess.run(["rm", "-rf", str(REPO / "build" / ".ccache")], check=True)
     run_dir = REPO / "build" / "seed_parallel" / "xc7z010clg400-1"
-    row: dict = {"flow": "flows/seed.toml with stage2_proj at ReuseFactor 16", "cap_s": cap}
+    row: dict = {"flow": "flows/seed.toml with conv2d_2 at ReuseFactor 3", "cap_s": cap}
     for label, extra in (("fast_cold", ()), ("fast_ccache", ()), ("hls4ml_compile", ("--exact-build",))):
         seconds, code, _ = hlsbox_run("csim", "--flow", str(flow), "--force", "--timeout", f"{cap}s", *extra)
         run = run_dir / ("csim" if code == 0 else "csim.failed")
