@@ -19,10 +19,13 @@ INDEX_URL ?=
 CIFAR10 ?=
 
 FORCE   ?=
+HANG_AFTER ?=
+IGNORE_PLAN ?=
 AGREEMENT ?=
 BUDGET  ?=
 STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
-            $(if $(MEM),--mem $(MEM)) $(if $(CPUS),--cpus $(CPUS)) $(if $(FORCE),--force)
+            $(if $(MEM),--mem $(MEM)) $(if $(CPUS),--cpus $(CPUS)) $(if $(FORCE),--force) \
+            $(if $(HANG_AFTER),--hang-after $(HANG_AFTER))
 MODELS = models/digits_cnn.keras models/model_2_15.keras models/jet_tagger_qkeras.h5
 
 .PHONY: help setup image models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor estimator-data fit test-podman
@@ -42,12 +45,19 @@ image: setup ## build the pinned image (base image first if missing); a no-op wh
 	$(HLSBOX) image build $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--index-url $(INDEX_URL))
 
 models: $(MODELS) ## make the models with their scripts in models/ (CIFAR10=<dir> to train on CIFAR-10)
+# A model file make did not write (no <file>.made-by-make beside it) is the user's own, e.g. the seed author's
+# models/model_2_15.keras: kept as it is, never overwritten. Delete it to have make write it from its script.
+define make_model
+	@if [ -e $@ ] && [ ! -e $@.made-by-make ]; then \
+	  echo "$@ kept: make did not write it (your own model); delete it to make it with $<"; \
+	else $(HLSBOX) model $< --out $@ $(1) && touch $@.made-by-make; fi
+endef
 models/digits_cnn.keras: models/digits_cnn.py | image
-	$(HLSBOX) model models/digits_cnn.py --out $@
+	$(call make_model)
 models/jet_tagger_qkeras.h5: models/jet_tagger_qkeras.py | image
-	$(HLSBOX) model models/jet_tagger_qkeras.py --out $@
+	$(call make_model)
 models/model_2_15.keras: models/mini_resnet.py | image
-	$(HLSBOX) model models/mini_resnet.py --out $@ $(if $(CIFAR10),-- --cifar10 $(CIFAR10))
+	$(call make_model,$(if $(CIFAR10),-- --cifar10 $(CIFAR10)))
 
 convert: image models ## FLOW -> hls4ml project (+ model plot), in the container
 	$(HLSBOX) convert $(STEP_ARGS)
@@ -59,7 +69,7 @@ plan: image models ## fit verdict for FLOW on PART in seconds, with ways out
 	$(HLSBOX) plan --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(MEM),--mem $(MEM))
 
 csynth cosim export vsynth: image models ## Vivado HLS steps with the host's Vivado (VIVADO=/opt/Xilinx/Vivado/<ver>)
-	$(HLSBOX) $@ $(STEP_ARGS) $(if $(VIVADO),--vivado $(VIVADO))
+	$(HLSBOX) $@ $(STEP_ARGS) $(if $(VIVADO),--vivado $(VIVADO)) $(if $(IGNORE_PLAN),--ignore-plan)
 
 GRID     ?= reuse_factor=1,2,4
 EXECUTOR ?= local

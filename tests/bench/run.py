@@ -10,6 +10,9 @@
    csynth of the vivado_hls test double natively vs through `hlsbox csynth` (goal <= 1.15).
 2. C simulation of the seed's io_parallel design: hlsbox's fast build (cold, then with ccache) against hls4ml's own
    compile() under a 20 min cap (the cap is reported when hit).
+6. No run hangs (issue 18): csynth of the seed flow refused by its plan before any Vivado process; the seed's
+   real Vivado HLS 2018.2 log (shared/seed/author) replayed by the double at 1000x to SYNCHK 200-77; a hung
+   double (no output, no CPU) stopped by the watchdog at --hang-after 30s (exit 123).
 5. `hlsbox fit` of the digits flow (xc7z020) and of the seed flow (xc7z010, then the part fit names): wall time,
    C simulations, held-out agreement, resources against the starting flow's, the median probe and where its time
    goes (convert, compile, predict).
@@ -162,15 +165,15 @@ def hlsbox_run(*args: str, timeout: float | None = None) -> tuple[float, int, st
 
 
 def fast_csim(cap: int) -> dict:
-    """The seed's io_parallel design (stage2_proj at the ReuseFactor its kernel allows) in C simulation: hlsbox's
+    """The seed's io_parallel design (conv2d_2 at the ReuseFactor its kernel allows) in C simulation: hlsbox's
     fast build cold and with ccache, and hls4ml's own compile() (--exact-build) under a time cap."""
     flow = REPO / "build" / "bench" / "seed_parallel.toml"
     flow.parent.mkdir(parents=True, exist_ok=True)
     text = (REPO / "flows" / "seed.toml").read_text().replace('name = "seed"', 'name = "seed_parallel"')
-    flow.write_text(text + "\n[layers.stage2_proj]\nreuse_factor = 16\n")
+    flow.write_text(text + "\n[layers.conv2d_2]\nreuse_factor = 3\n")
     subprocess.run(["rm", "-rf", str(REPO / "build" / ".ccache")], check=True)
     run_dir = REPO / "build" / "seed_parallel" / "xc7z010clg400-1"
-    row: dict = {"flow": "flows/seed.toml with stage2_proj at ReuseFactor 16", "cap_s": cap}
+    row: dict = {"flow": "flows/seed.toml with conv2d_2 at ReuseFactor 3", "cap_s": cap}
     for label, extra in (("fast_cold", ()), ("fast_ccache", ()), ("hls4ml_compile", ("--exact-build",))):
         seconds, code, _ = hlsbox_run("csim", "--flow", str(flow), "--force", "--timeout", f"{cap}s", *extra)
         run = run_dir / ("csim" if code == 0 else "csim.failed")
@@ -327,7 +330,7 @@ def vivado_overhead(repeats: int, seconds: float = 30.0) -> dict:
             native.append(time.monotonic() - start)
             start = time.monotonic()
             subprocess.run(
-                [hlsbox, "csynth", "--flow", "flows/digits.toml", "--vivado", str(root), "--force"],
+                [hlsbox, "csynth", "--flow", "flows/digits.toml", "--vivado", str(root), "--force", "--ignore-plan"],
                 cwd=REPO,
                 check=True,
                 stdout=subprocess.DEVNULL,
@@ -344,6 +347,49 @@ def vivado_overhead(repeats: int, seconds: float = 30.0) -> dict:
     print(
         f"bench: csynth of the double ({seconds:.0f} s step): native {row['native_s']} s, hlsbox {row['hlsbox_s']} s,"
         f" ratio {row['ratio']}",
+        flush=True,
+    )
+    return row
+
+
+def hangs() -> dict:
+    import tempfile
+
+    from tests.shared import seed_author
+    from tests.vivado_double import make_install, set_knobs
+
+    hlsbox = str(REPO / ".venv" / "bin" / "hlsbox")
+
+    def csynth(root: Path, flow: str, *args: str) -> tuple[float, int]:
+        start = time.monotonic()
+        command = [hlsbox, "csynth", "--flow", flow, "--vivado", str(root), "--force", *args]
+        code = subprocess.run(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        return round(time.monotonic() - start, 2), code
+
+    with tempfile.TemporaryDirectory(prefix="hlsbox-bench-") as tmp:
+        root = make_install(Path(tmp) / "seed", version="2018.2")
+        (root / "replay.log").write_bytes(seed_author("vivado_hls_2018_2_build.log").read_bytes())
+        set_knobs(root, replay=str(root / "replay.log"), speed=1000)
+        subprocess.run([hlsbox, "plan", "--flow", "flows/seed.toml"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [hlsbox, "convert", "--flow", "flows/seed.toml"], cwd=REPO, check=True, stdout=subprocess.DEVNULL
+        )
+        refused = csynth(root, "flows/seed.toml")
+        replayed = csynth(root, "flows/seed.toml", "--ignore-plan", "--stall", "10s")
+        hung_root = make_install(Path(tmp) / "hung", mode="hang")
+        hung = csynth(hung_root, "flows/digits.toml", "--ignore-plan", "--hang-after", "30s")
+    row = {
+        "seed_refused_s": refused[0],
+        "seed_refused_exit": refused[1],
+        "replay_2018_2_to_synchk_s": replayed[0],
+        "replay_exit": replayed[1],
+        "hung_at_30s_s": hung[0],
+        "hung_exit": hung[1],
+    }
+    print(
+        f"bench: seed csynth refused in {refused[0]} s (exit {refused[1]}); the 2018.2 log at 1000x stopped at SYNCHK "
+        f"200-77 in {replayed[0]} s (exit {replayed[1]}); a hung tool at --hang-after 30s stopped in {hung[0]} s "
+        f"(exit {hung[1]})",
         flush=True,
     )
     return row
@@ -393,6 +439,7 @@ PARTS = {
     "fit_speed": lambda args: fit_speed(args.real_seed_flow, args.real_seed_part),
     "vivado_overhead": lambda args: vivado_overhead(args.repeats),
     "sweep": lambda args: sweep_throughput(args.repeats),
+    "hangs": lambda args: hangs(),
 }
 
 

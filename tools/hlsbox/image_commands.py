@@ -10,6 +10,7 @@ from rich.table import Table
 
 from hlsbox import image
 from hlsbox.engines import Engine
+from hlsbox.tables import print_table
 from hlsbox.units import human_size
 
 STATE_DIR = Path("build") / "images"  # each build's package set, to say what a rebuild changed
@@ -71,7 +72,7 @@ def describe(console: Console, engine: Engine, list_packages: bool) -> None:
         lower = {name.lower(): (name, version) for name, version in packages.items()}
         highlights = ", ".join(" ".join(lower[name]) for name in key.get(kind, ()) if name in lower)
         table.add_row(f"{kind} packages", f"{len(packages)}" + (f" ({highlights})" if highlights else ""))
-    console.print(table)
+    print_table(console, table)
     if list_packages:
         for kind, packages in found.items():
             listing = Table(title=f"{kind} packages", title_justify="left")

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from hlsbox.parts import Device
+from hlsbox.tables import cell_limit, print_table
 
 RESOURCES = ("BRAM_18K", "DSP", "FF", "LUT", "URAM")
 _CONFIG = re.compile(r"config(\d+)")
@@ -172,14 +173,14 @@ def show(console: Console, report: dict, title: str) -> None:
             if used is None and not capacity.get(resource):
                 continue
             table.add_row(resource, _share(used, capacity.get(resource)))
-        console.print(table)
+        print_table(console, table)
     if report.get("instances"):
         table = Table(title="Per layer (csynth instances)", title_justify="left")
         for column in ("layer", "instance", "DSP", "BRAM_18K", "LUT", "FF", "latency (cycles)"):
             table.add_column(
                 column,
                 justify="left" if column in ("layer", "instance") else "right",
-                max_width=40 if column == "instance" else None,
+                max_width=cell_limit(console, 40) if column == "instance" else None,
             )
         for row in report["instances"]:
             table.add_row(
@@ -188,7 +189,7 @@ def show(console: Console, report: dict, title: str) -> None:
                 *(f"{row.get(r, 0):,}" for r in ("DSP", "BRAM_18K", "LUT", "FF")),
                 str(row.get("latency_max", "")),
             )
-        console.print(table)
+        print_table(console, table)
     if "cosim" in report:
         cosim = report["cosim"]
         console.print(

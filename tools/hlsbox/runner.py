@@ -8,6 +8,7 @@ image, step code, upstream run) are those of the last good run is skipped unless
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -25,24 +26,14 @@ from rich.console import Console
 import hlsbox
 from hlsbox import engines, image
 from hlsbox.engines import ContainerSpec, EngineRefused, Limits, Mount, Outcome, Watch
-from hlsbox.errors import EXIT_INTERRUPTED, EXIT_OOM, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
+from hlsbox.engines.watchdog import CPU_IDLE, DEFAULT_HANG_AFTER
+from hlsbox.errors import EXIT_HUNG, EXIT_INTERRUPTED, EXIT_OOM, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
 from hlsbox.progress import StepDisplay
 from hlsbox.request import RunRequest, Workspace
-from hlsbox.units import human_duration, human_size
+from hlsbox.units import human_duration, human_size, parse_duration_or_off
 
 PACKAGE_DIR = Path(hlsbox.__file__).resolve().parent
 PACKAGE_MOUNT = Path("/opt/hlsbox/hlsbox")
-# Host modules the steps import inside the image (pure Python): part of the step code's hash.
-SHARED_MODULES = (
-    "__init__.py",
-    "errors.py",
-    "estimator.py",
-    "hls4ml_names.py",
-    "kernels.py",
-    "parts.py",
-    "plan.py",
-    "surrogate.py",
-)
 
 
 class Interrupted(StepFailed):
@@ -137,22 +128,64 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
+def image_modules() -> list[Path]:
+    """Every module of the package the image runs: steps/ and, transitively, the hlsbox modules they import."""
+    todo = [*sorted((PACKAGE_DIR / "steps").rglob("*.py")), PACKAGE_DIR / "__init__.py"]
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        todo.extend(imported_package_modules(path))
+    return sorted(seen)
+
+
+def imported_package_modules(path: Path) -> list[Path]:
+    """The hlsbox modules `path` imports (absolute `hlsbox.…` imports, as the package writes them)."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+    found = []
+    for name in names:
+        if name != "hlsbox" and not name.startswith("hlsbox."):
+            continue
+        base = PACKAGE_DIR.joinpath(*name.split(".")[1:])
+        found += [p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()]
+    return found
+
+
 def steps_code_hash() -> str:
-    """The code that runs in the container: a change to it invalidates cached results."""
+    """The code and data the container runs: a change to any of it invalidates cached results."""
     digest = hashlib.sha256()
-    paths = sorted((PACKAGE_DIR / "steps").rglob("*.py")) + [PACKAGE_DIR / name for name in SHARED_MODULES]
+    paths = image_modules() + sorted(p for p in (PACKAGE_DIR / "data").rglob("*") if p.is_file())
     for path in paths:
         digest.update(str(path.relative_to(PACKAGE_DIR)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def data_fingerprint(folder: Path | None) -> str | None:
+    """The contents of the flow's data folder (every file's path and bytes): new images mean a new result."""
+    if folder is None or not folder.exists():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(p for p in ([folder] if folder.is_file() else folder.rglob("*")) if p.is_file()):
+        digest.update(str(path.relative_to(folder) if path != folder else path.name).encode() + b"\0")
+        digest.update(sha256_file(path).encode())
     return digest.hexdigest()
 
 
 def cache_key(request: RunRequest, model_sha256: str, image_tag: str) -> str:
     inputs = {
         "step": request.step,
-        "flow": request.flow.model_dump(),
+        "flow": request.flow.model_dump(exclude={"hang_after"}),  # a watchdog setting changes no result
         "model": model_sha256,
         "image": image_tag,
         "code": steps_code_hash(),
+        "data": data_fingerprint(request.flow.csim.data_path(request.workspace.root)),
         **request.extras.cache_inputs,
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
@@ -182,9 +215,11 @@ class Task:
     verbose: bool = False
     stall_warn: float | None = None
     stall_kill: bool = False
+    hang_after: float | None = None
     mounts: tuple[Mount, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     log_reader: Callable[[], object] | None = None
+    stall_note: str = ""
 
 
 def execute(console: Console, task: Task, image_id: str | None = None) -> tuple[Outcome, StepDisplay]:
@@ -200,8 +235,17 @@ def execute(console: Console, task: Task, image_id: str | None = None) -> tuple[
     env = {"PYTHONPATH": str(PACKAGE_MOUNT.parent), **task.env}
     spec = ContainerSpec(image_id, tuple(task.command), task.limits, mounts, env, task.run_dir, task.labels)
     reader = task.log_reader() if task.log_reader else None
-    with StepDisplay(console, task.title, task.run_dir / "step.log", task.verbose, reader) as display:
-        watch = Watch(display.line, display.tick, task.stall_warn, display.stalled, task.stall_kill)
+    log = task.run_dir / "step.log"
+    with StepDisplay(console, task.title, log, task.verbose, reader, task.stall_note) as display:
+        watch = Watch(
+            display.line,
+            display.tick,
+            task.stall_warn,
+            display.stalled,
+            task.stall_kill,
+            task.hang_after,
+            ("sh", "-c", f"kill -USR1 $(cat {task.run_dir}/step.pid)"),  # hlsbox.steps dumps its stacks
+        )
         outcome = engine.run(spec, watch)
     return outcome, display
 
@@ -216,6 +260,8 @@ def explain_failure(
     log: Path | None = None,
 ) -> StepFailed:
     log = log or run_dir / "step.log"
+    if outcome.hung:
+        return hung_failure(what, outcome, display, run_dir, log)
     if outcome.stalled:
         return StepFailed(
             f"{what} printed nothing for {human_duration(outcome.stalled)} and was stopped (--stop-on-stall); "
@@ -263,6 +309,29 @@ def explain_failure(
     )
 
 
+def hung_failure(what: str, outcome: Outcome, display: StepDisplay, run_dir: Path, log: Path) -> StepFailed:
+    """The watchdog stopped the step: what it was doing, and where its stacks and processes are."""
+    kept = [name for name in ("stacks.txt", "processes.txt") if (run_dir / name).is_file()]
+    where = ", ".join(str(run_dir / name) for name in kept) or "no stacks could be taken"
+    return StepFailed(
+        f"{what} hung: no output and under {CPU_IDLE:.0%} of a core for {human_duration(outcome.hung)} "
+        f"(last phase: {display.detail or display.phase}; last line: {display.last_line[:160] or 'none'}); "
+        "it was stopped with all its processes. A step in that state does not finish by itself.",
+        f"Its Python stacks and processes: {where}. If it was only waiting on something slow, raise --hang-after "
+        f"(HLSBOX_HANG_AFTER, hang_after in the flow). Log: {log}",
+        EXIT_HUNG,
+    )
+
+
+def hang_after_of(request: RunRequest) -> float | None:
+    """The option, else the flow's hang_after, else the default; 'off' (0) turns the watchdog off."""
+    if request.hang_after is not None:
+        return request.hang_after or None
+    if request.flow.hang_after is not None:
+        return parse_duration_or_off(request.flow.hang_after)
+    return DEFAULT_HANG_AFTER
+
+
 def write_manifest(run_dir: Path, manifest: dict) -> None:
     """manifest.json: what ran, on what, with which limits, how it ended (status ok / failed / interrupted)."""
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -288,6 +357,7 @@ def run_step(console: Console, request: RunRequest, module: str | None = None) -
     model = flow.model_path(request.workspace.root)
     weights = flow.weights_path(request.workspace.root)
     check_model_file(model, weights)
+    flow.csim.data_path(request.workspace.root)  # a data folder outside the workspace is bad input
     final = request.final_dir
     prepare_dir(final.parent)
     engine = engines.select()
@@ -360,9 +430,11 @@ def _run_fresh(
         request.verbose,
         request.stall_warn,
         request.stall_kill,
+        hang_after_of(request),
         extras.mounts,
         extras.env,
         extras.log_reader,
+        extras.stall_note,
     )
     try:
         outcome, display = execute(console, task, img.id)
@@ -377,6 +449,8 @@ def _run_fresh(
         write_manifest(tmp, {**manifest, "status": "failed", "error": exc.message})
         finish(tmp, final, ok=False)
         raise
+    if outcome.processes:
+        (tmp / "processes.txt").write_text(outcome.processes)
     ok = outcome.exit_code == 0 and not outcome.timed_out and (tmp / "result.json").is_file()
     result = json.loads((tmp / "result.json").read_text()) if (tmp / "result.json").is_file() else {}
     write_manifest(
@@ -394,6 +468,8 @@ def _run_fresh(
             "exit_code": outcome.exit_code,
             "timed_out": outcome.timed_out,
             "stalled": outcome.stalled,
+            "hung": outcome.hung,
+            "last_phase": display.detail or display.phase,
             "oom_killed": outcome.oom_killed,
             **result.get("manifest", {}),  # what the step itself wants on record (e.g. the faketime date)
         },

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hlsbox.kernels import KernelProblem
+from hlsbox.tables import cell_limit, print_table
 from hlsbox.units import human_rate, human_time
 
 
@@ -16,6 +18,8 @@ def show_convert(console: Console, result: dict, run_dir: Path | str) -> None:
     console.print(
         f"[green]Project written:[/] {run_dir}/hls4ml_prj" + (f"   plot: {run_dir}/model.png" if result["plot"] else "")
     )
+    if "syntax_check_seconds" in result:
+        console.print(f"Its C++ compiles (g++ -fsyntax-only of the firmware, {result['syntax_check_seconds']:.1f} s).")
 
 
 def show_layers(console: Console, result: dict, title: str) -> None:
@@ -33,7 +37,7 @@ def show_layers(console: Console, result: dict, title: str) -> None:
         settings = [str(row.get(name, "")) for name in columns["settings"]]
         shape = "×".join(map(str, row["output_shape"]))
         table.add_row(row["name"], row["class"], shape, row["result_precision"], *types, reuse, *settings)
-    console.print(table)
+    print_table(console, table)
     adjusted = [r for r in result["layers"] if r["reuse_adjusted"]]
     if adjusted:
         moved = ", ".join(f"{r['name']} {r['reuse_asked']}→{r['reuse_factor']}" for r in adjusted)
@@ -74,7 +78,7 @@ def show_csim(console: Console, result: dict, run_dir: str) -> None:
         table.add_row("HLS accuracy (labels)", f"{result['hls_accuracy']:.1%}")
     table.add_row("g++ compile", f"{result['compile_seconds']:.1f} s ({_build_note(result.get('build') or {})})")
     table.add_row("HLS predict", f"{result['predict_seconds']:.2f} s")
-    console.print(table)
+    print_table(console, table)
     show_trace(console, result)
     console.print(f"[green]Results:[/] {run_dir}/result.json")
 
@@ -109,7 +113,7 @@ def show_trace(console: Console, result: dict) -> None:
             limit + (" [bold]overflow[/]" if row["overflow"] else ""),
             style=style,
         )
-    console.print(table)
+    print_table(console, table)
     if first is None:
         return
     if first["overflow"]:
@@ -143,7 +147,7 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
             column,
             justify="left" if column in ("layer", "class", "valid RF near") else "right",
             no_wrap=column != "valid RF near",
-            max_width=18 if column == "layer" else None,
+            max_width=cell_limit(console, 18) if column == "layer" else None,
         )
     others = [layer for layer in plan.layers if not layer.multipliers]
     for layer in plan.layers:
@@ -178,7 +182,7 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
             f"{sum(layer.lut for layer in others):,}",
             f"{sum(layer.latency for layer in others):,}",
         )
-    console.print(table)
+    print_table(console, table)
     totals = Table(title="Totals against the part (band: where the real figure lies, from the estimator's error)")
     for column in ("resource", "estimate", "band", plan.device, "used", "2nd opinion"):
         totals.add_column(column, justify="left" if column == "resource" else "right")
@@ -222,7 +226,7 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
     for problem in plan.kernel_problems:
         console.print(
             f"[bold red]Kernel check:[/] {escape(problem['layer'])}: hls4ml's {problem['kernel']} "
-            f"{escape(problem['condition'])}; C simulation would abort there. Fix: {escape(problem['fix'])}."
+            f"{escape(problem['condition'])}; {_consequence(problem)}. Fix: {escape(problem['fix'])}."
         )
     show_unfused_batchnorms(console, plan.unfused_batchnorms, " (counted above)")
     if plan.ways_out:
@@ -259,7 +263,7 @@ def show_fit(console: Console, result: dict, run_dir: str) -> None:
             f"{row['lut']:,}",
             "" if diff is None else f"{diff:.3g} ({row['relative_diff']:.1%})",
         )
-    console.print(table)
+    print_table(console, table)
     totals = Table(title="The design against the part (estimated) and against Keras", title_justify="left")
     totals.add_column("")
     totals.add_column("value", justify="right")
@@ -296,3 +300,7 @@ def show_fit(console: Console, result: dict, run_dir: str) -> None:
 
 def _short(precision: str) -> str:
     return precision.replace(",AP_RND,AP_SAT", "")
+
+
+def _consequence(problem: dict) -> str:
+    return KernelProblem(**problem).consequence
