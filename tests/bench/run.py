@@ -246,7 +246,7 @@ def probe_times(result: dict) -> dict:
     return {"probe_median_s": round(statistics.median(p["seconds"] for p in built), 2), "probe_phases_s": phases}
 
 
-def fit_speed(real_seed_flow: str | None, part: str | None) -> dict:
+def fit_speed(real_seed_flow: str | None, part: str | None, agreement: float = 0.99) -> dict:
     """The lower bound's time on the seed flow (xc7z010), cold and with the probe cache; fit of the real seed."""
     before = json.loads(BEFORE.read_text())["fit"] if BEFORE.is_file() else {}
     stem = load_flow(REPO / "flows" / "seed.toml").name
@@ -260,7 +260,7 @@ def fit_speed(real_seed_flow: str | None, part: str | None) -> dict:
     rows["seed_z010_before"] = {k: before.get("seed_z010", {}).get(k) for k in ("exit_code", "wall_s")}
     if real_seed_flow:
         loaded = load_flow(REPO / real_seed_flow)
-        extra = ("--part", part) if part else ()
+        extra = (*(("--part", part) if part else ()), "--agreement", str(agreement))
         cold = [str(REPO / "build" / loaded.name / "fit-cache"), str(REPO / "build" / ".ccache")]
         subprocess.run(["rm", "-rf", *cold], check=True)  # no probe cache, no compiler cache
         seconds, code, said = hlsbox_run("fit", "--flow", real_seed_flow, "--force", *extra)
@@ -436,7 +436,7 @@ PARTS = {
     "container_vs_native": lambda args: container_vs_native(args.repeats),
     "fast_csim": lambda args: fast_csim(args.cap),
     "fit": lambda args: fit(args.cap),
-    "fit_speed": lambda args: fit_speed(args.real_seed_flow, args.real_seed_part),
+    "fit_speed": lambda args: fit_speed(args.real_seed_flow, args.real_seed_part, args.real_seed_agreement),
     "vivado_overhead": lambda args: vivado_overhead(args.repeats),
     "sweep": lambda args: sweep_throughput(args.repeats),
     "hangs": lambda args: hangs(),
@@ -449,6 +449,7 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=1200, help="time cap (s) for hls4ml's own io_parallel compile")
     parser.add_argument("--real-seed-flow", help="fit_speed: a flow of the seed's real model with real images")
     parser.add_argument("--real-seed-part", help="fit_speed: the part to fit it on (default: the flow's)")
+    parser.add_argument("--real-seed-agreement", type=float, default=0.99, help="fit_speed: --agreement for it")
     parser.add_argument("--only", choices=sorted(PARTS), action="append", help="run these parts only")
     args = parser.parse_args()
     results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}
