@@ -23,6 +23,7 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
+@pytest.mark.core  # also on Podman: its CPU figures come through the same API, its processes from the image's ps
 def test_a_hung_tool_is_stopped_as_hung_with_its_stacks_and_processes(workspace: Path, tmp_path: Path, engine):
     install = make_install(tmp_path, mode="hang")
     start = time.monotonic()

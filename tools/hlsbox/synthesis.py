@@ -120,7 +120,8 @@ def run_vivado_step(console: Console, request: RunRequest) -> tuple[dict, Path]:
     found = vivado.discover(params.vivado, request.flow.backend)  # on the host: no Vivado process
     if found.version is not None:  # the version its path gives: a wrong backend is said before the plan
         vivado.check_backend(found, request.flow.backend)
-    plan = check_plan(console, request.replace(step="plan"), params.ignore_plan)  # before any Vivado process
+    # before any Vivado process; --force redoes this step, not the plan's describe
+    plan = check_plan(console, request.replace(step="plan", force=False, params={}), params.ignore_plan)
     install = probe(found)
     vivado.check_backend(install, request.flow.backend)
     licence = vivado.licence_environment()

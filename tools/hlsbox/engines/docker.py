@@ -36,6 +36,7 @@ from hlsbox.engines.watchdog import DUMP_GRACE, HangDetector, cpu_total, format_
 from hlsbox.errors import EXIT_HUNG, BadInput, StepFailed
 
 DUMP_WAIT = 15.0  # seconds at most for the process list and the stack dump of a hung container
+PS_COMMAND = ("ps", "-eo", "pid,ppid,stat,etime,time,rss,args")  # procps is in the image
 BUILD_SILENCE = 1800.0  # an image build silent this long is stuck (pip prints every package it fetches)
 BUILD_TOTAL = 3 * 3600.0  # and no image build takes this long (from nothing: ~4 min here)
 
@@ -400,6 +401,10 @@ class RunningContainer:
         def take() -> None:
             with contextlib.suppress(Exception):  # a hung engine or a container gone: keep what there is
                 taken["processes"] = format_processes(container.top())
+            if not taken.get("processes"):  # Podman 4.3's top answers no JSON: the image's own ps
+                with contextlib.suppress(Exception):
+                    result = container.exec_run(list(PS_COMMAND), stdout=True, stderr=True)
+                    taken["processes"] = result.output.decode("utf-8", "replace")
             if dump:
                 with contextlib.suppress(Exception):
                     container.exec_run(list(dump), stdout=False, stderr=False, detach=True)
