@@ -75,7 +75,8 @@ def test_a_rerun_resumes_from_the_cache(workspace: Path, fitted: dict):
 
 def test_an_unreachable_budget_says_what_stops_it(workspace: Path, fitted: dict):
     result = run_cli("fit", "--flow", "flows/digits.toml", "--budget", "2", *ARGS, cwd=workspace)
-    assert_clean_error(result, 2, "No design reaches", "What would:", "--part")
+    assert_clean_error(result, 2, "No design reaches", "What would:", "--part", "No C simulation was run")
+    assert "probe 1" not in result.output  # the lower bound said it, before any C simulation
 
 
 def test_the_lower_bound_leaves_the_search_room(fitted: dict):
@@ -85,12 +86,13 @@ def test_the_lower_bound_leaves_the_search_room(fitted: dict):
 
 
 def test_an_unreachable_part_is_said_before_any_c_simulation(workspace: Path, seed_model: Path):
-    """The seed on its xc7z010: even the narrowest types at the largest ReuseFactors need several times its LUTs."""
-    result = run_cli("fit", "--flow", "flows/seed.toml", "--samples", "20", cwd=workspace)
+    """The seed's network within a tenth of its xc7z010: even the narrowest types at the largest ReuseFactors are
+    over. (On the whole part it depends on the weights: the author's trained model needs 347% of its LUTs, 263% at the
+    band's low end; a briefly trained stand-in's narrowest types can fit.)"""
+    result = run_cli("fit", "--flow", "flows/seed.toml", "--samples", "20", "--budget", "10", cwd=workspace)
     assert_clean_error(
-        result, 2, "No design reaches", "cheapest design the search can reach", "No C simulation was run", "--part"
+        result, 2, "No design reaches", "cheapest design the search can reach", "No C simulation was run", "--budget"
     )
-    assert "the smallest part on which even this cheapest design fits" in " ".join(result.output.split())
     assert "probe 1" not in result.output
 
 
