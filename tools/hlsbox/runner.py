@@ -24,7 +24,7 @@ import filelock
 from rich.console import Console
 
 import hlsbox
-from hlsbox import engines, image
+from hlsbox import engines, image, toolchains
 from hlsbox.engines import ContainerSpec, EngineRefused, Limits, Mount, Outcome, Watch
 from hlsbox.errors import EXIT_INTERRUPTED, EXIT_OOM, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
 from hlsbox.progress import StepDisplay
@@ -54,6 +54,8 @@ def check_model_file(path: Path, weights: Path | None = None) -> None:
         )
     if path.suffix.lower() == ".json":
         _check_json_model(path, weights)
+        return
+    if path.suffix.lower() == ".onnx":  # its protobuf is read by toolchains.origin
         return
     with path.open("rb") as f:
         head = f.read(8)
@@ -308,6 +310,7 @@ def run_step(console: Console, request: RunRequest, module: str | None = None) -
     model = flow.model_path(request.workspace.root)
     weights = flow.weights_path(request.workspace.root)
     check_model_file(model, weights)
+    toolchains.for_model(model, flow.toolchain, image.docker_dir())
     final = request.final_dir
     prepare_dir(final.parent)
     engine = engines.select()
