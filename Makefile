@@ -17,6 +17,9 @@ VIVADO  ?=
 CA_BUNDLE ?= $(PIP_CERT)
 INDEX_URL ?=
 CIFAR10 ?=
+# The toolchain image `make image` and `make lock` act on: keras2 (docker/, the default), keras3, qonnx (docker/<name>/)
+TOOLCHAIN ?= keras2
+LOCKDIR = docker$(if $(filter-out keras2,$(TOOLCHAIN)),/$(TOOLCHAIN))
 
 FORCE   ?=
 AGREEMENT ?=
@@ -30,7 +33,7 @@ MODELS = models/digits_cnn.keras models/model_2_15.keras models/jet_tagger_qkera
 help: ## list the targets and variables
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo; echo "  Variables: FLOW=$(FLOW) PART=$(PART) TIMEOUT=$(TIMEOUT) MEM=$(MEM) CPUS=$(CPUS) VIVADO=$(VIVADO) FORCE=$(FORCE)"
-	@echo "             CA_BUNDLE=$(CA_BUNDLE) INDEX_URL=$(INDEX_URL) CIFAR10=$(CIFAR10)"
+	@echo "             TOOLCHAIN=$(TOOLCHAIN) CA_BUNDLE=$(CA_BUNDLE) INDEX_URL=$(INDEX_URL) CIFAR10=$(CIFAR10)"
 
 setup: $(VENV)/.installed ## install the hlsbox CLI into .venv (host side: typer, rich, docker SDK, pydantic)
 $(VENV)/.installed: $(ROOT)/pyproject.toml
@@ -38,8 +41,8 @@ $(VENV)/.installed: $(ROOT)/pyproject.toml
 	$(VENV)/bin/pip install -q -e '$(ROOT)[dev]'
 	touch $@
 
-image: setup ## build the pinned image (base image first if missing); a no-op when docker/ is unchanged
-	$(HLSBOX) image build $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--index-url $(INDEX_URL))
+image: setup ## build the pinned image of TOOLCHAIN (base image first if missing); a no-op when docker/ is unchanged
+	$(HLSBOX) image build --toolchain $(TOOLCHAIN) $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--index-url $(INDEX_URL))
 
 models: $(MODELS) ## make the models with their scripts in models/ (CIFAR10=<dir> to train on CIFAR-10)
 models/digits_cnn.keras: models/digits_cnn.py | image
@@ -104,11 +107,11 @@ estimator-data: image ## re-describe the recorded designs of tests/data/estimato
 doctor: setup ## what is there and what is missing
 	$(HLSBOX) doctor
 
-lock: setup ## regenerate docker/requirements.lock from docker/requirements.in (needs network)
+lock: setup ## regenerate the lock of TOOLCHAIN (docker/requirements.lock, docker/<toolchain>/...) from its .in (network)
 	$(VENV)/bin/pip install -q uv
-	$(VENV)/bin/uv pip compile docker/requirements.in --python-version 3.11 \
+	$(VENV)/bin/uv pip compile $(LOCKDIR)/requirements.in --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes --no-header \
-	  --override docker/overrides.txt -o docker/requirements.lock
+	  $(if $(wildcard $(LOCKDIR)/overrides.txt),--override $(LOCKDIR)/overrides.txt) -o $(LOCKDIR)/requirements.lock
 
 clean: setup ## remove stray containers and build/ (keeps the image and models)
 	$(HLSBOX) clean --build

@@ -138,10 +138,12 @@ def test_files_that_are_no_model_are_named(tmp_path: Path):
 
 
 def test_the_cli_names_a_keras_3_model_before_any_container(tmp_path: Path):
+    """Through the real CLI, with a checkout whose docker/ has the keras2 toolchain only."""
     (tmp_path / "models").mkdir()
     keras_zip(tmp_path / "models" / "m.keras", "3.10.0")
-    result = run_cli("plan", "--flow", str(write_flow(tmp_path)), cwd=tmp_path)
-    keras3 = toolchains.by_name("keras3")
-    if toolchains.is_defined(keras3, REPO / "docker"):
-        pytest.skip("this checkout has the keras3 toolchain: the model runs (integration tests)")
-    assert_clean_error(result, 2, "saved by Keras 3.10.0", "keras3")
+    docker = tmp_path / "docker"
+    docker.mkdir()
+    for name in ("Dockerfile", "requirements.lock", "hlsbox-entry"):
+        (docker / name).write_bytes((REPO / "docker" / name).read_bytes())
+    result = run_cli("plan", "--flow", str(write_flow(tmp_path)), cwd=tmp_path, env={"HLSBOX_DOCKER_DIR": str(docker)})
+    assert_clean_error(result, 2, "saved by Keras 3.10.0", "the keras3 toolchain reads it", "keras3/requirements.lock")

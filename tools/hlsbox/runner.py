@@ -17,7 +17,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import filelock
@@ -310,11 +310,12 @@ def run_step(console: Console, request: RunRequest, module: str | None = None) -
     model = flow.model_path(request.workspace.root)
     weights = flow.weights_path(request.workspace.root)
     check_model_file(model, weights)
-    toolchains.for_model(model, flow.toolchain, image.docker_dir())
+    toolchain = toolchains.for_model(model, flow.toolchain, image.docker_dir())
+    request = with_toolchain(request, toolchain)
     final = request.final_dir
     prepare_dir(final.parent)
     engine = engines.select()
-    img = image.find_image(engine)
+    img = image.find_image(engine, toolchain)
     model_sha = sha256_file(model) + (f"+{sha256_file(weights)}" if weights else "")
     key = cache_key(request, model_sha, img.tag)
     lock = filelock.FileLock(final.parent / f".{request.name}.lock")
@@ -335,6 +336,14 @@ def run_step(console: Console, request: RunRequest, module: str | None = None) -
         return _run_fresh(console, request, module or request.step, img, key, model_sha)
     finally:
         lock.release()
+
+
+def with_toolchain(request: RunRequest, toolchain: toolchains.Toolchain) -> RunRequest:
+    """The request with its toolchain's container environment (none for keras2, the default)."""
+    if not toolchain.env:
+        return request
+    extras = replace(request.extras, env={**dict(toolchain.env), **request.extras.env})
+    return request.replace(extras=extras)
 
 
 def _run_fresh(

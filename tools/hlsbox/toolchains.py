@@ -38,10 +38,14 @@ TOOLCHAINS = (
         ("keras",),
         keras_major=3,
         subdir="keras3",
-        env=(("KERAS_BACKEND", "jax"),),
+        env=(("HLSBOX_TOOLCHAIN", "keras3"), ("KERAS_BACKEND", "jax")),
     ),
     Toolchain(
-        "qonnx", "QONNX and plain ONNX .onnx files (onnx, qonnx, onnxruntime)", ("qonnx", "onnx"), subdir="qonnx"
+        "qonnx",
+        "QONNX and plain ONNX .onnx files (onnx, qonnx, onnxruntime)",
+        ("qonnx", "onnx"),
+        subdir="qonnx",
+        env=(("HLSBOX_TOOLCHAIN", "qonnx"),),
     ),
 )
 DEFAULT = TOOLCHAINS[0]

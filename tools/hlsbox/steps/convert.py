@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hlsbox.steps import hls
+from hlsbox.steps import frontends, hls
 from hlsbox.steps.protocol import phase
 
 
@@ -22,7 +22,7 @@ def run(spec: dict) -> dict:
         "project_dir": str(run_dir / "hls4ml_prj"),
         "plot": None if plot_warning else str(run_dir / "model.png"),
         "warnings": [plot_warning] if plot_warning else [],
-        "parameters": int(model.count_params()),
+        "parameters": frontends.count_params(model),
         "layers": hls.layer_table(hls_model),
         "unfused_batchnorms": hls.unfused_batchnorms(model, hls_model, flow),
         "columns": hls.set_columns(flow),
