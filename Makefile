@@ -27,8 +27,13 @@ BUDGET  ?=
 STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
             $(if $(MEM),--mem $(MEM)) $(if $(CPUS),--cpus $(CPUS)) $(if $(FORCE),--force)
 MODELS = models/digits_cnn.keras models/model_2_15.keras models/jet_tagger_qkeras.h5
+# The models of the other toolchains: made (with their toolchain's image) only when a flow or a test needs them.
+TOOLCHAIN_MODELS = models/digits_resnet_keras3.keras models/digits_qonnx_w4a4.onnx
+BUILD_ARGS = $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--index-url $(INDEX_URL))
+# FLOW's model, when it is one of TOOLCHAIN_MODELS (a TOML flow's `model = "..."` line).
+FLOW_MODEL = $(filter $(TOOLCHAIN_MODELS),$(shell sed -n 's/^model *= *"\([^"]*\)".*/\1/p' $(FLOW) 2>/dev/null))
 
-.PHONY: help setup image models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor estimator-data fit test-podman
+.PHONY: help setup image flow-image models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor estimator-data fit test-podman
 
 help: ## list the targets and variables
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,7 +47,10 @@ $(VENV)/.installed: $(ROOT)/pyproject.toml
 	touch $@
 
 image: setup ## build the pinned image of TOOLCHAIN (base image first if missing); a no-op when docker/ is unchanged
-	$(HLSBOX) image build --toolchain $(TOOLCHAIN) $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--index-url $(INDEX_URL))
+	$(HLSBOX) image build --toolchain $(TOOLCHAIN) $(BUILD_ARGS)
+
+flow-image: image models $(FLOW_MODEL) ## the image of FLOW's toolchain too (its model picks it), built when first needed
+	$(if $(FLOW_MODEL),$(HLSBOX) image build --flow $(FLOW) $(BUILD_ARGS))
 
 models: $(MODELS) ## make the models with their scripts in models/ (CIFAR10=<dir> to train on CIFAR-10)
 models/digits_cnn.keras: models/digits_cnn.py | image
@@ -51,22 +59,28 @@ models/jet_tagger_qkeras.h5: models/jet_tagger_qkeras.py | image
 	$(HLSBOX) model models/jet_tagger_qkeras.py --out $@
 models/model_2_15.keras: models/mini_resnet.py | image
 	$(HLSBOX) model models/mini_resnet.py --out $@ $(if $(CIFAR10),-- --cifar10 $(CIFAR10))
+models/digits_resnet_keras3.keras: models/digits_resnet_keras3.py | setup
+	$(HLSBOX) image build --toolchain keras3 $(BUILD_ARGS)
+	$(HLSBOX) model $< --toolchain keras3 --out $@
+models/digits_qonnx_w4a4.onnx: models/digits_qonnx_w4a4.py | setup
+	$(HLSBOX) image build --toolchain qonnx $(BUILD_ARGS)
+	$(HLSBOX) model $< --toolchain qonnx --out $@
 
-convert: image models ## FLOW -> hls4ml project (+ model plot), in the container
+convert: flow-image ## FLOW -> hls4ml project (+ model plot), in the container
 	$(HLSBOX) convert $(STEP_ARGS)
 
-csim: image models ## C simulation of FLOW, compared with Keras (+ every layer traced)
+csim: flow-image ## C simulation of FLOW, compared with Keras (+ every layer traced)
 	$(HLSBOX) csim $(STEP_ARGS)
 
-plan: image models ## fit verdict for FLOW on PART in seconds, with ways out
+plan: flow-image ## fit verdict for FLOW on PART in seconds, with ways out
 	$(HLSBOX) plan --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(MEM),--mem $(MEM))
 
-csynth cosim export vsynth: image models ## Vivado HLS steps with the host's Vivado (VIVADO=/opt/Xilinx/Vivado/<ver>)
+csynth cosim export vsynth: flow-image ## Vivado HLS steps with the host's Vivado (VIVADO=/opt/Xilinx/Vivado/<ver>)
 	$(HLSBOX) $@ $(STEP_ARGS) $(if $(VIVADO),--vivado $(VIVADO))
 
 GRID     ?= reuse_factor=1,2,4
 EXECUTOR ?= local
-sweep: image models ## variants of FLOW over GRID (e.g. GRID="reuse_factor=1,2 precision=ap_fixed<8,3>"), EXECUTOR=local|slurm
+sweep: flow-image ## variants of FLOW over GRID (e.g. GRID="reuse_factor=1,2 precision=ap_fixed<8,3>"), EXECUTOR=local|slurm
 	$(HLSBOX) sweep --flow $(FLOW) $(foreach axis,$(GRID),--grid '$(axis)') --executor $(EXECUTOR) $(if $(MEM),--mem $(MEM))
 
 demo: image models ## the main job: the fitted digits flow (convert, csim, plan verdict), convert of the seed flow
@@ -75,7 +89,7 @@ demo: image models ## the main job: the fitted digits flow (convert, csim, plan 
 	$(HLSBOX) plan --flow flows/digits_fit.toml
 	$(HLSBOX) convert --flow flows/seed.toml
 
-fit: image models ## FLOW -> a flow that fits PART and agrees with Keras (<flow>_fit.toml); AGREEMENT, BUDGET
+fit: flow-image ## FLOW -> a flow that fits PART and agrees with Keras (<flow>_fit.toml); AGREEMENT, BUDGET
 	$(HLSBOX) fit $(STEP_ARGS) $(if $(AGREEMENT),--agreement $(AGREEMENT)) $(if $(BUDGET),--budget $(BUDGET))
 
 test: image lint ## all tests: lint, unit, integration on Docker, then the core integration tests on Podman

@@ -145,6 +145,16 @@ def workspace_of(build_dir: Path) -> Workspace:
     return Workspace(root=root, build=(root / build_dir).resolve())
 
 
+def flow_toolchain(flow: Path) -> toolchains.Toolchain:
+    """The toolchain a flow's model needs (the flow's pin, else the model file's origin)."""
+    from hlsbox.runner import check_model_file
+
+    loaded = load_flow(flow)
+    model = loaded.model_path(Path.cwd())
+    check_model_file(model, loaded.weights_path(Path.cwd()))
+    return toolchains.for_model(model, loaded.toolchain, image.docker_dir())
+
+
 def run_and_show(request: RunRequest) -> None:
     step = registry.step(request.step)
     result, run_dir = step.hook()(console, request)
@@ -481,11 +491,14 @@ def image_build(
         bool, typer.Option(help="When no base image is present, try the registry before debootstrap.")
     ] = True,
     toolchain: ToolchainOpt = "keras2",
+    flow: Annotated[
+        Path | None, typer.Option("--flow", help="Build the image of this flow's toolchain (its model picks it).")
+    ] = None,
 ) -> None:
     """Build the pinned image of a toolchain (skipped when the image of these inputs exists)."""
     from hlsbox import image_commands as imaging
 
-    tool = toolchains.by_name(toolchain)
+    tool = toolchains.by_name(toolchain) if flow is None else flow_toolchain(flow)
     imaging.build(console, engines.select(), image.BuildOptions(ca_bundle, index_url), pull, tool)
 
 

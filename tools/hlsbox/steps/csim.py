@@ -220,6 +220,7 @@ def run(spec: dict) -> dict:
         "trace": layers_traced,
         "first_divergence": trace.first_divergence(layers_traced),
         "step": "csim",
+        "reference": frontends.reference(),
         "dataset": flow["csim"]["dataset"],
         **compare(keras_out, hls_out, labels),
         "build": build,

@@ -105,6 +105,11 @@ def predict(model, x: np.ndarray) -> np.ndarray:
     return np.concatenate(outputs)
 
 
+def reference() -> str:
+    """What csim compares the C simulation with."""
+    return "qonnx execution" if is_onnx() else "Keras"
+
+
 def count_params(model) -> int:
     """The model's parameters (for ONNX: the elements of its initializers, quantiser scales included)."""
     if not is_onnx():
