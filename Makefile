@@ -33,7 +33,7 @@ BUILD_ARGS = $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--ind
 # FLOW's model, when it is one of TOOLCHAIN_MODELS (a TOML flow's `model = "..."` line).
 FLOW_MODEL = $(filter $(TOOLCHAIN_MODELS),$(shell sed -n 's/^model *= *"\([^"]*\)".*/\1/p' $(FLOW) 2>/dev/null))
 
-.PHONY: help setup image flow-image models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor estimator-data fit test-podman
+.PHONY: help setup image flow-image toolchain-images models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor estimator-data fit test-podman
 
 help: ## list the targets and variables
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -92,9 +92,13 @@ demo: image models ## the main job: the fitted digits flow (convert, csim, plan 
 fit: flow-image ## FLOW -> a flow that fits PART and agrees with Keras (<flow>_fit.toml); AGREEMENT, BUDGET
 	$(HLSBOX) fit $(STEP_ARGS) $(if $(AGREEMENT),--agreement $(AGREEMENT)) $(if $(BUDGET),--budget $(BUDGET))
 
-test: image lint ## all tests: lint, unit, integration on Docker, then the core integration tests on Podman
+test: image toolchain-images lint ## all tests: lint, unit, integration on Docker, then the core integration tests on Podman
 	$(VENV)/bin/pytest
 	$(MAKE) --no-print-directory test-podman
+
+toolchain-images: setup ## the keras3 and qonnx images (no-ops when built); `make test` runs their tests
+	$(HLSBOX) image build --toolchain keras3 $(BUILD_ARGS)
+	$(HLSBOX) image build --toolchain qonnx $(BUILD_ARGS)
 
 test-podman: setup ## the core integration tests (convert, csim, limits, signals, engine faults) on Podman
 	@if command -v podman >/dev/null; then \
