@@ -147,3 +147,36 @@ def test_the_cli_names_a_keras_3_model_before_any_container(tmp_path: Path):
         (docker / name).write_bytes((REPO / "docker" / name).read_bytes())
     result = run_cli("plan", "--flow", str(write_flow(tmp_path)), cwd=tmp_path, env={"HLSBOX_DOCKER_DIR": str(docker)})
     assert_clean_error(result, 2, "saved by Keras 3.10.0", "the keras3 toolchain reads it", "keras3/requirements.lock")
+
+
+def test_each_toolchain_has_its_own_tag_and_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import shutil
+    import tarfile
+
+    from hlsbox import image
+
+    docker = tmp_path / "docker"
+    shutil.copytree(REPO / "docker", docker)
+    monkeypatch.setenv("HLSBOX_DOCKER_DIR", str(docker))
+    keras2, keras3, qonnx = (toolchains.by_name(n) for n in ("keras2", "keras3", "qonnx"))
+    tags = {t.name: image.tag_for("sha256:base", toolchain=t) for t in (keras2, keras3, qonnx)}
+    assert tags["keras2"] == image.tag_for("sha256:base")  # keras2's tag is computed as it always was
+    assert tags["keras3"].startswith("hlsbox:keras3-") and tags["qonnx"].startswith("hlsbox:qonnx-")
+    with (docker / "keras3" / "requirements.lock").open("a") as f:
+        f.write("\n# changed\n")
+    assert image.tag_for("sha256:base", toolchain=keras3) != tags["keras3"]
+    assert image.tag_for("sha256:base", toolchain=qonnx) == tags["qonnx"]  # another toolchain's lock: no rebuild
+    assert image.tag_for("sha256:base") == tags["keras2"]
+    with tarfile.open(fileobj=image.build_context(docker, None, qonnx)) as tar:
+        lock = tar.extractfile("requirements.lock").read()
+    assert lock == (docker / "qonnx" / "requirements.lock").read_bytes()
+
+
+def test_every_toolchain_pins_the_same_hls4ml():
+    import re
+
+    pins = set()
+    for toolchain in toolchains.TOOLCHAINS:
+        lock = (toolchains.build_dir(toolchain, REPO / "docker") / "requirements.lock").read_text()
+        pins.add(re.search(r"^hls4ml==(\S+)", lock, re.M).group(1))
+    assert len(pins) == 1, pins
