@@ -22,10 +22,13 @@ TOOLCHAIN ?= keras2
 LOCKDIR = docker$(if $(filter-out keras2,$(TOOLCHAIN)),/$(TOOLCHAIN))
 
 FORCE   ?=
+HANG_AFTER ?=
+IGNORE_PLAN ?=
 AGREEMENT ?=
 BUDGET  ?=
 STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
-            $(if $(MEM),--mem $(MEM)) $(if $(CPUS),--cpus $(CPUS)) $(if $(FORCE),--force)
+            $(if $(MEM),--mem $(MEM)) $(if $(CPUS),--cpus $(CPUS)) $(if $(FORCE),--force) \
+            $(if $(HANG_AFTER),--hang-after $(HANG_AFTER))
 MODELS = models/digits_cnn.keras models/model_2_15.keras models/jet_tagger_qkeras.h5
 # The models of the other toolchains: made (with their toolchain's image) only when a flow or a test needs them.
 TOOLCHAIN_MODELS = models/digits_resnet_keras3.keras models/digits_qonnx_w4a4.onnx
@@ -53,12 +56,19 @@ flow-image: image models $(FLOW_MODEL) ## the image of FLOW's toolchain too (its
 	$(if $(FLOW_MODEL),$(HLSBOX) image build --flow $(FLOW) $(BUILD_ARGS))
 
 models: $(MODELS) ## make the models with their scripts in models/ (CIFAR10=<dir> to train on CIFAR-10)
+# A model file make did not write (no <file>.made-by-make beside it) is the user's own, e.g. the seed author's
+# models/model_2_15.keras: kept as it is, never overwritten. Delete it to have make write it from its script.
+define make_model
+	@if [ -e $@ ] && [ ! -e $@.made-by-make ]; then \
+	  echo "$@ kept: make did not write it (your own model); delete it to make it with $<"; \
+	else $(HLSBOX) model $< --out $@ $(1) && touch $@.made-by-make; fi
+endef
 models/digits_cnn.keras: models/digits_cnn.py | image
-	$(HLSBOX) model models/digits_cnn.py --out $@
+	$(call make_model)
 models/jet_tagger_qkeras.h5: models/jet_tagger_qkeras.py | image
-	$(HLSBOX) model models/jet_tagger_qkeras.py --out $@
+	$(call make_model)
 models/model_2_15.keras: models/mini_resnet.py | image
-	$(HLSBOX) model models/mini_resnet.py --out $@ $(if $(CIFAR10),-- --cifar10 $(CIFAR10))
+	$(call make_model,$(if $(CIFAR10),-- --cifar10 $(CIFAR10)))
 models/digits_resnet_keras3.keras: models/digits_resnet_keras3.py | setup
 	$(HLSBOX) image build --toolchain keras3 $(BUILD_ARGS)
 	$(HLSBOX) model $< --toolchain keras3 --out $@
@@ -76,7 +86,7 @@ plan: flow-image ## fit verdict for FLOW on PART in seconds, with ways out
 	$(HLSBOX) plan --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(MEM),--mem $(MEM))
 
 csynth cosim export vsynth: flow-image ## Vivado HLS steps with the host's Vivado (VIVADO=/opt/Xilinx/Vivado/<ver>)
-	$(HLSBOX) $@ $(STEP_ARGS) $(if $(VIVADO),--vivado $(VIVADO))
+	$(HLSBOX) $@ $(STEP_ARGS) $(if $(VIVADO),--vivado $(VIVADO)) $(if $(IGNORE_PLAN),--ignore-plan)
 
 GRID     ?= reuse_factor=1,2,4
 EXECUTOR ?= local

@@ -3,8 +3,10 @@
 Each design's layers come from tests/data/estimator/described/ (hlsbox's describe step run on the recorded
 model and config, `make estimator-data`); the estimate is hlsbox's own (hlsbox.plan.estimate_design) for the
 recorded part, tool and clock; the figures it is held against are the csynth reports' (designs/*.json).
-`python -m tests.estimator_accuracy` prints the table and each design's ratios; `--write-surrogate` rewrites the
-surrogate's data from the records; `--describe` re-describes every record in the image (`make estimator-data`).
+`python -m tests.estimator_accuracy` prints the tables and each design's ratios, out of sample (held_out_points:
+each design estimated by a calibration fitted without any design of its repository) and in sample;
+`--write-surrogate` rewrites the surrogate's data from the records; `--describe` re-describes every record in the
+image (`make estimator-data`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ DATA = REPO / "tests" / "data" / "estimator"
 RESOURCES = ("DSP", "BRAM_18K", "LUT", "FF")
 TIMING = ("latency", "interval")
 TOOLS = {"vivado_hls": "Vivado HLS", "vitis_hls": "Vitis HLS"}
+FITTED = ("LUT", "FF")  # the quantities whose constants tests/calibrate_estimator.py fits (in and out of sample)
 
 
 @dataclass(frozen=True)
@@ -72,18 +75,32 @@ def _known(part: str) -> bool:
 
 
 def points() -> list[Point]:
+    """In sample: every design estimated with CALIBRATION, which was fitted to all of them."""
     found = []
     for record, described in designs():
-        estimate = estimate_design(design_of(record, described))
-        reported = record["reported"]
-        tool = record["tool"]["name"]
-        for resource in RESOURCES:
-            if reported.get(resource) is not None:
-                found.append(Point(record["id"], tool, resource, estimate.totals[resource], reported[resource]))
-        if reported.get("latency_max") is not None:
-            found.append(Point(record["id"], tool, "latency", estimate.latency, reported["latency_max"]))
-        if reported.get("interval_max") is not None:
-            found.append(Point(record["id"], tool, "interval", estimate.interval, reported["interval_max"]))
+        found += points_of(record, design_of(record, described))
+    return found
+
+
+def held_out_points() -> list[Point]:
+    """Out of sample: each design estimated by a calibration fitted without any design of its repository."""
+    from tests.calibrate_estimator import held_out_points
+
+    return list(held_out_points())
+
+
+def points_of(record: dict, design: Design) -> list[Point]:
+    estimate = estimate_design(design)
+    reported = record["reported"]
+    tool = record["tool"]["name"]
+    found = []
+    for resource in RESOURCES:
+        if reported.get(resource) is not None:
+            found.append(Point(record["id"], tool, resource, estimate.totals[resource], reported[resource]))
+    if reported.get("latency_max") is not None:
+        found.append(Point(record["id"], tool, "latency", estimate.latency, reported["latency_max"]))
+    if reported.get("interval_max") is not None:
+        found.append(Point(record["id"], tool, "interval", estimate.interval, reported["interval_max"]))
     return found
 
 
@@ -98,11 +115,11 @@ class Row:
     worst: float
 
 
-def table(found: list[Point] | None = None) -> list[Row]:
+def table(found: list[Point] | None = None, quantities: tuple[str, ...] = (*RESOURCES, *TIMING)) -> list[Row]:
     found = found if found is not None else points()
     rows = []
     for tool in TOOLS:
-        for quantity in (*RESOURCES, *TIMING):
+        for quantity in quantities:
             mine = [p for p in found if p.tool == tool and p.quantity == quantity]
             if not mine:
                 continue
@@ -124,6 +141,13 @@ def table(found: list[Point] | None = None) -> list[Row]:
                 )
             )
     return rows
+
+
+def under_budget(found: list[Point], tool: str, quantity: str, budget: float = 0.8) -> tuple[int, int]:
+    """How many designs' estimates were below `budget` x their report, of how many: the ones that, estimated at
+    `budget` of a part (fit's default), would really have needed more than the part."""
+    ratios = [p.ratio for p in found if p.tool == tool and p.quantity == quantity and p.reported > 0]
+    return sum(r < budget for r in ratios), len(ratios)
 
 
 def _log(ratio: float) -> float:
@@ -236,11 +260,18 @@ elif __name__ == "__main__" and "--describe" in sys.argv:
     print(f"described {len(done)} designs into {DATA / 'described'}")
 elif __name__ == "__main__":
     found = points()
+    in_sample = {(p.design, p.quantity): p.ratio for p in found}
+    print("estimated / reported out of sample (in sample), estimate out of sample, report")
     for quantity in (*RESOURCES, *TIMING):
         print(f"\n== {quantity}")
-        for p in sorted((p for p in found if p.quantity == quantity), key=lambda p: p.ratio):
-            print(f"  {p.ratio:7.2f}  est {p.estimated:>10.0f}  rep {p.reported:>10.0f}  {p.tool[:6]} {p.design}")
-    print()
-    print(markdown(table(found)))
+        for p in sorted((p for p in held_out_points() if p.quantity == quantity), key=lambda p: p.ratio):
+            print(
+                f"  {p.ratio:7.2f} ({in_sample[(p.design, quantity)]:5.2f})  est {p.estimated:>10.0f}  "
+                f"rep {p.reported:>10.0f}  {p.tool[:6]} {p.design}"
+            )
+    print("\nOut of sample (each design estimated by a calibration fitted without any design of its repository):")
+    print(markdown(table(held_out_points())))
+    print("\nIn sample (CALIBRATION, fitted to every design):")
+    print(markdown(table(found, FITTED)))
     print("\nSecond opinion (surrogate, leave-one-out):")
     print(markdown(table(surrogate_points())))

@@ -60,6 +60,16 @@ def test_model_outside_the_workspace(ws: Path):
     assert_clean_error(run_cli("convert", "--flow", str(flow), cwd=ws), 2, "leads outside the workspace")
 
 
+def test_data_outside_the_workspace(ws: Path):
+    """The container sees only the workspace: a data folder elsewhere is refused before any container starts."""
+    with __import__("zipfile").ZipFile(ws / "models" / "m.keras", "w") as z:
+        z.writestr("config.json", "{}")
+    csim = {"dataset": "images", "images": "../elsewhere/sample_images", "scale": 255}
+    flow = write_flow(ws, csim=csim)
+    result = run_cli("csim", "--flow", str(flow), cwd=ws)
+    assert_clean_error(result, 2, "csim.images path '../elsewhere/sample_images' leads outside the workspace")
+
+
 def test_bad_limits(ws: Path):
     flow = str(write_flow(ws))
     assert_clean_error(run_cli("convert", "--flow", flow, "--timeout", "soon", cwd=ws), 2, "is not a duration")

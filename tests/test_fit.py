@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,18 @@ def test_the_written_flow_loads_and_says_where_it_came_from(tmp_path: Path):
 def test_the_cli_checks_options_before_anything_runs(tmp_path: Path):
     result = run_cli("fit", "--flow", str(REPO / "flows" / "digits.toml"), "--budget", "150", cwd=tmp_path)
     assert_clean_error(result, 2, "--budget")
+
+
+def test_the_best_design_so_far_is_kept_after_any_stop(tmp_path: Path):
+    flow = load_flow(REPO / "flows" / "digits.toml")
+    kept = tmp_path / "fit.failed"
+    kept.mkdir()
+    out = tmp_path / "digits_fit.toml"
+    assert not fits.write_best(flow, Path("flows/digits.toml"), kept, out, "interrupted")  # no best.json: nothing
+    layers = {"dense": {"precision": {"result": "ap_fixed<9,4,AP_RND,AP_SAT>"}}}
+    (kept / "best.json").write_text(json.dumps({"layers": layers, "agreement": 0.995}))
+    assert not fits.write_best(flow, Path("flows/digits.toml"), kept, out, "hung", since=time.time() + 60)  # stale
+    assert fits.write_best(flow, Path("flows/digits.toml"), kept, out, "stopped (fit ran past its time limit)")
+    text = out.read_text()
+    assert text.startswith(fits.MADE_BY) and "stopped (fit ran past its time limit)" in text
+    assert load_flow(out).layers["dense"].precision["result"] == "ap_fixed<9,4,AP_RND,AP_SAT>"

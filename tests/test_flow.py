@@ -33,6 +33,10 @@ def test_every_shipped_flow_is_valid():
         ({"io_type": "io_serial"}, "'io_type'"),
         ({"part": "xc7z011clg400-1"}, "Unknown FPGA part 'xc7z011clg400-1'"),
         ({"csim": {"dataset": "mnist"}}, "'csim.dataset'"),
+        ({"csim": {"dataset": "images", "images": "data/imgs"}}, 'dataset = "images" needs images'),
+        ({"csim": {"dataset": "images", "scale": 255}}, "and scale = <what the model divided the pixels by"),
+        ({"csim": {"dataset": "images", "images": "d", "scale": 0}}, "'csim.scale': Input should be greater than 0"),
+        ({"csim": {"dataset": "random", "images": "d", "scale": 255}}, 'images and scale are for dataset = "images"'),
     ],
 )
 def test_bad_flows_name_the_field(tmp_path: Path, fields: dict, phrase: str):

@@ -14,7 +14,8 @@ SCRIPT = """
 import importlib, pkgutil, sys
 import hlsbox.steps
 for info in pkgutil.walk_packages(hlsbox.steps.__path__, "hlsbox.steps."):
-    importlib.import_module(info.name)
+    if not info.name.endswith("__main__"):  # the step runner's entry point, which parses sys.argv
+        importlib.import_module(info.name)
 for name, module in sorted(sys.modules.items()):
     if name == "hlsbox" or name.startswith("hlsbox."):
         print("loaded", module.__file__)

@@ -70,13 +70,14 @@ print('RF', rf(theirs) == rf(ours), sorted(set(rf(theirs).values())))
 
 
 def test_seed_flow_builds_the_write_ups_design(engine, workspace: Path, seed_model: Path):
-    """flows/seed.toml gives every layer the types and the ReuseFactor the write-up's own code gives it (hls4ml
-    moves 32 where it does not split a layer's multiplies: 27, 28, 36)."""
+    """flows/seed.toml gives every layer the types and the ReuseFactor the write-up's own code gives it: the Model's
+    32, which hls4ml moves where it does not split a layer's multiplies (27 for conv2d, 42 for the 1x1 conv2d_2
+    over 3 channels, 28 for the rest; the layers without multiplies keep 32)."""
     lines = run_in_image(engine, workspace, SEED_CODE)
     layers = next(x for x in lines if x.startswith("LAYERS")).split()
-    assert int(layers[1]) > 20 and layers[2] == "True"
+    assert int(layers[1]) > 15 and layers[2] == "True"
     assert next(x for x in lines if x.startswith("DIFFERENT")) == "DIFFERENT []"
-    assert next(x for x in lines if x.startswith("RF")) == "RF True [27, 28, 32, 36]"
+    assert next(x for x in lines if x.startswith("RF")) == "RF True [27, 28, 32, 42]"
 
 
 PER_LAYER = """

@@ -31,7 +31,8 @@ def knobs(install: Path):
 
 
 def synth(workspace: Path, install: Path, *args: str, step: str = "csynth"):
-    return run_cli(step, "--flow", DIGITS, "--vivado", str(install), *args, cwd=workspace)
+    """A Vivado step of the digits flow, which the plan says cannot fit its part: asked to run anyway."""
+    return run_cli(step, "--flow", DIGITS, "--vivado", str(install), "--ignore-plan", *args, cwd=workspace)
 
 
 def run_dir(workspace: Path, step: str, part: str = "xc7z020clg400-1") -> Path:
@@ -44,7 +45,7 @@ def test_csynth_runs_with_live_phases_and_ends_with_the_report(workspace: Path, 
     out = " ".join(result.stdout.split())
     assert f"Using vivado_hls 2019.2 at {install}" in out
     assert "csynth digits: C synthesis" in out  # the phase, read from the tool's own banner
-    assert "does not fit xc7z020clg400-1" in out  # the plan ran first and warned
+    assert "cannot fit xc7z020clg400-1" in out and "(--ignore-plan)" in out  # the plan ran first and warned
     assert "73 / 220 (33%)" in out and "4.049 ns" in out
     report = json.loads((run_dir(workspace, "csynth") / "report.json").read_text())
     assert report["csynth"]["resources"]["DSP"] == 73 and report["csynth"]["WorstLatency"] == 10
@@ -62,9 +63,12 @@ def test_a_second_csynth_does_nothing(workspace: Path, install: Path):
     assert again.exit_code == 0 and "csynth digits: up to date" in again.stdout
 
 
-def test_strict_refuses_a_design_the_plan_rejects(workspace: Path, install: Path):
-    result = synth(workspace, install, "--strict", "--force")
-    assert_clean_error(result, 1, "does not fit xc7z020clg400-1", "(--strict)")
+def test_a_design_the_plan_rejects_is_refused_unless_asked(workspace: Path, install: Path):
+    result = run_cli("csynth", "--flow", DIGITS, "--vivado", str(install), "--force", cwd=workspace)
+    assert_clean_error(result, 2, "cannot fit xc7z020clg400-1 even at the low end", "DSP 1,", "--ignore-plan")
+    asked = synth(workspace, install, "--force")
+    assert asked.exit_code == 0, asked.output
+    assert "running it anyway (--ignore-plan)" in " ".join(asked.stdout.split())
 
 
 def test_cosim_export_and_vsynth_build_on_csynth(workspace: Path, install: Path):
@@ -146,7 +150,16 @@ def test_backend_and_install_disagree(workspace: Path, tmp_path: Path):
 
 def test_make_csynth_with_a_part_regenerates_the_project(workspace: Path, install: Path, seed_model: Path):
     proc = subprocess.run(
-        ["make", "-f", str(REPO / "Makefile"), "csynth", "PART=xc7z010clg400-1", f"FLOW={DIGITS}", f"VIVADO={install}"],
+        [
+            "make",
+            "-f",
+            str(REPO / "Makefile"),
+            "csynth",
+            "PART=xc7z010clg400-1",
+            f"FLOW={DIGITS}",
+            f"VIVADO={install}",
+            "IGNORE_PLAN=1",
+        ],
         cwd=workspace,
         capture_output=True,
         text=True,
@@ -177,7 +190,7 @@ def test_export_on_an_unpatched_y2k22_release_runs_under_faketime(workspace: Pat
 def test_export_on_a_patched_release_runs_on_the_real_date(workspace: Path, tmp_path: Path, engine):
     patched = make_install(tmp_path, mode="y2k22")
     patch_y2k22(patched)
-    result = run_cli("export", "--flow", DIGITS, "--vivado", str(patched), "--force", cwd=workspace)
+    result = run_cli("export", "--flow", DIGITS, "--vivado", str(patched), "--force", "--ignore-plan", cwd=workspace)
     assert result.exit_code == 0, result.output
     assert "libfaketime" not in result.stdout
     assert "faketime" not in json.loads((run_dir(workspace, "export") / "manifest.json").read_text())

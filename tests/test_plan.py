@@ -123,3 +123,29 @@ def test_a_tight_design_is_offered_only_ways_that_make_it_fit():
     for plan in tight:
         assert Z010.name not in plan.parts_that_fit and plan.parts_that_fit
         assert all(way.verdict == FITS for way in plan.alternatives if way.searched_reuse)
+
+
+@pytest.mark.parametrize(("rf", "stage"), [(32, "compile"), (42, "csim"), (3, None)])
+def test_the_pointwise_reuse_factor_hls4ml_takes_unchecked(rf, stage):
+    """The seed's 1x1 shortcut over 3 channels: an entry of 32 (above 3, no multiple) names a kernel class
+    nnet_dense.h lacks, so the C++ does not compile; 42 (a multiple) compiles and then asserts in io_parallel; 3 is
+    fine. The plan's table shows the ReuseFactor hls4ml wrote, not one it would have picked."""
+    row = conv_row("conv2d_2", 3, 28, 32, rf=rf, k=1)
+    plan = make_plan({"layers": [row]}, flow(), Z010)
+    assert [p["stage"] for p in plan.kernel_problems] == ([stage] if stage else [])
+    assert plan.layers[0].reuse_used == rf
+    if stage == "compile":
+        assert "DenseResource_rf_gt_nin" in plan.kernel_problems[0]["kernel"]
+        assert "reuse_factor = 3" in plan.kernel_problems[0]["fix"]
+
+
+@pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])
+@pytest.mark.parametrize(("n_chan", "n_filt", "k"), [(3, 28, 1), (28, 56, 1), (56, 56, 3), (3, 28, 3)])
+def test_no_usable_reuse_factor_writes_c_plus_plus_that_does_not_compile(io_type, n_chan, n_filt, k):
+    """fit's search and the plan's ways out take only usable ReuseFactors: none of them names the missing class."""
+    from hlsbox.estimator import usable_reuse_factors
+    from hlsbox.kernels import does_not_compile
+
+    row = conv_row("c", n_chan, n_filt, 8, k=k)
+    usable = usable_reuse_factors(row, io_type)
+    assert usable and not [rf for rf in usable if does_not_compile(row["class"], "resource", row["n_in"], rf)]

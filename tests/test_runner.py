@@ -76,3 +76,22 @@ def test_the_step_code_hash_follows_every_module_the_image_imports(tmp_path: Pat
         (package / edited).write_text((package / edited).read_text() + "\n")
         assert runner.steps_code_hash() != before, edited
         before = runner.steps_code_hash()
+
+
+def test_new_images_in_the_flows_data_folder_mean_a_new_cache_key(tmp_path: Path):
+    from hlsbox.flow import Flow
+    from hlsbox.request import RunRequest, Workspace
+    from hlsbox.runner import cache_key
+
+    for name, data in (("cat/cat_0.png", b"one"), ("dog/dog_0.png", b"two")):
+        (tmp_path / "data" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "data" / name).write_bytes(data)
+    flow = Flow(name="f", model="m.keras", csim={"dataset": "images", "images": "data", "scale": 255})
+    request = RunRequest("csim", flow, tmp_path / "f.toml", Workspace(tmp_path, tmp_path / "build"))
+    keys = [cache_key(request, "model", "image")]
+    (tmp_path / "data" / "dog" / "dog_0.png").write_bytes(b"three")
+    keys.append(cache_key(request, "model", "image"))
+    (tmp_path / "data" / "dog").rename(tmp_path / "data" / "wolf")
+    keys.append(cache_key(request, "model", "image"))
+    keys.append(cache_key(request, "model", "image"))
+    assert len(set(keys)) == 3 and keys[2] == keys[3]

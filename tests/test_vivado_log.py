@@ -1,9 +1,11 @@
 """The live reading of Vivado HLS output, on made-up lines and on real logs (shared/reports, when present)."""
 
+import re
+
 import pytest
 
-from hlsbox.vivado_log import LogState, diagnose
-from tests.shared import shared
+from hlsbox.vivado_log import STOP_ON, LogState, diagnose
+from tests.shared import seed_author, shared
 
 
 def read_all(lines: list[str]) -> LogState:
@@ -83,3 +85,38 @@ def test_a_real_csim_crash_is_explained():
 def test_a_real_killed_run_stops_mid_phase():
     state = read_all(_shared("chiruichen_unet_2019_2/vivado_hls.log"))
     assert state.phase == "C synthesis" and "C synthesis" not in state.completed
+
+
+def test_the_seed_authors_2018_2_log_is_read_phase_by_phase():
+    """The real Vivado HLS 2018.2 log of the seed's design (shared/seed/author): its sub-steps in order,
+    the two warnings explained or diagnosed, and the run stopped at SYNCHK 200-77."""
+    lines = seed_author("vivado_hls_2018_2_build.log").read_text(errors="replace").splitlines()
+    state, details, notes = LogState(), [], []
+    for line in lines:
+        state.read(line)
+        if not details or details[-1] != state.detail:
+            details.append(state.detail)
+        notes += state.notes()
+        if state.detail == "checking synthesizability":
+            assert "7 h 45 min" in state.stall_hint()
+    wanted = [
+        "elaboration",
+        "linking done",
+        "pragmas checked",
+        "code transformations",
+        "standard transforms done",
+        "checking synthesizability",
+        "synthesizability checked",
+    ]
+    assert [d for d in details if d in wanted] == wanted
+    assert state.phase == "C synthesis"
+    assert len(notes) == 1 and notes[0].startswith("HLS 214-113 (a warning")
+    assert [f.name for f in diagnose(lines)] == ["SYNCHK 200-77"]
+    assert any(re.search(stop.pattern, line, re.I) for stop in STOP_ON for line in lines)
+
+
+def test_an_explained_warning_is_explained_once():
+    state = read_all(["WARNING: [HLS 214-113] Variables defined outside dataflow region are not supported: a.cpp:1"])
+    assert len(state.notes()) == 1
+    state.read("WARNING: [HLS 214-113] Variables defined outside dataflow region are not supported: a.cpp:2")
+    assert state.notes() == [] and state.warnings == 2

@@ -10,8 +10,15 @@
    csynth of the vivado_hls test double natively vs through `hlsbox csynth` (goal <= 1.15).
 2. C simulation of the seed's io_parallel design: hlsbox's fast build (cold, then with ccache) against hls4ml's own
    compile() under a 20 min cap (the cap is reported when hit).
+6. No run hangs (issue 18): csynth of the seed flow refused by its plan before any Vivado process; the seed's
+   real Vivado HLS 2018.2 log (shared/seed/author) replayed by the double at 1000x to SYNCHK 200-77; a hung
+   double (no output, no CPU) stopped by the watchdog at --hang-after 30s (exit 123).
 5. `hlsbox fit` of the digits flow (xc7z020) and of the seed flow (xc7z010, then the part fit names): wall time,
-   C simulations, held-out agreement, resources against the starting flow's.
+   C simulations, held-out agreement, resources against the starting flow's, the median probe and where its time
+   goes (convert, compile, predict).
+6. fit's speed (issue 20): the seed flow on the xc7z010 ended by the lower bound, cold and cached, and fit of the
+   seed's real model (--real-seed-flow, a flow on ../shared/seed/author/model_2_15.keras with real images): probe
+   median and wall time; each beside the figure recorded before the change (the fit part of BEFORE).
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ sys.path.insert(0, str(REPO))
 from hlsbox.flow import load_flow  # noqa: E402
 
 NATIVE_VENV = REPO / "build" / "bench" / "native-venv"
+BEFORE = REPO / "tests" / "bench" / "results" / "bench-20261125-1820.json"  # fit before the lower bound
+# Issue 20, measured before the change on the seed's real model: 16-46 s a probe, 32 probes in 16 min.
+REAL_SEED_BEFORE = {"probe_s": [16, 46], "probes": 32, "wall_s": 960}
 
 
 def machine() -> dict:
@@ -155,15 +165,15 @@ def hlsbox_run(*args: str, timeout: float | None = None) -> tuple[float, int, st
 
 
 def fast_csim(cap: int) -> dict:
-    """The seed's io_parallel design (stage2_proj at the ReuseFactor its kernel allows) in C simulation: hlsbox's
+    """The seed's io_parallel design (conv2d_2 at the ReuseFactor its kernel allows) in C simulation: hlsbox's
     fast build cold and with ccache, and hls4ml's own compile() (--exact-build) under a time cap."""
     flow = REPO / "build" / "bench" / "seed_parallel.toml"
     flow.parent.mkdir(parents=True, exist_ok=True)
     text = (REPO / "flows" / "seed.toml").read_text().replace('name = "seed"', 'name = "seed_parallel"')
-    flow.write_text(text + "\n[layers.stage2_proj]\nreuse_factor = 16\n")
+    flow.write_text(text + "\n[layers.conv2d_2]\nreuse_factor = 3\n")
     subprocess.run(["rm", "-rf", str(REPO / "build" / ".ccache")], check=True)
     run_dir = REPO / "build" / "seed_parallel" / "xc7z010clg400-1"
-    row: dict = {"flow": "flows/seed.toml with stage2_proj at ReuseFactor 16", "cap_s": cap}
+    row: dict = {"flow": "flows/seed.toml with conv2d_2 at ReuseFactor 3", "cap_s": cap}
     for label, extra in (("fast_cold", ()), ("fast_ccache", ()), ("hls4ml_compile", ("--exact-build",))):
         seconds, code, _ = hlsbox_run("csim", "--flow", str(flow), "--force", "--timeout", f"{cap}s", *extra)
         run = run_dir / ("csim" if code == 0 else "csim.failed")
@@ -220,8 +230,54 @@ def fit(cap: int) -> dict:
             original = hlsbox_run("plan", "--flow", flow, "--force", *(("--part", part) if "--part" in extra else ()))
             plan = json.loads((REPO / "build" / stem / part / "plan" / "plan.json").read_text())
             row["original"] = {"totals": plan["totals"], "verdict": plan["verdict"], "plan_exit": original[1]}
+        if fit_json.is_file() and code == 0:
+            row.update(probe_times(json.loads(fit_json.read_text())))
         rows[name] = row
         print(f"bench: fit {name}: exit {code} in {seconds / 60:.1f} min", flush=True)
+    return rows
+
+
+def probe_times(result: dict) -> dict:
+    """The median probe built in this run (cached ones left out) and the median of each of its phases."""
+    built = [p for p in result["probes"] if not p.get("cached")]
+    if not built:
+        return {}
+    phases = {k: round(statistics.median(p["phases"][k] for p in built), 2) for k in built[0].get("phases", {})}
+    return {"probe_median_s": round(statistics.median(p["seconds"] for p in built), 2), "probe_phases_s": phases}
+
+
+def fit_speed(real_seed_flow: str | None, part: str | None, agreement: float = 0.99) -> dict:
+    """The lower bound's time on the seed flow (xc7z010), cold and with the probe cache; fit of the real seed."""
+    before = json.loads(BEFORE.read_text())["fit"] if BEFORE.is_file() else {}
+    stem = load_flow(REPO / "flows" / "seed.toml").name
+    rows: dict = {}
+    for name in ("cold", "cached"):
+        if name == "cold":
+            subprocess.run(["rm", "-rf", str(REPO / "build" / stem / "fit-cache")], check=True)
+        seconds, code, said = hlsbox_run("fit", "--flow", "flows/seed.toml", "--force", "--samples", "100")
+        rows[f"seed_z010_{name}"] = {"exit_code": code, "wall_s": round(seconds, 1), "message": said}
+        print(f"bench: fit seed on the xc7z010 ({name}): exit {code} in {seconds:.1f} s", flush=True)
+    rows["seed_z010_before"] = {k: before.get("seed_z010", {}).get(k) for k in ("exit_code", "wall_s")}
+    if real_seed_flow:
+        loaded = load_flow(REPO / real_seed_flow)
+        extra = (*(("--part", part) if part else ()), "--agreement", str(agreement))
+        cold = [str(REPO / "build" / loaded.name / "fit-cache"), str(REPO / "build" / ".ccache")]
+        subprocess.run(["rm", "-rf", *cold], check=True)  # no probe cache, no compiler cache
+        seconds, code, said = hlsbox_run("fit", "--flow", real_seed_flow, "--force", *extra)
+        row: dict = {
+            "flow": real_seed_flow,
+            "part": part or loaded.part,
+            "exit_code": code,
+            "wall_s": round(seconds, 1),
+        }
+        fit_json = REPO / "build" / loaded.name / (part or loaded.part) / "fit" / "fit.json"
+        if code == 0 and fit_json.is_file():
+            result = json.loads(fit_json.read_text())
+            row.update(probes=len(result["probes"]), held_out=result["held_out"], **probe_times(result))
+        else:
+            row["message"] = said
+        rows["real_seed"], rows["real_seed_before"] = row, REAL_SEED_BEFORE
+        print(f"bench: fit of the real seed: exit {code} in {seconds / 60:.1f} min", flush=True)
     return rows
 
 
@@ -274,7 +330,7 @@ def vivado_overhead(repeats: int, seconds: float = 30.0) -> dict:
             native.append(time.monotonic() - start)
             start = time.monotonic()
             subprocess.run(
-                [hlsbox, "csynth", "--flow", "flows/digits.toml", "--vivado", str(root), "--force"],
+                [hlsbox, "csynth", "--flow", "flows/digits.toml", "--vivado", str(root), "--force", "--ignore-plan"],
                 cwd=REPO,
                 check=True,
                 stdout=subprocess.DEVNULL,
@@ -291,6 +347,49 @@ def vivado_overhead(repeats: int, seconds: float = 30.0) -> dict:
     print(
         f"bench: csynth of the double ({seconds:.0f} s step): native {row['native_s']} s, hlsbox {row['hlsbox_s']} s,"
         f" ratio {row['ratio']}",
+        flush=True,
+    )
+    return row
+
+
+def hangs() -> dict:
+    import tempfile
+
+    from tests.shared import seed_author
+    from tests.vivado_double import make_install, set_knobs
+
+    hlsbox = str(REPO / ".venv" / "bin" / "hlsbox")
+
+    def csynth(root: Path, flow: str, *args: str) -> tuple[float, int]:
+        start = time.monotonic()
+        command = [hlsbox, "csynth", "--flow", flow, "--vivado", str(root), "--force", *args]
+        code = subprocess.run(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        return round(time.monotonic() - start, 2), code
+
+    with tempfile.TemporaryDirectory(prefix="hlsbox-bench-") as tmp:
+        root = make_install(Path(tmp) / "seed", version="2018.2")
+        (root / "replay.log").write_bytes(seed_author("vivado_hls_2018_2_build.log").read_bytes())
+        set_knobs(root, replay=str(root / "replay.log"), speed=1000)
+        subprocess.run([hlsbox, "plan", "--flow", "flows/seed.toml"], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [hlsbox, "convert", "--flow", "flows/seed.toml"], cwd=REPO, check=True, stdout=subprocess.DEVNULL
+        )
+        refused = csynth(root, "flows/seed.toml")
+        replayed = csynth(root, "flows/seed.toml", "--ignore-plan", "--stall", "10s")
+        hung_root = make_install(Path(tmp) / "hung", mode="hang")
+        hung = csynth(hung_root, "flows/digits.toml", "--ignore-plan", "--hang-after", "30s")
+    row = {
+        "seed_refused_s": refused[0],
+        "seed_refused_exit": refused[1],
+        "replay_2018_2_to_synchk_s": replayed[0],
+        "replay_exit": replayed[1],
+        "hung_at_30s_s": hung[0],
+        "hung_exit": hung[1],
+    }
+    print(
+        f"bench: seed csynth refused in {refused[0]} s (exit {refused[1]}); the 2018.2 log at 1000x stopped at SYNCHK "
+        f"200-77 in {replayed[0]} s (exit {replayed[1]}); a hung tool at --hang-after 30s stopped in {hung[0]} s "
+        f"(exit {hung[1]})",
         flush=True,
     )
     return row
@@ -337,8 +436,10 @@ PARTS = {
     "container_vs_native": lambda args: container_vs_native(args.repeats),
     "fast_csim": lambda args: fast_csim(args.cap),
     "fit": lambda args: fit(args.cap),
+    "fit_speed": lambda args: fit_speed(args.real_seed_flow, args.real_seed_part, args.real_seed_agreement),
     "vivado_overhead": lambda args: vivado_overhead(args.repeats),
     "sweep": lambda args: sweep_throughput(args.repeats),
+    "hangs": lambda args: hangs(),
 }
 
 
@@ -346,6 +447,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cap", type=int, default=1200, help="time cap (s) for hls4ml's own io_parallel compile")
+    parser.add_argument("--real-seed-flow", help="fit_speed: a flow of the seed's real model with real images")
+    parser.add_argument("--real-seed-part", help="fit_speed: the part to fit it on (default: the flow's)")
+    parser.add_argument("--real-seed-agreement", type=float, default=0.99, help="fit_speed: --agreement for it")
     parser.add_argument("--only", choices=sorted(PARTS), action="append", help="run these parts only")
     args = parser.parse_args()
     results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}

@@ -27,7 +27,7 @@ from hlsbox.flow import load_flow
 from hlsbox.request import RunRequest, Workspace
 from hlsbox.synthesis import VivadoParams
 from hlsbox.tables import print_table
-from hlsbox.units import human_size, parse_duration, parse_size
+from hlsbox.units import human_size, parse_duration, parse_duration_or_off, parse_size
 
 # Tables need room: 120 columns where the output is not a terminal (CI logs, pipes), unless COLUMNS says.
 console = Console(highlight=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
@@ -91,6 +91,23 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print the ste
 ForceOpt = Annotated[bool, typer.Option("--force", help="Run even if the last good run had the same inputs.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail (exit 1) when the plan says the design does not fit.")]
 StallOpt = Annotated[str, typer.Option("--stall", help="Warn after this long without output (e.g. 10m).")]
+HangOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--hang-after",
+        help="Stop the step as hung (exit 123, stacks kept) after this long with no output and no CPU use "
+        "(default: the flow's hang_after, else 5m; 'off').",
+        envvar="HLSBOX_HANG_AFTER",
+    ),
+]
+IgnorePlanOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-plan",
+        help="Run a design the plan says cannot fit even at the low end of its band (refused by default, exit 2).",
+        envvar="HLSBOX_IGNORE_PLAN",
+    ),
+]
 StopStallOpt = Annotated[bool, typer.Option("--stop-on-stall", help="Stop the step when it stalls (exit 124).")]
 VivadoOpt = Annotated[
     str | None,
@@ -140,6 +157,11 @@ def limits_of(step: registry.Step, timeout: str | None, mem: str | None, cpus: f
     return Limits(memory=memory, cpus=cpus, pids=pids, timeout=parse_duration(timeout or step.timeout))
 
 
+def hang_of(text: str | None) -> float | None:
+    """--hang-after as seconds (0.0: off), or None for the flow's / the default."""
+    return parse_duration_or_off(text) if text is not None else None
+
+
 def workspace_of(build_dir: Path) -> Workspace:
     root = Path.cwd().resolve()
     return Workspace(root=root, build=(root / build_dir).resolve())
@@ -173,13 +195,15 @@ def _container_command(step: registry.Step) -> None:
         mem: MemOpt = None,
         cpus: CpusOpt = 2.0,
         pids: PidsOpt = None,
+        hang_after: HangOpt = None,
         build_dir: BuildOpt = Path("build"),
         force: ForceOpt = False,
         verbose: VerboseOpt = False,
     ) -> None:
         limits = limits_of(step, timeout, mem, cpus, pids)
         loaded = load_flow(flow).with_part(part)
-        run_and_show(RunRequest(step.name, loaded, flow.resolve(), workspace_of(build_dir), limits, verbose, force))
+        request = RunRequest(step.name, loaded, flow.resolve(), workspace_of(build_dir), limits, verbose, force)
+        run_and_show(request.replace(hang_after=hang_of(hang_after)))
 
     command.__doc__ = f"{step.summary} Default limits {step.timeout}, {step.memory}."
     app.command(step.name)(guarded(command))
@@ -202,6 +226,7 @@ def _csim_command(step: registry.Step) -> None:
         mem: MemOpt = None,
         cpus: CpusOpt = 2.0,
         pids: PidsOpt = None,
+        hang_after: HangOpt = None,
         build_dir: BuildOpt = Path("build"),
         force: ForceOpt = False,
         verbose: VerboseOpt = False,
@@ -210,7 +235,8 @@ def _csim_command(step: registry.Step) -> None:
         loaded = load_flow(flow).with_part(part)
         if exact_build:
             loaded = loaded.model_copy(update={"csim": loaded.csim.model_copy(update={"exact_build": True})})
-        run_and_show(RunRequest(step.name, loaded, flow.resolve(), workspace_of(build_dir), limits, verbose, force))
+        request = RunRequest(step.name, loaded, flow.resolve(), workspace_of(build_dir), limits, verbose, force)
+        run_and_show(request.replace(hang_after=hang_of(hang_after)))
 
     command.__doc__ = f"{step.summary} Default limits {step.timeout}, {step.memory}."
     app.command(step.name)(guarded(command))
@@ -227,8 +253,9 @@ def _vivado_command(step: registry.Step) -> None:
         pids: PidsOpt = None,
         stall: StallOpt = "10m",
         stop_on_stall: StopStallOpt = False,
+        hang_after: HangOpt = None,
         network: NetworkOpt = False,
-        strict: StrictOpt = False,
+        ignore_plan: IgnorePlanOpt = False,
         with_csim: CsimFirstOpt = False,
         y2k22_workaround: Y2k22Opt = True,
         build_dir: BuildOpt = Path("build"),
@@ -236,7 +263,7 @@ def _vivado_command(step: registry.Step) -> None:
         verbose: VerboseOpt = False,
     ) -> None:
         limits = limits_of(step, timeout, mem, cpus, pids)
-        params = VivadoParams(vivado, network, strict, with_csim, y2k22_workaround).__dict__
+        params = VivadoParams(vivado, network, ignore_plan, with_csim, y2k22_workaround).__dict__
         request = RunRequest(
             step.name,
             load_flow(flow).with_part(part),
@@ -247,6 +274,7 @@ def _vivado_command(step: registry.Step) -> None:
             force,
             parse_duration(stall),
             stop_on_stall,
+            hang_of(hang_after),
             params=params,
         )
         run_and_show(request)
@@ -320,14 +348,17 @@ def fit(
     timeout: TimeoutOpt = None,
     mem: MemOpt = None,
     cpus: CpusOpt = 2.0,
+    hang_after: HangOpt = None,
     build_dir: BuildOpt = Path("build"),
     force: ForceOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """From a design that does not fit or does not agree with Keras to one that does: the fewest bits per layer
     that keep the agreement target (C simulation on calibration inputs from the flow's data), then io_type,
-    strategy and ReuseFactors within the budget (the plan's estimator), checked on held-out inputs. Writes a new
-    flow, fit.json and fit.png; Ctrl-C keeps the best design so far, a re-run resumes from the cache."""
+    strategy and ReuseFactors within the budget (the plan's estimator), checked on held-out inputs. When even the
+    cheapest design the search can reach cannot fit, it says so first, before any C simulation. Writes a new
+    flow, fit.json and fit.png; a stop (Ctrl-C, time limit) keeps the best design so far, a re-run resumes from
+    the cache."""
     from hlsbox import fits
 
     params = fits.FitParams(agreement, budget / 100, io_type, max_probes, samples)
@@ -343,6 +374,7 @@ def fit(
         limits_of(step, timeout, mem, cpus, None),
         verbose,
         force,
+        hang_after=hang_of(hang_after),
         params={"fit": asdict(params), "out": str(target)},
     )
     run_and_show(request)
@@ -420,6 +452,7 @@ def sweep(
     timeout: TimeoutOpt = None,
     mem: Annotated[str, typer.Option("--mem", help="Memory limit of each variant (swap included).")] = "4g",
     cpus: CpusOpt = 1.0,
+    hang_after: HangOpt = None,
     build_dir: BuildOpt = Path("build"),
     force: ForceOpt = False,
 ) -> None:
@@ -435,7 +468,16 @@ def sweep(
     axes = grid or [f"{key}={','.join(map(str, values))}" for key, values in base.sweep.items()]
     limits = limits_of(registry.step(step), timeout, mem, cpus, None)
     params = VivadoParams(vivado).__dict__ if registry.step(step).options == "vivado" else {}
-    template = RunRequest(step, base, flow.resolve(), workspace_of(build_dir), limits, force=force, params=params)
+    template = RunRequest(
+        step,
+        base,
+        flow.resolve(),
+        workspace_of(build_dir),
+        limits,
+        force=force,
+        hang_after=hang_of(hang_after),
+        params=params,
+    )
     sweeps.run_sweep(console, template, sweeps.parse_grid(axes), executor, workers, skip_infeasible, retries)
 
 

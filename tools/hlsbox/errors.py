@@ -5,6 +5,7 @@ from __future__ import annotations
 # Exit codes, shared by the CLI, the Makefile and the tests.
 EXIT_STEP_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_HUNG = 123  # the hang watchdog stopped a step that was silent and idle
 EXIT_TIMEOUT = 124
 EXIT_INTERRUPTED = 130
 EXIT_OOM = 137

@@ -1,10 +1,12 @@
 """`hlsbox fit` on the host: the fit step in the image (its probe cache and the compiler cache mounted), then the
-new flow written; on Ctrl-C, the best design found so far written instead."""
+new flow written; when the step is stopped (Ctrl-C, its time limit, hung, a failure), the best design found so far
+written instead."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from rich.console import Console
 
 from hlsbox import runner
 from hlsbox.engines import Mount
-from hlsbox.errors import BadInput
+from hlsbox.errors import EXIT_BAD_INPUT, BadInput, StepFailed
 from hlsbox.flow import Flow, validate_flow
 from hlsbox.flow_formats import write_toml
 from hlsbox.request import RunRequest
@@ -75,10 +77,18 @@ def run_fit(console: Console, request: RunRequest) -> tuple[dict, Path]:
             cache_inputs={**extras.cache_inputs, "fit": asdict(params)},
         )
     )
+    started = time.time()
     try:
         result, run_dir = runner.run_step(console, request)
     except runner.Interrupted as stopped:
-        keep_best(console, request, stopped.kept, out)
+        keep_best(console, request, stopped.kept, out, "interrupted", started)
+        raise
+    except StepFailed as stopped:  # time limit, hung, out of memory, a failure: what the search had is kept
+        if stopped.exit_code != EXIT_BAD_INPUT:
+            kept = request.final_dir.with_name(request.final_dir.name + ".failed")
+            keep_best(
+                console, request, kept, out, f"stopped ({' '.join(stopped.message.split('. ')[0].split())})", started
+            )
         raise
     result["written"] = str(write_flow(result["flow"], out, result, request.flow_file))
     return result, run_dir
@@ -97,19 +107,26 @@ def write_flow(data: dict, out: Path, result: dict, source: Path) -> Path:
     return out
 
 
-def keep_best(console: Console, request: RunRequest, kept: Path, out: Path) -> None:
-    """After Ctrl-C: the best precision found so far as a flow (the input flow's architecture)."""
+def keep_best(console: Console, request: RunRequest, kept: Path, out: Path, why: str, since: float = 0.0) -> None:
+    """After any stop (callable for every one: Ctrl-C, time limit, hung, failure): the best design so far."""
+    if write_best(request.flow, request.flow_file, kept, out, why, since):
+        console.print(f"[yellow]Best design so far written:[/] {out}")
+
+
+def write_best(flow: Flow, flow_file: Path, kept: Path, out: Path, why: str, since: float = 0.0) -> bool:
+    """The best precision found so far (best.json of the stopped run in `kept`, if written since `since`) as a flow
+    with the input flow's architecture; False when the run had none."""
     best = kept / "best.json"
-    if not best.is_file():
-        return
+    if not best.is_file() or best.stat().st_mtime < since - 1:
+        return False
     layers = json.loads(best.read_text())["layers"]
-    data = {**request.flow.model_dump(), "name": f"{request.flow.name}_fit", "precision": {}, "layers": layers}
+    data = {**flow.model_dump(), "name": f"{flow.name}_fit", "precision": {}, "layers": layers}
     data.update(fuse_batchnorm=True, granularity="name")
-    flow: Flow = validate_flow(data, out)
+    written: Flow = validate_flow(data, out)
     write_toml(
-        flow,
+        written,
         out,
-        f"{MADE_BY} from {request.flow_file.name}, interrupted: the types of the best design found so far, the "
+        f"{MADE_BY} from {flow_file.name}, {why}: the types of the best design found so far, the "
         "input flow's io_type and ReuseFactors.\n# Run `hlsbox fit` again to resume from its cache.",
     )
-    console.print(f"[yellow]Best design so far written:[/] {out}")
+    return True

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import tomllib
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hlsbox.errors import BadInput
 from hlsbox.hls4ml_names import HLS4ML_KEYS, PRECISION_NAMES, table_entry
 from hlsbox.parts import resolve_device
+from hlsbox.units import parse_duration_or_off
 
 # ap_fixed<W,I>, ap_ufixed<W,I,Q,O,N>, ap_int<W>, ap_uint<W> (and hls4ml's fixed<...>) as hls4ml accepts them.
 _PRECISION = re.compile(
@@ -116,17 +117,40 @@ class LayerSettings(_Strict):
 
 
 class CsimSettings(_Strict):
-    """Inputs for C simulation: a data set the image has, or random inputs."""
+    """Inputs for C simulation: a data set the image has, a folder of labelled images, or random inputs."""
 
-    dataset: Literal["digits", "random", "cifar10", "synthetic_cifar", "jets"] = "random"
+    dataset: Literal["digits", "random", "cifar10", "synthetic_cifar", "jets", "images"] = "random"
     samples: int = Field(100, ge=1, le=100_000)
     seed: int = 0
     cifar10_path: str | None = None  # a local cifar-10-batches-py directory, for dataset = "cifar10"
+    # dataset = "images": a folder of class subfolders of PNG/JPEG images (torchvision's ImageFolder layout;
+    # classes sorted by name), each pixel divided by `scale` as the model was trained (the seed: 255).
+    images: str | None = None
+    scale: float | None = Field(None, gt=0)
     # Compare every layer's output with Keras (hls4ml's trace) on the first trace_samples inputs.
     trace: bool = True
     trace_samples: int = Field(20, ge=1, le=1000)
     # Compile exactly as hls4ml does (no fast build of io_parallel convolutions): slow, for comparison.
     exact_build: bool = False
+
+    @model_validator(mode="after")
+    def _images_need_folder_and_scale(self) -> CsimSettings:
+        if self.dataset == "images" and (self.images is None or self.scale is None):
+            raise ValueError(
+                'dataset = "images" needs images = "<folder of class subfolders>" and scale = <what the model '
+                "divided the pixels by in training> (e.g. 255 for inputs in [0, 1])"
+            )
+        if self.dataset != "images" and (self.images is not None or self.scale is not None):
+            raise ValueError(f'images and scale are for dataset = "images"; the dataset is "{self.dataset}"')
+        return self
+
+    def data_path(self, workspace: Path) -> Path | None:
+        """The data folder the flow names, inside the workspace (the container sees nothing else)."""
+        if self.dataset == "images":
+            return inside_workspace(workspace, self.images or "", "csim.images")
+        if self.dataset == "cifar10" and self.cifar10_path:
+            return inside_workspace(workspace, self.cifar10_path, "csim.cifar10_path")
+        return None
 
 
 class Flow(_Strict):
@@ -158,8 +182,17 @@ class Flow(_Strict):
     csim: CsimSettings = CsimSettings()
     # A grid for `hlsbox sweep`, e.g. {reuse_factor = [16, 32, 64], precision = ["ap_fixed<16,6>"]}.
     sweep: dict[str, list[str | int | float]] = Field(default_factory=dict)
+    # Stop a step that prints nothing and uses no CPU for this long ("5m" by default, "off"); not in the cache key.
+    hang_after: str | None = None
 
     _check_precision = field_validator("precision")(classmethod(lambda cls, v: check_type_names(v)))
+
+    @field_validator("hang_after")
+    @classmethod
+    def _duration(cls, text: str | None) -> str | None:
+        if text is not None:
+            parse_duration_or_off(text)  # raises BadInput naming a bad duration
+        return text
 
     @field_validator("part")
     @classmethod
@@ -191,7 +224,8 @@ def inside_workspace(workspace: Path, relative: str, what: str) -> Path:
     if not path.is_relative_to(workspace.resolve()):
         raise BadInput(
             f"The flow's {what} path '{relative}' leads outside the workspace {workspace}.",
-            "Paths in a flow are relative to the workspace and stay inside it; copy the file into it.",
+            "Paths in a flow are relative to the workspace and stay inside it (the container sees only the "
+            "workspace); copy it into the workspace.",
         )
     return path
 

@@ -7,15 +7,20 @@ rebuilt and a new base makes a new image. The image carries the list of its Debi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
+import queue
 import re
 import shutil
+import signal
 import subprocess
 import tarfile
 import tempfile
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,23 +136,74 @@ def bootstrap_base(engine: Engine, report: Report, mirror: str = DEBIAN_MIRROR) 
         _run_streaming(["debootstrap", "--variant=minbase", "bookworm", str(root), mirror], report, "debootstrap")
         archive = Path(tmp) / "rootfs.tar"
         report("packing the root file system")
-        subprocess.run(["tar", "-C", str(root), "--numeric-owner", "-cf", str(archive), "."], check=True)
+        _run_streaming(["tar", "-C", str(root), "--numeric-owner", "-cf", str(archive), "."], report, "tar")
         report(f"importing as {LOCAL_BASE}")
         engine.import_rootfs(archive, LOCAL_BASE, ['CMD ["/bin/bash"]', f'LABEL {LABEL}="base"'])
 
 
-def _run_streaming(command: list[str], report: Report, what: str) -> None:
+SUBPROCESS_SILENCE = 600.0  # debootstrap prints each package; 10 min without a line is a stuck mirror
+SUBPROCESS_TOTAL = 3600.0  # and it takes ~2 min here
+
+
+def _run_streaming(
+    command: list[str], report: Report, what: str, silence: float = SUBPROCESS_SILENCE, total: float = SUBPROCESS_TOTAL
+) -> None:
+    """Run a command, each output line to `report`; stopped (its whole process group) when it prints nothing
+    for `silence` seconds or runs past `total`, and on Ctrl-C."""
     lines: list[str] = []
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.rstrip())
-            report(line.rstrip())
+    queue_: queue.Queue[str | None] = queue.Queue()
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    ) as proc:
+        threading.Thread(target=_pump, args=(proc.stdout, queue_), daemon=True).start()
+        start = last = time.monotonic()
+        try:
+            while (line := _next_line(queue_)) is not None:
+                now = time.monotonic()
+                if line:
+                    lines.append(line.rstrip())
+                    report(line.rstrip())
+                    last = now
+                if now - last > silence or now - start > total:
+                    _stop_group(proc)
+                    limit = (
+                        f"printed nothing for {silence / 60:.0f} min"
+                        if now - last > silence
+                        else (f"ran past {total / 60:.0f} min")
+                    )
+                    raise StepFailed(
+                        f"{what} {limit} and was stopped: {' / '.join(lines[-3:]) or 'no output'}",
+                        "Check that Debian's mirror is reachable (apt-get update works) and that there is disk space.",
+                    )
+        except BaseException:
+            _stop_group(proc)
+            raise
     if proc.returncode != 0:
         raise StepFailed(
             f"{what} failed (exit {proc.returncode}): {' / '.join(lines[-3:])}",
             "Check that Debian's mirror is reachable (apt-get update works) and that there is disk space.",
         )
+
+
+def _pump(stream, lines: queue.Queue[str | None]) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+def _next_line(lines: queue.Queue[str | None]) -> str | None:
+    """The next line, "" after a second without one, None at the end of the output."""
+    try:
+        return lines.get(timeout=1.0)
+    except queue.Empty:
+        return ""
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 @dataclass(frozen=True)

@@ -43,21 +43,22 @@ __all__ = [
 
 FITS, TIGHT, NO_FIT = "fits", "tight", "does not fit"
 TIGHT_ABOVE = 0.8  # share of a resource above which a design is "tight" even inside the band
-# estimated / reported over the recorded designs: 10th and 90th percentile (tests/test_estimator_accuracy.py).
+# estimated / reported, out of sample (each recorded design estimated by a calibration fitted without any design
+# of its repository): 10th and 90th percentile (tests/test_estimator_accuracy.py checks them against the data).
 ERROR_BANDS = {
     "vivado_hls": {
         "DSP": (0.99, 1.35),
         "BRAM_18K": (0.82, 1.07),
-        "LUT": (0.72, 1.32),
-        "FF": (0.7, 1.76),
+        "LUT": (0.71, 1.37),
+        "FF": (0.35, 1.64),
         "latency": (0.64, 1.76),
         "interval": (0.64, 1.27),
     },
     "vitis_hls": {
         "DSP": (0.82, 1.37),
         "BRAM_18K": (1.0, 1.0),
-        "LUT": (0.79, 1.28),
-        "FF": (0.56, 1.37),
+        "LUT": (0.77, 1.85),
+        "FF": (0.2, 1.09),
         "latency": (0.14, 3.36),
         "interval": (0.53, 2.47),
     },

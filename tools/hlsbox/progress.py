@@ -21,9 +21,15 @@ from hlsbox.units import human_duration
 
 class StepDisplay:
     def __init__(
-        self, console: Console, title: str, log_path: Path, verbose: bool = False, reader: object | None = None
+        self,
+        console: Console,
+        title: str,
+        log_path: Path,
+        verbose: bool = False,
+        reader: object | None = None,
+        stall_note: str = "",
     ) -> None:
-        self.console, self.title, self.verbose = console, title, verbose
+        self.console, self.title, self.verbose, self.stall_note = console, title, verbose, stall_note
         self.reader = reader  # a tool-log reader (vivado_log.LogState): read(line) -> changed, summary()
         self.detail = ""
         self.log = log_path.open("a", encoding="utf-8")
@@ -64,6 +70,8 @@ class StepDisplay:
                 if detail.split(" · ")[0] != self.detail.split(" · ")[0]:  # a new phase of the tool
                     self.console.print(f"[bold]{self.title}[/]: {detail}  [dim]({human_duration(self.elapsed)})[/]")
                 self.detail = detail
+            for note in getattr(self.reader, "notes", list)():  # a known warning, explained once
+                self.console.print(Text(f"{self.title}: {note}", style="yellow"))
             head = text.lstrip()
             if head.startswith(("WARNING:", "WARNING ", "Warning:")):
                 self.warnings.append(text.strip())
@@ -76,9 +84,15 @@ class StepDisplay:
         self.tick()
 
     def stalled(self, seconds: float) -> None:
+        """The stall warning: the phase, what the tool's reader knows of it, and the step's note (the plan)."""
+        hint = getattr(self.reader, "stall_hint", lambda: "")()
+        notes = "".join(f" {text}" for text in (hint, self.stall_note and f"{self.stall_note}.") if text)
         self.console.print(
-            f"[yellow]{self.title}: no output for {human_duration(seconds)}[/] "
-            f"(phase: {self.detail or self.phase}); the step may be stuck."
+            Text.assemble(
+                (f"{self.title}: no output for {human_duration(seconds)}", "yellow"),
+                f" (phase: {self.detail or self.phase}); the step may be stuck or only silent "
+                f"(the hang watchdog stops it only when it also uses no CPU).{notes}",
+            )
         )
 
     def tick(self) -> None:

@@ -32,6 +32,7 @@ class StepExtras:
     cache_inputs: dict = field(default_factory=dict)  # anything else the result depends on
     log_reader: Callable[[], object] | None = None  # makes a reader of the tool's log for the live view
     diagnose: Callable[[Path], str | None] | None = None  # explains a failure from the run dir (log, result)
+    stall_note: str = ""  # said with the stall warning (the Vivado steps: what the plan expected of the design)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class RunRequest:
     force: bool = False  # run even when the last good run had the same inputs
     stall_warn: float | None = 600.0  # seconds without output before a warning
     stall_kill: bool = False  # stop the step when it stalls
+    hang_after: float | None = None  # seconds silent and idle before the step is hung; None: the flow's or 5 min
     run_name: str | None = None  # the run dir's name; default: the step's
     params: dict = field(default_factory=dict)  # step-specific options (e.g. the Vivado install asked for)
     extras: StepExtras = field(default_factory=StepExtras)
@@ -73,6 +75,7 @@ class RunRequest:
                 "force": self.force,
                 "stall_warn": self.stall_warn,
                 "stall_kill": self.stall_kill,
+                "hang_after": self.hang_after,
                 "params": self.params,
             },
             indent=1,
@@ -92,5 +95,6 @@ class RunRequest:
             force=data["force"],
             stall_warn=data["stall_warn"],
             stall_kill=data["stall_kill"],
+            hang_after=data.get("hang_after"),
             params=data.get("params", {}),
         )

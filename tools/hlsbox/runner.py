@@ -26,10 +26,11 @@ from rich.console import Console
 import hlsbox
 from hlsbox import engines, image, toolchains
 from hlsbox.engines import ContainerSpec, EngineRefused, Limits, Mount, Outcome, Watch
-from hlsbox.errors import EXIT_INTERRUPTED, EXIT_OOM, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
+from hlsbox.engines.watchdog import CPU_IDLE, DEFAULT_HANG_AFTER
+from hlsbox.errors import EXIT_HUNG, EXIT_INTERRUPTED, EXIT_OOM, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
 from hlsbox.progress import StepDisplay
 from hlsbox.request import RunRequest, Workspace
-from hlsbox.units import human_duration, human_size
+from hlsbox.units import human_duration, human_size, parse_duration_or_off
 
 PACKAGE_DIR = Path(hlsbox.__file__).resolve().parent
 PACKAGE_MOUNT = Path("/opt/hlsbox/hlsbox")
@@ -168,13 +169,25 @@ def steps_code_hash() -> str:
     return digest.hexdigest()
 
 
+def data_fingerprint(folder: Path | None) -> str | None:
+    """The contents of the flow's data folder (every file's path and bytes): new images mean a new result."""
+    if folder is None or not folder.exists():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(p for p in ([folder] if folder.is_file() else folder.rglob("*")) if p.is_file()):
+        digest.update(str(path.relative_to(folder) if path != folder else path.name).encode() + b"\0")
+        digest.update(sha256_file(path).encode())
+    return digest.hexdigest()
+
+
 def cache_key(request: RunRequest, model_sha256: str, image_tag: str) -> str:
     inputs = {
         "step": request.step,
-        "flow": request.flow.model_dump(),
+        "flow": request.flow.model_dump(exclude={"hang_after"}),  # a watchdog setting changes no result
         "model": model_sha256,
         "image": image_tag,
         "code": steps_code_hash(),
+        "data": data_fingerprint(request.flow.csim.data_path(request.workspace.root)),
         **request.extras.cache_inputs,
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
@@ -204,9 +217,11 @@ class Task:
     verbose: bool = False
     stall_warn: float | None = None
     stall_kill: bool = False
+    hang_after: float | None = None
     mounts: tuple[Mount, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     log_reader: Callable[[], object] | None = None
+    stall_note: str = ""
 
 
 def execute(console: Console, task: Task, image_id: str | None = None) -> tuple[Outcome, StepDisplay]:
@@ -222,8 +237,17 @@ def execute(console: Console, task: Task, image_id: str | None = None) -> tuple[
     env = {"PYTHONPATH": str(PACKAGE_MOUNT.parent), **task.env}
     spec = ContainerSpec(image_id, tuple(task.command), task.limits, mounts, env, task.run_dir, task.labels)
     reader = task.log_reader() if task.log_reader else None
-    with StepDisplay(console, task.title, task.run_dir / "step.log", task.verbose, reader) as display:
-        watch = Watch(display.line, display.tick, task.stall_warn, display.stalled, task.stall_kill)
+    log = task.run_dir / "step.log"
+    with StepDisplay(console, task.title, log, task.verbose, reader, task.stall_note) as display:
+        watch = Watch(
+            display.line,
+            display.tick,
+            task.stall_warn,
+            display.stalled,
+            task.stall_kill,
+            task.hang_after,
+            ("sh", "-c", f"kill -USR1 $(cat {task.run_dir}/step.pid)"),  # hlsbox.steps dumps its stacks
+        )
         outcome = engine.run(spec, watch)
     return outcome, display
 
@@ -238,6 +262,8 @@ def explain_failure(
     log: Path | None = None,
 ) -> StepFailed:
     log = log or run_dir / "step.log"
+    if outcome.hung:
+        return hung_failure(what, outcome, display, run_dir, log)
     if outcome.stalled:
         return StepFailed(
             f"{what} printed nothing for {human_duration(outcome.stalled)} and was stopped (--stop-on-stall); "
@@ -285,6 +311,29 @@ def explain_failure(
     )
 
 
+def hung_failure(what: str, outcome: Outcome, display: StepDisplay, run_dir: Path, log: Path) -> StepFailed:
+    """The watchdog stopped the step: what it was doing, and where its stacks and processes are."""
+    kept = [name for name in ("stacks.txt", "processes.txt") if (run_dir / name).is_file()]
+    where = ", ".join(str(run_dir / name) for name in kept) or "no stacks could be taken"
+    return StepFailed(
+        f"{what} hung: no output and under {CPU_IDLE:.0%} of a core for {human_duration(outcome.hung)} "
+        f"(last phase: {display.detail or display.phase}; last line: {display.last_line[:160] or 'none'}); "
+        "it was stopped with all its processes. A step in that state does not finish by itself.",
+        f"Its Python stacks and processes: {where}. If it was only waiting on something slow, raise --hang-after "
+        f"(HLSBOX_HANG_AFTER, hang_after in the flow). Log: {log}",
+        EXIT_HUNG,
+    )
+
+
+def hang_after_of(request: RunRequest) -> float | None:
+    """The option, else the flow's hang_after, else the default; 'off' (0) turns the watchdog off."""
+    if request.hang_after is not None:
+        return request.hang_after or None
+    if request.flow.hang_after is not None:
+        return parse_duration_or_off(request.flow.hang_after)
+    return DEFAULT_HANG_AFTER
+
+
 def write_manifest(run_dir: Path, manifest: dict) -> None:
     """manifest.json: what ran, on what, with which limits, how it ended (status ok / failed / interrupted)."""
     (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
@@ -312,6 +361,7 @@ def run_step(console: Console, request: RunRequest, module: str | None = None) -
     check_model_file(model, weights)
     toolchain = toolchains.for_model(model, flow.toolchain, image.docker_dir())
     request = with_toolchain(request, toolchain)
+    flow.csim.data_path(request.workspace.root)  # a data folder outside the workspace is bad input
     final = request.final_dir
     prepare_dir(final.parent)
     engine = engines.select()
@@ -392,9 +442,11 @@ def _run_fresh(
         request.verbose,
         request.stall_warn,
         request.stall_kill,
+        hang_after_of(request),
         extras.mounts,
         extras.env,
         extras.log_reader,
+        extras.stall_note,
     )
     try:
         outcome, display = execute(console, task, img.id)
@@ -409,6 +461,8 @@ def _run_fresh(
         write_manifest(tmp, {**manifest, "status": "failed", "error": exc.message})
         finish(tmp, final, ok=False)
         raise
+    if outcome.processes:
+        (tmp / "processes.txt").write_text(outcome.processes)
     ok = outcome.exit_code == 0 and not outcome.timed_out and (tmp / "result.json").is_file()
     result = json.loads((tmp / "result.json").read_text()) if (tmp / "result.json").is_file() else {}
     write_manifest(
@@ -426,6 +480,8 @@ def _run_fresh(
             "exit_code": outcome.exit_code,
             "timed_out": outcome.timed_out,
             "stalled": outcome.stalled,
+            "hung": outcome.hung,
+            "last_phase": display.detail or display.phase,
             "oom_killed": outcome.oom_killed,
             **result.get("manifest", {}),  # what the step itself wants on record (e.g. the faketime date)
         },

@@ -8,6 +8,7 @@ finished variants are up to date.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import json
@@ -28,14 +29,14 @@ from rich.live import Live
 from rich.table import Table
 
 from hlsbox.engines import Limits
-from hlsbox.errors import EXIT_INTERRUPTED, BadInput, HlsboxError, StepFailed
+from hlsbox.errors import EXIT_INTERRUPTED, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
 from hlsbox.flow import Flow
 from hlsbox.flow_formats import to_toml
 from hlsbox.parts import resolve_device
 from hlsbox.request import RunRequest
 from hlsbox.runner import Task, execute, prepare_dir
 from hlsbox.tables import print_table
-from hlsbox.units import human_size
+from hlsbox.units import human_duration, human_size
 
 # What a grid may vary, and the short tag each value gets in a variant's name.
 GRID_KEYS = {"reuse_factor": "rf", "precision": "p", "strategy": "", "io_type": "", "part": "", "clock_period": "clk"}
@@ -144,6 +145,12 @@ def local_workers(asked: int, memory_per_variant: int) -> int:
 STOP_GRACE = 4.0  # seconds a running variant has to stop its container after SIGTERM
 
 
+def variant_limit(limits: Limits) -> float:
+    """The longest a variant's process can take: its step and at most three before it (convert, csynth, ...),
+    each within the time limit, plus 10 minutes for hlsbox itself."""
+    return 4 * limits.timeout + 600
+
+
 class SweepInterrupted(StepFailed):
     def __init__(self, interrupted: list[str], not_started: list[str]) -> None:
         super().__init__(
@@ -158,8 +165,9 @@ class LocalExecutor:
     """Each variant's request as a subprocess, `workers` at a time, one live table for all. On Ctrl-C or
     SIGTERM no new variant starts, and the running ones get SIGTERM (each stops its container)."""
 
-    def __init__(self, console: Console, step: str, workers: int, logs: Path) -> None:
+    def __init__(self, console: Console, step: str, workers: int, logs: Path, limit: float) -> None:
         self.console, self.step, self.workers, self.logs = console, step, workers, logs
+        self.limit = limit  # seconds a variant's process may take at most (variant_limit)
         self.state: dict[str, str] = {}
         self.running: dict[str, subprocess.Popen] = {}
         self.stopping = threading.Event()
@@ -194,7 +202,7 @@ class LocalExecutor:
                 request_command(request_file), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
             self.running[name], self.state[name] = proc, "running"
-        code = proc.wait()
+        code = self._wait(proc, log)
         log.close()
         with self.lock:
             self.running.pop(name, None)
@@ -205,6 +213,20 @@ class LocalExecutor:
                 done = "up to date" if code == 0 and "up to date" in text else "ok"
                 self.state[name] = done if code == 0 else f"exit {code}"
         return code
+
+    def _wait(self, proc: subprocess.Popen, log) -> int:
+        """The variant's exit code; past `limit` (its own limits failed to end it) it is stopped, exit 124."""
+        try:
+            return proc.wait(timeout=self.limit)
+        except subprocess.TimeoutExpired:
+            proc.terminate()  # hlsbox stops its container on SIGTERM
+            try:
+                proc.wait(timeout=STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=STOP_GRACE)
+            log.write(f"\nhlsbox sweep: the variant ran past {human_duration(self.limit)} and was stopped.\n")
+            return EXIT_TIMEOUT
 
     def _stop(self, pool: ThreadPoolExecutor) -> None:
         with self.lock:
@@ -270,10 +292,16 @@ exit "$code"
 
 def _slurm(*command: str) -> str:
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=SLURM_CALL)
     except FileNotFoundError:
         raise BadInput(
             f"`{command[0]}` is not installed: no Slurm here.", "Run on a Slurm login node, or use --executor local."
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise StepFailed(
+            f"`{' '.join(command[:2])}` did not answer within {SLURM_CALL:.0f} s: Slurm's controller is down or "
+            "overloaded.",
+            "Check the cluster (`sinfo`, `scontrol ping`); the sweep resumes where it stopped when run again.",
         ) from None
     if proc.returncode != 0:
         raise StepFailed(
@@ -284,6 +312,8 @@ def _slurm(*command: str) -> str:
 
 
 CANCEL_WAIT = 4.0  # seconds to wait for a cancelled array to leave the queue
+SLURM_CALL = 60.0  # seconds for one sbatch / squeue / scancel
+SLURM_QUEUE = 24 * 3600.0  # seconds an array may wait in the queue, over its tasks' own limits
 
 
 def run_slurm(console: Console, job: SlurmJob, jobs: list[tuple[str, Path]], retries: int = 0) -> dict[str, int]:
@@ -305,7 +335,7 @@ def run_slurm(console: Console, job: SlurmJob, jobs: list[tuple[str, Path]], ret
         job_id = _slurm("sbatch", "--parsable", f"--array={array}", str(script)).strip().split(";")[0]
         console.print(f"sweep: submitted Slurm job {job_id} ({len(todo)} tasks{', retry' if attempt else ''})")
         try:
-            _follow(console, job_id, len(todo))
+            _follow(console, job_id, len(todo), variant_limit(job.limits) * len(todo) + SLURM_QUEUE)
         except KeyboardInterrupt:
             _cancel(job_id)
             stopped = [jobs[i][0] for i in todo if not (directory / "status" / str(i)).is_file()]
@@ -320,22 +350,37 @@ def run_slurm(console: Console, job: SlurmJob, jobs: list[tuple[str, Path]], ret
 
 
 def _cancel(job_id: str) -> None:
-    subprocess.run(["scancel", job_id], check=False, capture_output=True, timeout=30)
+    """scancel the array and wait a little for it to leave the queue (every call bounded)."""
+    with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+        subprocess.run(["scancel", job_id], check=False, capture_output=True, timeout=30)
     deadline = time.monotonic() + CANCEL_WAIT
     while time.monotonic() < deadline:
-        queued = subprocess.run(["squeue", "-h", "-j", job_id], capture_output=True, text=True, timeout=30)
+        try:
+            queued = subprocess.run(["squeue", "-h", "-j", job_id], capture_output=True, text=True, timeout=30)
+        except (subprocess.TimeoutExpired, OSError):
+            return
         if not queued.stdout.strip():
             return
         time.sleep(0.25)
 
 
-def _follow(console: Console, job: str, count: int) -> None:
-    """Until the job leaves the queue (no slurmdbd needed: squeue, not sacct)."""
+def _follow(console: Console, job: str, count: int, bound: float) -> None:
+    """Until the job leaves the queue (no slurmdbd needed: squeue, not sacct), `bound` seconds at most: past it
+    (the tasks one after another, each at its limit, and SLURM_QUEUE in the queue) it is cancelled."""
+    deadline = time.monotonic() + bound
     with console.status(f"Slurm job {job}") as status:
         while True:
             states = _slurm("squeue", "-h", "-r", "-j", job, "-o", "%T").split()
             if not states:
                 return
+            if time.monotonic() > deadline:
+                _cancel(job)
+                raise StepFailed(
+                    f"Slurm job {job} was still queued or running after {human_duration(bound)} (its tasks one "
+                    "after another at their limits, and a day in the queue); it was cancelled.",
+                    "Check the queue and the nodes (`squeue`, `sinfo`): tasks that cannot be scheduled wait forever. "
+                    "The sweep resumes where it stopped when run again.",
+                )
             counts = {s: states.count(s) for s in sorted(set(states))}
             done = count - len(states)
             status.update(
@@ -485,7 +530,8 @@ def run_sweep(
         console.print(f"[yellow]sweep: {note}[/]")
     console.print(f"sweep: {len(variants)} variants of {template.flow.name}; the plan first (cheap, cached)")
     plan_jobs = write_requests([r.replace(step="plan", force=False) for r in requests], directory / "requests" / "plan")
-    LocalExecutor(console, "plan", local, directory / "logs" / "plan").run(plan_jobs)
+    limit = variant_limit(template.limits)
+    LocalExecutor(console, "plan", local, directory / "logs" / "plan", limit).run(plan_jobs)
     if skip_infeasible:
         keep = [
             r
@@ -501,7 +547,7 @@ def run_sweep(
     elif requests:
         jobs = write_requests(requests, directory / "requests" / step)
         if executor == "local":
-            codes = LocalExecutor(console, step, local, directory / "logs" / step).run(jobs)
+            codes = LocalExecutor(console, step, local, directory / "logs" / step, limit).run(jobs)
         else:
             job = SlurmJob(step, template.workspace.root, template.limits, directory / "slurm")
             codes = run_slurm(console, job, jobs, retries)

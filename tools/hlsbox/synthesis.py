@@ -19,7 +19,7 @@ from rich.console import Console
 
 from hlsbox import engines, image, plans, registry, report, runner, vivado, vivado_log
 from hlsbox.engines import ContainerSpec, Limits, Mount, Watch
-from hlsbox.errors import BadInput, HlsboxError
+from hlsbox.errors import BadInput
 from hlsbox.parts import resolve_device
 from hlsbox.request import RunRequest, StepExtras
 
@@ -32,7 +32,7 @@ class VivadoParams:
 
     vivado: str | None = None  # the install asked for; discovered when None
     network: bool = False
-    strict: bool = False
+    ignore_plan: bool = False  # run a design the plan says cannot fit (--ignore-plan, HLSBOX_IGNORE_PLAN=1)
     with_csim: bool = False
     y2k22_workaround: bool = True  # export under libfaketime on an unpatched affected release
 
@@ -112,11 +112,17 @@ class Tool:
 
     install: vivado.Install
     licence: dict[str, str]
+    expected: str = ""  # what the plan expected of the design (shown when the tool goes silent)
 
 
 def run_vivado_step(console: Console, request: RunRequest) -> tuple[dict, Path]:
     params = VivadoParams.of(request)
-    install = probe(vivado.discover(params.vivado, request.flow.backend))
+    found = vivado.discover(params.vivado, request.flow.backend)  # on the host: no Vivado process
+    if found.version is not None:  # the version its path gives: a wrong backend is said before the plan
+        vivado.check_backend(found, request.flow.backend)
+    # before any Vivado process; --force redoes this step, not the plan's describe
+    plan = check_plan(console, request.replace(step="plan", force=False, params={}), params.ignore_plan)
+    install = probe(found)
     vivado.check_backend(install, request.flow.backend)
     licence = vivado.licence_environment()
     if vivado.licence_needs_network(licence) and not params.network:
@@ -125,20 +131,51 @@ def run_vivado_step(console: Console, request: RunRequest) -> tuple[dict, Path]:
             "give --network if the tool needs it.[/]"
         )
     console.print(f"Using {install}")
-    return _run_chain(console, request, Tool(install, licence))
+    return _run_chain(console, request, Tool(install, licence, plan_summary(plan)))
 
 
-def _check_plan(console: Console, request: RunRequest) -> None:
-    plan = plans.plan_flow(console, request.replace(step="plan"), show=False)
-    if plan.verdict == plans.NO_FIT:
-        worst = max(plan.utilisation, key=plan.utilisation.get)
-        message = (
-            f"The plan says this design does not fit {request.flow.part} ({worst} at "
-            f"{plan.utilisation[worst]:.0%}); synthesis may run for hours to confirm it."
+def hopeless(plan: plans.Plan) -> list[str]:
+    """The resources the design exceeds even at the low end of the estimator's band, with the plan's numbers."""
+    over = []
+    for resource, (low, high) in plan.bands.items():
+        capacity = plan.capacity.get(resource) or 0
+        if capacity and low > capacity:
+            over.append(
+                f"{resource} {plan.totals[resource]:,} (band {low:,}-{high:,}) against {capacity:,}: "
+                f"{plan.totals[resource] / capacity:.0%}, {low / capacity:.0%} even at the band's low end"
+            )
+    return over
+
+
+def check_plan(console: Console, request: RunRequest, ignore_plan: bool) -> plans.Plan:
+    """Refuse (exit 2) a design the plan says cannot fit even at the low end of its band, unless asked."""
+    plan = plans.plan_flow(console, request, show=False)
+    over = hopeless(plan) if plan.verdict == plans.NO_FIT else []
+    if not over:
+        return plan
+    numbers = "; ".join(over)
+    if ignore_plan:
+        console.print(
+            f"[bold yellow]Warning:[/] the plan says this design cannot fit {plan.part} ({numbers}); running it "
+            "anyway (--ignore-plan). Synthesis may run for hours to confirm it."
         )
-        if VivadoParams.of(request).strict:
-            raise HlsboxError(message + " (--strict)", "See `hlsbox plan` for the ways out.")
-        console.print(f"[bold yellow]Warning:[/] {message} `hlsbox plan` shows ways out; --strict refuses.")
+        return plan
+    raise BadInput(
+        f"The plan says this design cannot fit {plan.part} even at the low end of the estimator's band: {numbers}. "
+        "Synthesis would run for hours to confirm it (Vivado HLS 2018.2 checked the seed's design for 7 h 45 min, "
+        "then found its top had no outputs); nothing was started.",
+        "Take one of the ways out of `hlsbox plan` (or `hlsbox fit`), or run it anyway with --ignore-plan "
+        "(HLSBOX_IGNORE_PLAN=1).",
+    )
+
+
+def plan_summary(plan: plans.Plan) -> str:
+    """What the plan expected of the design, for the stall message: the verdict and the most used resources."""
+    used = sorted(plan.utilisation, key=plan.utilisation.get, reverse=True)[:2]
+    shares = ", ".join(
+        f"{r} ~{plan.totals[r]:,} ({plan.bands[r][0]:,}-{plan.bands[r][1]:,}) of {plan.capacity[r]:,}" for r in used
+    )
+    return f"The plan expected {shares} on {plan.part} ({plan.verdict})"
 
 
 def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[dict, Path]:
@@ -146,7 +183,6 @@ def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[dict,
     step = registry.step(request.step)
     upstream = request.replace(step=step.upstream, force=False)  # --force redoes this step, not the ones before
     if step.upstream == "convert":
-        _check_plan(console, upstream)
         upstream_result, upstream_dir = runner.run_step(console, upstream.replace(params={}))
     else:
         upstream_result, upstream_dir = _run_chain(console, upstream, tool)
@@ -161,6 +197,7 @@ def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[dict,
             "options": options,
             "command": tool_command(tool.install, options, fake_date),
             "fake_date": fake_date,
+            "stop_on": [stop.pattern for stop in vivado_log.STOP_ON],
         },
         mounts=(Mount(tool.install.root, tool.install.root),),
         env=tool.licence,
@@ -168,6 +205,7 @@ def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[dict,
         cache_inputs={"upstream": upstream_key, "vivado": str(tool.install), "csim": params.with_csim},
         log_reader=vivado_log.LogState,
         diagnose=_diagnose,
+        stall_note=tool.expected,
     )
     limits = replace(request.limits, network=params.network)
     result, run_dir = runner.run_step(console, request.replace(extras=extras, limits=limits), step.module)

@@ -33,6 +33,11 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+def parse_duration_or_off(text: str) -> float:
+    """A duration, or 0.0 for 'off' / '0' (a watchdog turned off)."""
+    return 0.0 if text.strip().lower() in ("off", "0", "none") else parse_duration(text)
+
+
 def human_size(n_bytes: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n_bytes) < 1024 or unit == "TiB":

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hlsbox.kernels import KernelProblem
 from hlsbox.tables import cell_limit, print_table
 from hlsbox.units import human_rate, human_time
 
@@ -17,6 +18,8 @@ def show_convert(console: Console, result: dict, run_dir: Path | str) -> None:
     console.print(
         f"[green]Project written:[/] {run_dir}/hls4ml_prj" + (f"   plot: {run_dir}/model.png" if result["plot"] else "")
     )
+    if "syntax_check_seconds" in result:
+        console.print(f"Its C++ compiles (g++ -fsyntax-only of the firmware, {result['syntax_check_seconds']:.1f} s).")
 
 
 def show_layers(console: Console, result: dict, title: str) -> None:
@@ -224,7 +227,7 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
     for problem in plan.kernel_problems:
         console.print(
             f"[bold red]Kernel check:[/] {escape(problem['layer'])}: hls4ml's {problem['kernel']} "
-            f"{escape(problem['condition'])}; C simulation would abort there. Fix: {escape(problem['fix'])}."
+            f"{escape(problem['condition'])}; {_consequence(problem)}. Fix: {escape(problem['fix'])}."
         )
     show_unfused_batchnorms(console, plan.unfused_batchnorms, " (counted above)")
     if plan.ways_out:
@@ -298,3 +301,7 @@ def show_fit(console: Console, result: dict, run_dir: str) -> None:
 
 def _short(precision: str) -> str:
     return precision.replace(",AP_RND,AP_SAT", "")
+
+
+def _consequence(problem: dict) -> str:
+    return KernelProblem(**problem).consequence

@@ -1,8 +1,10 @@
 """Reading Vivado HLS / Vitis HLS output as it streams: phases, the module being synthesised,
 warnings and errors, phase times, and the known failures with their fixes.
 
-Patterns were checked against real logs (Vivado HLS 2019.2, Vitis HLS 2022.2 and 2024.1; see
-shared/reports/SOURCES.md): capitalisation differs between tools, so matching ignores case.
+Patterns were checked against real logs (Vivado HLS 2018.2 of the seed's design, shared/seed/author; Vivado HLS
+2019.2, Vitis HLS 2022.2 and 2024.1, shared/reports/SOURCES.md): capitalisation differs between tools, so
+matching ignores case. A few messages end a run's use (STOP_ON: the step stops the tool at once); a few
+warnings are explained where they appear (EXPLAINED_WARNINGS).
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ PHASE_NAMES = {
 _DETAILS = [
     (re.compile(r"\[HLS 200-10\] Analyzing design file", re.I), "elaboration"),
     (re.compile(r"Finished Linking", re.I), "linking done"),
+    (re.compile(r"Finished Checking Pragmas", re.I), "pragmas checked"),
     (re.compile(r"Starting code transformations", re.I), "code transformations"),
+    (re.compile(r"Finished Standard Transforms", re.I), "standard transforms done"),
+    (re.compile(r"Finished Checking Synthesizability", re.I), "synthesizability checked"),
+    (re.compile(r"\[HLS 200-10\] Checking synthesizability", re.I), "checking synthesizability"),
+    (re.compile(r"Finished Pre-synthesis", re.I), "pre-synthesis done"),
+    (re.compile(r"Starting hardware synthesis", re.I), "hardware synthesis"),
+    (re.compile(r"Finished Architecture Synthesis", re.I), "architecture synthesis done"),
     (re.compile(r"Implementing module '([^']+)'", re.I), "scheduling/binding"),
     (re.compile(r"\[SCHED 204-11\] Starting scheduling", re.I), "scheduling"),
     (re.compile(r"\[BIND 205-100\] Starting micro-architecture generation", re.I), "binding"),
@@ -48,10 +57,16 @@ class LogState:
     warnings: int = 0
     errors: list[str] = field(default_factory=list)
     completed: dict[str, int] = field(default_factory=dict)  # phase -> seconds, as the tool reported
+    explained: set[str] = field(default_factory=set)  # the explained warnings seen so far
+    _notes: list[str] = field(default_factory=list)
 
     def read(self, line: str) -> bool:
         """Take one line; True when what a progress view shows has changed."""
         text = line.strip()
+        for warning in EXPLAINED_WARNINGS:
+            if warning.name not in self.explained and re.search(warning.pattern, text, re.I):
+                self.explained.add(warning.name)
+                self._notes.append(f"{warning.name} (a warning, synthesis goes on): {warning.explanation}")
         if match := _BANNER.match(text):
             self.phase, self.detail, self.module = PHASE_NAMES[match.group(1)], "", ""
             return True
@@ -74,6 +89,15 @@ class LogState:
                 return True
         return False
 
+    def notes(self) -> list[str]:
+        """Explanations of warnings seen since the last call (each warning once per run)."""
+        notes, self._notes = self._notes, []
+        return notes
+
+    def stall_hint(self) -> str:
+        """What is known of a long silence in the current sub-step."""
+        return SILENT_PHASES.get(self.detail, "")
+
     def summary(self) -> str:
         parts = [self.phase or "starting"]
         if self.detail:
@@ -89,7 +113,58 @@ class KnownFailure:
     explanation: str
 
 
+@dataclass(frozen=True)
+class ExplainedWarning:
+    name: str
+    pattern: str
+    explanation: str
+
+
+EXPLAINED_WARNINGS = (
+    ExplainedWarning(
+        "HLS 214-113",
+        r"\[HLS 214-113\]",
+        "Vivado HLS does not support variables defined outside a DATAFLOW region (the line it names). hls4ml's top "
+        "function is a DATAFLOW region for strategy Resource and io_stream designs; what is defined outside it "
+        "there is our guess, from the line: arrays the tool then cannot turn into channels between the layers. "
+        "Alone it does not stop synthesis; with a design far too large for the part it came before SYNCHK "
+        "200-77 in the seed's real run (Vivado HLS 2018.2).",
+    ),
+)
+# Sub-steps known to run long without a line: what a stall there means.
+SILENT_PHASES = {
+    "checking synthesizability": "Vivado HLS prints nothing while it checks synthesizability; on the seed's "
+    "io_parallel design (far larger than its part) 2018.2 spent 7 h 45 min here at full CPU, then found the top "
+    "had no outputs (SYNCHK 200-77).",
+    "code transformations": "Vivado HLS unrolls and inlines the layers' loops here, silently for a long time "
+    "on large io_parallel designs.",
+}
+
+
+@dataclass(frozen=True)
+class StopOn:
+    """A message after which the tool's run is of no use: the step stops the tool at once (exit 1)."""
+
+    name: str
+    pattern: str
+
+
+STOP_ON = (StopOn("SYNCHK 200-77", r"\[SYNCHK 200-77\]"),)
+
 KNOWN_FAILURES = (
+    KnownFailure(
+        "SYNCHK 200-77",
+        (r"\[SYNCHK 200-77\]",),
+        "Vivado HLS found that the top function has no outputs (SYNCHK 200-77): the RTL of a top without outputs "
+        "is optimised away to nothing, so hlsbox stopped the tool at once rather than let it synthesise nothing for "
+        "hours. The tool's own possible causes (outputs passed by value, never written, infinite loops) do not fit "
+        "hls4ml's generated top, which writes its outputs; in an hls4ml project the likely causes are guesses: an "
+        "io_parallel design so large that the tool gives up partitioning its arrays and optimises the output "
+        "writes away with them (the seed's design, hundreds of times its part's LUTs), or a layer whose kernel "
+        "writes nothing for its settings (a ReuseFactor hls4ml's kernel does not handle: `hlsbox csim` checks that "
+        "the outputs are computed). What to do: `hlsbox plan` and take a design that fits (io_stream, larger "
+        "ReuseFactors, narrower types; `hlsbox fit` finds one), then synthesise that.",
+    ),
     KnownFailure(
         "Y2K22",
         (

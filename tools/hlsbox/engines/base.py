@@ -63,6 +63,8 @@ class Watch:
     stall_after: float | None = None  # seconds without output before on_stall
     on_stall: Callable[[float], None] | None = None
     stop_on_stall: bool = False
+    hang_after: float | None = None  # seconds silent and idle (engines/watchdog.py) before the step is hung
+    hang_dump: tuple[str, ...] = ()  # run in the container before a hung one is stopped (dumps the stacks)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class Outcome:
     oom_killed: bool = False
     peak_memory: int = 0  # bytes, from the engine's stats (0 when none were seen)
     stalled: float = 0.0  # seconds without output when the stall watchdog stopped the step (0: it did not)
+    hung: float = 0.0  # seconds silent and idle when the hang watchdog stopped the step (0: it did not)
+    processes: str = ""  # the container's process list, taken before a hung step was stopped
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,13 @@ from hlsbox.engines.base import (
     Outcome,
     Watch,
 )
-from hlsbox.errors import BadInput, StepFailed
+from hlsbox.engines.watchdog import DUMP_GRACE, HangDetector, cpu_total, format_processes
+from hlsbox.errors import EXIT_HUNG, BadInput, StepFailed
+
+DUMP_WAIT = 15.0  # seconds at most for the process list and the stack dump of a hung container
+PS_COMMAND = ("ps", "-eo", "pid,ppid,stat,etime,time,rss,args")  # procps is in the image
+BUILD_SILENCE = 1800.0  # an image build silent this long is stuck (pip prints every package it fetches)
+BUILD_TOTAL = 3 * 3600.0  # and no image build takes this long (from nothing: ~4 min here)
 
 
 class EngineRefused(BadInput):
@@ -218,8 +224,10 @@ class DockerEngine:
         labels: Mapping[str, str],
         on_line: Callable[[str], None],
     ) -> None:
-        """Build from a tar context; each output line to on_line; a failed build raises with its last lines."""
+        """Build from a tar context; each output line to on_line; a failed build raises with its last lines.
+        Bounded: BUILD_SILENCE without a line (the HTTP read timeout) or BUILD_TOTAL in all ends it."""
         tail: list[str] = []
+        start = last = time.monotonic()
         with self.guard(f"build {tag}"):
             stream = self.client.api.build(
                 fileobj=context,
@@ -231,15 +239,29 @@ class DockerEngine:
                 pull=False,
                 decode=True,
                 labels=dict(labels),
+                timeout=BUILD_SILENCE,
             )
-            for chunk in stream:
-                if "error" in chunk:
-                    detail = chunk.get("errorDetail", {}).get("message", chunk["error"]).strip()
-                    raise BuildFailed(detail, tail)
-                for line in chunk.get("stream", "").splitlines():
-                    if line.strip():
-                        tail.append(line)
-                        on_line(line)
+            try:
+                for chunk in stream:
+                    last = time.monotonic()
+                    if last - start > BUILD_TOTAL:
+                        raise BuildFailed(f"the build ran past {BUILD_TOTAL / 3600:.0f} h and was abandoned", tail)
+                    if "error" in chunk:
+                        detail = chunk.get("errorDetail", {}).get("message", chunk["error"]).strip()
+                        raise BuildFailed(detail, tail)
+                    for line in chunk.get("stream", "").splitlines():
+                        if line.strip():
+                            tail.append(line)
+                            on_line(line)
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout):
+                if time.monotonic() - last < BUILD_SILENCE - 5:
+                    raise  # the engine went away: the guard says so
+                raise BuildFailed(
+                    f"the build printed nothing for {BUILD_SILENCE / 60:.0f} min and was abandoned", tail
+                ) from None
+            finally:
+                with contextlib.suppress(Exception):
+                    stream.close()  # closes the request: the engine stops a build whose client is gone
 
     def remove_images(self, label: str, keep: set[str]) -> list[str]:
         removed: list[str] = []
@@ -315,15 +337,17 @@ class RunningContainer:
     def follow(self, watch: Watch, timeout: float) -> Outcome:
         """Stream the log line by line until the container exits or `timeout` seconds pass. With no output
         for `stall_after` seconds, `on_stall` is called (again after each further such period), and with
-        `stop_on_stall` the container is stopped. When the log stream ends early, the wait for the container
-        is still bounded by the deadline."""
+        `stop_on_stall` the container is stopped. Silent and idle for `hang_after` seconds, it is hung: its
+        stacks are dumped (`hang_dump`), its processes listed, and it is stopped. When the log stream ends
+        early, the wait for the container is still bounded by the deadline."""
         assert self.container is not None
         container = self.container
         lines: queue.Queue[str | None] = queue.Queue()
-        peak = PeakMemory(container)
-        threading.Thread(target=pump_output, args=(self.output, lines), daemon=True).start()
-        threading.Thread(target=peak.watch, daemon=True).start()
         start = last_output = last_warning = time.monotonic()
+        detector = HangDetector(watch.hang_after or 0.0, start)
+        stats = ContainerStats(container, detector)
+        threading.Thread(target=pump_output, args=(self.output, lines), daemon=True).start()
+        threading.Thread(target=stats.watch, daemon=True).start()
         deadline = start + timeout
         streaming, cgroup = True, {}
         while True:
@@ -343,6 +367,7 @@ class RunningContainer:
             elif line:
                 watch.on_line(line)
                 last_output = last_warning = now
+                detector.output(now)
             if watch.on_tick:
                 watch.on_tick()
             if watch.stall_after and now - last_warning > watch.stall_after:
@@ -351,17 +376,44 @@ class RunningContainer:
                     watch.on_stall(now - last_output)
                 if watch.stop_on_stall:
                     self.remove()
-                    return Outcome(124, now - start, peak_memory=peak.value, stalled=now - last_output)
+                    return Outcome(124, now - start, peak_memory=stats.peak, stalled=now - last_output)
+            if watch.hang_after and (hung := detector.hung(now)):
+                processes = self.dump_hung(watch.hang_dump)
+                self.remove()
+                return Outcome(EXIT_HUNG, now - start, peak_memory=stats.peak, hung=hung, processes=processes)
             if now > deadline:
                 self.remove()
-                return Outcome(124, now - start, timed_out=True, peak_memory=peak.value)
+                return Outcome(124, now - start, timed_out=True, peak_memory=stats.peak)
         state = container.attrs["State"]
         return Outcome(
             exit_code=int(state.get("ExitCode", 1)),
             duration=time.monotonic() - start,
             oom_killed=bool(state.get("OOMKilled")) or _count(cgroup.get("oom_kills")) > 0,
-            peak_memory=max(peak.value, _count(cgroup.get("peak"))),
+            peak_memory=max(stats.peak, _count(cgroup.get("peak"))),
         )
+
+    def dump_hung(self, dump: tuple[str, ...]) -> str:
+        """Before a hung container is stopped: its process list, and `dump` run in it (each bounded)."""
+        assert self.container is not None
+        container = self.container
+        taken: dict[str, str] = {}
+
+        def take() -> None:
+            with contextlib.suppress(Exception):  # a hung engine or a container gone: keep what there is
+                taken["processes"] = format_processes(container.top())
+            if not taken.get("processes"):  # Podman 4.3's top answers no JSON: the image's own ps
+                with contextlib.suppress(Exception):
+                    result = container.exec_run(list(PS_COMMAND), stdout=True, stderr=True)
+                    taken["processes"] = result.output.decode("utf-8", "replace")
+            if dump:
+                with contextlib.suppress(Exception):
+                    container.exec_run(list(dump), stdout=False, stderr=False, detach=True)
+                time.sleep(DUMP_GRACE)  # the step writes its stacks from its signal handler
+
+        worker = threading.Thread(target=take, daemon=True)
+        worker.start()
+        worker.join(timeout=DUMP_WAIT)
+        return taken.get("processes", "")
 
 
 def _count(text: str | None) -> int:
@@ -385,17 +437,20 @@ def pump_output(output, lines: queue.Queue[str | None]) -> None:
         lines.put(None)
 
 
-class PeakMemory:
-    """The highest memory use the engine reports for the container (cgroup max_usage on v1)."""
+class ContainerStats:
+    """What the engine's stats stream tells of a running container: the highest memory use (cgroup max_usage
+    on v1) and, for the hang watchdog, its cumulative CPU time."""
 
-    def __init__(self, container: docker.models.containers.Container) -> None:
-        self.container = container
-        self.value = 0
+    def __init__(self, container: docker.models.containers.Container, detector: HangDetector) -> None:
+        self.container, self.detector = container, detector
+        self.peak = 0
 
     def watch(self) -> None:
         try:
             for stats in self.container.stats(stream=True, decode=True):
                 memory = stats.get("memory_stats") or {}
-                self.value = max(self.value, int(memory.get("max_usage") or 0), int(memory.get("usage") or 0))
+                self.peak = max(self.peak, int(memory.get("max_usage") or 0), int(memory.get("usage") or 0))
+                if (total := cpu_total(stats)) is not None:
+                    self.detector.cpu(time.monotonic(), total)
         except Exception:  # stats end with the container, in engine-specific ways (e.g. Podman's
             return  # stream breaks off with a urllib3 ProtocolError); a watcher thread never shows a traceback

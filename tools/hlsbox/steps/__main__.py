@@ -1,7 +1,9 @@
 """Entry of a step inside the container: `python -m hlsbox.steps <step> --spec spec.json`.
 
 spec.json names the module that runs the step (hlsbox.steps.<module>, from the host's step registry);
-the module's `run(spec)` returns the result, and may define `exit_code_of(result)`.
+the module's `run(spec)` returns the result, and may define `exit_code_of(result)`. SIGUSR1 dumps every
+thread's Python stack into <run dir>/stacks.txt (the host's hang watchdog sends it before it stops a hung step;
+the step's pid is in <run dir>/step.pid).
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ import json
 import sys
 from pathlib import Path
 
-from hlsbox.steps.protocol import StepFailure, StepInputError, fail_with_error, phase, write_json
+from hlsbox.steps.protocol import (
+    StepFailure,
+    StepInputError,
+    dump_stacks_on_sigusr1,
+    fail_with_error,
+    phase,
+    write_json,
+)
 
 
 def main() -> None:
@@ -22,6 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     spec = json.loads(args.spec.read_text())
     run_dir = Path(spec["run_dir"])
+    dump_stacks_on_sigusr1(run_dir)
     module = importlib.import_module(f"hlsbox.steps.{spec.get('module', args.step)}")
     try:
         result = module.run(spec)

@@ -1,11 +1,11 @@
-"""Step `convert`: load, configure, convert, plot, write the hls4ml project."""
+"""Step `convert`: load, configure, convert, plot, write the hls4ml project, check its C++ compiles."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from hlsbox.steps import frontends, hls
+from hlsbox.steps import compile_check, frontends, hls
 from hlsbox.steps.protocol import phase
 
 
@@ -17,13 +17,16 @@ def run(spec: dict) -> dict:
     plot_warning = hls.plot(hls_model, run_dir / "model.png")
     phase("writing project")
     hls_model.write()
+    layers = hls.layer_table(hls_model)
+    syntax = compile_check.check(run_dir / "hls4ml_prj", layers)
     return {
         "step": "convert",
         "project_dir": str(run_dir / "hls4ml_prj"),
         "plot": None if plot_warning else str(run_dir / "model.png"),
         "warnings": [plot_warning] if plot_warning else [],
         "parameters": frontends.count_params(model),
-        "layers": hls.layer_table(hls_model),
+        "layers": layers,
+        "syntax_check_seconds": syntax["seconds"],
         "unfused_batchnorms": hls.unfused_batchnorms(model, hls_model, flow),
         "columns": hls.set_columns(flow),
         "hls_config": config,

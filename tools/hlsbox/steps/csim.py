@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hlsbox import kernels
-from hlsbox.steps import datasets, fastcsim, frontends, hls, trace
+from hlsbox.steps import compile_check, datasets, fastcsim, frontends, hls, trace
 from hlsbox.steps.protocol import StepFailure, StepInputError, phase
 
 # The fast tree sits at one path in every container (on its /tmp tmpfs): the weights directory is on the
@@ -25,6 +25,7 @@ TREE_DIR = Path("/tmp/hlsbox-fastcsim")
 
 
 def test_inputs(settings: dict, input_shape: tuple[int, ...], workspace: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """The flow's inputs for C simulation against Keras (a stratified subset of a labelled folder of images)."""
     name, samples = settings["dataset"], settings["samples"]
     if name == "digits":
         _, _, x, y = datasets.digits_split()
@@ -33,28 +34,80 @@ def test_inputs(settings: dict, input_shape: tuple[int, ...], workspace: Path) -
     elif name == "jets":
         x, y = datasets.jets(samples, datasets.HELD_OUT_SEED + settings["seed"])
     elif name == "cifar10":
-        if not settings.get("cifar10_path"):
-            raise StepInputError(
-                "csim.dataset is 'cifar10' but csim.cifar10_path is not set.",
-                "Set csim.cifar10_path to a local cifar-10-batches-py directory.",
-            )
-        x, y = datasets.cifar10_test(workspace / settings["cifar10_path"])
+        x, y = datasets.cifar10_test(_cifar10_path(settings, workspace))
+    elif name == "images":
+        x, y = _images(settings, input_shape, workspace)
+        pick = datasets.stratified(y, samples, settings["seed"])
+        x, y = x[pick], y[pick]
     else:
         return datasets.random_inputs(input_shape, samples, settings["seed"]), None
+    _check_shape(x, input_shape, name)
+    return x[:samples], y[:samples]
+
+
+def _cifar10_path(settings: dict, workspace: Path) -> Path:
+    if not settings.get("cifar10_path"):
+        raise StepInputError(
+            "csim.dataset is 'cifar10' but csim.cifar10_path is not set.",
+            "Set csim.cifar10_path to a local cifar-10-batches-py directory.",
+        )
+    return workspace / settings["cifar10_path"]
+
+
+def _images(settings: dict, input_shape: tuple[int, ...], workspace: Path) -> tuple[np.ndarray, np.ndarray]:
+    x, y, classes = datasets.image_folder(workspace / settings["images"], input_shape[-1], settings["scale"])
+    phase(f"images: {len(x)} in {len(classes)} classes ({', '.join(classes[:10])}), pixels / {settings['scale']:g}")
+    _check_shape(x, input_shape, "images")
+    return x, y
+
+
+def _check_shape(x: np.ndarray, input_shape: tuple[int, ...], name: str) -> None:
     if tuple(x.shape[1:]) != tuple(input_shape):
         raise StepInputError(
             f"The model takes inputs of shape {input_shape}, the '{name}' data set has {x.shape[1:]}.",
             "Pick the data set that matches the model in the flow's [csim] section.",
         )
-    return x[:samples], y[:samples]
+
+
+def one_labelled_set(settings: dict, workspace: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """The flow's data as (x, y) when it is a single labelled set, which fit splits in two: a folder of images,
+    or a CIFAR-10 with only its test batch. None when the data have a calibration split of their own."""
+    if settings["dataset"] == "cifar10" and not datasets.has_cifar10_train(_cifar10_path(settings, workspace)):
+        return datasets.cifar10_test(_cifar10_path(settings, workspace))
+    return None
 
 
 CALIBRATION_SEED = 500  # synthetic data sets: calibration draws from seeds HELD_OUT_SEED + 500 + seed on
 
 
+def split_inputs(
+    settings: dict, input_shape: tuple[int, ...], workspace: Path, samples: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """fit's inputs: calibration inputs for the search (up to `samples`) and held-out inputs with their labels,
+    never the same. Data with a split of their own use it (digits' training split, CIFAR-10's training batches,
+    other draws of a synthetic set); a single labelled set (a folder of images, a CIFAR-10 test batch alone) is
+    split 50/50, stratified by class, and fit says so."""
+    if settings["dataset"] == "images":
+        x, y = _images(settings, input_shape, workspace)
+    else:
+        one = one_labelled_set(settings, workspace)
+        if one is None:
+            x_held, labels = test_inputs(settings, input_shape, workspace)
+            return calibration_inputs(settings, input_shape, workspace, samples), x_held, labels
+        x, y = one
+        _check_shape(x, input_shape, settings["dataset"])
+    first, second = datasets.halves(y, settings["seed"])
+    held = second[datasets.stratified(y[second], settings["samples"], settings["seed"])]
+    phase(
+        f"one labelled set of {len(x)} ({settings['dataset']}): split 50/50 by class, {len(first)} to calibrate "
+        f"the types on (up to {samples} used), {len(second)} held out ({len(held)} checked)"
+    )
+    return x[first][:samples], x[held], y[held]
+
+
 def calibration_inputs(settings: dict, input_shape: tuple[int, ...], workspace: Path, samples: int) -> np.ndarray:
-    """Inputs for fit's search, never the held-out ones test_inputs gives: digits' training split, CIFAR-10's
-    training batches, or other draws of a synthetic set. Random inputs are no data to calibrate on."""
+    """Calibration inputs of data with a split of their own (split_inputs): never the held-out ones test_inputs
+    gives. Random inputs are no data to calibrate on."""
     name, seed = settings["dataset"], settings["seed"]
     if name == "digits":
         x = datasets.digits_split()[0]
@@ -68,13 +121,10 @@ def calibration_inputs(settings: dict, input_shape: tuple[int, ...], workspace: 
         raise StepInputError(
             f"The flow's [csim] dataset is '{name}': no data the model was made for, so nothing to calibrate the "
             "types on or to judge agreement with.",
-            "Set csim.dataset to the model's data (digits, synthetic_cifar, jets, or cifar10 with cifar10_path).",
+            "Set csim.dataset to the model's data (digits, synthetic_cifar, jets, cifar10 with cifar10_path, or "
+            "images with images and scale).",
         )
-    if tuple(x.shape[1:]) != tuple(input_shape):
-        raise StepInputError(
-            f"The model takes inputs of shape {input_shape}, the '{name}' data set has {x.shape[1:]}.",
-            "Pick the data set that matches the model in the flow's [csim] section.",
-        )
+    _check_shape(x, input_shape, name)
     return x[:samples]
 
 
@@ -129,11 +179,8 @@ def build_library(hls_model, flow: dict, spec: dict) -> dict:
     try:
         info = fastcsim.fast_compile(hls_model, TREE_DIR, ccache)
     except fastcsim.BuildFailed as failed:
-        errors = [line for line in failed.output.splitlines() if "error" in line.lower()][:5]
-        raise StepFailure(
-            "g++ could not build the C simulation:\n  " + "\n  ".join(errors or failed.output.splitlines()[-5:]),
-            "The full compiler output is in the step log. Check the flow's types (widths hls4ml's C++ accepts).",
-        ) from None
+        layers = hls.layer_table(hls_model)
+        raise compile_check.explain(failed.output, TREE_DIR, layers, "g++ could not build the C simulation") from None
     fastcsim.patch_compile(hls_model, tree_dir=TREE_DIR, ccache_dir=ccache)  # trace() compiles again: fast too
     if info["mode"] == "fast":
         info["seconds"] = info["total_seconds"]

@@ -1,5 +1,6 @@
-"""Inputs for training and C simulation: scikit-learn's bundled digits, CIFAR-10 from a local copy,
-or random inputs. Shared by the model scripts in models/ and the csim step, so both use one split."""
+"""Inputs for training and C simulation: scikit-learn's bundled digits, CIFAR-10 from a local copy, a folder
+of labelled images, or random inputs. Shared by the model scripts in models/ and the csim step, so both use one
+split."""
 
 from __future__ import annotations
 
@@ -52,11 +53,115 @@ def _cifar_batch(path: Path, name: str) -> dict:
             if member is None:
                 raise KeyError(name)
             return pickle.load(member, encoding="bytes")
-    except (OSError, KeyError, tarfile.TarError, pickle.UnpicklingError) as exc:
+    except ModuleNotFoundError as exc:  # a batch re-pickled by numpy 2 names numpy._core, which numpy 1 lacks
+        raise StepInputError(
+            f"Cannot read CIFAR-10 batch '{name}' from {path}: it was pickled with numpy arrays by a newer numpy "
+            f"(it needs the module {exc.name}, which the image's numpy {np.__version__} does not have).",
+            "Use the original python version of CIFAR-10 (cifar-10-python.tar.gz, plain lists and bytes), or "
+            "re-save the batch with numpy < 2, or export the images as a folder of class subfolders and use "
+            'dataset = "images".',
+        ) from exc
+    except (OSError, KeyError, EOFError, tarfile.TarError, pickle.UnpicklingError) as exc:
         raise StepInputError(
             f"Cannot read CIFAR-10 batch '{name}' from {path} ({exc}).",
             "Point at the python version of CIFAR-10: a cifar-10-batches-py directory or cifar-10-python.tar.gz.",
         ) from exc
+
+
+def has_cifar10_train(path: Path) -> bool:
+    """Whether a local CIFAR-10 has its training batches (a test batch alone is one set: fit splits it)."""
+    if path.is_dir():
+        return (path / "data_batch_1").is_file()
+    try:
+        with tarfile.open(path) as tar:
+            return "cifar-10-batches-py/data_batch_1" in tar.getnames()
+    except (OSError, tarfile.TarError):
+        return False
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+MODES = {1: "L", 3: "RGB"}  # input channels -> the PIL mode images are converted to
+
+
+def image_folder(path: Path, channels: int, scale: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Labelled images in class subfolders (torchvision's ImageFolder layout: the classes sorted by name, a
+    class's label its index), as float32 pixels / scale; the images, labels and class names."""
+    files = _image_files(path)
+    if channels not in MODES:
+        raise StepInputError(
+            f"The model takes {channels} input channels; images give 1 (grey) or 3 (RGB).",
+            'Use dataset = "images" only with a model of grey or RGB image inputs.',
+        )
+    pixels = [_read_image(file, MODES[channels]) for file, _ in files]
+    sizes = sorted({p.shape for p in pixels})
+    if len(sizes) > 1:
+        raise StepInputError(
+            f"The images in '{path}' differ in size ({', '.join('x'.join(map(str, s[:2])) for s in sizes[:3])}); "
+            "hlsbox does not resize them.",
+            "Resize every image to the model's input size first.",
+        )
+    x = np.stack(pixels).reshape(len(pixels), *pixels[0].shape[:2], channels) / np.float32(scale)
+    classes = sorted({file.parent.name for file, _ in files})
+    return x.astype(np.float32), np.array([label for _, label in files]), classes
+
+
+def _image_files(path: Path) -> list[tuple[Path, int]]:
+    if not path.is_dir():
+        raise StepInputError(
+            f"The flow's images folder '{path}' does not exist or is not a folder.",
+            "Set csim.images to a folder with one subfolder of PNG/JPEG images per class (ImageFolder layout).",
+        )
+    classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
+    files = [
+        (file, label)
+        for label, name in enumerate(classes)
+        for file in sorted((path / name).iterdir())
+        if file.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    if not files:
+        raise StepInputError(
+            f"The images folder '{path}' has no PNG/JPEG images in class subfolders ({len(classes)} subfolders found).",
+            "Put each class's images in a subfolder named after the class (ImageFolder layout: "
+            "<folder>/<class>/*.png).",
+        )
+    return files
+
+
+def _read_image(file: Path, mode: str) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(file) as image:
+            return np.asarray(image.convert(mode), dtype=np.float32)
+    except (OSError, ValueError, SyntaxError) as exc:  # PIL: unidentified, truncated or corrupt files
+        raise StepInputError(
+            f"Image '{file}' cannot be read: {exc}.",
+            "Replace or remove it: every file of the class folders must be a complete PNG or JPEG image.",
+        ) from exc
+
+
+def stratified(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """The indices of n samples drawn class by class in turn (a stratified subset; all when n >= len)."""
+    rank, position = _rank_in_class(labels, seed)
+    return np.sort(np.lexsort((position, rank))[:n])
+
+
+def halves(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stratified 50/50 split of one set: the indices of each half (every class split evenly)."""
+    rank, _ = _rank_in_class(labels, seed)
+    return np.flatnonzero(rank % 2 == 0), np.flatnonzero(rank % 2 == 1)
+
+
+def _rank_in_class(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per sample, (its position in its class, its position overall) in one seeded shuffle."""
+    order = np.random.default_rng(seed).permutation(len(labels))
+    position = np.empty(len(labels), dtype=int)
+    position[order] = np.arange(len(labels))
+    rank = np.empty(len(labels), dtype=int)
+    for label in np.unique(labels):
+        members = order[labels[order] == label]
+        rank[members] = np.arange(len(members))
+    return rank, position
 
 
 def random_inputs(shape: tuple[int, ...], samples: int, seed: int) -> np.ndarray:

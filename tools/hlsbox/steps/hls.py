@@ -168,8 +168,9 @@ def merge(entry: dict, update: dict) -> None:
 
 
 def hls_config(model, flow: dict, trace: bool = False, flow_file: str = "the flow") -> dict:
-    """The hls4ml config the flow describes: config_from_keras_model at the flow's granularity, the flow's global
-    values on every entry (the seed's loop), then its [layer_types] and [layers] tables, hls4ml's precedence."""
+    """The hls4ml config the flow describes: config_from_keras_model at the flow's granularity, the flow's types on
+    every entry (the seed's loop) and its reuse_factor and strategy as the Model's (the write-up's), then its
+    [layer_types] and [layers] tables, hls4ml's precedence."""
     import hls4ml
 
     backend = hls4ml.backends.get_backend(flow["backend"])
@@ -198,10 +199,11 @@ def hls_config(model, flow: dict, trace: bool = False, flow_file: str = "the flo
             stamp = {k: v for k, v in precision.items() if not (k == "result" and name in keep_auto)}
             merge(entry, {"Precision": stamp} if stamp else {})
             # Given a backend (as here), config_from_keras_model writes ReuseFactor = 1 into every entry, and
-            # hls4ml prefers it over config['Model']: setting only the model's value would silently leave every
-            # layer at 1. (The write-up called it without a backend, so its Model value did apply.)
-            if "ReuseFactor" in entry:
-                entry["ReuseFactor"] = flow["reuse_factor"]
+            # hls4ml prefers it over config['Model']. The flow's reuse_factor is the Model value, as in the
+            # write-up (which called it without a backend): a per-layer entry repeating it is not the same, since
+            # hls4ml takes a PointwiseConv's entry unchecked (RF 32 over 3 inputs: C++ that does not compile)
+            # where it validates the Model value. Only the flow's own tables write per-layer ReuseFactors.
+            entry.pop("ReuseFactor", None)
             cls = classes.get(name, name) if section == "LayerName" else name
             merge(entry, types.get(cls, {}))
             if section == "LayerName":

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,11 +27,21 @@ def build_opt_tcl(options: dict[str, int]) -> str:
     return "array set opt {\n" + "".join(f"    {k:<10} {v}\n" for k, v in options.items()) + "}\n"
 
 
-def run_tool(command: list[str], cwd: Path) -> tuple[int, list[str]]:
-    """Run the tool, passing its output through line by line; its exit status and ERROR lines."""
+def run_tool(command: list[str], cwd: Path, stop_on: list[str] = ()) -> tuple[int, list[str], str | None]:
+    """Run the tool, passing its output through line by line; its exit status, ERROR lines, and the line it
+    was stopped at (a `stop_on` pattern: the tool and all its children are killed at once)."""
     errors: list[str] = []
+    stopped = None
+    stops = [re.compile(pattern, re.I) for pattern in stop_on]
     with subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        bufsize=1,
+        start_new_session=True,  # its own process group: stopping it stops its children too
     ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -37,8 +49,14 @@ def run_tool(command: list[str], cwd: Path) -> tuple[int, list[str]]:
             sys.stdout.flush()
             if re.match(r"\s*(ERROR:|@E )", line):
                 errors.append(line.strip())
+            if any(stop.search(line) for stop in stops):
+                stopped = line.strip()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                print(f"ERROR: hlsbox stopped the tool at once at: {stopped[:200]}", flush=True)
+                break
     code = proc.returncode
-    return (128 - code if code < 0 else code), errors  # killed by signal N -> 128 + N, as a shell reports it
+    return (128 - code if code < 0 else code), errors, stopped  # killed by signal N -> 128 + N, as a shell does
 
 
 def parse_reports(project_dir: Path) -> dict:
@@ -105,6 +123,8 @@ def missing_report(step: str, report: dict, ip_archives: list[str], project: str
 
 def exit_code_of(result: dict) -> int:
     """The step's own status: the tool's, else 1 for an ERROR in its log or a missing report."""
+    if result.get("stopped_at"):
+        return 1
     if result["tool_exit_code"]:
         return result["tool_exit_code"]
     return 1 if result["errors"] or result["missing_report"] else 0
@@ -121,17 +141,19 @@ def run(spec: dict) -> dict:
             flush=True,
         )
     phase(f"running {spec['tool']} ({step})")
-    exit_code, errors = run_tool(command, project_dir)
+    exit_code, errors, stopped = run_tool(command, project_dir, spec.get("stop_on", []))
     phase("reading reports")
     report = parse_reports(project_dir)
     chart = resource_chart(report, run_dir / "resources.png", spec["flow"]["part"])
     ip = sorted(str(p) for p in project_dir.glob("*_prj/solution1/impl/ip/*.zip"))
     return {
-        "missing_report": missing_report(step, report, ip, spec["flow"]["project_name"]),
+        # a tool stopped at a fatal message was never going to write its report: that is not news
+        "missing_report": None if stopped else missing_report(step, report, ip, spec["flow"]["project_name"]),
         "step": step,
         "tool": spec["tool"],
         "command": command,
         "tool_exit_code": exit_code,
+        "stopped_at": stopped,
         "errors": errors[:50],
         "report": report,
         "expected_report": EXPECTED_REPORT.get(step),

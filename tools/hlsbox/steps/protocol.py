@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import faulthandler
 import json
+import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,3 +61,24 @@ def fail_with_error(run_dir: Path, error: StepInputError) -> None:
     write_json(run_dir / "error.json", {"kind": error.kind, "message": error.message, "hint": error.hint})
     print(f"ERROR: {error.message} {error.hint}", file=sys.stderr, flush=True)
     sys.exit(error.exit_code)
+
+
+STACKS = "stacks.txt"
+PID_FILE = "step.pid"
+
+
+def dump_stacks_on_sigusr1(run_dir: Path) -> None:
+    """faulthandler writes the stacks from C, so even a thread blocked in a pipe write with the GIL held
+    cannot stop the dump. The files go again when the step ends by itself with nothing dumped."""
+    stacks = (run_dir / STACKS).open("w")
+    faulthandler.register(signal.SIGUSR1, file=stacks, all_threads=True)
+    (run_dir / PID_FILE).write_text(f"{os.getpid()}\n")
+
+    def tidy() -> None:
+        stacks.close()
+        with contextlib.suppress(OSError):
+            (run_dir / PID_FILE).unlink(missing_ok=True)
+            if (run_dir / STACKS).stat().st_size == 0:
+                (run_dir / STACKS).unlink()
+
+    atexit.register(tidy)

@@ -1,7 +1,8 @@
 """Step `fit`: from a flow that does not fit or does not agree with Keras to one that does.
 
 1. Profile: Keras on the calibration inputs (the hardest of the flow's calibration split) gives every layer's
-   output range, hls4ml's conversion the weights it will use: integer bits (knobs.py).
+   output range, hls4ml's conversion the weights it will use: integer bits (knobs.py). With them, the lower bound
+   (hardware.py): when even the narrowest types at the largest ReuseFactors cannot fit, fit ends here, in seconds.
 2. Precision: the fewest fractional bits that keep the agreement target, judged by C simulation (search.py,
    probes.py); resources never need a build.
 3. Architecture: io_type, strategy and ReuseFactors from the plan's estimator within the budget (hardware.py).
@@ -33,17 +34,22 @@ def run(spec: dict) -> dict:
     model = hls.load_keras_model(Path(spec["model_path"]), hls.weights_path(spec))
     shape = tuple(model.input_shape[1:])
     workspace = Path(spec["workspace"])
-    pool = csim.calibration_inputs(flow["csim"], shape, workspace, POOL * params["calibration_samples"])
+    pool, x_held, labels = csim.split_inputs(flow["csim"], shape, workspace, POOL * params["calibration_samples"])
     x_calibration = hardest(model, pool, params["calibration_samples"])
-    x_held, labels = csim.test_inputs(flow["csim"], shape, workspace)
     phase(f"profiling every layer on {len(x_calibration)} calibration inputs")
     found = profile(model, flow, x_calibration, run_dir)
+    device = resolve_device(flow["part"])
+    io_types = ["io_parallel", "io_stream"] if params["io_type"] == "auto" else [params["io_type"]]
+    phase("lower bound: the cheapest design the search can reach (the plan's estimator)")
+    narrowest = tables(found, search.uniform(found, 0))
+    bound = hardware.lower_bound(model, flow, narrowest, device, params["budget"], io_types, run_dir)
+    if not bound.reachable(params["budget"]):
+        raise outputs.unreachable_at_best(bound, flow, params)
+    phase(outputs.room(bound, params["budget"]))
     prober = Prober(model, flow, spec, found, x_calibration, params["agreement"])
     result = search.search(prober, found, params["max_probes"], report(prober), keep(found, run_dir))
     layer_tables = tables(found, result.best)
     phase("choosing io_type, strategy and ReuseFactors (the plan's estimator)")
-    device = resolve_device(flow["part"])
-    io_types = ["io_parallel", "io_stream"] if params["io_type"] == "auto" else [params["io_type"]]
     chosen, tried = hardware.choose(model, flow, layer_tables, device, params["budget"], io_types, run_dir)
     if chosen is None:
         raise outputs.no_fit(tried, flow, params, result)
@@ -52,6 +58,7 @@ def run(spec: dict) -> dict:
     held_out, traced = check(model, final_flow, spec, x_held, labels, run_dir)
     phase("drawing the search")
     summary = outputs.summary(found, result, chosen, tried, held_out, traced, params, flow, final_flow)
+    summary["lower_bound"] = outputs.bound_summary(bound)
     summary["seconds"] = round(time.monotonic() - start, 1)
     summary["probes_run"], summary["probes_cached"] = prober.run, prober.count - prober.run
     outputs.draw(run_dir / "fit.png", result, chosen, device, flow, params)
@@ -60,12 +67,13 @@ def run(spec: dict) -> dict:
 
 
 def hardest(model, pool: np.ndarray, samples: int) -> np.ndarray:
-    """The inputs Keras is least sure about (smallest gap between its top two outputs): the ones fewer bits flip
-    first, so agreement on them is a cautious stand-in for inputs the search never sees."""
+    """The inputs Keras is least sure about (smallest gap between its top two outputs), least sure first: the ones
+    fewer bits flip first, so agreement on them is a cautious stand-in for inputs the search never sees, and a probe
+    that fails meets its disagreements in its first chunks and stops there."""
     out = np.asarray(model.predict(pool, verbose=0)).reshape(len(pool), -1)
     ranked = np.sort(out, axis=1)
     gap = ranked[:, -1] - ranked[:, -2] if out.shape[1] > 1 else np.abs(out[:, 0])
-    return pool[np.sort(np.argsort(gap, kind="stable")[:samples])]
+    return pool[np.argsort(gap, kind="stable")[:samples]]
 
 
 def profile(model, flow: dict, x: np.ndarray, run_dir: Path) -> list[knobs.Knob]:
@@ -89,10 +97,9 @@ def profile(model, flow: dict, x: np.ndarray, run_dir: Path) -> list[knobs.Knob]
 
 
 def report(prober: Prober):
-    def show(what: str, probe: Probe) -> None:
-        verdict = "keeps the target" if probe.passed else "below the target"
-        source = "cached" if probe.cached else f"{probe.seconds:.0f} s"
-        phase(f"probe {prober.count}: {what}: {probe.agreement:.1%} of {probe.samples} agree, {verdict} ({source})")
+    def show(what: str, probe: Probe, verdict: search.Verdict) -> None:
+        source = "cached" if probe.cached else f"{probe.seconds:.1f} s"
+        phase(f"probe {prober.count}: {what}: {verdict.why} ({source})")
 
     return show
 

@@ -5,6 +5,11 @@ described as hls4ml converts it, then ReuseFactors grow greedily: while a resour
 that uses most of it moves to its next usable ReuseFactor (hls4ml's valid values that its kernel also runs
 correctly with, so the plan's kernel checks pass), as long as that saves some of it. Of the combinations that
 fit, the one with the shortest interval (then latency) wins; when none fits, the closest says what stops it.
+
+Before any C simulation, lower_bound() estimates the cheapest design the search can reach at all: the narrowest
+types it allows (every knob at 0 fractional bits), every weighted layer at its largest usable ReuseFactor, each
+io_type and strategy fit may choose. If even the cheapest of those needs more than the budget at the low end of the
+estimator's error band, no search can succeed: fit says so in seconds instead of after its C simulations.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pathlib import Path
 
 from hlsbox.estimator import RESOURCES, Design, estimate_design, usable_reuse_factors
 from hlsbox.parts import DEVICES, Device
-from hlsbox.plan import tool_of, verdict_of
+from hlsbox.plan import band, tool_of, verdict_of
 from hlsbox.steps import hls
 from hlsbox.steps.describe import describe_layer
 from hlsbox.steps.protocol import muted_phases
@@ -154,3 +159,46 @@ def parts_that_fit(arch: Architecture, flow: dict, budget: float) -> list[str]:
         if grow_reuse(design, budget).fits_budget:
             found.append(device.name)
     return found
+
+
+@dataclass
+class Bound:
+    """The cheapest design the search can reach, estimated; `low` its share of the part at the band's low end."""
+
+    arch: Architecture
+    low: dict[str, float]
+
+    @property
+    def worst(self) -> str:
+        return max(self.low, key=self.low.get)
+
+    def reachable(self, budget: float) -> bool:
+        return self.low[self.worst] <= budget
+
+
+def cheapest(design: Design, budget: float) -> Bound:
+    """A design with every weighted layer at its largest usable ReuseFactor, estimated."""
+    reuse = {row["name"]: usable_reuse_factors(row, design.io_type)[-1] for row in design.layers if "n_in" in row}
+    estimate = estimate_design(design, reuse)
+    capacity = design.device.capacity()
+    share = {r: estimate.totals[r] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES}
+    worst = max(share, key=share.get)
+    arch = _architecture(design, reuse, estimate, share, worst)
+    arch.fits_budget = share[worst] <= budget
+    low = {r: band(design.tool, r, estimate.totals[r])[0] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES}
+    return Bound(arch, {r: round(v, 4) for r, v in low.items()})
+
+
+def lower_bound(
+    model, flow: dict, narrowest: dict, device: Device, budget: float, io_types: list[str], run_dir: Path
+) -> Bound:
+    """The cheapest of the designs the search can reach, over the io_types and strategies fit may choose."""
+    bounds = []
+    for io_type in io_types:
+        for strategy in STRATEGIES:
+            rows = describe(model, architecture_flow(flow, narrowest, io_type, strategy), run_dir)
+            design = Design(rows, io_type, device, flow["part"], tool_of(flow["backend"]), flow["clock_period"])
+            bound = cheapest(design, budget)
+            bound.arch.strategy = strategy
+            bounds.append(bound)
+    return min(bounds, key=lambda b: b.low[b.worst])

@@ -78,8 +78,18 @@ def summary(
         "tried": [_architecture(a) for a in tried],
         "layers": layer_rows(found, result.best, chosen, traced),
         "probes": [
-            {"agreement": p.agreement, "samples": p.samples, "passed": p.passed, "seconds": p.seconds}
-            for p in result.probes
+            {
+                "agreement": p.agreement,
+                "samples": p.samples,
+                "passed": p.passed,
+                "accepted": v.accepted,
+                "verdict": v.why,
+                "mean_abs_diff": p.mean_abs_diff,
+                "seconds": p.seconds,
+                "phases": p.phases,
+                "cached": p.cached,
+            }
+            for p, v in zip(result.probes, result.verdicts, strict=True)
         ],
         "stopped_early": result.stopped_early,
         "meets_target": held_out["top1_agreement"] >= params["agreement"],
@@ -119,6 +129,42 @@ def no_fit(tried: list[hardware.Architecture], flow: dict, params: dict, result:
     )
 
 
+def unreachable_at_best(bound: hardware.Bound, flow: dict, params: dict) -> Unreachable:
+    """Why no search can succeed: even the cheapest design it can reach is over the budget at the band's low end."""
+    arch, worst = bound.arch, bound.worst
+    users = ", ".join(f"{name} {amount:,}" for name, amount in arch.heaviest)
+    parts = hardware.parts_that_fit(arch, flow, params["budget"])
+    where = (
+        f"the smallest part on which even this cheapest design fits: {parts[0]} (--part; the types the search keeps "
+        "are wider, so it may need a larger one)"
+        if parts
+        else "no part in hlsbox's database holds even this cheapest design"
+    )
+    return Unreachable(
+        f"No design reaches {params['agreement']:.0%} agreement within {params['budget']:.0%} of {flow['part']}, "
+        f"whatever the C simulation finds: the cheapest design the search can reach (the narrowest types it tries, "
+        f"the largest usable ReuseFactors, {arch.io_type}, {arch.strategy}) needs {worst} at "
+        f"{arch.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the low end of the estimator's error "
+        f"band; most used by {users}). No C simulation was run.",
+        f"What would: {where}; or a larger --budget. A lower --agreement does not help: these are already the "
+        "narrowest types fit tries.",
+    )
+
+
+def room(bound: hardware.Bound, budget: float) -> str:
+    """How much the search has to spend, in one line."""
+    worst = bound.worst
+    return (
+        f"lower bound: the cheapest design the search can reach ({bound.arch.io_type}, {bound.arch.strategy}) needs "
+        f"{worst} at {bound.arch.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the band's low end), "
+        f"budget {budget:.0%}"
+    )
+
+
+def bound_summary(bound: hardware.Bound) -> dict:
+    return {**_architecture(bound.arch), "low_band": bound.low, "worst": bound.worst}
+
+
 def draw(png: Path, result: SearchResult, chosen: hardware.Architecture, device: Device, flow: dict, params) -> None:
     """Agreement against the most used resource for every probe, each estimated as the chosen architecture."""
     import matplotlib
@@ -129,15 +175,16 @@ def draw(png: Path, result: SearchResult, chosen: hardware.Architecture, device:
 
     capacity = device.capacity()
     points = []
-    for probe in result.probes:
+    for probe, verdict in zip(result.probes, result.verdicts, strict=True):
         rows = [dict(row, strategy=chosen.strategy.lower()) for row in probe.rows]
         design = Design(rows, chosen.io_type, device, flow["part"], tool_of(flow["backend"]), flow["clock_period"])
         totals = estimate_design(design, chosen.reuse).totals
-        points.append((max(totals[r] / capacity[r] for r in capacity if capacity[r]), probe.agreement, probe.passed))
+        share = max(totals[r] / capacity[r] for r in capacity if capacity[r])
+        points.append((share, probe.agreement, verdict.accepted))
     chosen_share = max(chosen.utilisation.values())
     figure, axes = plt.subplots(figsize=(7, 4.5))
-    for passed, colour, label in ((True, "tab:green", "keeps the target"), (False, "tab:red", "below the target")):
-        mine = [(x, y) for x, y, p in points if p == passed]
+    for accepted, colour, label in ((True, "tab:green", "accepted"), (False, "tab:red", "rejected")):
+        mine = [(x, y) for x, y, p in points if p == accepted]
         if mine:
             axes.scatter(*zip(*mine, strict=True), c=colour, label=label, alpha=0.7)
     axes.scatter([chosen_share], [result.best_probe.agreement], marker="*", s=300, c="gold", edgecolors="k")

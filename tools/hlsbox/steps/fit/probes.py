@@ -4,8 +4,9 @@ exact build) and run on the calibration inputs, its top-1 agreement with Keras c
 A probe is judged on io_parallel with the Latency strategy and ReuseFactor 1: io_type, strategy and ReuseFactor do
 not change what the design computes (the same sums in the same types), only how it is built, so one build serves
 every architecture the fit then chooses; the chosen design is simulated as it is at the end. Inputs go through in
-chunks and a probe stops as soon as it has more disagreements than half of what the target allows (the other
-half is the margin for the held-out inputs). Every probe is kept in the
+chunks on every core (parallel.py) and a probe stops as soon as its outcome is certain: more disagreements than
+half of what the target allows (the other half is the margin for the held-out inputs), or, given an error budget,
+more summed output error than the budget allows over all the inputs. Every probe is kept in the
 cache (one JSON line each, keyed by the model, data, target and types), so a re-run resumes where the last one
 stopped.
 """
@@ -14,10 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import time
-from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,10 +25,11 @@ import numpy as np
 
 from hlsbox.steps import csim, hls
 from hlsbox.steps.describe import describe_layer
+from hlsbox.steps.fit import parallel
 from hlsbox.steps.fit.knobs import Knob
-from hlsbox.steps.protocol import muted_phases
+from hlsbox.steps.protocol import StepFailure, muted_phases
 
-CHUNK = 25
+CHUNK = 5  # inputs a worker runs between two looks at the outcome (small: the workers end together)
 WORKERS = max(1, min(4, len(os.sched_getaffinity(0))))
 MARGIN = 0.5
 Fractions = dict[str, dict[str, int]]  # layer -> {"result": bits, "weight": bits}
@@ -45,6 +46,14 @@ class Probe:
     seconds: float
     rows: list[dict] = field(default_factory=list)  # the design as describe sees it (io_parallel, RF 1)
     cached: bool = False
+    over_error: bool = False  # stopped early: its summed output error already exceeds the error budget
+    phases: dict[str, float] = field(default_factory=dict)  # seconds in convert, compile, predict
+    inputs: int = 0  # the calibration inputs it would run to the end
+
+    @property
+    def error_floor(self) -> float:
+        """The least its mean output error over all the inputs can be (the error so far, spread over them all)."""
+        return self.mean_abs_diff * self.samples / max(self.inputs, self.samples)
 
 
 def tables(knobs: list[Knob], fractions: Fractions) -> dict[str, dict]:
@@ -93,48 +102,82 @@ class Prober:
         self.count = 0
         self.run = 0  # probes built here (not from the cache)
 
-    def judge(self, fractions: Fractions) -> Probe:
+    def judge(self, fractions: Fractions, error_budget: float | None = None) -> Probe:
+        """The probe of these types; with an error budget (mean |Keras - HLS|) it stops as soon as it is over."""
         self.count += 1
-        key = self._key(fractions)
+        key = self._key(fractions, error_budget)
         if key in self.known:
             return Probe(**{**self.known[key], "cached": True})
-        probe = self._build_and_run(fractions)
+        probe = self._build_and_run(fractions, error_budget)
         self.run += 1
         with self.cache.open("a") as f:
             f.write(json.dumps({"key": key, **asdict(probe)}) + "\n")
         self.known[key] = {k: v for k, v in asdict(probe).items() if k != "cached"}
         return probe
 
-    def _build_and_run(self, fractions: Fractions) -> Probe:
+    def _build_and_run(self, fractions: Fractions, error_budget: float | None) -> Probe:
         start = time.monotonic()
         flow = probe_flow(self.flow, tables(self.knobs, fractions))
         with muted_phases():
             hls_model, _ = hls.convert(self.model, flow, Path(self.spec["run_dir"]) / "probe_prj")
             rows = [describe_layer(layer, 1) for layer in hls_model.get_layers()]
+            converted = time.monotonic()
             csim.build_library(hls_model, flow, self.spec)
-        outputs, disagree = [], 0
-        for chunk in predict_in_parallel(hls_model, self.x, self.keras_out.shape[1]):
-            begin = sum(len(o) for o in outputs)
-            outputs.append(chunk)
-            disagree += int(np.sum(chunk.argmax(1) != self.keras_out[begin : begin + len(chunk)].argmax(1)))
-            if disagree > self.allowed:
-                break
-        hls_out = np.concatenate(outputs)
+        compiled = time.monotonic()
+        hls_out, disagree, over_error = self._predict(hls_model, error_budget)
+        phases = {
+            "convert": round(converted - start, 2),
+            "compile": round(compiled - converted, 2),
+            "predict": round(time.monotonic() - compiled, 2),
+        }
         diff = np.abs(hls_out - self.keras_out[: len(hls_out)])
         return Probe(
             fractions,
             1 - disagree / len(hls_out),
             len(hls_out),
-            disagree <= self.allowed,
+            disagree <= self.allowed and not over_error,
             float(diff.max()),
             float(diff.mean()),
             round(time.monotonic() - start, 2),
             rows,
+            over_error=over_error,
+            phases=phases,
+            inputs=len(self.x),
         )
 
-    def _key(self, fractions: Fractions) -> str:
+    @property
+    def threshold(self) -> float:
+        """The agreement a probe needs on all the calibration inputs to pass."""
+        return 1 - self.allowed / len(self.x)
+
+    def _predict(self, hls_model, error_budget: float | None) -> tuple[np.ndarray, int, bool]:
+        """The C simulation until its outcome is certain: (outputs so far, disagreements, over the error budget)."""
+        width = self.keras_out.shape[1]
+        error_allowed = np.inf if error_budget is None else error_budget * self.keras_out.size
+        outputs, disagree, error = [], 0, 0.0
+        chunks = parallel.predict(hls_model.predict, self.x, width, WORKERS, CHUNK)
+        try:
+            with closing(chunks):
+                for first, chunk in chunks:
+                    keras = self.keras_out[first : first + len(chunk)]
+                    outputs.append(chunk)
+                    disagree += int(np.sum(chunk.argmax(1) != keras.argmax(1)))
+                    error += float(np.abs(chunk - keras).sum())
+                    if disagree > self.allowed or error > error_allowed:
+                        break
+        except (parallel.WorkerDied, parallel.Silent) as trouble:
+            raise StepFailure(
+                f"The C simulation of a probe stopped: {trouble}.",
+                "Killed by SIGKILL: most likely the memory limit (give --mem more). Another signal: a crash in "
+                "hls4ml's C++, whose own message (if any) is in the step log above. The probe cache keeps every "
+                "probe before this one: a re-run resumes there.",
+            ) from None
+        return np.concatenate(outputs), disagree, error > error_allowed
+
+    def _key(self, fractions: Fractions, error_budget: float | None = None) -> str:
         types = tables(self.knobs, fractions)
-        return hashlib.sha256(json.dumps([self.identity, types], sort_keys=True).encode()).hexdigest()
+        identity = self.identity if error_budget is None else {**self.identity, "error_budget": error_budget}
+        return hashlib.sha256(json.dumps([identity, types], sort_keys=True).encode()).hexdigest()
 
     def _load(self) -> dict[str, dict]:
         known = {}
@@ -146,28 +189,6 @@ class Prober:
                     continue
                 known[entry.pop("key")] = entry
         return known
-
-
-def predict_in_parallel(hls_model, x: np.ndarray, width: int) -> Iterator[np.ndarray]:
-    """The C simulation on chunks of x, in order, one process per core (forked: the library is loaded once).
-    Stopping the iteration stops the workers."""
-    workers = min(WORKERS, max(1, len(x) // CHUNK))
-    chunks = [x[i : i + CHUNK] for i in range(0, len(x), CHUNK)]
-    if workers == 1:
-        for chunk in chunks:
-            yield np.asarray(hls_model.predict(chunk)).reshape(-1, width)
-        return
-    _library[0] = hls_model
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for out in pool.imap(_predict, chunks):
-            yield out.reshape(-1, width)
-
-
-_library: list = [None]  # the compiled model, for the forked workers
-
-
-def _predict(chunk: np.ndarray) -> np.ndarray:
-    return np.asarray(_library[0].predict(np.ascontiguousarray(chunk)))
 
 
 def _sha(path: Path) -> str:

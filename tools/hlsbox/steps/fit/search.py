@@ -8,6 +8,7 @@
    A layer's narrowing is kept only if the output error (mean |Keras - HLS|) stays within ERROR_GROWTH times the
    common width's: counting flipped top-1 decisions alone lets every layer go to its edge, and layers at their
    edges together pass the calibration inputs only just (and fail inputs it has not seen).
+Every probe is reported with its verdict (accepted, or rejected and why); only accepted ones become the best design.
 Each accepted step passed the C simulation with every other layer at its current width, so the design kept is
 always one that passed. Agreement is treated as monotone in the widths (more bits never hurt), which is what
 bisection needs; the chosen design is checked again on held-out inputs at the end.
@@ -38,7 +39,32 @@ class SearchResult:
     best_probe: Probe
     common: int  # the common fractional bits of stage 1
     probes: list[Probe] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)  # one a probe
     stopped_early: bool = False  # the probe budget ran out before every layer was tried
+
+
+@dataclass(frozen=True)
+class Verdict:
+    accepted: bool
+    why: str  # "accepted", or "rejected: " and the reason with its numbers
+
+
+def verdict_of(probe: Probe, threshold: float, error_budget: float | None) -> Verdict:
+    """Whether the search keeps a probe: agreement at or above the threshold on every calibration input, and (in
+    the per-layer stage) the mean output error within its budget."""
+    if probe.over_error or (probe.passed and error_budget is not None and probe.mean_abs_diff > error_budget):
+        early = probe.samples < probe.inputs  # stopped early: its final mean is at least the error so far spread
+        error = probe.error_floor if early else probe.mean_abs_diff
+        over = error / error_budget - 1 if error_budget else 0.0
+        return Verdict(
+            False,
+            f"rejected: output error over its budget (mean |Keras - HLS| {'≥ ' if early else ''}{error:.4g} > "
+            f"{error_budget:.4g}, by {'at least ' if early else ''}{over:.0%})",
+        )
+    if not probe.passed:
+        agree = f"{probe.agreement:.1%} of {probe.samples}"
+        return Verdict(False, f"rejected: agreement below target ({agree} < {threshold:.1%})")
+    return Verdict(True, f"accepted: {probe.agreement:.1%} of {probe.samples} agree")
 
 
 def uniform(knobs: list[Knob], bits: int) -> Fractions:
@@ -46,23 +72,29 @@ def uniform(knobs: list[Knob], bits: int) -> Fractions:
 
 
 def search(
-    prober: Prober, knobs: list[Knob], max_probes: int, report: Callable[[str, Probe], None], keep: Callable
+    prober: Prober,
+    knobs: list[Knob],
+    max_probes: int,
+    report: Callable[[str, Probe, Verdict], None],
+    keep: Callable[[Probe], None],
 ) -> SearchResult:
     probes: list[Probe] = []
+    verdicts: list[Verdict] = []
 
-    def judge(fractions: Fractions, what: str) -> Probe:
-        probe = prober.judge(fractions)
+    def judge(fractions: Fractions, what: str, error_budget: float | None = None) -> Verdict:
+        probe = prober.judge(fractions, error_budget)
         probes.append(probe)
-        report(what, probe)
-        if probe.passed:
+        verdict = verdict_of(probe, prober.threshold, error_budget)
+        verdicts.append(verdict)
+        report(what, probe, verdict)
+        if verdict.accepted:
             keep(probe)
-        return probe
+        return verdict
 
     passing, common = None, None
     for bits in STARTS:
-        probe = judge(uniform(knobs, bits), f"every layer {bits} fractional bits")
-        if probe.passed:
-            passing, common = probe, bits
+        if judge(uniform(knobs, bits), f"every layer {bits} fractional bits").accepted:
+            passing, common = probes[-1], bits
             break
     if passing is None:
         raise Unreachable(
@@ -75,9 +107,8 @@ def search(
     low = -1
     while common - low > 1:
         middle = (common + low) // 2
-        probe = judge(uniform(knobs, middle), f"every layer {middle} fractional bits")
-        if probe.passed:
-            passing, common = probe, middle
+        if judge(uniform(knobs, middle), f"every layer {middle} fractional bits").accepted:
+            passing, common = probes[-1], middle
         else:
             low = middle
     best, best_probe = uniform(knobs, common), passing
@@ -85,15 +116,14 @@ def search(
     order = sorted(((k, v) for k in knobs for v in k.variables()), key=lambda kv: (-kv[0].cost, kv[1] != "weight"))
     for knob, variable in order:
         if prober.count >= max_probes:
-            return SearchResult(best, best_probe, common, probes, stopped_early=True)
+            return SearchResult(best, best_probe, common, probes, verdicts, stopped_early=True)
         high, low = best[knob.layer][variable], max(-1, best[knob.layer][variable] - PER_LAYER_RANGE)
         while high - low > 1 and prober.count < max_probes:
             middle = (high + low) // 2
             trial = copy.deepcopy(best)
             trial[knob.layer][variable] = middle
-            probe = judge(trial, f"{knob.layer} {variable} {middle} fractional bits")
-            if probe.passed and probe.mean_abs_diff <= error_budget:
-                best, best_probe, high = trial, probe, middle
+            if judge(trial, f"{knob.layer} {variable} {middle} fractional bits", error_budget).accepted:
+                best, best_probe, high = trial, probes[-1], middle
             else:
                 low = middle
-    return SearchResult(best, best_probe, common, probes)
+    return SearchResult(best, best_probe, common, probes, verdicts)
