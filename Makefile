@@ -17,6 +17,9 @@ VIVADO  ?=
 CA_BUNDLE ?= $(PIP_CERT)
 INDEX_URL ?=
 CIFAR10 ?=
+# The toolchain image `make image` and `make lock` act on: keras2 (docker/, the default), keras3, qonnx (docker/<name>/)
+TOOLCHAIN ?= keras2
+LOCKDIR = docker$(if $(filter-out keras2,$(TOOLCHAIN)),/$(TOOLCHAIN))
 
 FORCE   ?=
 HANG_AFTER ?=
@@ -27,13 +30,18 @@ STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeou
             $(if $(MEM),--mem $(MEM)) $(if $(CPUS),--cpus $(CPUS)) $(if $(FORCE),--force) \
             $(if $(HANG_AFTER),--hang-after $(HANG_AFTER))
 MODELS = models/digits_cnn.keras models/model_2_15.keras models/jet_tagger_qkeras.h5
+# The models of the other toolchains: made (with their toolchain's image) only when a flow or a test needs them.
+TOOLCHAIN_MODELS = models/digits_resnet_keras3.keras models/digits_qonnx_w4a4.onnx
+BUILD_ARGS = $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--index-url $(INDEX_URL))
+# FLOW's model, when it is one of TOOLCHAIN_MODELS (a TOML flow's `model = "..."` line).
+FLOW_MODEL = $(filter $(TOOLCHAIN_MODELS),$(shell sed -n 's/^model *= *"\([^"]*\)".*/\1/p' $(FLOW) 2>/dev/null))
 
-.PHONY: help setup image models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor estimator-data fit test-podman
+.PHONY: help setup image flow-image toolchain-images models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor estimator-data fit test-podman
 
 help: ## list the targets and variables
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo; echo "  Variables: FLOW=$(FLOW) PART=$(PART) TIMEOUT=$(TIMEOUT) MEM=$(MEM) CPUS=$(CPUS) VIVADO=$(VIVADO) FORCE=$(FORCE)"
-	@echo "             CA_BUNDLE=$(CA_BUNDLE) INDEX_URL=$(INDEX_URL) CIFAR10=$(CIFAR10)"
+	@echo "             TOOLCHAIN=$(TOOLCHAIN) CA_BUNDLE=$(CA_BUNDLE) INDEX_URL=$(INDEX_URL) CIFAR10=$(CIFAR10)"
 
 setup: $(VENV)/.installed ## install the hlsbox CLI into .venv (host side: typer, rich, docker SDK, pydantic)
 $(VENV)/.installed: $(ROOT)/pyproject.toml
@@ -41,8 +49,11 @@ $(VENV)/.installed: $(ROOT)/pyproject.toml
 	$(VENV)/bin/pip install -q -e '$(ROOT)[dev]'
 	touch $@
 
-image: setup ## build the pinned image (base image first if missing); a no-op when docker/ is unchanged
-	$(HLSBOX) image build $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--index-url $(INDEX_URL))
+image: setup ## build the pinned image of TOOLCHAIN (base image first if missing); a no-op when docker/ is unchanged
+	$(HLSBOX) image build --toolchain $(TOOLCHAIN) $(BUILD_ARGS)
+
+flow-image: image models $(FLOW_MODEL) ## the image of FLOW's toolchain too (its model picks it), built when first needed
+	$(if $(FLOW_MODEL),$(HLSBOX) image build --flow $(FLOW) $(BUILD_ARGS))
 
 models: $(MODELS) ## make the models with their scripts in models/ (CIFAR10=<dir> to train on CIFAR-10)
 # A model file make did not write (no <file>.made-by-make beside it) is the user's own, e.g. the seed author's
@@ -58,22 +69,28 @@ models/jet_tagger_qkeras.h5: models/jet_tagger_qkeras.py | image
 	$(call make_model)
 models/model_2_15.keras: models/mini_resnet.py | image
 	$(call make_model,$(if $(CIFAR10),-- --cifar10 $(CIFAR10)))
+models/digits_resnet_keras3.keras: models/digits_resnet_keras3.py | setup
+	$(HLSBOX) image build --toolchain keras3 $(BUILD_ARGS)
+	$(HLSBOX) model $< --toolchain keras3 --out $@
+models/digits_qonnx_w4a4.onnx: models/digits_qonnx_w4a4.py | setup
+	$(HLSBOX) image build --toolchain qonnx $(BUILD_ARGS)
+	$(HLSBOX) model $< --toolchain qonnx --out $@
 
-convert: image models ## FLOW -> hls4ml project (+ model plot), in the container
+convert: flow-image ## FLOW -> hls4ml project (+ model plot), in the container
 	$(HLSBOX) convert $(STEP_ARGS)
 
-csim: image models ## C simulation of FLOW, compared with Keras (+ every layer traced)
+csim: flow-image ## C simulation of FLOW, compared with Keras (+ every layer traced)
 	$(HLSBOX) csim $(STEP_ARGS)
 
-plan: image models ## fit verdict for FLOW on PART in seconds, with ways out
+plan: flow-image ## fit verdict for FLOW on PART in seconds, with ways out
 	$(HLSBOX) plan --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(MEM),--mem $(MEM))
 
-csynth cosim export vsynth: image models ## Vivado HLS steps with the host's Vivado (VIVADO=/opt/Xilinx/Vivado/<ver>)
+csynth cosim export vsynth: flow-image ## Vivado HLS steps with the host's Vivado (VIVADO=/opt/Xilinx/Vivado/<ver>)
 	$(HLSBOX) $@ $(STEP_ARGS) $(if $(VIVADO),--vivado $(VIVADO)) $(if $(IGNORE_PLAN),--ignore-plan)
 
 GRID     ?= reuse_factor=1,2,4
 EXECUTOR ?= local
-sweep: image models ## variants of FLOW over GRID (e.g. GRID="reuse_factor=1,2 precision=ap_fixed<8,3>"), EXECUTOR=local|slurm
+sweep: flow-image ## variants of FLOW over GRID (e.g. GRID="reuse_factor=1,2 precision=ap_fixed<8,3>"), EXECUTOR=local|slurm
 	$(HLSBOX) sweep --flow $(FLOW) $(foreach axis,$(GRID),--grid '$(axis)') --executor $(EXECUTOR) $(if $(MEM),--mem $(MEM))
 
 demo: image models ## the main job: the fitted digits flow (convert, csim, plan verdict), convert of the seed flow
@@ -82,12 +99,16 @@ demo: image models ## the main job: the fitted digits flow (convert, csim, plan 
 	$(HLSBOX) plan --flow flows/digits_fit.toml
 	$(HLSBOX) convert --flow flows/seed.toml
 
-fit: image models ## FLOW -> a flow that fits PART and agrees with Keras (<flow>_fit.toml); AGREEMENT, BUDGET
+fit: flow-image ## FLOW -> a flow that fits PART and agrees with Keras (<flow>_fit.toml); AGREEMENT, BUDGET
 	$(HLSBOX) fit $(STEP_ARGS) $(if $(AGREEMENT),--agreement $(AGREEMENT)) $(if $(BUDGET),--budget $(BUDGET))
 
-test: image lint ## all tests: lint, unit, integration on Docker, then the core integration tests on Podman
+test: image toolchain-images lint ## all tests: lint, unit, integration on Docker, then the core integration tests on Podman
 	$(VENV)/bin/pytest
 	$(MAKE) --no-print-directory test-podman
+
+toolchain-images: setup ## the keras3 and qonnx images (no-ops when built); `make test` runs their tests
+	$(HLSBOX) image build --toolchain keras3 $(BUILD_ARGS)
+	$(HLSBOX) image build --toolchain qonnx $(BUILD_ARGS)
 
 test-podman: setup ## the core integration tests (convert, csim, limits, signals, engine faults) on Podman
 	@if command -v podman >/dev/null; then \
@@ -114,11 +135,11 @@ estimator-data: image ## re-describe the recorded designs of tests/data/estimato
 doctor: setup ## what is there and what is missing
 	$(HLSBOX) doctor
 
-lock: setup ## regenerate docker/requirements.lock from docker/requirements.in (needs network)
+lock: setup ## regenerate the lock of TOOLCHAIN (docker/requirements.lock, docker/<toolchain>/...) from its .in (network)
 	$(VENV)/bin/pip install -q uv
-	$(VENV)/bin/uv pip compile docker/requirements.in --python-version 3.11 \
+	$(VENV)/bin/uv pip compile $(LOCKDIR)/requirements.in --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes --no-header \
-	  --override docker/overrides.txt -o docker/requirements.lock
+	  $(if $(wildcard $(LOCKDIR)/overrides.txt),--override $(LOCKDIR)/overrides.txt) -o $(LOCKDIR)/requirements.lock
 
 clean: setup ## remove stray containers and build/ (keeps the image and models)
 	$(HLSBOX) clean --build

@@ -56,12 +56,13 @@ def write_flow(directory: Path, name: str = "t", **fields: object) -> Path:
 # ---------- integration: the real engine and image ----------
 
 
-def make_model(workspace: Path, script: str, out: str, *script_args: str) -> Path:
+def make_model(workspace: Path, script: str, out: str, *script_args: str, toolchain: str = "keras2") -> Path:
     """models/<out> made by `hlsbox model models/<script>` (skipped when it exists), the script's own options after."""
     path = workspace / "models" / out
     if not path.exists():
         extra = ("--", *script_args) if script_args else ()
-        result = run_cli("model", f"models/{script}", "--out", f"models/{out}", *extra, cwd=workspace)
+        chain = ("--toolchain", toolchain) if toolchain != "keras2" else ()
+        result = run_cli("model", f"models/{script}", "--out", f"models/{out}", *chain, *extra, cwd=workspace)
         assert result.exit_code == 0, result.output
     return path
 

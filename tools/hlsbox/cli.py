@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hlsbox import engines, image, models, plans, registry
+from hlsbox import engines, image, models, plans, registry, toolchains
 from hlsbox import sweep as sweeps
 from hlsbox.engines import MIN_MEMORY, Limits
 from hlsbox.errors import EXIT_INTERRUPTED, BadInput, HlsboxError
@@ -86,6 +86,7 @@ MemOpt = Annotated[
 CpusOpt = Annotated[float, typer.Option(help="CPU limit (cores).")]
 PidsOpt = Annotated[int | None, typer.Option(help="Process limit inside the container.")]
 BuildOpt = Annotated[Path, typer.Option("--build-dir", help="Where run directories go.")]
+ToolchainOpt = Annotated[str, typer.Option("--toolchain", help=f"The toolchain image: {', '.join(toolchains.NAMES)}.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print the step's whole output.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Run even if the last good run had the same inputs.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail (exit 1) when the plan says the design does not fit.")]
@@ -164,6 +165,16 @@ def hang_of(text: str | None) -> float | None:
 def workspace_of(build_dir: Path) -> Workspace:
     root = Path.cwd().resolve()
     return Workspace(root=root, build=(root / build_dir).resolve())
+
+
+def flow_toolchain(flow: Path) -> toolchains.Toolchain:
+    """The toolchain a flow's model needs (the flow's pin, else the model file's origin)."""
+    from hlsbox.runner import check_model_file
+
+    loaded = load_flow(flow)
+    model = loaded.model_path(Path.cwd())
+    check_model_file(model, loaded.weights_path(Path.cwd()))
+    return toolchains.for_model(model, loaded.toolchain, image.docker_dir())
 
 
 def run_and_show(request: RunRequest) -> None:
@@ -481,10 +492,13 @@ def model(
     cpus: CpusOpt = 2.0,
     build_dir: BuildOpt = Path("build"),
     verbose: VerboseOpt = False,
+    toolchain: ToolchainOpt = "keras2",
 ) -> None:
-    """Make a model by running its script in the image (TF 2.15); the file appears only when complete."""
+    """Make a model by running its script in a toolchain's image (default keras2: TF 2.15); the file appears only
+    when complete."""
     limits = Limits(memory=parse_size(mem), cpus=cpus, timeout=parse_duration(timeout or "1h"))
-    models.make_model(console, workspace_of(build_dir), script, out, args or [], limits, verbose)
+    tool = toolchains.by_name(toolchain)
+    models.make_model(console, workspace_of(build_dir), script, out, args or [], limits, verbose, tool)
 
 
 @image_app.command("base")
@@ -518,29 +532,35 @@ def image_build(
     pull: Annotated[
         bool, typer.Option(help="When no base image is present, try the registry before debootstrap.")
     ] = True,
+    toolchain: ToolchainOpt = "keras2",
+    flow: Annotated[
+        Path | None, typer.Option("--flow", help="Build the image of this flow's toolchain (its model picks it).")
+    ] = None,
 ) -> None:
-    """Build the pinned image from docker/ (skipped when the image of these inputs exists)."""
+    """Build the pinned image of a toolchain (skipped when the image of these inputs exists)."""
     from hlsbox import image_commands as imaging
 
-    imaging.build(console, engines.select(), image.BuildOptions(ca_bundle, index_url), pull)
+    tool = toolchains.by_name(toolchain) if flow is None else flow_toolchain(flow)
+    imaging.build(console, engines.select(), image.BuildOptions(ca_bundle, index_url), pull, tool)
 
 
 @image_app.command("tag")
 @guarded
-def image_tag_cmd() -> None:
+def image_tag_cmd(toolchain: ToolchainOpt = "keras2") -> None:
     """Print the tag the current docker/ inputs and base image build to."""
-    print(image.image_tag(engines.select()))
+    print(image.image_tag(engines.select(), toolchains.by_name(toolchain)))
 
 
 @image_app.command("describe")
 @guarded
 def image_describe(
     packages: Annotated[bool, typer.Option("--packages", help="List every package with its version.")] = False,
+    toolchain: ToolchainOpt = "keras2",
 ) -> None:
     """What the image is: tag, id, base, size, and its Debian and Python packages with versions."""
     from hlsbox import image_commands as imaging
 
-    imaging.describe(console, engines.select(), packages)
+    imaging.describe(console, engines.select(), packages, toolchains.by_name(toolchain))
 
 
 @app.command()
@@ -572,7 +592,7 @@ def clean(
     engine = engines.select()
     console.print(f"Removed {engine.remove_containers(engines.CONTAINERS)} hlsbox container(s).")
     if images:
-        keep = {image.image_tag(engine), image.LOCAL_BASE, image.REGISTRY_BASE}
+        keep = {*(image.image_tag(engine, t) for t in toolchains.TOOLCHAINS), image.LOCAL_BASE, image.REGISTRY_BASE}
         console.print(f"Removed {len(engine.remove_images(engines.LABEL, keep))} old image(s).")
     if build and build_dir.exists():
         shutil.rmtree(build_dir)

@@ -56,6 +56,13 @@ def output_path(flow_file: Path, out: Path | None) -> Path:
 
 
 def run_fit(console: Console, request: RunRequest) -> tuple[dict, Path]:
+    if request.flow.model.lower().endswith(".onnx"):
+        raise BadInput(
+            f"hlsbox fit reads Keras models only, and '{request.flow.model}' is an ONNX graph: fit profiles every "
+            "layer through Keras (hls4ml's get_ymodel_keras) and compares with Keras' outputs.",
+            "For a QONNX or ONNX model, convert, csim and plan work; set per-layer types in the flow's [layers.X] "
+            "tables (hls4ml's names for the cleaned graph: Conv_0, MatMul_0, ...).",
+        )
     params = FitParams(**request.params["fit"])
     out = Path(request.params["out"])
     cache = request.workspace.build / request.flow.name / "fit-cache"  # what a probe computes is the same on any part

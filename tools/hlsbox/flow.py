@@ -156,7 +156,9 @@ class CsimSettings(_Strict):
 class Flow(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
-    model: str  # path to a .keras / .h5 file (or a Keras JSON with `weights`), relative to the workspace
+    model: str  # path to a .keras / .h5 / .onnx file (or a Keras JSON with `weights`), relative to the workspace
+    # The toolchain (image) that reads the model: keras2, keras3 or qonnx; left out, the model file picks it.
+    toolchain: Literal["keras2", "keras3", "qonnx"] | None = None
     weights: str | None = None  # the .h5 weights of a model given as Keras JSON (hls4ml's KerasJson + KerasH5)
     backend: Literal["Vivado", "Vitis"] = "Vivado"
     part: str = "xc7z010clg400-1"

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from hlsbox.engines import LABEL, BuildFailed, ContainerSpec, Engine, Limits, Watch
 from hlsbox.errors import BadInput, HlsboxError, StepFailed
+from hlsbox.toolchains import DEFAULT, Toolchain, build_dir
 
 REPO = "hlsbox"
 REGISTRY_BASE = "debian:bookworm-slim"
@@ -60,16 +61,22 @@ def present_base(engine: Engine) -> Base | None:
     return None
 
 
-def tag_for(base_id: str, directory: Path | None = None) -> str:
-    """hlsbox:<hash of the build files and the base image's id>."""
+def build_file(directory: Path, name: str, toolchain: Toolchain = DEFAULT) -> Path:
+    """A build file of a toolchain: its own lock (docker/<toolchain>/), the Dockerfile and entry of docker/."""
+    return build_dir(toolchain, directory) / name if name == "requirements.lock" else directory / name
+
+
+def tag_for(base_id: str, directory: Path | None = None, toolchain: Toolchain = DEFAULT) -> str:
+    """hlsbox:<hash of the build files and the base image's id> (keras2), hlsbox:<toolchain>-<hash> (others)."""
     directory = directory or docker_dir()
-    digest = hashlib.sha256(base_id.encode() + b"\0")
+    digest = hashlib.sha256(base_id.encode() + b"\0" + (b"" if toolchain == DEFAULT else toolchain.name.encode()))
     for name in BUILD_FILES:
-        digest.update(name.encode() + b"\0" + (directory / name).read_bytes() + b"\0")
-    return f"{REPO}:{digest.hexdigest()[:12]}"
+        digest.update(name.encode() + b"\0" + build_file(directory, name, toolchain).read_bytes() + b"\0")
+    prefix = "" if toolchain == DEFAULT else f"{toolchain.name}-"
+    return f"{REPO}:{prefix}{digest.hexdigest()[:12]}"
 
 
-def image_tag(engine: Engine) -> str:
+def image_tag(engine: Engine, toolchain: Toolchain = DEFAULT) -> str:
     """The tag the current docker/ inputs and base image build to."""
     base = present_base(engine)
     if base is None:
@@ -77,7 +84,7 @@ def image_tag(engine: Engine) -> str:
             "There is no base image, so there is no hlsbox image either.",
             "Build it with `make image` (or `hlsbox image build`); it makes the base first (pull or debootstrap).",
         )
-    return tag_for(base.id)
+    return tag_for(base.id, toolchain=toolchain)
 
 
 @dataclass(frozen=True)
@@ -86,13 +93,16 @@ class ImageRef:
     id: str
 
 
-def find_image(engine: Engine) -> ImageRef:
-    tag = image_tag(engine)
+def find_image(engine: Engine, toolchain: Toolchain = DEFAULT) -> ImageRef:
+    tag = image_tag(engine, toolchain)
     image_id = engine.image_id(tag)
     if image_id is None:
+        make = "make image" if toolchain == DEFAULT else f"make image TOOLCHAIN={toolchain.name}"
+        cli = "hlsbox image build" + ("" if toolchain == DEFAULT else f" --toolchain {toolchain.name}")
         raise BadInput(
-            f"The hlsbox image {tag} is not built yet (docker/ or the base image changed, or it was never built).",
-            "Build it with `make image` (or `hlsbox image build`); it takes a few minutes once.",
+            f"The hlsbox image {tag} ({toolchain.name} toolchain) is not built yet (docker/ or the base image "
+            "changed, or it was never built).",
+            f"Build it with `{make}` (or `{cli}`); it takes a few minutes once.",
         )
     return ImageRef(tag, image_id)
 
@@ -202,12 +212,12 @@ class BuildOptions:
     index_url: str | None = None  # package index (mirror, proxy, air-gapped devpi)
 
 
-def build_context(directory: Path, ca_bundle: Path | None) -> io.BytesIO:
-    """The build context as a tar: docker/'s build files plus the CA bundle (empty if none)."""
+def build_context(directory: Path, ca_bundle: Path | None, toolchain: Toolchain = DEFAULT) -> io.BytesIO:
+    """The build context as a tar: the toolchain's build files plus the CA bundle (empty if none)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for name in BUILD_FILES:
-            tar.add(directory / name, arcname=name)
+            tar.add(build_file(directory, name, toolchain), arcname=name)
         data = ca_bundle.read_bytes() if ca_bundle else b""
         info = tarfile.TarInfo("extra-ca.pem")
         info.size, info.mode = len(data), 0o644
@@ -226,6 +236,7 @@ def build_image(
     options: BuildOptions,
     on_step: Callable[[int, int, str], None],
     on_line: Report,
+    toolchain: Toolchain = DEFAULT,
 ) -> str:
     """Build the image on `base` (the legacy builder's API, which Docker and Podman both serve); its tag."""
     if options.ca_bundle and not options.ca_bundle.is_file():
@@ -233,7 +244,7 @@ def build_image(
             f"CA bundle '{options.ca_bundle}' does not exist.", "Give a PEM file with --ca-bundle / CA_BUNDLE=."
         )
     directory = docker_dir()
-    tag = tag_for(base.id, directory)
+    tag = tag_for(base.id, directory, toolchain)
     buildargs = {"BASE_IMAGE": base.ref, **({"PIP_INDEX_URL": options.index_url} if options.index_url else {})}
 
     def line(text: str) -> None:
@@ -242,8 +253,9 @@ def build_image(
         on_line(text)
 
     labels = {LABEL: "image", "org.hlsbox.base": base.ref, "org.hlsbox.base-id": base.id}
+    labels |= {"org.hlsbox.toolchain": toolchain.name} if toolchain != DEFAULT else {}
     try:
-        engine.build(build_context(directory, options.ca_bundle), tag, buildargs, labels, line)
+        engine.build(build_context(directory, options.ca_bundle, toolchain), tag, buildargs, labels, line)
     except BuildFailed as failed:
         raise StepFailed(
             f"The image build failed: {failed.detail}\n  " + "\n  ".join(failed.tail[-8:]),

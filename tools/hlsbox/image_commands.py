@@ -11,22 +11,39 @@ from rich.table import Table
 from hlsbox import image
 from hlsbox.engines import Engine
 from hlsbox.tables import print_table
+from hlsbox.toolchains import DEFAULT, Toolchain
 from hlsbox.units import human_size
 
+# The packages `describe` names in its summary (those each toolchain has).
+HIGHLIGHTS = (
+    "tensorflow-cpu",
+    "keras",
+    "jax",
+    "numpy",
+    "hls4ml",
+    "qkeras",
+    "hgq",
+    "hgq2",
+    "qonnx",
+    "onnx",
+    "onnxruntime",
+)
 STATE_DIR = Path("build") / "images"  # each build's package set, to say what a rebuild changed
 
 
-def build(console: Console, engine: Engine, options: image.BuildOptions, pull: bool) -> str:
+def build(
+    console: Console, engine: Engine, options: image.BuildOptions, pull: bool, toolchain: Toolchain = DEFAULT
+) -> str:
     with console.status("base image") as status:
         base = image.ensure_base(engine, lambda line: status.update(f"base image: {line[:100]}"), pull)
-    tag = image.tag_for(base.id)
+    tag = image.tag_for(base.id, toolchain=toolchain)
     if engine.image_id(tag):
         console.print(f"[green]Image up to date:[/] {tag}")
         return tag
-    log_path = Path("build") / "image-build.log"
+    log_path = Path("build") / ("image-build.log" if toolchain == DEFAULT else f"image-build-{toolchain.name}.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     console.print(
-        f"Building {tag} on {base.ref} with {engine.name}"
+        f"Building {tag} ({toolchain.name} toolchain) on {base.ref} with {engine.name}"
         + (f", CA bundle {options.ca_bundle}" if options.ca_bundle else "")
     )
     columns = (
@@ -41,10 +58,11 @@ def build(console: Console, engine: Engine, options: image.BuildOptions, pull: b
         def on_step(n: int, total: int, text: str) -> None:
             progress.update(task, completed=n - 1, total=total, description=text[:60])
 
-        image.build_image(engine, base, options, on_step, lambda line: log.write(line + "\n"))
+        image.build_image(engine, base, options, on_step, lambda line: log.write(line + "\n"), toolchain)
         progress.update(task, completed=progress.tasks[0].total or 1)
     console.print(f"[green]Built[/] {tag} ({engine.image_size(tag) / 1e9:.2f} GB); log: {log_path}")
-    changes = image.record_packages(STATE_DIR, tag, image.packages(engine, tag))
+    state = STATE_DIR if toolchain == DEFAULT else STATE_DIR / toolchain.name
+    changes = image.record_packages(state, tag, image.packages(engine, tag))
     if changes:
         console.print(f"[yellow]Packages changed since the last build ({len(changes)}):[/]")
         for change in changes:
@@ -54,11 +72,12 @@ def build(console: Console, engine: Engine, options: image.BuildOptions, pull: b
     return tag
 
 
-def describe(console: Console, engine: Engine, list_packages: bool) -> None:
-    ref = image.find_image(engine)
+def describe(console: Console, engine: Engine, list_packages: bool, toolchain: Toolchain = DEFAULT) -> None:
+    ref = image.find_image(engine, toolchain)
     base = image.present_base(engine)
     found = image.packages(engine, ref.id)
     table = Table(show_header=False, box=None)
+    table.add_row("toolchain", f"{toolchain.name}: {toolchain.reads}")
     table.add_row("tag", ref.tag)
     table.add_row("id", ref.id)
     table.add_row("base", f"{base.ref} ({base.id})" if base else "?")
@@ -66,7 +85,7 @@ def describe(console: Console, engine: Engine, list_packages: bool) -> None:
     table.add_row("engine", f"{engine.info().name} {engine.info().version}")
     for kind, packages in found.items():
         key = {
-            "python": ("tensorflow-cpu", "numpy", "hls4ml", "qkeras", "hgq"),
+            "python": HIGHLIGHTS,
             "debian": ("g++", "ccache", "faketime"),
         }
         lower = {name.lower(): (name, version) for name, version in packages.items()}

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
-from hlsbox import runner
+from hlsbox import engines, image, runner
 from hlsbox.engines import Limits
 from hlsbox.errors import BadInput
 from hlsbox.flow import inside_workspace
 from hlsbox.request import Workspace
+from hlsbox.toolchains import DEFAULT, Toolchain
 
 
 def make_model(
-    console: Console, workspace: Workspace, script: Path, out: Path, args: list[str], limits: Limits, verbose: bool
+    console: Console,
+    workspace: Workspace,
+    script: Path,
+    out: Path,
+    args: list[str],
+    limits: Limits,
+    verbose: bool,
+    toolchain: Toolchain = DEFAULT,
 ) -> Path:
     script_path = inside_workspace(workspace.root, str(script), "script")
     out_path = inside_workspace(workspace.root, str(out), "output")
@@ -32,7 +41,9 @@ def make_model(
         task = runner.Task(
             f"model {script.name}", command, tmp, workspace, limits, {"org.hlsbox.step": "model"}, verbose
         )
-        outcome, display = runner.execute(console, task)
+        task = replace(task, env=dict(toolchain.env)) if toolchain.env else task
+        image_id = image.find_image(engines.select(), toolchain).id if toolchain != DEFAULT else None
+        outcome, display = runner.execute(console, task, image_id)
         if outcome.exit_code != 0 or not (tmp / out_path.name).is_file():
             _keep_log(tmp, log)
             raise runner.explain_failure(f"model script {script}", outcome, display, tmp, limits, log=log)

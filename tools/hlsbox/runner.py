@@ -17,14 +17,14 @@ import time
 import uuid
 import zipfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import filelock
 from rich.console import Console
 
 import hlsbox
-from hlsbox import engines, image
+from hlsbox import engines, image, toolchains
 from hlsbox.engines import ContainerSpec, EngineRefused, Limits, Mount, Outcome, Watch
 from hlsbox.engines.watchdog import CPU_IDLE, DEFAULT_HANG_AFTER
 from hlsbox.errors import EXIT_HUNG, EXIT_INTERRUPTED, EXIT_OOM, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
@@ -55,6 +55,8 @@ def check_model_file(path: Path, weights: Path | None = None) -> None:
         )
     if path.suffix.lower() == ".json":
         _check_json_model(path, weights)
+        return
+    if path.suffix.lower() == ".onnx":  # its protobuf is read by toolchains.origin
         return
     with path.open("rb") as f:
         head = f.read(8)
@@ -357,11 +359,13 @@ def run_step(console: Console, request: RunRequest, module: str | None = None) -
     model = flow.model_path(request.workspace.root)
     weights = flow.weights_path(request.workspace.root)
     check_model_file(model, weights)
+    toolchain = toolchains.for_model(model, flow.toolchain, image.docker_dir())
+    request = with_toolchain(request, toolchain)
     flow.csim.data_path(request.workspace.root)  # a data folder outside the workspace is bad input
     final = request.final_dir
     prepare_dir(final.parent)
     engine = engines.select()
-    img = image.find_image(engine)
+    img = image.find_image(engine, toolchain)
     model_sha = sha256_file(model) + (f"+{sha256_file(weights)}" if weights else "")
     key = cache_key(request, model_sha, img.tag)
     lock = filelock.FileLock(final.parent / f".{request.name}.lock")
@@ -382,6 +386,14 @@ def run_step(console: Console, request: RunRequest, module: str | None = None) -
         return _run_fresh(console, request, module or request.step, img, key, model_sha)
     finally:
         lock.release()
+
+
+def with_toolchain(request: RunRequest, toolchain: toolchains.Toolchain) -> RunRequest:
+    """The request with its toolchain's container environment (none for keras2, the default)."""
+    if not toolchain.env:
+        return request
+    extras = replace(request.extras, env={**dict(toolchain.env), **request.extras.env})
+    return request.replace(extras=extras)
 
 
 def _run_fresh(

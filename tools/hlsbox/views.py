@@ -63,18 +63,19 @@ def show_unfused_batchnorms(console: Console, notes: list[dict], counted: str = 
 
 
 def show_csim(console: Console, result: dict, run_dir: str) -> None:
+    ref = result.get("reference", "Keras")  # the frontend's own outputs: Keras, or qonnx's execution of the graph
     table = Table(
-        title=f"C simulation vs Keras ({result['samples']} samples, data: {result['dataset']})", title_justify="left"
+        title=f"C simulation vs {ref} ({result['samples']} samples, data: {result['dataset']})", title_justify="left"
     )
     table.add_column("metric")
     table.add_column("value", justify="right")
     agreement = result["top1_agreement"]
     colour = "green" if agreement >= 0.95 else "yellow" if agreement >= 0.8 else "red"
-    table.add_row("top-1 agreement with Keras", f"[{colour}]{agreement:.1%}[/]")
-    table.add_row("max |Keras - HLS|", f"{result['max_abs_diff']:.4g}")
-    table.add_row("mean |Keras - HLS|", f"{result['mean_abs_diff']:.4g}")
+    table.add_row(f"top-1 agreement with {ref}", f"[{colour}]{agreement:.1%}[/]")
+    table.add_row(f"max |{ref} - HLS|", f"{result['max_abs_diff']:.4g}")
+    table.add_row(f"mean |{ref} - HLS|", f"{result['mean_abs_diff']:.4g}")
     if "keras_accuracy" in result:
-        table.add_row("Keras accuracy (labels)", f"{result['keras_accuracy']:.1%}")
+        table.add_row(f"{ref} accuracy (labels)", f"{result['keras_accuracy']:.1%}")
         table.add_row("HLS accuracy (labels)", f"{result['hls_accuracy']:.1%}")
     table.add_row("g++ compile", f"{result['compile_seconds']:.1f} s ({_build_note(result.get('build') or {})})")
     table.add_row("HLS predict", f"{result['predict_seconds']:.2f} s")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hlsbox.steps import compile_check, hls
+from hlsbox.steps import compile_check, frontends, hls
 from hlsbox.steps.protocol import phase
 
 
@@ -24,7 +24,7 @@ def run(spec: dict) -> dict:
         "project_dir": str(run_dir / "hls4ml_prj"),
         "plot": None if plot_warning else str(run_dir / "model.png"),
         "warnings": [plot_warning] if plot_warning else [],
-        "parameters": int(model.count_params()),
+        "parameters": frontends.count_params(model),
         "layers": layers,
         "syntax_check_seconds": syntax["seconds"],
         "unfused_batchnorms": hls.unfused_batchnorms(model, hls_model, flow),

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hlsbox import kernels
-from hlsbox.steps import compile_check, datasets, fastcsim, hls, trace
+from hlsbox.steps import compile_check, datasets, fastcsim, frontends, hls, trace
 from hlsbox.steps.protocol import StepFailure, StepInputError, phase
 
 # The fast tree sits at one path in every container (on its /tmp tmpfs): the weights directory is on the
@@ -242,16 +242,18 @@ def explain_crash(signum: int, stderr: str, flow: dict, layers: list[dict]) -> S
 def run(spec: dict) -> dict:
     flow, run_dir = spec["flow"], Path(spec["run_dir"])
     model = hls.load_keras_model(Path(spec["model_path"]), hls.weights_path(spec))
-    x, labels = test_inputs(flow["csim"], tuple(model.input_shape[1:]), Path(spec["workspace"]))
+    keras2 = frontends.active() == "keras2"
+    shape = tuple(model.input_shape[1:]) if keras2 else frontends.input_shape(model)
+    x, labels = test_inputs(flow["csim"], shape, Path(spec["workspace"]))
     settings = flow["csim"]
-    tracing = settings["trace"] and flow["granularity"] == "name"
+    tracing = settings["trace"] and flow["granularity"] == "name" and keras2  # the trace compares with tf.keras
     hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=tracing, flow_file=spec["flow_file"])
     layers = hls.layer_table(hls_model)
     build = build_library(hls_model, flow, spec)
     phase("checking the first input")
     check_first_input(hls_model, x, flow, layers)
     phase(f"predicting {len(x)} samples")
-    keras_out = np.asarray(model.predict(x, verbose=0)).reshape(len(x), -1)
+    keras_out = (np.asarray(model.predict(x, verbose=0)) if keras2 else frontends.predict(model, x)).reshape(len(x), -1)
     start = time.monotonic()
     hls_out = np.asarray(hls_model.predict(np.ascontiguousarray(x))).reshape(len(x), -1)
     predict_seconds = time.monotonic() - start
@@ -265,6 +267,7 @@ def run(spec: dict) -> dict:
         "trace": layers_traced,
         "first_divergence": trace.first_divergence(layers_traced),
         "step": "csim",
+        "reference": frontends.reference(),
         "dataset": flow["csim"]["dataset"],
         **compare(keras_out, hls_out, labels),
         "build": build,

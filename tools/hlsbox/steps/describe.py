@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hlsbox.steps import hls
+from hlsbox.steps import frontends, hls
 
 GEOMETRY = (
     "n_chan",
@@ -140,8 +140,8 @@ def run(spec: dict) -> dict:
     layers = [describe_layer(layer, hls_model.config.get_reuse_factor(layer)) for layer in hls_model.get_layers()]
     return {
         "step": "describe",
-        "parameters": int(model.count_params()),
-        "input_shape": list(model.input_shape[1:]),
+        "parameters": frontends.count_params(model),
+        "input_shape": list(frontends.input_shape(model)),
         "io_type": flow["io_type"],
         "layers": layers,
         "hls_config": config,

@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 from hlsbox.hls4ml_names import HLS4ML_KEYS, table_entry
-from hlsbox.steps import fifos
+from hlsbox.steps import fifos, frontends
 from hlsbox.steps.protocol import StepInputError, phase
 
 
@@ -32,6 +32,8 @@ def custom_objects() -> dict:
 
 def load_keras_model(path: Path, weights: Path | None = None):
     phase("loading model")
+    if frontends.active() != "keras2":
+        return frontends.load(path)
     import tensorflow as tf
 
     if not path.is_file():
@@ -61,6 +63,8 @@ def parsed_layers(model) -> list[dict]:
 
     from hls4ml.converters.keras_v2_to_hls import KerasModelReader, parse_keras_model
 
+    if frontends.active() != "keras2":
+        return frontends.parsed_layers(model)
     layers, *_ = parse_keras_model(json.loads(model.to_json()), KerasModelReader(model))
     for layer in layers:
         if (layer.get("config") or {}).get("activation") == "softmax" or layer.get("activation") == "softmax":
@@ -171,7 +175,10 @@ def hls_config(model, flow: dict, trace: bool = False, flow_file: str = "the flo
 
     backend = hls4ml.backends.get_backend(flow["backend"])
     granularity = flow["granularity"]
-    config = hls4ml.utils.config_from_keras_model(model, granularity=granularity, backend=flow["backend"])
+    if frontends.active() != "keras2":
+        config = frontends.config_from_model(model, granularity, flow["backend"])
+    else:
+        config = hls4ml.utils.config_from_keras_model(model, granularity=granularity, backend=flow["backend"])
     layers = parsed_layers(model)
     classes = {layer["name"]: layer["class_name"] for layer in layers}
     check_tables(flow, flow_file, classes, backend)
@@ -219,7 +226,8 @@ def convert(model, flow: dict, project_dir: Path, trace: bool = False, flow_file
         phase("configuring")
         config = hls_config(model, flow, trace, flow_file)
         phase("converting")
-        hls_model = hls4ml.converters.convert_from_keras_model(
+        keras2 = frontends.active() == "keras2"
+        hls_model = (hls4ml.converters.convert_from_keras_model if keras2 else frontends.convert_from_model)(
             model,
             hls_config=config,
             output_dir=str(project_dir),
@@ -357,6 +365,11 @@ def versions() -> dict[str, str]:
 
     import hls4ml
     import numpy
+
+    if frontends.active() != "keras2":
+        return {"python": platform.python_version(), "numpy": numpy.__version__, "hls4ml": hls4ml.__version__} | (
+            frontends.versions()
+        )
     import tensorflow as tf
 
     return {

@@ -36,6 +36,11 @@ def _range_limit(hls_model, name: str) -> float | None:
 
 
 def trace_layers(model, hls_model, x: np.ndarray) -> list[dict]:
+    """Every layer's output against tf.keras's; empty on the other toolchains (no TensorFlow there)."""
+    from hlsbox.steps import frontends
+
+    if frontends.active() != "keras2":
+        return []
     import tensorflow as tf
 
     _, traced = hls_model.trace(np.ascontiguousarray(x))

@@ -1,0 +1,129 @@
+"""The model frontend of the image the step runs in: HLSBOX_TOOLCHAIN, which the host sets for the keras3 and
+qonnx toolchains (hlsbox.toolchains); unset, keras2 (TF 2.15), whose code stays in hls.py.
+
+- keras3: Keras 3 (`keras.saving.load_model`); hls4ml's Keras entry points read Keras 3 models themselves.
+- qonnx: a QONNX or plain ONNX file through qonnx's cleanup and channels-last conversion, as hls4ml's ONNX
+  documentation prescribes (clean, to channels-last, Gemm to MatMul, clean again); the reference outputs are
+  qonnx's own execution of that model (Quant nodes included, which onnxruntime alone cannot run).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from hlsbox.steps.protocol import StepInputError
+
+
+def active() -> str:
+    return os.environ.get("HLSBOX_TOOLCHAIN", "keras2")
+
+
+def is_onnx() -> bool:
+    return active() == "qonnx"
+
+
+def load(path: Path):
+    """The model, for a toolchain other than keras2."""
+    if not path.is_file():
+        raise StepInputError(f"Model file '{path}' does not exist.", "Make it first (see models/, `make models`).")
+    try:
+        return _load_onnx(path) if is_onnx() else _load_keras3(path)
+    except StepInputError:
+        raise
+    except Exception as exc:  # each library raises its own types for a damaged file
+        raise StepInputError(
+            f"'{path}' could not be loaded by the {active()} toolchain: {str(exc).strip().splitlines()[0][:300]}.",
+            "Check that the file is complete; re-make it with its script.",
+        ) from exc
+
+
+def _load_keras3(path: Path):
+    import keras
+
+    return keras.saving.load_model(path, compile=False)
+
+
+def _load_onnx(path: Path):
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.channels_last import ConvertToChannelsLastAndClean
+    from qonnx.transformation.gemm_to_matmul import GemmToMatMul
+    from qonnx.util.cleanup import cleanup_model
+
+    model = cleanup_model(ModelWrapper(str(path)))
+    model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
+    model = model.transform(GemmToMatMul())
+    return cleanup_model(model)
+
+
+def config_from_model(model, granularity: str, backend: str) -> dict:
+    import hls4ml
+
+    if is_onnx():
+        return hls4ml.utils.config_from_onnx_model(model, granularity=granularity, backend=backend)
+    return hls4ml.utils.config_from_keras_model(model, granularity=granularity, backend=backend)
+
+
+def convert_from_model(model, **kwargs):
+    import hls4ml
+
+    if is_onnx():
+        return hls4ml.converters.convert_from_onnx_model(model, **kwargs)
+    return hls4ml.converters.convert_from_keras_model(model, **kwargs)
+
+
+def parsed_layers(model) -> list[dict]:
+    """hls4ml's own parse of the model: each layer's name and class as hls4ml's config names them."""
+    import hls4ml
+
+    if is_onnx():
+        layers, *_ = hls4ml.converters.parse_onnx_model(model)
+    else:
+        layers, *_ = hls4ml.converters.parse_keras_v3_model(model)
+    return layers
+
+
+def input_shape(model) -> tuple[int, ...]:
+    """One input's shape, without the batch axis (channels last)."""
+    if active() == "keras2":
+        return tuple(model.input_shape[1:])
+    if is_onnx():
+        return tuple(int(d) for d in model.get_tensor_shape(model.graph.input[0].name)[1:])
+    return tuple(int(d) for d in model.inputs[0].shape[1:])
+
+
+def predict(model, x: np.ndarray) -> np.ndarray:
+    """The frontend's own outputs: Keras 3 `predict`, or qonnx's execution of the cleaned channels-last graph."""
+    if not is_onnx():
+        return np.asarray(model.predict(x, verbose=0))
+    from qonnx.core.onnx_exec import execute_onnx
+
+    name_in, name_out = model.graph.input[0].name, model.graph.output[0].name
+    outputs = [execute_onnx(model, {name_in: x[i : i + 1].astype(np.float32)})[name_out] for i in range(len(x))]
+    return np.concatenate(outputs)
+
+
+def reference() -> str:
+    """What csim compares the C simulation with."""
+    return "qonnx execution" if is_onnx() else "Keras"
+
+
+def count_params(model) -> int:
+    """The model's parameters (for ONNX: the elements of its initializers, quantiser scales included)."""
+    if not is_onnx():
+        return int(model.count_params())
+    return int(sum(np.prod(init.dims) for init in model.graph.initializer))
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"toolchain": active()}
+    for package in ("keras", "jax", "hgq2", "onnx", "qonnx", "onnxruntime"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
