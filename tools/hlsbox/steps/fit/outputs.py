@@ -69,7 +69,7 @@ def summary(
         "target": {"agreement": params["agreement"], "budget": params["budget"], "part": flow["part"]},
         "flow": final_flow,
         "calibration": {
-            "samples": params["calibration_samples"],
+            "samples": result.best_probe.samples,  # the inputs it was judged on (fewer when the data have fewer)
             "agreement": result.best_probe.agreement,
             "common_fractional_bits": result.common,
         },
