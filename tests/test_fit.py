@@ -76,3 +76,13 @@ def test_the_best_design_so_far_is_kept_after_any_stop(tmp_path: Path):
     text = out.read_text()
     assert text.startswith(fits.MADE_BY) and "stopped (fit ran past its time limit)" in text
     assert load_flow(out).layers["dense"].precision["result"] == "ap_fixed<9,4,AP_RND,AP_SAT>"
+
+
+def test_every_shipped_fitted_flow_is_one_fit_may_write_over():
+    """`hlsbox fit --flow flows/X.toml` writes flows/X_fit.toml: a shipped one must read as fit's own."""
+    from hlsbox.fits import MADE_BY
+
+    fitted = sorted((Path(__file__).parent.parent / "flows").glob("*_fit.toml"))
+    assert fitted
+    for path in fitted:
+        assert path.read_text().startswith(MADE_BY), path.name
