@@ -14,6 +14,7 @@ estimator's error band, no search can succeed: fit says so in seconds instead of
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,14 +130,21 @@ def _heaviest_growable(estimate, resource: str, reuse: dict, usable: dict, stuck
     return max(growable)[1] if growable else None
 
 
+def designs(
+    model, flow: dict, layer_tables: dict, device: Device, io_type: str, run_dir: Path
+) -> Iterator[tuple[str, Design]]:
+    """The flow with these per-layer tables as hls4ml describes it, for each strategy fit may choose."""
+    for strategy in STRATEGIES:
+        rows = describe(model, architecture_flow(flow, layer_tables, io_type, strategy), run_dir)
+        yield strategy, Design(rows, io_type, device, flow["part"], tool_of(flow["backend"]), flow["clock_period"])
+
+
 def choose(
     model, flow: dict, layer_tables: dict, device: Device, budget: float, io_types: list[str], run_dir: Path
 ) -> tuple[Architecture | None, list[Architecture]]:
     tried = []
     for io_type in io_types:
-        for strategy in STRATEGIES:
-            rows = describe(model, architecture_flow(flow, layer_tables, io_type, strategy), run_dir)
-            design = Design(rows, io_type, device, flow["part"], tool_of(flow["backend"]), flow["clock_period"])
+        for strategy, design in designs(model, flow, layer_tables, device, io_type, run_dir):
             arch = grow_reuse(design, budget)
             arch.strategy = strategy
             tried.append(arch)
@@ -195,9 +203,7 @@ def lower_bound(
     """The cheapest of the designs the search can reach, over the io_types and strategies fit may choose."""
     bounds = []
     for io_type in io_types:
-        for strategy in STRATEGIES:
-            rows = describe(model, architecture_flow(flow, narrowest, io_type, strategy), run_dir)
-            design = Design(rows, io_type, device, flow["part"], tool_of(flow["backend"]), flow["clock_period"])
+        for strategy, design in designs(model, flow, narrowest, device, io_type, run_dir):
             bound = cheapest(design, budget)
             bound.arch.strategy = strategy
             bounds.append(bound)
