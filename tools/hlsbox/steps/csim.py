@@ -242,10 +242,9 @@ def explain_crash(signum: int, stderr: str, flow: dict, layers: list[dict]) -> S
 def run(spec: dict) -> dict:
     flow, run_dir = spec["flow"], Path(spec["run_dir"])
     model = hls.load_keras_model(Path(spec["model_path"]), hls.weights_path(spec))
-    keras2 = frontends.active() == "keras2"
-    shape = tuple(model.input_shape[1:]) if keras2 else frontends.input_shape(model)
-    x, labels = test_inputs(flow["csim"], shape, Path(spec["workspace"]))
+    x, labels = test_inputs(flow["csim"], frontends.input_shape(model), Path(spec["workspace"]))
     settings = flow["csim"]
+    keras2 = frontends.active() == "keras2"
     tracing = settings["trace"] and flow["granularity"] == "name" and keras2  # the trace compares with tf.keras
     hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=tracing, flow_file=spec["flow_file"])
     layers = hls.layer_table(hls_model)
@@ -253,7 +252,7 @@ def run(spec: dict) -> dict:
     phase("checking the first input")
     check_first_input(hls_model, x, flow, layers)
     phase(f"predicting {len(x)} samples")
-    keras_out = (np.asarray(model.predict(x, verbose=0)) if keras2 else frontends.predict(model, x)).reshape(len(x), -1)
+    keras_out = frontends.predict(model, x).reshape(len(x), -1)
     start = time.monotonic()
     hls_out = np.asarray(hls_model.predict(np.ascontiguousarray(x))).reshape(len(x), -1)
     predict_seconds = time.monotonic() - start

@@ -220,14 +220,12 @@ def hls_config(model, flow: dict, trace: bool = False, flow_file: str = "the flo
 
 def convert(model, flow: dict, project_dir: Path, trace: bool = False, flow_file: str = "the flow"):
     """convert_from_keras_model with the flow's settings; hls4ml's console output is passed through."""
-    import hls4ml
 
     try:  # hls4ml raises a bare Exception for an unsupported layer, from either call
         phase("configuring")
         config = hls_config(model, flow, trace, flow_file)
         phase("converting")
-        keras2 = frontends.active() == "keras2"
-        hls_model = (hls4ml.converters.convert_from_keras_model if keras2 else frontends.convert_from_model)(
+        hls_model = frontends.convert_from_model(
             model,
             hls_config=config,
             output_dir=str(project_dir),
