@@ -40,6 +40,14 @@ def _result(workspace: Path, flow: str, step: str) -> dict:
     return json.loads((workspace / "build" / flow / "xc7z020clg400-1" / step / "result.json").read_text())
 
 
+def _convert_csim_plan(workspace: Path, flow: str) -> str:
+    """convert, csim and plan of flows/<flow>.toml, each exit 0; the plan's output."""
+    for step in ("convert", "csim", "plan"):
+        result = run_cli(step, "--flow", f"flows/{flow}.toml", cwd=workspace)
+        assert result.exit_code == 0, result.output
+    return result.output
+
+
 def test_the_models_name_their_origin(keras3_model: Path, qonnx_model: Path):
     keras3 = origin_of(keras3_model)
     assert keras3.keras_major == 3, keras3.describe()
@@ -48,10 +56,7 @@ def test_the_models_name_their_origin(keras3_model: Path, qonnx_model: Path):
 
 
 def test_keras3_convert_csim_plan(workspace: Path, keras3_model: Path):
-    flow = "flows/digits_resnet_keras3.toml"
-    for step in ("convert", "csim", "plan"):
-        result = run_cli(step, "--flow", flow, cwd=workspace)
-        assert result.exit_code == 0, result.output
+    plan_output = _convert_csim_plan(workspace, "digits_resnet_keras3")
     converted = _result(workspace, "digits_resnet_keras3", "convert")
     assert {"Merge", "Conv2D", "Dense"} <= {layer["class"] for layer in converted["layers"]}  # the residual Add
     assert converted["versions"]["toolchain"] == "keras3" and converted["versions"]["keras"].startswith("3.")
@@ -59,14 +64,11 @@ def test_keras3_convert_csim_plan(workspace: Path, keras3_model: Path):
     assert csim["reference"] == "Keras" and csim["samples"] == 450
     assert csim["top1_agreement"] >= 0.8, csim["top1_agreement"]  # ap_fixed<16,6> everywhere; 90% measured
     assert csim["keras_accuracy"] >= 0.9  # the Keras 3 model itself, on the held-out digits
-    assert "Verdict:" in result.output
+    assert "Verdict:" in plan_output
 
 
 def test_qonnx_convert_csim_plan(workspace: Path, qonnx_model: Path):
-    flow = "flows/digits_qonnx_w4a4.toml"
-    for step in ("convert", "csim", "plan"):
-        result = run_cli(step, "--flow", flow, cwd=workspace)
-        assert result.exit_code == 0, result.output
+    plan_output = _convert_csim_plan(workspace, "digits_qonnx_w4a4")
     converted = _result(workspace, "digits_qonnx_w4a4", "convert")
     four_bit = [layer["name"] for layer in converted["layers"] if layer["result_precision"].startswith("ap_ufixed<4,")]
     assert four_bit, converted["layers"]  # the 4-bit activations, taken from the Quant nodes
@@ -74,7 +76,7 @@ def test_qonnx_convert_csim_plan(workspace: Path, qonnx_model: Path):
     assert csim["reference"] == "qonnx execution"
     assert csim["top1_agreement"] >= 0.95, csim["top1_agreement"]
     assert abs(csim["hls_accuracy"] - csim["keras_accuracy"]) <= 0.03
-    assert "Verdict:" in result.output
+    assert "Verdict:" in plan_output
 
 
 def test_a_pinned_toolchain_that_cannot_read_the_model_is_bad_input(workspace: Path, qonnx_model: Path):
