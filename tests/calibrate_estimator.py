@@ -1,7 +1,7 @@
 """Fit the estimator's LUT and FF constants to the recorded reports (`python -m tests.calibrate_estimator`), and
 measure them out of sample: each design estimated by a calibration fitted without any design of its repository.
 
-LUT and FF are linear in hlsbox.estimator's per-feature constants (FEATURES): each feature's contribution is the
+LUT and FF are linear in hlsbox.core.estimator's per-feature constants (FEATURES): each feature's contribution is the
 estimate with that constant at 1 and the others at 0. The constants minimise the sum of squared log errors
 (estimated / reported) over the designs of one tool, plus a small pull towards the Calibration dataclass's
 defaults (PRIOR: it keeps constants no training design exercises where they were), by multiplicative coordinate
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from functools import cache
 
-from hlsbox import estimator
-from hlsbox.estimator import Calibration, Design
+from hlsbox.core import estimator
+from hlsbox.core.estimator import Calibration, Design
 from tests.estimator_accuracy import TOOLS, Point, design_of, designs, points_of
 
 FEATURES = {

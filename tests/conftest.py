@@ -75,8 +75,8 @@ def _need(condition: bool, why: str) -> None:
 @pytest.fixture(scope="session")
 def engine():
     """The engine the product selects (HLSBOX_ENGINE=docker|podman picks one), with the image built."""
-    from hlsbox import engines, image
-    from hlsbox.errors import HlsboxError
+    from hlsbox.core.errors import HlsboxError
+    from hlsbox.runtime import engines, image
 
     try:
         selected = engines.select()
@@ -109,13 +109,13 @@ def seed_model(workspace: Path) -> Path:
 
 
 def hlsbox_containers(engine) -> list[str]:
-    from hlsbox.engines import CONTAINERS
+    from hlsbox.runtime.engines import CONTAINERS
 
     return engine.containers(CONTAINERS)
 
 
 def wait_for_running_container(engine, timeout: float = 60) -> None:
-    from hlsbox.engines import CONTAINERS
+    from hlsbox.runtime.engines import CONTAINERS
 
     deadline = time.monotonic() + timeout
     while not engine.containers(CONTAINERS, running=True):
@@ -137,9 +137,9 @@ def slurm_cluster() -> None:
 def run_in_image(engine, workspace: Path, script: str, timeout: float = 600, args: tuple[str, ...] = ()) -> list[str]:
     """A Python script in the real image (TF, hls4ml, hlsbox's step code), in the workspace; its output lines.
     Fails the test when the script fails."""
-    from hlsbox import image
-    from hlsbox.engines import ContainerSpec, Limits, Mount, Watch
-    from hlsbox.runner import PACKAGE_DIR, PACKAGE_MOUNT
+    from hlsbox.runtime import image
+    from hlsbox.runtime.engines import ContainerSpec, Limits, Mount, Watch
+    from hlsbox.runtime.runner import PACKAGE_DIR, PACKAGE_MOUNT
 
     (workspace / ".probe.py").write_text(script)
     lines: list[str] = []

@@ -1,7 +1,7 @@
 """Estimated / reported, for every recorded design (tests/data/estimator): the error table of the README.
 
 Each design's layers come from tests/data/estimator/described/ (hlsbox's describe step run on the recorded
-model and config, `make estimator-data`); the estimate is hlsbox's own (hlsbox.plan.estimate_design) for the
+model and config, `make estimator-data`); the estimate is hlsbox's own (hlsbox.core.planner.estimate_design) for the
 recorded part, tool and clock; the figures it is held against are the csynth reports' (designs/*.json).
 `python -m tests.estimator_accuracy` prints the tables and each design's ratios, out of sample (held_out_points:
 each design estimated by a calibration fitted without any design of its repository) and in sample;
@@ -20,8 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 
-from hlsbox.estimator import Design, estimate_design  # noqa: E402
-from hlsbox.parts import resolve_device  # noqa: E402
+from hlsbox.core.estimator import Design, estimate_design  # noqa: E402
+from hlsbox.core.parts import resolve_device  # noqa: E402
 
 DATA = REPO / "tests" / "data" / "estimator"
 RESOURCES = ("DSP", "BRAM_18K", "LUT", "FF")
@@ -170,7 +170,7 @@ def markdown(rows: list[Row]) -> str:
 
 
 def write_surrogate() -> Path:
-    from hlsbox import surrogate
+    from hlsbox.core import surrogate
 
     surrogate.DATA.parent.mkdir(parents=True, exist_ok=True)
     surrogate.DATA.write_text(json.dumps(surrogate_records(), indent=1, sort_keys=True) + "\n")
@@ -200,8 +200,8 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def surrogate_records() -> list[dict]:
-    """The recorded designs as the surrogate keeps them: features and reported figures (tools/hlsbox/data/)."""
-    from hlsbox import surrogate
+    """The recorded designs as the surrogate keeps them: features and reported figures (tools/hlsbox/core/data/)."""
+    from hlsbox.core import surrogate
 
     records = []
     for record, described in designs():
@@ -226,7 +226,7 @@ def surrogate_records() -> list[dict]:
 
 def surrogate_points() -> list[Point]:
     """Leave-one-out: each design predicted by the surrogate from the others only."""
-    from hlsbox import surrogate
+    from hlsbox.core import surrogate
 
     records = surrogate_records()
     found = []
@@ -243,7 +243,7 @@ def surrogate_points() -> list[Point]:
 def describe(workspace: Path, out: Path, engine=None) -> list[str]:
     """tests/in_image/describe_designs.py in the real image: the records under workspace/tests/data/estimator
     described into out (inside workspace); the ids described."""
-    from hlsbox import engines
+    from hlsbox.runtime import engines
     from tests.conftest import run_in_image
 
     script = (REPO / "tests" / "in_image" / "describe_designs.py").read_text()

@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import pytest
 
-from hlsbox import estimator, surrogate
-from hlsbox.plan import ERROR_BANDS
+from hlsbox.core import estimator, surrogate
+from hlsbox.core.planner import ERROR_BANDS
 from tests import calibrate_estimator as calibrate
 from tests import estimator_accuracy as accuracy
 from tests.conftest import REPO

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox import fits
-from hlsbox.errors import BadInput
-from hlsbox.flow import load_flow
+from hlsbox.commands import fit as fits
+from hlsbox.config.flow import load_flow
+from hlsbox.core.errors import BadInput
 from tests.conftest import REPO, assert_clean_error, run_cli
 
 
@@ -80,7 +80,7 @@ def test_the_best_design_so_far_is_kept_after_any_stop(tmp_path: Path):
 
 def test_every_shipped_fitted_flow_is_one_fit_may_write_over():
     """`hlsbox fit --flow flows/X.toml` writes flows/X_fit.toml: a shipped one must read as fit's own."""
-    from hlsbox.fits import MADE_BY
+    from hlsbox.commands.fit import MADE_BY
 
     fitted = sorted((Path(__file__).parent.parent / "flows").glob("*_fit.toml"))
     assert fitted

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox.errors import BadInput
-from hlsbox.flow import Flow, check_precision, inside_workspace, load_flow
+from hlsbox.config.flow import Flow, check_precision, inside_workspace, load_flow
+from hlsbox.core.errors import BadInput
 from tests.conftest import REPO, write_flow
 
 
@@ -116,7 +116,7 @@ def test_a_layer_table_wins_over_its_type_and_the_global_value_as_in_hls4ml():
 
 
 def test_a_written_flow_reads_back_the_same(tmp_path: Path):
-    from hlsbox.flow_formats import to_toml, write_toml
+    from hlsbox.config.formats import to_toml, write_toml
 
     flow = Flow(
         name="x",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox import image
+from hlsbox.runtime import image
 from tests.conftest import REPO
 
 

@@ -1,11 +1,11 @@
 """The cache key's code hash covers what the image really imports: every hlsbox module loaded in the real image
-after importing every step module is one runner.image_modules() hashes."""
+after importing every step module is one runner.image_files() hashes."""
 
 from pathlib import Path
 
 import pytest
 
-from hlsbox import runner
+from hlsbox.runtime import runner
 from tests.conftest import run_in_image
 
 pytestmark = [pytest.mark.integration, pytest.mark.core]
@@ -26,6 +26,6 @@ def test_the_step_code_hash_covers_the_import_closure_of_the_steps(engine, works
     lines = run_in_image(engine, workspace, SCRIPT, timeout=300)
     files = [Path(line.split(" ", 1)[1]) for line in lines if line.startswith("loaded ")]
     loaded = {path.relative_to(runner.PACKAGE_MOUNT) for path in files}
-    hashed = {path.relative_to(runner.PACKAGE_DIR) for path in runner.image_modules()}
-    assert Path("units.py") in loaded
+    hashed = {path.relative_to(runner.PACKAGE_DIR) for path in runner.image_files()}
+    assert Path("core/units.py") in loaded
     assert loaded <= hashed, f"imported in the image but not hashed: {sorted(map(str, loaded - hashed))}"

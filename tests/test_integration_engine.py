@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox import image
-from hlsbox.engines import ContainerSpec, EngineRefused, Limits, Mount, Watch
+from hlsbox.runtime import image
+from hlsbox.runtime.engines import ContainerSpec, EngineRefused, Limits, Mount, Watch
 from tests.conftest import assert_clean_error, hlsbox_containers, run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.core]
@@ -186,7 +186,8 @@ def test_the_engine_going_away_mid_run_is_a_clean_error(workspace: Path, engine,
 
 def test_no_permission_on_the_engine_socket_is_bad_input(engine, tmp_path: Path):
     """hlsbox as a user who may not use the engine's socket (the kernel refuses, not a mock): exit 2, the fix."""
-    from hlsbox import cli, engines
+    from hlsbox.cli import app as cli
+    from hlsbox.runtime import engines
 
     if engine.name != "docker":
         pytest.skip("the Podman service socket here is this test session's own (root only by its directory)")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox.hls4ml_names import LAYER_KEYS, PRECISION_NAMES
+from hlsbox.core.hls4ml_names import LAYER_KEYS, PRECISION_NAMES
 from tests.conftest import assert_clean_error, run_cli, run_in_image
 
 pytestmark = pytest.mark.integration

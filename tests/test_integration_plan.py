@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox.plan import closest_reuse_factor, valid_reuse_factors
+from hlsbox.core.planner import closest_reuse_factor, valid_reuse_factors
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.integration

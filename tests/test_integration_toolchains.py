@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox import toolchains
-from hlsbox.modelfiles import origin_of
+from hlsbox.runtime import toolchains
+from hlsbox.runtime.modelfiles import origin_of
 from tests.conftest import _need, assert_clean_error, make_model, run_cli, write_flow
 
 pytestmark = pytest.mark.integration
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def images(engine) -> None:
-    from hlsbox import image
-    from hlsbox.errors import HlsboxError
+    from hlsbox.core.errors import HlsboxError
+    from hlsbox.runtime import image
 
     for name in ("keras3", "qonnx"):
         try:

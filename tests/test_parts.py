@@ -1,7 +1,7 @@
 import pytest
 
-from hlsbox.errors import BadInput
-from hlsbox.parts import DEVICES, resolve_device
+from hlsbox.core.errors import BadInput
+from hlsbox.core.parts import DEVICES, resolve_device
 
 
 @pytest.mark.parametrize(

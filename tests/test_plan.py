@@ -4,9 +4,9 @@ tests/test_estimator_accuracy.py.)"""
 
 import pytest
 
-from hlsbox.estimator import Design, bram18_for, dsp_ports, estimate_design
-from hlsbox.parts import resolve_device
-from hlsbox.plan import (
+from hlsbox.core.estimator import Design, bram18_for, dsp_ports, estimate_design
+from hlsbox.core.parts import resolve_device
+from hlsbox.core.planner import (
     ERROR_BANDS,
     FITS,
     NO_FIT,
@@ -143,8 +143,8 @@ def test_the_pointwise_reuse_factor_hls4ml_takes_unchecked(rf, stage):
 @pytest.mark.parametrize(("n_chan", "n_filt", "k"), [(3, 28, 1), (28, 56, 1), (56, 56, 3), (3, 28, 3)])
 def test_no_usable_reuse_factor_writes_c_plus_plus_that_does_not_compile(io_type, n_chan, n_filt, k):
     """fit's search and the plan's ways out take only usable ReuseFactors: none of them names the missing class."""
-    from hlsbox.estimator import usable_reuse_factors
-    from hlsbox.kernels import does_not_compile
+    from hlsbox.core.estimator import usable_reuse_factors
+    from hlsbox.core.kernels import does_not_compile
 
     row = conv_row("c", n_chan, n_filt, 8, k=k)
     usable = usable_reuse_factors(row, io_type)

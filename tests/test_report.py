@@ -2,7 +2,7 @@
 
 import pytest
 
-from hlsbox.report import attach_layers, csynth_summary, instances
+from hlsbox.vivado.reports import attach_layers, csynth_summary, instances
 from tests.shared import shared
 
 

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox.errors import BadInput
-from hlsbox.runner import check_model_file, finish, prepare_dir
+from hlsbox.core.errors import BadInput
+from hlsbox.runtime.runner import check_model_file, finish, prepare_dir
 
 
 def _keras_zip(path: Path) -> Path:
@@ -58,30 +58,65 @@ def test_unwritable_output_dir_is_bad_input(tmp_path: Path):
         prepare_dir(blocker / "sub")
 
 
-def test_the_step_code_hash_follows_every_module_the_image_imports(tmp_path: Path, monkeypatch):
-    """A copy of the package: editing a module the steps import (units.py, imported by the plan the steps use)
-    or a data file changes the hash; editing a host-only module (cli.py) does not."""
+def imported_hlsbox_modules(path: Path, package: Path) -> list[Path]:
+    """The hlsbox modules `path` imports (absolute `hlsbox.…` imports, as the package writes them)."""
+    import ast
+
+    names: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+    found = []
+    for name in names:
+        if name == "hlsbox" or name.startswith("hlsbox."):
+            base = package.joinpath(*name.split(".")[1:])
+            found += [p for p in (base.with_suffix(".py"), base / "__init__.py") if p.is_file()]
+    return found
+
+
+def test_the_steps_import_only_what_the_image_hash_covers():
+    """The import closure of steps/ (read with ast, every module reached from every step module) stays inside
+    the folders the code hash covers (runner.IMAGE_PACKAGES): a step importing a host module (config/, runtime/,
+    commands/...) would run code whose changes do not invalidate cached results."""
+    from hlsbox.runtime import runner
+
+    package = runner.PACKAGE_DIR
+    todo, seen = sorted((package / "steps").rglob("*.py")), set()
+    while todo:
+        path = todo.pop()
+        if path not in seen:
+            seen.add(path)
+            todo.extend(imported_hlsbox_modules(path, package))
+    assert package / "core" / "units.py" in seen  # the planner's import, reached through the steps
+    outside = sorted(str(p.relative_to(package)) for p in seen - set(runner.image_files()))
+    assert not outside, f"the steps import modules the code hash does not cover: {outside}"
+
+
+def test_the_step_code_hash_follows_the_image_packages(tmp_path: Path, monkeypatch):
+    """A copy of the package: editing a core module (units.py, imported by the planner the steps use) or a data
+    file changes the hash; editing a host-only module (cli/app.py) does not."""
     import shutil
 
-    from hlsbox import runner
+    from hlsbox.runtime import runner
 
     package = tmp_path / "hlsbox"
     shutil.copytree(runner.PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(runner, "PACKAGE_DIR", package)
     before = runner.steps_code_hash()
-    assert package / "units.py" in runner.image_modules()
-    (package / "cli.py").write_text((package / "cli.py").read_text() + "\n# host only\n")
+    (package / "cli" / "app.py").write_text((package / "cli" / "app.py").read_text() + "\n# host only\n")
     assert runner.steps_code_hash() == before
-    for edited in ("units.py", "data/recorded_designs.json"):
+    for edited in ("core/units.py", "core/data/recorded_designs.json", "steps/csim.py"):
         (package / edited).write_text((package / edited).read_text() + "\n")
         assert runner.steps_code_hash() != before, edited
         before = runner.steps_code_hash()
 
 
 def test_new_images_in_the_flows_data_folder_mean_a_new_cache_key(tmp_path: Path):
-    from hlsbox.flow import Flow
-    from hlsbox.request import RunRequest, Workspace
-    from hlsbox.runner import cache_key
+    from hlsbox.config.flow import Flow
+    from hlsbox.runtime.request import RunRequest, Workspace
+    from hlsbox.runtime.runner import cache_key
 
     for name, data in (("cat/cat_0.png", b"one"), ("dog/dog_0.png", b"two")):
         (tmp_path / "data" / name).parent.mkdir(parents=True, exist_ok=True)

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox.engines import Limits
-from hlsbox.errors import BadInput
-from hlsbox.flow import Flow, load_flow
-from hlsbox.flow_formats import to_toml
-from hlsbox.sweep import SlurmJob, expand, pareto_front, parse_grid, slurm_script, split_values, write_variants
+from hlsbox.commands.sweep import SlurmJob, expand, pareto_front, parse_grid, slurm_script, split_values, write_variants
+from hlsbox.config.flow import Flow, load_flow
+from hlsbox.config.formats import to_toml
+from hlsbox.core.errors import BadInput
+from hlsbox.runtime.engines import Limits
 
 BASE = Flow(
     name="digits", model="models/digits_cnn.keras", part="xc7z020clg400-1", precision={"result": "ap_fixed<16,6>"}

@@ -4,7 +4,7 @@ import io
 
 from rich.console import Console
 
-from hlsbox.views import show_layers
+from hlsbox.cli.views import show_layers
 
 LAYERS = {
     "columns": {"types": ["accum", "weight", "bias"], "settings": ["Strategy", "ConvImplementation", "Trace"]},

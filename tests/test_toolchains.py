@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox import toolchains
-from hlsbox.errors import BadInput
-from hlsbox.modelfiles import origin_of
+from hlsbox.core.errors import BadInput
+from hlsbox.runtime import toolchains
+from hlsbox.runtime.modelfiles import origin_of
 from tests.conftest import REPO, assert_clean_error, run_cli, write_flow
 
 DATA = Path(__file__).parent / "data" / "toolchains"
@@ -153,7 +153,7 @@ def test_each_toolchain_has_its_own_tag_and_lock(tmp_path: Path, monkeypatch: py
     import shutil
     import tarfile
 
-    from hlsbox import image
+    from hlsbox.runtime import image
 
     docker = tmp_path / "docker"
     shutil.copytree(REPO / "docker", docker)

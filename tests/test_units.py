@@ -1,7 +1,7 @@
 import pytest
 
-from hlsbox.errors import BadInput
-from hlsbox.units import human_duration, human_rate, human_time, parse_duration, parse_size
+from hlsbox.core.errors import BadInput
+from hlsbox.core.units import human_duration, human_rate, human_time, parse_duration, parse_size
 
 
 @pytest.mark.parametrize(("text", "n"), [("8g", 8 << 30), ("512m", 512 << 20), ("16GiB", 16 << 30), ("100", 100)])

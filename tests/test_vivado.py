@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox import vivado
-from hlsbox.errors import BadInput
-from hlsbox.synthesis import build_options, tool_command
+from hlsbox.core.errors import BadInput
+from hlsbox.vivado import install as vivado
+from hlsbox.vivado.chain import build_options, tool_command
 from tests.vivado_double import make_install
 
 

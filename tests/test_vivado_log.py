@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from hlsbox.vivado_log import STOP_ON, LogState, diagnose
+from hlsbox.vivado.log import STOP_ON, LogState, diagnose
 from tests.shared import seed_author, shared
 
 

@@ -17,14 +17,14 @@ from types import SimpleNamespace
 import pytest
 from rich.console import Console
 
-from hlsbox.engines import Limits, Outcome
-from hlsbox.engines.watchdog import CPU_IDLE, STALE_SAMPLES, HangDetector, cpu_total, format_processes
-from hlsbox.errors import EXIT_HUNG
-from hlsbox.progress import StepDisplay
-from hlsbox.runner import explain_failure
+from hlsbox.core.errors import EXIT_HUNG
+from hlsbox.core.units import parse_duration_or_off
+from hlsbox.runtime.engines import Limits, Outcome
+from hlsbox.runtime.engines.watchdog import CPU_IDLE, STALE_SAMPLES, HangDetector, cpu_total, format_processes
+from hlsbox.runtime.progress import StepDisplay
+from hlsbox.runtime.runner import explain_failure
 from hlsbox.steps.hlsbuild import run_tool
-from hlsbox.synthesis import hopeless
-from hlsbox.units import parse_duration_or_off
+from hlsbox.vivado.chain import hopeless
 
 CORE = 1_000_000_000  # one core-second in nanoseconds
 
@@ -205,8 +205,8 @@ def test_hopeless_names_what_exceeds_the_part_even_at_the_bands_low_end():
 
 def test_a_silent_subprocess_of_the_image_build_is_stopped(tmp_path: Path):
     """debootstrap against a mirror that stopped answering: stopped after its silence, its children too."""
-    from hlsbox.errors import StepFailed
-    from hlsbox.image import _run_streaming
+    from hlsbox.core.errors import StepFailed
+    from hlsbox.runtime.image import _run_streaming
 
     script = f"sleep 300 & echo $! > {tmp_path}/child.pid; echo fetching; sleep 300"
     seen: list[str] = []
@@ -222,8 +222,8 @@ def test_a_silent_subprocess_of_the_image_build_is_stopped(tmp_path: Path):
 
 
 def test_a_sweep_variant_past_its_bound_is_stopped(tmp_path: Path):
-    from hlsbox.errors import EXIT_TIMEOUT
-    from hlsbox.sweep import LocalExecutor
+    from hlsbox.commands.sweep import LocalExecutor
+    from hlsbox.core.errors import EXIT_TIMEOUT
 
     executor = LocalExecutor(Console(file=io.StringIO()), "csim", 1, tmp_path, limit=1.0)
     log = (tmp_path / "v.log").open("w")
@@ -236,8 +236,8 @@ def test_a_sweep_variant_past_its_bound_is_stopped(tmp_path: Path):
 
 
 def test_a_slurm_command_that_does_not_answer_is_an_error(monkeypatch):
-    from hlsbox import sweep
-    from hlsbox.errors import StepFailed
+    from hlsbox.commands import sweep
+    from hlsbox.core.errors import StepFailed
 
     monkeypatch.setattr(sweep, "SLURM_CALL", 0.5)
     with pytest.raises(StepFailed, match="did not answer within"):

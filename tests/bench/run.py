@@ -39,7 +39,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
 sys.path.insert(0, str(REPO))
-from hlsbox.flow import load_flow  # noqa: E402
+from hlsbox.config.flow import load_flow  # noqa: E402
 
 NATIVE_VENV = REPO / "build" / "bench" / "native-venv"
 BEFORE = REPO / "tests" / "bench" / "results" / "bench-20261125-1820.json"  # fit before the lower bound

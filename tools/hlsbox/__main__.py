@@ -1,3 +1,3 @@
-from hlsbox.cli import main
+from hlsbox.cli.app import main
 
 main()

@@ -1,7 +1,7 @@
 """hls4ml's generated C++ checked before anything builds on it: a syntax-only g++ of the firmware as the project's
 build_lib.sh compiles it (the same compiler, flags and include paths), seconds; every compiler error mapped to the
 layer it is in (hls4ml names each layer's structs in parameters.h config<index>), with the cause in words and the
-fix where the cause is known (hlsbox.kernels)."""
+fix where the cause is known (hlsbox.core.kernels)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from hlsbox import kernels
+from hlsbox.core import kernels
 from hlsbox.steps.protocol import StepFailure, phase
 
 TIMEOUT_S = 600
@@ -111,7 +111,7 @@ def explain(output: str, tree: Path, layers: list[dict], what: str) -> StepFailu
 
 
 def _known_causes(found: list[CompileError], by_index: dict) -> list[tuple[dict, kernels.KernelProblem]]:
-    """The layers whose errors are the undefined kernel class hls4ml names (hlsbox.kernels), once each."""
+    """The layers whose errors are the undefined kernel class hls4ml names (hlsbox.core.kernels), once each."""
     known: dict[str, tuple[dict, kernels.KernelProblem]] = {}
     for error in found:
         row = by_index.get(error.config)

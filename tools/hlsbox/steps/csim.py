@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hlsbox import kernels
+from hlsbox.core import kernels
 from hlsbox.steps import compile_check, datasets, fastcsim, frontends, hls, trace
 from hlsbox.steps.protocol import StepFailure, StepInputError, phase
 

@@ -1,5 +1,5 @@
 """The model frontend of the image the step runs in: HLSBOX_TOOLCHAIN, which the host sets for the keras3 and
-qonnx toolchains (hlsbox.toolchains); unset, keras2 (TF 2.15), whose code stays in hls.py.
+qonnx toolchains (hlsbox.runtime.toolchains); unset, keras2 (TF 2.15), whose code stays in hls.py.
 
 - keras3: Keras 3 (`keras.saving.load_model`); hls4ml's Keras entry points read Keras 3 models themselves.
 - qonnx: a QONNX or plain ONNX file through qonnx's cleanup and channels-last conversion, as hls4ml's ONNX

@@ -7,7 +7,7 @@ import io
 import zipfile
 from pathlib import Path
 
-from hlsbox.hls4ml_names import HLS4ML_KEYS, table_entry
+from hlsbox.core.hls4ml_names import HLS4ML_KEYS, table_entry
 from hlsbox.steps import fifos, frontends
 from hlsbox.steps.protocol import StepInputError, phase
 

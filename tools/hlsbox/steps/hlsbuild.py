@@ -133,7 +133,7 @@ def exit_code_of(result: dict) -> int:
 def run(spec: dict) -> dict:
     step, project_dir, run_dir = spec["step"], Path(spec["project_dir"]), Path(spec["run_dir"])
     (project_dir / "build_opt.tcl").write_text(build_opt_tcl(spec["options"]))
-    command = spec["command"]  # built on the host (hlsbox.synthesis.tool_command)
+    command = spec["command"]  # built on the host (hlsbox.vivado.chain.tool_command)
     if spec.get("fake_date"):
         print(
             f"hlsbox: {spec['tool']} runs with the clock at {spec['fake_date']} (libfaketime): this release has "

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hlsbox.parts import resolve_device
+from hlsbox.core.parts import resolve_device
 from hlsbox.steps import csim, hls, trace
 from hlsbox.steps.fit import hardware, knobs, outputs, search
 from hlsbox.steps.fit.probes import Probe, Prober, probe_flow, tables

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hlsbox.estimator import RESOURCES, Design, estimate_design, usable_reuse_factors
-from hlsbox.parts import DEVICES, Device
-from hlsbox.plan import band, tool_of, verdict_of
+from hlsbox.core.estimator import RESOURCES, Design, estimate_design, usable_reuse_factors
+from hlsbox.core.parts import DEVICES, Device
+from hlsbox.core.planner import band, tool_of, verdict_of
 from hlsbox.steps import hls
 from hlsbox.steps.describe import describe_layer
 from hlsbox.steps.protocol import muted_phases

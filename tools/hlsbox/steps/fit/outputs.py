@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hlsbox.estimator import Design, estimate_design
-from hlsbox.parts import Device
-from hlsbox.plan import tool_of
+from hlsbox.core.estimator import Design, estimate_design
+from hlsbox.core.parts import Device
+from hlsbox.core.planner import tool_of
 from hlsbox.steps.fit import hardware
 from hlsbox.steps.fit.knobs import Knob
 from hlsbox.steps.fit.probes import Fractions, tables

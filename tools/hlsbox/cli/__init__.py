@@ -1,0 +1,1 @@
+"""The command line: the typer app, its shared options and the views of results."""

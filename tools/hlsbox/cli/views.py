@@ -1,0 +1,307 @@
+"""Rich tables for step results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from hlsbox.core.kernels import KernelProblem
+from hlsbox.core.units import human_rate, human_time
+from hlsbox.runtime.tables import cell_limit, print_table
+
+
+def show_convert(console: Console, result: dict, run_dir: Path | str) -> None:
+    show_layers(console, result, f"hls4ml layers ({result['parameters']:,} parameters)")
+    console.print(
+        f"[green]Project written:[/] {run_dir}/hls4ml_prj" + (f"   plot: {run_dir}/model.png" if result["plot"] else "")
+    )
+    if "syntax_check_seconds" in result:
+        console.print(f"Its C++ compiles (g++ -fsyntax-only of the firmware, {result['syntax_check_seconds']:.1f} s).")
+
+
+def show_layers(console: Console, result: dict, title: str) -> None:
+    """Every layer as hls4ml builds it, with a column for each setting the flow made; the layers whose
+    ReuseFactor hls4ml moved, and the BatchNormalizations it kept apart, are named with the reason."""
+    columns = result.get("columns") or {"types": [], "settings": []}
+    table = Table(title=title, title_justify="left")
+    for column in ("layer", "class", "output shape", "result", *columns["types"], "ReuseFactor", *columns["settings"]):
+        table.add_column(column.replace("_", " "))
+    for row in result["layers"]:
+        reuse = str(row["reuse_factor"] if row["reuse_factor"] is not None else "")
+        if row["reuse_adjusted"]:
+            reuse = f"[bold yellow]{reuse} (asked {row['reuse_asked']})[/]"
+        types = [row.get("types", {}).get(name, "") for name in columns["types"]]
+        settings = [str(row.get(name, "")) for name in columns["settings"]]
+        shape = "×".join(map(str, row["output_shape"]))
+        table.add_row(row["name"], row["class"], shape, row["result_precision"], *types, reuse, *settings)
+    print_table(console, table)
+    adjusted = [r for r in result["layers"] if r["reuse_adjusted"]]
+    if adjusted:
+        moved = ", ".join(f"{r['name']} {r['reuse_asked']}→{r['reuse_factor']}" for r in adjusted)
+        console.print(
+            f"[yellow]hls4ml changed the ReuseFactor of {len(adjusted)} layer(s) ({moved}): it accepts only values "
+            "that split the layer's n_in × n_out multiplies evenly, and takes the closest. `hlsbox plan` lists "
+            "the valid ones.[/]"
+        )
+    show_unfused_batchnorms(console, result.get("unfused_batchnorms") or [])
+
+
+def show_unfused_batchnorms(console: Console, notes: list[dict], counted: str = "") -> None:
+    """One line per reason: which BatchNormalization layers hls4ml keeps apart from the layer before them."""
+    by_reason: dict[str, list[str]] = {}
+    for note in notes:
+        by_reason.setdefault(note["why"], []).append(f"{note['batchnorm']}→{note['into']}")
+    for why, pairs in by_reason.items():
+        what = "A BatchNormalization is" if len(pairs) == 1 else f"{len(pairs)} BatchNormalizations are"
+        console.print(
+            f"[yellow]{escape(what)} not fused ({escape(', '.join(pairs))}): {escape(why)}. Unfused, each costs a "
+            f"multiply per element{counted}.[/]"
+        )
+
+
+def show_csim(console: Console, result: dict, run_dir: str) -> None:
+    ref = result.get("reference", "Keras")  # the frontend's own outputs: Keras, or qonnx's execution of the graph
+    table = Table(
+        title=f"C simulation vs {ref} ({result['samples']} samples, data: {result['dataset']})", title_justify="left"
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    agreement = result["top1_agreement"]
+    colour = "green" if agreement >= 0.95 else "yellow" if agreement >= 0.8 else "red"
+    table.add_row(f"top-1 agreement with {ref}", f"[{colour}]{agreement:.1%}[/]")
+    table.add_row(f"max |{ref} - HLS|", f"{result['max_abs_diff']:.4g}")
+    table.add_row(f"mean |{ref} - HLS|", f"{result['mean_abs_diff']:.4g}")
+    if "keras_accuracy" in result:
+        table.add_row(f"{ref} accuracy (labels)", f"{result['keras_accuracy']:.1%}")
+        table.add_row("HLS accuracy (labels)", f"{result['hls_accuracy']:.1%}")
+    table.add_row("g++ compile", f"{result['compile_seconds']:.1f} s ({_build_note(result.get('build') or {})})")
+    table.add_row("HLS predict", f"{result['predict_seconds']:.2f} s")
+    print_table(console, table)
+    show_trace(console, result)
+    console.print(f"[green]Results:[/] {run_dir}/result.json")
+
+
+def _build_note(build: dict) -> str:
+    if build.get("mode") == "fast":
+        cached = ", ccache" if build.get("ccache") else ""
+        if not build.get("classes"):
+            return f"hls4ml's build, translation units in parallel{cached}"
+        return f"fast build: {build['classes']} im2col classes, {build['copies_replaced']:,} copies as loops{cached}"
+    return "hls4ml's own build" + (f": {build['reason'][:80]}" if build.get("reason") else "")
+
+
+def show_trace(console: Console, result: dict) -> None:
+    """The per-layer comparison, when something is off: where Keras and the C simulation part ways."""
+    first = result.get("first_divergence")
+    if not result.get("trace") or (first is None and result["top1_agreement"] >= 0.99):
+        return
+    table = Table(title="Every layer against Keras (hls4ml trace)", title_justify="left")
+    for column in ("layer", "max |Keras|", "max |HLS|", "max |diff|", "diff / max", "type range"):
+        table.add_column(column, justify="left" if column == "layer" else "right")
+    for row in result["trace"]:
+        bad = row["overflow"] or row["relative_diff"] > 0.1
+        style = "red" if row == first else "yellow" if bad else ""
+        limit = f"±{row['range_limit']:g}" if row["range_limit"] else ""
+        table.add_row(
+            row["layer"],
+            f"{row['keras_max']:.3g}",
+            f"{row['hls_max']:.3g}",
+            f"{row['max_abs_diff']:.3g}",
+            f"{row['relative_diff']:.1%}",
+            limit + (" [bold]overflow[/]" if row["overflow"] else ""),
+            style=style,
+        )
+    print_table(console, table)
+    if first is None:
+        return
+    if first["overflow"]:
+        console.print(
+            f"[bold red]{first['layer']}[/] overflows: Keras reaches {first['keras_max']:.3g}, its type holds "
+            f"±{first['range_limit']:g}. Give its result more integer bits (e.g. ap_fixed<18,8>)."
+        )
+    else:
+        console.print(
+            f"Keras and the C simulation part ways at [bold red]{first['layer']}[/] (max |diff| "
+            f"{first['max_abs_diff']:.3g} on outputs up to {first['keras_max']:.3g}), though no output "
+            "overflows its type: rounding that adds up over long sums (truncation is hls4ml's default), or "
+            "an accumulator that overflows (pooling sums, wide dot products). Try a wider precision there, "
+            "or the 'auto' accumulator types config_from_keras_model proposes."
+        )
+
+
+def _near(valid: list[int], asked: int | None, n: int = 5) -> str:
+    """The valid ReuseFactors nearest to the one asked for, e.g. '24 28 36 42 48'."""
+    if not valid or asked is None:
+        return ""
+    nearest = sorted(sorted(valid, key=lambda v: (abs(v - asked), v))[:n])
+    return " ".join(map(str, nearest))
+
+
+def show_plan(console: Console, plan, run_dir: str) -> None:
+    title = f"Plan: {plan.flow} on {plan.part} ({plan.io_type}, {plan.strategy}, {plan.tool.replace('_', ' ')})"
+    table = Table(title=title, title_justify="left")
+    for column in ("layer", "class", "mult/out", "RF", "valid RF near", "mults ∥", "DSP", "BRAM18", "LUT", "cycles"):
+        table.add_column(
+            column,
+            justify="left" if column in ("layer", "class", "valid RF near") else "right",
+            no_wrap=column != "valid RF near",
+            max_width=cell_limit(console, 18) if column == "layer" else None,
+        )
+    others = [layer for layer in plan.layers if not layer.multipliers]
+    for layer in plan.layers:
+        if not layer.multipliers:
+            continue
+        rf = ""
+        if layer.reuse_used is not None and layer.multiplies_per_output:
+            moved = layer.reuse_asked not in (None, layer.reuse_used)
+            rf = f"{layer.reuse_asked}→[bold yellow]{layer.reuse_used}[/]" if moved else str(layer.reuse_used)
+        table.add_row(
+            layer.name,
+            layer.cls.replace("Normalization", "Norm"),
+            f"{layer.multiplies_per_output:,}" if layer.multiplies_per_output else "",
+            rf,
+            _near(layer.reuse_valid, layer.reuse_asked),
+            f"{layer.multipliers:,}",
+            f"{layer.dsp:,}",
+            f"{layer.bram18:,}",
+            f"{layer.lut:,}",
+            f"{layer.latency:,}",
+        )
+    if others:
+        table.add_row(
+            f"{len(others)} other layers",
+            "logic",
+            "",
+            "",
+            "",
+            "",
+            f"{sum(layer.dsp for layer in others):,}",
+            f"{sum(layer.bram18 for layer in others):,}",
+            f"{sum(layer.lut for layer in others):,}",
+            f"{sum(layer.latency for layer in others):,}",
+        )
+    print_table(console, table)
+    totals = Table(title="Totals against the part (band: where the real figure lies, from the estimator's error)")
+    for column in ("resource", "estimate", "band", plan.device, "used", "2nd opinion"):
+        totals.add_column(column, justify="left" if column == "resource" else "right")
+    second = plan.second_opinion or {}
+    for resource, used in plan.utilisation.items():
+        colour = "red" if used > 1 else "yellow" if used > 0.8 else "green"
+        low, high = plan.bands[resource]
+        totals.add_row(
+            resource,
+            f"{plan.totals[resource]:,}",
+            f"{low:,}-{high:,}",
+            f"{plan.capacity[resource]:,}",
+            f"[{colour}]{used:.0%}[/]",
+            f"{second[resource]:,}" if resource in second else "",
+        )
+    period = plan.clock_period
+    totals.add_row(
+        "latency",
+        f"{plan.latency_cycles:,} cycles",
+        "",
+        human_time(plan.latency_cycles * period * 1e-9),
+        f"at {period} ns",
+        f"{second['latency']:,}" if "latency" in second else "",
+    )
+    totals.add_row(
+        "interval",
+        f"{plan.interval_cycles:,} cycles",
+        "",
+        human_rate(1e9 / (plan.interval_cycles * period)),
+        "inputs",
+        f"{second['interval']:,}" if "interval" in second else "",
+    )
+    console.print(totals)
+    colour = {"fits": "green", "tight": "yellow"}.get(plan.verdict, "red")
+    worst = max(plan.utilisation, key=plan.utilisation.get)
+    note = " (within the estimator's error)" if plan.verdict == "tight" else ""
+    console.print(
+        f"[bold {colour}]Verdict: {plan.verdict}{note}[/] on {plan.part}: {worst} at "
+        f"{plan.utilisation[worst]:.0%} of the part ({plan.totals[worst]:,} of {plan.capacity[worst]:,})."
+    )
+    for problem in plan.kernel_problems:
+        console.print(
+            f"[bold red]Kernel check:[/] {escape(problem['layer'])}: hls4ml's {problem['kernel']} "
+            f"{escape(problem['condition'])}; {_consequence(problem)}. Fix: {escape(problem['fix'])}."
+        )
+    show_unfused_batchnorms(console, plan.unfused_batchnorms, " (counted above)")
+    if plan.ways_out:
+        console.print("Ways out, each re-planned (`--write-flow PATH --way N` writes one as a flow):")
+    numbered = len(plan.alternatives)
+    for index, way in enumerate(plan.ways_out, start=1):
+        console.print(f"  {index}. {way}" if index <= numbered else f"  • {way}")
+    if second.get("neighbours"):
+        console.print(
+            f"[dim]2nd opinion: the recorded designs most like this one ({', '.join(second['neighbours'])}).[/]"
+        )
+    console.print(f"[dim]Estimator accuracy: README, 'Estimator accuracy'. Plan: {run_dir}/plan.json[/]")
+
+
+def show_fit(console: Console, result: dict, run_dir: str) -> None:
+    target, design, held = result["target"], result["design"], result["held_out"]
+    table = Table(
+        title=f"Fit: {result['flow']['name']} on {target['part']} ({design['io_type']}, {design['strategy']}): "
+        f"every layer's types and ReuseFactor",
+        title_justify="left",
+    )
+    for column in ("layer", "class", "result", "weight", "RF", "DSP", "BRAM18", "LUT", "max |diff| vs Keras"):
+        table.add_column(column, justify="left" if column in ("layer", "class", "result", "weight") else "right")
+    for row in result["layers"]:
+        diff = row["max_abs_diff"]
+        table.add_row(
+            row["layer"],
+            row["class"],
+            _short(row["result"]),
+            _short(row["weight"] or ""),
+            str(row["reuse_factor"] or ""),
+            f"{row['dsp']:,}",
+            f"{row['bram18']:,}",
+            f"{row['lut']:,}",
+            "" if diff is None else f"{diff:.3g} ({row['relative_diff']:.1%})",
+        )
+    print_table(console, table)
+    totals = Table(title="The design against the part (estimated) and against Keras", title_justify="left")
+    totals.add_column("")
+    totals.add_column("value", justify="right")
+    for resource, share in design["utilisation"].items():
+        totals.add_row(resource, f"{design['totals'][resource]:,} ({share:.0%}; budget {target['budget']:.0%})")
+    totals.add_row("plan verdict", design["verdict"])
+    totals.add_row("latency / interval", f"{design['latency_cycles']:,} / {design['interval_cycles']:,} cycles")
+    agreement = held["top1_agreement"]
+    colour = "green" if agreement >= target["agreement"] else "red"
+    totals.add_row(
+        f"top-1 agreement, {held['samples']} held-out inputs",
+        f"[{colour}]{agreement:.1%}[/] (target {target['agreement']:.0%})",
+    )
+    totals.add_row("max / mean |Keras - HLS|", f"{held['max_abs_diff']:.3g} / {held['mean_abs_diff']:.3g}")
+    if "keras_accuracy" in held:
+        totals.add_row("accuracy (labels): Keras / HLS", f"{held['keras_accuracy']:.1%} / {held['hls_accuracy']:.1%}")
+    calibration = result["calibration"]
+    totals.add_row(f"top-1 agreement, {calibration['samples']} calibration inputs", f"{calibration['agreement']:.1%}")
+    totals.add_row(
+        "C simulations",
+        f"{result['probes_run']} run, {result['probes_cached']} from the cache, {result['seconds']:.0f} s",
+    )
+    console.print(totals)
+    if not result["meets_target"]:
+        console.print(
+            "[yellow]The held-out inputs agree less than the target: the calibration inputs did not show every case. "
+            "Give more (--samples) or ask for a margin (--agreement).[/]"
+        )
+    if result["stopped_early"]:
+        console.print("[dim]The probe budget ran out before every layer was narrowed: `hlsbox fit` again goes on.[/]")
+    console.print(f"[green]Flow written:[/] {result.get('written')}  [dim](plan, csim, csynth run on it)[/]")
+    console.print(f"[green]Results:[/] {run_dir}/fit.json, {run_dir}/fit.png")
+
+
+def _short(precision: str) -> str:
+    return precision.replace(",AP_RND,AP_SAT", "")
+
+
+def _consequence(problem: dict) -> str:
+    return KernelProblem(**problem).consequence

@@ -1,0 +1,1 @@
+"""The commands around the step runs: plan, fit, csim, model, doctor, sweep, image."""

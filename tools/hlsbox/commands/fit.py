@@ -1,0 +1,132 @@
+"""`hlsbox fit` on the host: the fit step in the image (its probe cache and the compiler cache mounted), then the
+new flow written; when the step is stopped (Ctrl-C, its time limit, hung, a failure), the best design found so far
+written instead."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from hlsbox.commands.csim import with_ccache
+from hlsbox.config.flow import Flow, validate_flow
+from hlsbox.config.formats import write_toml
+from hlsbox.core.errors import EXIT_BAD_INPUT, BadInput, StepFailed
+from hlsbox.runtime import runner
+from hlsbox.runtime.engines import Mount
+from hlsbox.runtime.request import RunRequest
+
+MADE_BY = "# Made by hlsbox fit"
+
+
+@dataclass(frozen=True)
+class FitParams:
+    agreement: float = 0.99  # top-1 agreement with Keras to keep, on calibration and held-out inputs
+    budget: float = 0.8  # share of every resource of the part the design may use
+    io_type: str = "auto"  # auto: io_parallel, io_stream only where io_parallel cannot fit
+    max_probes: int = 40  # C simulations the search may use, cached ones included (a re-run replays them)
+    calibration_samples: int = 200
+
+    def check(self) -> None:
+        if not 0 < self.agreement <= 1:
+            raise BadInput(f"--agreement {self.agreement} is not a share in (0, 1].", "E.g. --agreement 0.99.")
+        if not 0 < self.budget <= 1:
+            raise BadInput(f"--budget {self.budget:.0%} is not a share of the part in (0%, 100%].", "E.g. --budget 80.")
+        if self.io_type not in ("auto", "io_parallel", "io_stream"):
+            raise BadInput(f"--io-type {self.io_type} is not auto, io_parallel or io_stream.", "E.g. --io-type auto.")
+        if self.max_probes < 1 or self.calibration_samples < 10:
+            raise BadInput("--max-probes must be at least 1 and --samples at least 10.", "E.g. --max-probes 40.")
+
+
+def output_path(flow_file: Path, out: Path | None) -> Path:
+    """Where the new flow goes (default <flow>_fit.toml beside the flow); never over a flow fit did not write."""
+    path = out or flow_file.with_name(f"{flow_file.stem}_fit.toml")
+    if path.resolve() == flow_file.resolve():
+        raise BadInput(f"--out {path} is the flow being fitted.", "Give another path; the input flow stays as it is.")
+    if path.exists() and not path.read_text(errors="replace").startswith(MADE_BY):
+        raise BadInput(
+            f"{path} exists and was not written by hlsbox fit; it is left as it is.",
+            "Give another --out, or move that file away.",
+        )
+    return path
+
+
+def run_fit(console: Console, request: RunRequest) -> tuple[dict, Path]:
+    if request.flow.model.lower().endswith(".onnx"):
+        raise BadInput(
+            f"hlsbox fit reads Keras models only, and '{request.flow.model}' is an ONNX graph: fit profiles every "
+            "layer through Keras (hls4ml's get_ymodel_keras) and compares with Keras' outputs.",
+            "For a QONNX or ONNX model, convert, csim and plan work; set per-layer types in the flow's [layers.X] "
+            "tables (hls4ml's names for the cleaned graph: Conv_0, MatMul_0, ...).",
+        )
+    params = FitParams(**request.params["fit"])
+    out = Path(request.params["out"])
+    cache = request.workspace.build / request.flow.name / "fit-cache"  # what a probe computes is the same on any part
+    cache.mkdir(parents=True, exist_ok=True)
+    request = with_ccache(request)
+    extras = request.extras
+    request = request.replace(
+        extras=dataclasses.replace(
+            extras,
+            spec={**extras.spec, "fit": asdict(params), "cache_dir": str(cache)},
+            mounts=(*extras.mounts, Mount(cache, cache, read_only=False)),
+            cache_inputs={**extras.cache_inputs, "fit": asdict(params)},
+        )
+    )
+    started = time.time()
+    try:
+        result, run_dir = runner.run_step(console, request)
+    except runner.Interrupted as stopped:
+        keep_best(console, request, stopped.kept, out, "interrupted", started)
+        raise
+    except StepFailed as stopped:  # time limit, hung, out of memory, a failure: what the search had is kept
+        if stopped.exit_code != EXIT_BAD_INPUT:
+            kept = request.final_dir.with_name(request.final_dir.name + ".failed")
+            keep_best(
+                console, request, kept, out, f"stopped ({' '.join(stopped.message.split('. ')[0].split())})", started
+            )
+        raise
+    result["written"] = str(write_flow(result["flow"], out, result, request.flow_file))
+    return result, run_dir
+
+
+def write_flow(data: dict, out: Path, result: dict, source: Path) -> Path:
+    flow = validate_flow(data, out)
+    held = result.get("held_out") or {}
+    design = result.get("design") or {}
+    lines = [
+        f"{MADE_BY} from {source.name}: {flow.io_type}, {flow.strategy}, on {flow.part}.",
+        f"# Held-out top-1 agreement with Keras {held.get('top1_agreement', 0):.1%} on {held.get('samples', 0)} inputs"
+        f" never used in the search; plan verdict: {design.get('verdict', '?')}.",
+    ]
+    write_toml(flow, out, "\n".join(lines))
+    return out
+
+
+def keep_best(console: Console, request: RunRequest, kept: Path, out: Path, why: str, since: float = 0.0) -> None:
+    """After any stop (callable for every one: Ctrl-C, time limit, hung, failure): the best design so far."""
+    if write_best(request.flow, request.flow_file, kept, out, why, since):
+        console.print(f"[yellow]Best design so far written:[/] {out}")
+
+
+def write_best(flow: Flow, flow_file: Path, kept: Path, out: Path, why: str, since: float = 0.0) -> bool:
+    """The best precision found so far (best.json of the stopped run in `kept`, if written since `since`) as a flow
+    with the input flow's architecture; False when the run had none."""
+    best = kept / "best.json"
+    if not best.is_file() or best.stat().st_mtime < since - 1:
+        return False
+    layers = json.loads(best.read_text())["layers"]
+    data = {**flow.model_dump(), "name": f"{flow.name}_fit", "precision": {}, "layers": layers}
+    data.update(fuse_batchnorm=True, granularity="name")
+    written: Flow = validate_flow(data, out)
+    write_toml(
+        written,
+        out,
+        f"{MADE_BY} from {flow_file.name}, {why}: the types of the best design found so far, the "
+        "input flow's io_type and ReuseFactors.\n# Run `hlsbox fit` again to resume from its cache.",
+    )
+    return True

@@ -1,0 +1,1 @@
+"""Flows: the pydantic model of a flow and its file formats (TOML, hls4ml YAML)."""

@@ -1,0 +1,293 @@
+"""Flow files: a declarative description of one model's way to firmware, validated with pydantic.
+
+A flow is a TOML file (see flows/) or one of hls4ml's own YAML configs (`hls4ml convert -c`, read by
+formats.py). Paths in it are relative to the workspace (the directory hlsbox runs in, usually the
+repository root) and may not leave it.
+
+Settings and their precedence, as in hls4ml (per key: layer, then type, then model):
+- the flow's global values (`reuse_factor`, `strategy`, `[precision]`) apply to every layer;
+- `[layer_types.<hls4ml class>]` to the layers of that class;
+- `[layers.<layer name>]` to one layer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import tomllib
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hlsbox.core.errors import BadInput
+from hlsbox.core.hls4ml_names import HLS4ML_KEYS, PRECISION_NAMES, table_entry
+from hlsbox.core.parts import resolve_device
+from hlsbox.core.units import parse_duration_or_off
+
+# ap_fixed<W,I>, ap_ufixed<W,I,Q,O,N>, ap_int<W>, ap_uint<W> (and hls4ml's fixed<...>) as hls4ml accepts them.
+_PRECISION = re.compile(
+    r"(?:(?:ap_)?u?fixed<\s*(?P<w>\d+)\s*,\s*(?P<i>-?\d+)\s*(?:,\s*[A-Z_]+\s*(?:,\s*[A-Z_]+\s*(?:,\s*\d+\s*)?)?)?>"
+    r"|(?:ap_)?u?int<\s*(?P<iw>\d+)\s*>)"
+)
+
+
+def check_precision(text: str) -> str:
+    text = str(text).strip()
+    if text == "auto":
+        return text
+    match = _PRECISION.fullmatch(text)
+    width = int(match.group("w") or match.group("iw")) if match else 0
+    if not match or not 1 <= width <= 1024:
+        raise ValueError(
+            f"'{text}' is not an HLS precision; write ap_fixed<W,I> (W total bits, I integer bits incl. sign), "
+            "e.g. ap_fixed<16,6>, ap_int<W>, or auto (hls4ml infers it)"
+        )
+    return text
+
+
+def check_type_names(table: dict[str, str]) -> dict[str, str]:
+    for name in table:
+        if name not in PRECISION_NAMES:
+            raise ValueError(f"'{name}' is not a type hls4ml knows{_closest(name, PRECISION_NAMES)}")
+    return table
+
+
+PrecisionText = Annotated[str, AfterValidator(check_precision)]
+
+
+def _closest(name: str, names: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(name, list(names), n=3, cutoff=0.5)
+    return f" (closest: {', '.join(close)})" if close else f" (known: {', '.join(names)})"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Strategy = Literal["Latency", "Resource"]
+
+
+class LayerSettings(_Strict):
+    """One `[layers.<name>]` or `[layer_types.<class>]` table: what hls4ml lets a config set per layer."""
+
+    precision: dict[str, PrecisionText] = Field(default_factory=dict)
+    reuse_factor: int | None = Field(None, ge=1)
+    strategy: Strategy | None = None
+    parallelization_factor: int | None = Field(None, ge=1)
+    conv_implementation: Literal["LineBuffer", "Encoded"] | None = None
+    table_size: int | None = Field(None, ge=2)
+    table_range_power2: int | None = None
+    implementation: Literal["latency", "stable", "argmax", "legacy"] | None = None
+    trace: bool | None = None
+    skip: bool | None = None
+    depthwise_reuse_factor: int | None = Field(None, ge=1)
+    pointwise_reuse_factor: int | None = Field(None, ge=1)
+    recurrent_reuse_factor: int | None = Field(None, ge=1)
+    forward_reuse_factor: int | None = Field(None, ge=1)
+    backward_reuse_factor: int | None = Field(None, ge=1)
+    forward_recurrent_reuse_factor: int | None = Field(None, ge=1)
+    backward_recurrent_reuse_factor: int | None = Field(None, ge=1)
+    static: bool | None = None
+    direction: Literal["forward", "backward"] | None = None
+    algorithm: Literal["nearest", "bilinear"] | None = None
+    time_step_loop_parallelism: Literal["Off", "Unroll", "Pipeline"] | None = None
+
+    _check = field_validator("precision")(classmethod(lambda cls, v: check_type_names(v)))
+
+    def to_hls4ml(self) -> dict:
+        """This table as an hls4ml layer config entry (only what is set)."""
+        return table_entry(self.model_dump(exclude_none=True))
+
+    @classmethod
+    def from_hls4ml(cls, entry: dict, where: str) -> LayerSettings:
+        """An hls4ml layer config entry as a table; an unknown key is bad input naming `where`."""
+        data: dict = {}
+        for key, value in entry.items():
+            if key == "Precision":
+                data["precision"] = value if isinstance(value, dict) else {"default": value}
+            elif key in HLS4ML_KEYS:
+                data[HLS4ML_KEYS[key]] = value
+            else:
+                raise BadInput(
+                    f"{where}: '{key}' is not a per-layer setting hls4ml knows{_closest(key, list(HLS4ML_KEYS))}.",
+                    "Remove it or spell it as hls4ml does.",
+                )
+        return cls.model_validate(data)
+
+
+class CsimSettings(_Strict):
+    """Inputs for C simulation: a data set the image has, a folder of labelled images, or random inputs."""
+
+    dataset: Literal["digits", "random", "cifar10", "synthetic_cifar", "jets", "images"] = "random"
+    samples: int = Field(100, ge=1, le=100_000)
+    seed: int = 0
+    cifar10_path: str | None = None  # a local cifar-10-batches-py directory, for dataset = "cifar10"
+    # dataset = "images": a folder of class subfolders of PNG/JPEG images (torchvision's ImageFolder layout;
+    # classes sorted by name), each pixel divided by `scale` as the model was trained (the seed: 255).
+    images: str | None = None
+    scale: float | None = Field(None, gt=0)
+    # Compare every layer's output with Keras (hls4ml's trace) on the first trace_samples inputs.
+    trace: bool = True
+    trace_samples: int = Field(20, ge=1, le=1000)
+    # Compile exactly as hls4ml does (no fast build of io_parallel convolutions): slow, for comparison.
+    exact_build: bool = False
+
+    @model_validator(mode="after")
+    def _images_need_folder_and_scale(self) -> CsimSettings:
+        if self.dataset == "images" and (self.images is None or self.scale is None):
+            raise ValueError(
+                'dataset = "images" needs images = "<folder of class subfolders>" and scale = <what the model '
+                "divided the pixels by in training> (e.g. 255 for inputs in [0, 1])"
+            )
+        if self.dataset != "images" and (self.images is not None or self.scale is not None):
+            raise ValueError(f'images and scale are for dataset = "images"; the dataset is "{self.dataset}"')
+        return self
+
+    def data_path(self, workspace: Path) -> Path | None:
+        """The data folder the flow names, inside the workspace (the container sees nothing else)."""
+        if self.dataset == "images":
+            return inside_workspace(workspace, self.images or "", "csim.images")
+        if self.dataset == "cifar10" and self.cifar10_path:
+            return inside_workspace(workspace, self.cifar10_path, "csim.cifar10_path")
+        return None
+
+
+class Flow(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    model: str  # path to a .keras / .h5 / .onnx file (or a Keras JSON with `weights`), relative to the workspace
+    # The toolchain (image) that reads the model: keras2, keras3 or qonnx; left out, the model file picks it.
+    toolchain: Literal["keras2", "keras3", "qonnx"] | None = None
+    weights: str | None = None  # the .h5 weights of a model given as Keras JSON (hls4ml's KerasJson + KerasH5)
+    backend: Literal["Vivado", "Vitis"] = "Vivado"
+    part: str = "xc7z010clg400-1"
+    clock_period: float = Field(5.0, gt=0, description="ns")
+    io_type: Literal["io_parallel", "io_stream"] = "io_parallel"
+    # How the hls4ml config is built: 'name' and 'type' start from config_from_keras_model at that granularity
+    # and set the global values on every entry (the seed's loop); 'model' passes the tables to hls4ml as given.
+    granularity: Literal["model", "type", "name"] = "name"
+    precision: dict[str, PrecisionText] = Field(default_factory=dict)  # every layer's types: weight, result, ...
+    reuse_factor: int = Field(1, ge=1)
+    strategy: Strategy = "Latency"
+    # Leave a Dense/Conv layer's result type to hls4ml when a BatchNormalization follows, so hls4ml fuses the two
+    # (hls4ml 1.3 fuses only then); false keeps them apart, as the seed's code did.
+    fuse_batchnorm: bool = True
+    # io_stream FIFO depths: "default" keeps hls4ml's (a whole feature map each: BRAM), "auto" makes them shallow
+    # where that cannot deadlock (hlsbox.steps.fifos).
+    fifo_depth: Literal["default", "auto"] = "default"
+    project_name: str = Field("myproject", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    layer_types: dict[str, LayerSettings] = Field(default_factory=dict)
+    layers: dict[str, LayerSettings] = Field(default_factory=dict)
+    csim: CsimSettings = CsimSettings()
+    # A grid for `hlsbox sweep`, e.g. {reuse_factor = [16, 32, 64], precision = ["ap_fixed<16,6>"]}.
+    sweep: dict[str, list[str | int | float]] = Field(default_factory=dict)
+    # Stop a step that prints nothing and uses no CPU for this long ("5m" by default, "off"); not in the cache key.
+    hang_after: str | None = None
+
+    _check_precision = field_validator("precision")(classmethod(lambda cls, v: check_type_names(v)))
+
+    @field_validator("hang_after")
+    @classmethod
+    def _duration(cls, text: str | None) -> str | None:
+        if text is not None:
+            parse_duration_or_off(text)  # raises BadInput naming a bad duration
+        return text
+
+    @field_validator("part")
+    @classmethod
+    def _known_part(cls, part: str) -> str:
+        resolve_device(part)  # raises BadInput with the closest names
+        return part
+
+    def with_part(self, part: str | None) -> Flow:
+        """The flow with the part from the command line, which wins over the file's."""
+        return self if not part else Flow.model_validate({**self.model_dump(), "part": part})
+
+    def model_path(self, workspace: Path) -> Path:
+        return inside_workspace(workspace, self.model, "model")
+
+    def weights_path(self, workspace: Path) -> Path | None:
+        return inside_workspace(workspace, self.weights, "weights") if self.weights else None
+
+    def reuse_for(self, layer: str, cls: str) -> int:
+        """The ReuseFactor asked for a layer: its table, else its type's, else the flow's (hls4ml's order)."""
+        for table in (self.layers.get(layer), self.layer_types.get(cls)):
+            if table is not None and table.reuse_factor is not None:
+                return table.reuse_factor
+        return self.reuse_factor
+
+
+def inside_workspace(workspace: Path, relative: str, what: str) -> Path:
+    """Resolve a flow path; flows may not reach outside the workspace (they are shared files)."""
+    path = (workspace / relative).resolve()
+    if not path.is_relative_to(workspace.resolve()):
+        raise BadInput(
+            f"The flow's {what} path '{relative}' leads outside the workspace {workspace}.",
+            "Paths in a flow are relative to the workspace and stay inside it (the container sees only the "
+            "workspace); copy it into the workspace.",
+        )
+    return path
+
+
+YAML_SUFFIXES = (".yml", ".yaml")
+
+
+def load_flow(path: Path) -> Flow:
+    """Read and validate a flow file (TOML, or hls4ml's YAML); every problem is one BadInput naming the file."""
+    if not path.is_file():
+        raise BadInput(f"Flow file '{path}' does not exist.", "Give an existing flow with --flow / FLOW= (see flows/).")
+    if path.suffix.lower() in YAML_SUFFIXES:
+        from hlsbox.config.formats import read_hls4ml_yaml
+
+        return read_hls4ml_yaml(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(
+            f"Flow file '{path}' is not valid TOML: {exc}.", "Fix the syntax (see flows/seed.toml)."
+        ) from exc
+    return validate_flow(data, path)
+
+
+def validate_flow(data: dict, path: Path) -> Flow:
+    try:
+        return Flow.model_validate(data)
+    except BadInput as exc:  # raised by a validator (unknown part): keep its own hint
+        raise BadInput(f"In flow '{path}': {exc.message}", exc.hint) from exc
+    except ValidationError as exc:
+        raise BadInput(
+            f"Flow file '{path}' is not valid: {describe_validation_error(exc)}.",
+            "Fix the key named; flows/seed.toml and the README (Flows) document every key.",
+        ) from exc
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    """The keys allowed where a validation error points, for 'closest' hints."""
+    if loc[:1] in (("layers",), ("layer_types",)) and len(loc) >= 3:
+        return list(LayerSettings.model_fields)
+    if loc[:1] == ("csim",):
+        return list(CsimSettings.model_fields)
+    return list(Flow.model_fields)
+
+
+def _where(loc: tuple) -> str:
+    if loc[:1] in (("layers",), ("layer_types",)) and len(loc) >= 2:
+        table, rest = f"[{loc[0]}.{loc[1]}]", ".".join(str(p) for p in loc[2:])
+        return f"{table} {rest}".strip()
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        if err["type"] == "extra_forbidden":
+            table = _where(loc[:-1]) if len(loc) > 1 else "the top level"
+            key = str(loc[-1])
+            problems.append(f"unknown key '{key}' in {table}{_closest(key, _fields_at(loc))}")
+        elif err["type"] == "missing":
+            problems.append(f"missing key '{_where(loc)}'")
+        else:
+            problems.append(f"'{_where(loc)}': {err['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)

@@ -1,0 +1,549 @@
+"""Resource and timing estimates of an hls4ml design, layer by layer, from what `describe` reports.
+
+Each layer kind follows the hls4ml 1.3 kernel that implements it (templates/vivado/nnet_utils):
+- Dense and convolutions multiply n_in x n_out per output pixel. Under the Latency strategy the weights are
+  constants (the multiplies are unrolled, `ALLOCATION mul limit` = products / ReuseFactor): a zero weight costs
+  nothing, a power of two is a shift, a weight with few significant bits becomes shift-adds in LUTs, the rest take
+  DSPs. Under the Resource strategy the weights sit in a ROM reshaped to `block_factor` = products / RF words of
+  RF depth (BRAM), and every one of the block_factor multipliers is a real one (a DSP unless both operands are
+  narrow).
+- io_parallel convolutions run their partitions one after the other (PIPELINE II=RF), io_stream ones a pixel
+  per RF cycles; io_stream FIFOs between layers (and conv line buffers) are memories.
+- FFs are pipeline registers: a Latency-strategy layer's adder trees, cut into as many stages as its multiply and
+  tree take clock periods (none when they fit in one), or kept over RF cycles when its multipliers are shared; a
+  Resource-strategy layer's products and inputs.
+- Activation tables (sigmoid, tanh, softmax's exp and 1/x) are 1,024-entry ROMs: BRAM, copied to serve the reads
+  of one cycle; the stable softmax multiplies each exponential by the inverse of the sum (a DSP per class).
+The numbers that are the tools' habits rather than hls4ml's arithmetic (which constants take a DSP, LUTs and
+FFs per operation, pipeline depths) are in CALIBRATION, fitted to the real csynth reports in tests/data/estimator;
+its error is measured out of sample, each design estimated by a calibration fitted without any design of its
+repository (README: "Estimator accuracy"). Pure Python: used on the host by `plan` and in the image by `fit`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+from hlsbox.core import kernels
+from hlsbox.core.parts import Device
+
+RESOURCES = ("LUT", "FF", "BRAM_18K", "DSP")
+WEIGHTED = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "DepthwiseConv1D", "DepthwiseConv2D")
+CLOCK_UNCERTAINTY = 0.125  # Vivado HLS's default: the share of the clock period it keeps free
+TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softsign", "softplus", "elu", "selu", "hard_sigmoid")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A tool's habits, fitted to real reports (tests/estimator_accuracy.py shows the fit)."""
+
+    # Constant multiplies: the share that takes a DSP, by the bit length of the weight's odd part (2, 3, 4, 5, 6+),
+    # for wide (> 10 bit) data in io_parallel and in io_stream (whose layers keep fewer constants folded), and for
+    # narrow data.
+    dsp_share_parallel: tuple[float, ...] = (0.0, 0.0, 0.5, 0.4, 1.0)
+    dsp_share_stream: tuple[float, ...] = (0.7, 0.7, 0.8, 0.8, 0.95)
+    dsp_share_narrow: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0)
+    narrow_data_bits: int = 10  # data up to this width makes constant multiplies shift-adds
+    lut_multiply_bits: int = 8  # real multiplies with both operands up to this width are built from LUTs ...
+    packed_multiply_bits: int = 4  # ... except up to this width, where two share one DSP
+    # LUT and FF, fitted by tests/calibrate_estimator.py (these defaults are its starting point and prior). LUT: per
+    # non-zero constant product of the Latency strategy (the adder trees and shift-adds), scaled by (2 b - 5) for
+    # b = the operands' mean width; per Resource-strategy multiplier (b wide) and fixed per Resource layer (its
+    # RF-deep control and read muxes); per element of activations and other elementwise layers (b wide); per bit
+    # of the FIFOs and buffers between the layers of a DATAFLOW top.
+    lut_per_product: float = 1.0
+    lut_per_multiplier_bit: float = 1.6
+    lut_resource_layer: float = 1200.0
+    lut_per_element_bit: float = 1.2
+    lut_per_fifo_bit: float = 1.0
+    # FF of the Latency strategy: pipeline registers, per bit of tree_bits (each output's accumulator at every
+    # level of its adder tree, and the inputs). At RF 1 times the stages the clock cuts the layer into
+    # (pipeline_stages: none when it fits in one period); at RF > 1 the inputs are muxed to the shared multipliers
+    # and the sums kept over RF cycles, whatever the clock. io_parallel and io_stream have their own.
+    ff_per_tree_bit: float = 0.5
+    ff_per_tree_bit_stream: float = 0.5
+    ff_per_shared_tree_bit: float = 0.5
+    ff_per_shared_tree_bit_stream: float = 0.5
+    # FF of the Resource strategy: per bit of each multiplier's product (its operands' widths added), per
+    # registered input bit (a convolution's window), and fixed per layer. Then per element bit of activations and
+    # other elementwise layers, per FIFO bit, per DSP of a Latency layer (times its stages), and the top's own.
+    ff_per_multiplier_bit: float = 3.5
+    ff_per_input_bit: float = 1.0
+    ff_resource_layer: float = 800.0
+    ff_per_element_bit: float = 0.3
+    ff_per_fifo_bit: float = 1.0
+    ff_per_dsp: float = 0.0
+    ff_design: float = 0.0
+    softmax_per_class: bool = False  # Vitis HLS: a BRAM and a DSP per class, whatever the ReuseFactor
+    fifo_per_channel: bool = True  # io_stream: a FIFO per channel (Vivado HLS) or one per pixel (Vitis HLS)
+    fifo_word_bits: int = 18  # a pixel FIFO's BRAM18 holds this many bits of its width (Vitis HLS 2024.1: 36)
+    fifo_min_depth: int = 33  # shallower FIFOs are shift registers (SRL), not BRAM
+    latency_limit_share: float = 1.0  # Latency strategy at RF > 1: DSPs / the ALLOCATION limit
+    dense_depth: float = 1.0  # pipeline depth of a fully parallel dense layer: cycles + per log2(n_in)
+    dense_depth_per_log2: float = 0.25
+    stream_pixel_overhead: int = 0  # extra cycles per pixel of a streamed conv, beyond its ReuseFactor
+    resource_overhead: int = 9  # extra cycles of a Resource-strategy multiply loop, beyond its ReuseFactor
+
+
+CALIBRATION = {
+    "vivado_hls": Calibration(
+        # LUT and FF: fitted to every recorded design of the tool (python -m tests.calibrate_estimator)
+        lut_per_product=0.8375,
+        lut_per_multiplier_bit=3.556,
+        lut_resource_layer=1690,
+        lut_per_element_bit=1.962,
+        lut_per_fifo_bit=5.875,
+        ff_per_tree_bit=1.391,
+        ff_per_tree_bit_stream=5.703,
+        ff_per_shared_tree_bit=0.7062,
+        ff_per_shared_tree_bit_stream=1.976,
+        ff_per_multiplier_bit=2.115,
+        ff_resource_layer=1039,
+        ff_per_input_bit=1.416,
+        ff_per_element_bit=1.208,
+        ff_per_fifo_bit=2.566,
+        ff_per_dsp=0.009986,
+        ff_design=0.01,
+    ),
+    "vitis_hls": Calibration(
+        dsp_share_parallel=(0.1, 0.3, 0.5, 0.8, 1.0),
+        dsp_share_stream=(0.1, 0.3, 0.5, 0.8, 1.0),
+        dsp_share_narrow=(0.05, 0.05, 0.05, 0.5, 1.0),
+        softmax_per_class=True,
+        fifo_per_channel=False,
+        latency_limit_share=0.6,
+        # LUT and FF: fitted to every recorded design of the tool (python -m tests.calibrate_estimator)
+        lut_per_product=1.076,
+        lut_per_multiplier_bit=1.6,
+        lut_resource_layer=1200,
+        lut_per_element_bit=1.619,
+        lut_per_fifo_bit=4.63,
+        ff_per_tree_bit=5.194,
+        ff_per_tree_bit_stream=0.7206,
+        ff_per_shared_tree_bit=3.888,
+        ff_per_shared_tree_bit_stream=0.5,
+        ff_per_multiplier_bit=3.5,
+        ff_resource_layer=800,
+        ff_per_input_bit=1.0,
+        ff_per_element_bit=3.45,
+        ff_per_fifo_bit=1.077,
+        ff_per_dsp=0.01,
+        ff_design=0.01,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Design:
+    """What the estimator needs: the described layers and where they go."""
+
+    layers: list[dict]
+    io_type: str
+    device: Device | None
+    part: str
+    tool: str = "vivado_hls"  # vivado_hls or vitis_hls
+    clock_period: float = 5.0
+    tool_version: str | None = None  # e.g. "2024.1"; None: the latest the estimate knows
+    fitted: Calibration | None = None  # None: CALIBRATION's for the tool (a refit: tests/calibrate_estimator.py)
+
+    @property
+    def calibration(self) -> Calibration:
+        calibration = self.fitted or CALIBRATION.get(self.tool, CALIBRATION["vivado_hls"])
+        if self.tool == "vitis_hls" and self.tool_version and self.tool_version < "2024.2":
+            return replace(calibration, fifo_word_bits=36)
+        return calibration
+
+    @property
+    def dataflow(self) -> bool:
+        """hls4ml 1.3's pipeline style (vivado/passes/pipeline_style.py): io_stream, an io_parallel conv of more
+        than one partition, or a Resource-strategy layer make the top a DATAFLOW region, else a PIPELINE."""
+        if self.io_type == "io_stream":
+            return True
+        return any(
+            ("Conv" in row["class"] and row.get("n_partitions", 1) != 1) or kernels.is_resource(row.get("strategy"))
+            for row in self.layers
+        )
+
+    @property
+    def ultrascale(self) -> bool:
+        family = self.device.family if self.device else self.part
+        return "UltraScale" in family or family.startswith("Alveo") or self.part.startswith(("xcu", "xcvu", "xczu"))
+
+
+@dataclass
+class LayerEstimate:
+    name: str
+    cls: str
+    output_shape: list[int]
+    multiplies_per_output: int = 0  # n_in * n_out: per output pixel for a convolution
+    pixels: int = 1
+    reuse_asked: int | None = None
+    reuse_used: int | None = None
+    reuse_valid: list[int] = field(default_factory=list)
+    multipliers: int = 0  # real multipliers working in parallel
+    dsp: int = 0
+    lut: int = 0
+    ff: int = 0
+    bram18: int = 0
+    weight_width: int = 0  # bits of one weight (from the layer's type, e.g. a QKeras quantiser)
+    latency: int = 0  # cycles from its first input to its last output
+    interval: int = 1  # cycles between inputs
+
+    @property
+    def cycles(self) -> int:
+        return self.latency
+
+    def resources(self) -> dict[str, int]:
+        return {"LUT": self.lut, "FF": self.ff, "BRAM_18K": self.bram18, "DSP": self.dsp}
+
+
+@dataclass
+class DesignEstimate:
+    layers: list[LayerEstimate]
+    totals: dict[str, int]
+    latency: int
+    interval: int
+
+
+# ---------- hls4ml's arithmetic ----------
+
+
+def valid_reuse_factors(n_in: int, n_out: int) -> list[int]:
+    """The ReuseFactors hls4ml accepts for an n_in x n_out multiply (FPGABackend._validate_reuse_factor)."""
+    total = n_in * n_out
+    valid = []
+    for rf in _divisors(total):
+        multiplier_limit = math.ceil(total / min(n_in, rf))
+        if (multiplier_limit % n_out == 0 or rf >= n_in) and (rf % n_in == 0 or rf < n_in):
+            valid.append(rf)
+    return valid
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+def closest_reuse_factor(valid: list[int], asked: int) -> int:
+    """hls4ml's choice: the closest valid value, the smaller one on a tie."""
+    from bisect import bisect_left
+
+    pos = bisect_left(valid, asked)
+    if pos == 0:
+        return valid[0]
+    if pos == len(valid):
+        return valid[-1]
+    before, after = valid[pos - 1], valid[pos]
+    return after if after - asked < asked - before else before
+
+
+def usable_reuse_factors(row: dict, io_type: str) -> list[int]:
+    """hls4ml's valid ReuseFactors for a layer that its kernel also runs correctly with."""
+    valid = valid_reuse_factors(row["n_in"], row["n_out"])
+    limit = kernels.max_reuse(row["class"], io_type, row.get("strategy"), row["n_in"])
+    return [rf for rf in valid if limit is None or rf <= limit] or valid[:1]
+
+
+# ---------- the tools' habits ----------
+
+
+def dsp_per_multiply(a_bits: int, b_bits: int, design: Design) -> float:
+    """DSP slices for one real a x b multiply: LUTs when both are narrow (two very narrow ones share a DSP), else
+    the DSP's ports (25x18 on 7-series, 27x18 on UltraScale), more than one for wider operands."""
+    big = max(a_bits, b_bits)
+    if big <= design.calibration.packed_multiply_bits:
+        return 0.5
+    if big <= design.calibration.lut_multiply_bits:
+        return 0.0
+    return float(dsp_ports(a_bits, b_bits, design))
+
+
+def dsp_ports(a_bits: int, b_bits: int, design: Design) -> int:
+    """DSP slices one multiply of this width needs: 25x18 on 7-series, 27x18 on UltraScale."""
+    big, small = max(a_bits, b_bits), min(a_bits, b_bits)
+    port_a = 27 if design.ultrascale else 25
+    return math.ceil(big / port_a) * math.ceil(small / 18)
+
+
+def constant_multiplies(weights: dict | None, data_bits: int, design: Design) -> float:
+    """DSPs of constant multiplies with these weights: zeros vanish, powers of two are shifts, few significant
+    bits become shift-adds, the rest DSPs (by the calibrated share per odd-part bit length)."""
+    calibration = design.calibration
+    if not weights:
+        return 0.0
+    if data_bits <= calibration.narrow_data_bits:
+        shares = calibration.dsp_share_narrow
+    else:
+        shares = calibration.dsp_share_stream if design.io_type == "io_stream" else calibration.dsp_share_parallel
+    dsp = 0.0
+    for key, count in weights.get("odd_bits_hist", {}).items():
+        bits = int(key)
+        if bits <= 1:
+            continue  # zero, or a power of two: a shift
+        dsp += count * shares[min(bits, len(shares) + 1) - 2]
+    return dsp
+
+
+def lut_per_product(a_bits: int, w_bits: int) -> float:
+    """The adder tree and shift-adds of one constant product grow with the operands' width: (2 b - 5) LUTs at
+    b = their mean width (27 at 16 bits, 11 at 8, 7 at 6 in the reports), before calibration."""
+    return max(1.0, a_bits + w_bits - 5)
+
+
+def tree_bits(row: dict, a_bits: int, acc_bits: int) -> float:
+    """What a Latency-strategy layer's pipeline registers hold, in bits: each output's accumulator at every level of
+    its adder tree (log2 of its non-zero products), and the inputs."""
+    n_in, n_out = row["n_in"], row["n_out"]
+    nonzero_per_output = (n_in * n_out - (row.get("weights") or {}).get("zero", 0)) / n_out
+    return n_out * acc_bits * math.log2(max(2.0, nonzero_per_output)) + n_in * a_bits
+
+
+def pipeline_stages(design: Design, a_bits: int, w_bits: int, n_in: int) -> int:
+    """The register stages the tool cuts a fully parallel multiply and its adder tree into: the whole clock
+    periods (less the tool's uncertainty) their delay spans, none when it fits in one. The delays are a guess
+    that the reports bear out (a layer's latency is 0 or 1 cycle at 5 ns on UltraScale, and its FFs with it): a
+    DSP multiply 2.5 ns, a LUT one (narrow data) 1.5 ns, 0.4 ns per adder level, 1.5x that on 7-series."""
+    multiply = 1.5 if max(a_bits, w_bits) <= design.calibration.narrow_data_bits else 2.5
+    delay = (multiply + 0.4 * math.log2(max(2, n_in))) * (1.0 if design.ultrascale else 1.5)
+    return math.floor(delay / (design.clock_period * (1 - CLOCK_UNCERTAINTY)))
+
+
+def _ff_per_tree_bit(calibration: Calibration, stream: bool, rf: int) -> float:
+    if rf > 1:
+        return calibration.ff_per_shared_tree_bit_stream if stream else calibration.ff_per_shared_tree_bit
+    return calibration.ff_per_tree_bit_stream if stream else calibration.ff_per_tree_bit
+
+
+def bram18_for(width_bits: int, depth: int) -> int:
+    """BRAM18 blocks for a memory of depth x width (aspect ratios 512x36 ... 16Kx1)."""
+    for max_depth, port in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)):
+        if depth <= max_depth:
+            return math.ceil(width_bits / port)
+    return math.ceil(depth / 16384) * width_bits
+
+
+# ---------- per layer kind ----------
+
+
+def _weighted(row: dict, design: Design, reuse: int | None, bits: int | None) -> LayerEstimate:
+    calibration = design.calibration
+    est = LayerEstimate(row["name"], row["class"], row["output_shape"])
+    n_in, n_out = row["n_in"], row["n_out"]
+    products = n_in * n_out
+    resource = kernels.is_resource(row.get("strategy"))
+    est.multiplies_per_output, est.pixels = products, row.get("pixels", 1)
+    est.reuse_valid = valid_reuse_factors(n_in, n_out)
+    est.reuse_asked = row.get("reuse_asked")
+    # As converted, the ReuseFactor is the one hls4ml wrote (a PointwiseConv's own entry unchecked); one asked
+    # for here (a way out, fit's search) goes through hls4ml's rule.
+    asked = reuse if reuse is not None else row.get("reuse_used") or 1
+    rf = closest_reuse_factor(est.reuse_valid, asked) if resource and reuse is not None else asked
+    est.reuse_used = rf
+    w_bits = bits or row.get("weight_bits") or 16
+    a_bits = bits or row.get("input_bits") or 16
+    acc_bits = bits or row.get("accum_bits") or row.get("result_bits") or 16
+    est.weight_width = w_bits
+    stream = design.io_type == "io_stream"
+    conv = "Conv" in row["class"]
+    # The multiplies that run at once: a pixel (io_stream), a partition of n_pixels (io_parallel conv), or all.
+    copies = 1 if stream or not conv else max(1, row.get("pixels", 1) // max(1, row.get("n_partitions", 1)))
+    mean_bits = (w_bits + a_bits) / 2
+    if resource:
+        est.multipliers = math.ceil(products / rf) * copies
+        est.dsp = round(est.multipliers * dsp_per_multiply(w_bits, a_bits, design))
+        width = est.multipliers * max(mean_bits, acc_bits)
+        est.lut = round(calibration.lut_resource_layer + calibration.lut_per_multiplier_bit * width)
+        product_width = est.multipliers * (w_bits + a_bits)  # each multiplier's registered product
+        est.ff = round(calibration.ff_resource_layer + calibration.ff_per_multiplier_bit * product_width)
+        est.ff += round(calibration.ff_per_input_bit * n_in * a_bits * copies)  # the inputs (a conv's window)
+        if rf > 1:
+            est.bram18 = bram18_for(math.ceil(products / rf) * w_bits, rf) * copies
+        steps = rf + calibration.resource_overhead
+    else:
+        weights = row.get("weights")
+        if bits:  # what-if width: the layer's values with the same share as at their own width
+            weights = None
+        dsp = constant_multiplies(weights, a_bits, design) if weights else products * 0.7
+        if bits and bits <= calibration.narrow_data_bits:
+            dsp = 0.0
+        ports = dsp_ports(w_bits, a_bits, design)
+        # hls4ml's ALLOCATION mul limit: ceil(products / RF) - zeros / RF (its dense config's multiplier_limit)
+        limit = math.ceil(products / rf) - (row.get("weights") or {}).get("zero", 0) // rf
+        if limit < dsp:
+            est.dsp = round(limit * ports * calibration.latency_limit_share * copies)
+        else:
+            est.dsp = round(dsp * ports * copies)
+        est.multipliers = math.ceil(products / rf) * copies
+        nonzero = (products - (row.get("weights") or {}).get("zero", 0)) * copies
+        est.lut = round(calibration.lut_per_product * nonzero * lut_per_product(a_bits, w_bits))
+        stages = pipeline_stages(design, a_bits, w_bits, n_in) if rf == 1 else 1
+        est.ff = round(_ff_per_tree_bit(calibration, stream, rf) * tree_bits(row, a_bits, acc_bits) * copies * stages)
+        est.ff += round(calibration.ff_per_dsp * est.dsp * stages)
+        steps = rf
+    depth = calibration.dense_depth + calibration.dense_depth_per_log2 * math.log2(max(n_in, 2))
+    if stream and conv:
+        in_pixels = row.get("in_height", 1) * row.get("in_width", 1) if "in_width" in row else est.pixels
+        est.interval = in_pixels * (steps + (0 if resource else calibration.stream_pixel_overhead))
+        est.latency = est.interval + round(depth)
+    elif conv:
+        partitions = row.get("n_partitions", est.pixels)
+        est.interval = partitions * steps
+        est.latency = est.interval + round(depth)
+    else:
+        est.interval = steps
+        est.latency = round(depth) + (steps if resource else steps - 1)
+    return est
+
+
+def _batchnorm(row: dict, design: Design, reuse: int | None, bits: int | None) -> LayerEstimate:
+    est = LayerEstimate(row["name"], row["class"], row["output_shape"])
+    result_bits = bits or row.get("result_bits") or 16
+    channels = row["output_shape"][-1]
+    width = row["elementwise_multiplies"] if design.io_type == "io_parallel" else channels
+    # One scale per channel, the same constant for every pixel of it.
+    # hls4ml's normalize: PIPELINE II=RF, ALLOCATION mul limit = ceil(n_in / RF): the scales shared over RF cycles.
+    rf = reuse or row.get("reuse_used") or 1
+    at_once = math.ceil(width / rf)
+    weights = row.get("weights")
+    dsp_share = constant_multiplies(weights, result_bits, design) / max(1, channels) if weights else 1.0
+    est.dsp = round(dsp_share * at_once)
+    est.multipliers = est.dsp
+    est.lut = round(2 * at_once * result_bits * design.calibration.lut_per_element_bit)
+    est.ff = round(at_once * result_bits * design.calibration.ff_per_element_bit)
+    est.latency, est.interval = _elementwise_timing(row, design)
+    return est
+
+
+def _activation(row: dict, design: Design, bits: int | None) -> LayerEstimate:
+    calibration = design.calibration
+    est = LayerEstimate(row["name"], row["class"], row["output_shape"])
+    result_bits = bits or row.get("result_bits") or 16
+    channels = row["output_shape"][-1]
+    width = row["outputs"] if design.io_type == "io_parallel" else channels
+    kind = row.get("activation") or row["class"].lower()
+    est.lut = round(width * result_bits * calibration.lut_per_element_bit)
+    est.ff = round(width * result_bits * calibration.ff_per_element_bit)
+    if row["class"] == "Softmax" or kind == "softmax":
+        implementation = row.get("implementation") or "stable"
+        if calibration.softmax_per_class:  # Vitis HLS: an exp table copy and a multiply per class
+            classes = width
+            est.bram18 = classes
+        else:  # Vivado HLS: the classes of one cycle (all at RF 1) read the exp table, 2 per BRAM, + 1/x
+            classes = math.ceil(width / max(1, row.get("reuse_used") or 1))
+            est.bram18 = min(math.ceil(classes / 2), 3) + (0 if implementation == "latency" else 1)
+        est.dsp = classes if implementation != "argmax" else 0
+        est.lut += round(classes * 20 * result_bits * calibration.lut_per_element_bit)
+        est.ff += round(classes * 6 * result_bits * calibration.ff_per_element_bit)
+    elif kind in TABLE_ACTIVATIONS:
+        est.bram18 = math.ceil(width / 2)
+    est.latency, est.interval = _elementwise_timing(row, design)
+    if row["class"] == "Softmax":
+        est.latency += 3
+    return est
+
+
+def _other(row: dict, design: Design, bits: int | None) -> LayerEstimate:
+    """Pooling, merges, reshapes, inputs: logic per element (per channel when streaming)."""
+    est = LayerEstimate(row["name"], row["class"], row["output_shape"])
+    result_bits = bits or row.get("result_bits") or 16
+    if row["class"] in ("Input", "InputLayer", "Reshape", "Flatten", "Transpose"):
+        est.latency, est.interval = (0, 1) if design.io_type == "io_parallel" else _elementwise_timing(row, design)
+        return est
+    width = row["outputs"] if design.io_type == "io_parallel" else row["output_shape"][-1]
+    window = row.get("pool_height", 1) * row.get("pool_width", 1)
+    est.lut = round(width * result_bits * max(1, window - 1) * design.calibration.lut_per_element_bit)
+    est.ff = round(width * result_bits * max(1, window - 1) * design.calibration.ff_per_element_bit)
+    est.latency, est.interval = _elementwise_timing(row, design)
+    return est
+
+
+def _elementwise_timing(row: dict, design: Design) -> tuple[int, int]:
+    if design.io_type == "io_parallel":
+        return 1, 1
+    shape = row.get("input_shape") or row["output_shape"]
+    positions = max(1, math.prod(shape[:-1]) if len(shape) > 1 else 1)
+    return positions + 2, positions
+
+
+def estimate_layer(row: dict, design: Design, reuse: int | None = None, bits: int | None = None) -> LayerEstimate:
+    """One described layer; `reuse` and `bits` (every operand's width) are what-ifs."""
+    if "n_in" in row:
+        return _weighted(row, design, reuse, bits)
+    if "elementwise_multiplies" in row:
+        return _batchnorm(row, design, reuse, bits)
+    if row["class"] in ("Activation", "Softmax", "ReLU", "LeakyReLU", "PReLU", "ThresholdedReLU", "HardActivation"):
+        return _activation(row, design, bits)
+    return _other(row, design, bits)
+
+
+# ---------- the design ----------
+
+
+def dataflow_memories(design: Design, bits: int | None = None) -> int:
+    """BRAM18 of the memories between layers: io_stream FIFOs (hls4ml's depths; the model's input and output are
+    ports, not FIFOs) and conv line buffers; in an io_parallel DATAFLOW top, the model input's buffer (its words
+    side by side, 18 bits a BRAM18; twice, ping-pong, when a layer uses the Resource strategy)."""
+    if not design.dataflow:
+        return 0
+    layers, calibration = design.layers, design.calibration
+    if design.io_type == "io_parallel":
+        if design.tool != "vivado_hls":  # seen only with Vivado HLS (Vitis HLS keeps the input in registers)
+            return 0
+        first = layers[0]
+        elements = math.prod(first["output_shape"]) if first["output_shape"] else 1
+        width = bits or first.get("result_bits") or 16
+        copies = 2 if any(kernels.is_resource(row.get("strategy")) for row in layers) else 1
+        return copies * math.ceil(elements * width / 18)
+    total = 0
+    for row in layers[1:-1]:
+        for depth, channels, width in fifos_of(row, bits):
+            if depth < calibration.fifo_min_depth:
+                continue
+            if calibration.fifo_per_channel:
+                total += channels * bram18_for(width, depth)
+            else:
+                total += math.ceil(channels * width / calibration.fifo_word_bits) * max(1, math.ceil(depth / 1024))
+        width = bits or row.get("result_bits") or 16
+        if "Conv" in row["class"] and row.get("filt_height", 1) > 1 and "in_width" in row:
+            lines = (row["filt_height"] - 1) * row.get("n_chan", (row["output_shape"] or [1])[-1])
+            if row["in_width"] >= calibration.fifo_min_depth:
+                total += lines * bram18_for(width, row["in_width"])
+    return total
+
+
+def dataflow_bits(design: Design, bits: int | None = None) -> int:
+    """The width of everything a DATAFLOW top passes between layers in FIFOs or buffers, in bits."""
+    if not design.dataflow:
+        return 0
+    layers = design.layers
+    if design.io_type == "io_parallel":
+        first = layers[0]
+        return math.prod(first["output_shape"] or [1]) * (bits or first.get("result_bits") or 16)
+    return sum(channels * width for row in layers[1:-1] for _, channels, width in fifos_of(row, bits))
+
+
+def fifos_of(row: dict, bits: int | None = None) -> list[tuple[int, int, int]]:
+    """A layer's output FIFOs in io_stream as (depth, channels, bits): one, or one per branch of a fork."""
+    if row.get("streams"):
+        return [(s["depth"], s["channels"], bits or s["bits"] or 16) for s in row["streams"]]
+    channels = row["output_shape"][-1] if row["output_shape"] else 1
+    return [(row.get("stream_depth") or 0, channels, bits or row.get("result_bits") or 16)]
+
+
+def estimate_design(design: Design, reuse: dict[str, int] | None = None, bits: int | None = None) -> DesignEstimate:
+    reuse = reuse or {}
+    calibration = design.calibration
+    layers = [estimate_layer(row, design, reuse.get(row["name"]), bits) for row in design.layers]
+    totals = {r: sum(layer.resources()[r] for layer in layers) for r in RESOURCES}
+    totals["BRAM_18K"] += dataflow_memories(design, bits)
+    between = dataflow_bits(design, bits)
+    totals["LUT"] += round(calibration.lut_per_fifo_bit * between)
+    totals["FF"] += round(calibration.ff_per_fifo_bit * between + calibration.ff_design)
+    if design.dataflow:  # layers overlap; the slowest sets the pace
+        interval = max((layer.interval for layer in layers), default=1)
+        latency = interval + sum(layer.latency - layer.interval for layer in layers)
+    else:  # one pipelined function: the depths add up; a new input every max(ReuseFactor) cycles
+        latency = sum(layer.latency for layer in layers)
+        interval = max((layer.interval for layer in layers), default=1)
+    return DesignEstimate(layers, totals, max(latency, 1), max(interval, 1))

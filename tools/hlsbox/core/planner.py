@@ -1,0 +1,295 @@
+"""`hlsbox plan`: a design's resources, latency and interval against the part, with the estimator's error band,
+a verdict, kernel checks and re-planned ways out, in seconds.
+
+The estimates come from hlsbox.core.estimator (per layer, hls4ml's arithmetic and the tools' habits fitted to real
+reports); the band of each total is the 10th-90th percentile of estimated / reported over the recorded designs
+of the same tool (ERROR_BANDS, checked against tests/data/estimator by a test). The verdict uses the band:
+"fits" when every resource fits even at the band's high end, "does not fit" when one exceeds the part even at
+its low end, "tight" between. Pure Python: used on the host and, by `fit`, in the image.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from hlsbox.core import kernels
+from hlsbox.core.estimator import (
+    RESOURCES,
+    Design,
+    DesignEstimate,
+    LayerEstimate,
+    closest_reuse_factor,
+    estimate_design,
+    usable_reuse_factors,
+    valid_reuse_factors,
+)
+from hlsbox.core.parts import DEVICES, Device
+from hlsbox.core.units import human_time
+
+__all__ = [
+    "FITS",
+    "NO_FIT",
+    "TIGHT",
+    "LayerEstimate",
+    "Plan",
+    "Variant",
+    "closest_reuse_factor",
+    "design_for",
+    "make_plan",
+    "usable_reuse_factors",
+    "valid_reuse_factors",
+]
+
+FITS, TIGHT, NO_FIT = "fits", "tight", "does not fit"
+TIGHT_ABOVE = 0.8  # share of a resource above which a design is "tight" even inside the band
+# estimated / reported, out of sample (each recorded design estimated by a calibration fitted without any design
+# of its repository): 10th and 90th percentile (tests/test_estimator_accuracy.py checks them against the data).
+ERROR_BANDS = {
+    "vivado_hls": {
+        "DSP": (0.99, 1.35),
+        "BRAM_18K": (0.82, 1.07),
+        "LUT": (0.71, 1.37),
+        "FF": (0.35, 1.64),
+        "latency": (0.64, 1.76),
+        "interval": (0.64, 1.27),
+    },
+    "vitis_hls": {
+        "DSP": (0.82, 1.37),
+        "BRAM_18K": (1.0, 1.0),
+        "LUT": (0.77, 1.85),
+        "FF": (0.2, 1.09),
+        "latency": (0.14, 3.36),
+        "interval": (0.53, 2.47),
+    },
+}
+
+
+def tool_of(backend: str) -> str:
+    return "vitis_hls" if backend == "Vitis" else "vivado_hls"
+
+
+def design_for(described: dict, flow: dict, device: Device) -> Design:
+    return Design(
+        described["layers"],
+        flow["io_type"],
+        device,
+        flow["part"],
+        tool_of(flow.get("backend", "Vivado")),
+        flow.get("clock_period", 5.0),
+    )
+
+
+def band(tool: str, quantity: str, value: float) -> tuple[int, int]:
+    """The range the real figure is likely in, given the estimate (estimate / the ratio band)."""
+    low, high = ERROR_BANDS.get(tool, ERROR_BANDS["vivado_hls"]).get(quantity, (1.0, 1.0))
+    return math.floor(value / high), math.ceil(value / low)
+
+
+def verdict_of(totals: dict[str, int], device: Device, tool: str) -> tuple[dict[str, float], str]:
+    capacity = device.capacity()
+    share = {r: totals[r] / capacity[r] if capacity[r] else math.inf for r in RESOURCES}
+    worst = max(share.values())
+    lowest = max(band(tool, r, totals[r])[0] / capacity[r] if capacity[r] else math.inf for r in RESOURCES)
+    highest = max(band(tool, r, totals[r])[1] / capacity[r] if capacity[r] else math.inf for r in RESOURCES)
+    if lowest > 1:
+        return share, NO_FIT
+    if highest <= 1 and worst <= TIGHT_ABOVE:
+        return share, FITS
+    return share, TIGHT
+
+
+@dataclass
+class Plan:
+    flow: str
+    part: str
+    device: str
+    tool: str
+    io_type: str
+    strategy: str
+    clock_period: float
+    layers: list[LayerEstimate]
+    totals: dict[str, int]
+    bands: dict[str, tuple[int, int]]
+    capacity: dict[str, int]
+    utilisation: dict[str, float]
+    verdict: str
+    latency_cycles: int
+    interval_cycles: int
+    ways_out: list[str]
+    reuse_that_fits: dict[str, int] | None = None
+    parts_that_fit: list[str] = field(default_factory=list)
+    alternatives: list[Variant] = field(default_factory=list)  # the ways out that can be written as flows
+    kernel_problems: list[dict] = field(default_factory=list)  # layers whose hls4ml kernel would abort
+    unfused_batchnorms: list[dict] = field(default_factory=list)
+    second_opinion: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def kernel_problems(design: Design) -> list[dict]:
+    found = []
+    for row in design.layers:
+        if "n_in" in row:
+            rf = row.get("reuse_used") or 1
+            problem = kernels.problem(row["name"], row["class"], design.io_type, row.get("strategy"), row["n_in"], rf)
+            if problem is not None:
+                found.append(asdict(problem))
+    return found
+
+
+def with_io(design: Design, io_type: str) -> Design:
+    return Design(design.layers, io_type, design.device, design.part, design.tool, design.clock_period)
+
+
+def smallest_reuse_that_fits(
+    design: Design, bits: int | None = None, accept_tight: bool = True
+) -> dict[str, int] | None:
+    """Per weighted layer, the smallest usable ReuseFactor at or above one common target with which the whole
+    design fits the part: "fits" where some target gets there, else (if `accept_tight`) the first "tight" one;
+    None when none does."""
+    weighted = [row for row in design.layers if "n_in" in row]
+    usable = {row["name"]: usable_reuse_factors(row, design.io_type) for row in weighted}
+    candidates = sorted({rf for valid in usable.values() for rf in valid})
+    first_tight = None
+    for target in candidates:
+        choice = {name: next((rf for rf in valid if rf >= target), valid[-1]) for name, valid in usable.items()}
+        verdict = verdict_of(estimate_design(design, choice, bits).totals, design.device, design.tool)[1]
+        if verdict == FITS:
+            return choice
+        if verdict == TIGHT and accept_tight and first_tight is None:
+            first_tight = choice
+    return first_tight
+
+
+def make_plan(described: dict, flow: dict, device: Device) -> Plan:
+    design = design_for(described, flow, device)
+    estimate = estimate_design(design)
+    share, verdict = verdict_of(estimate.totals, device, design.tool)
+    plan = Plan(
+        flow["name"],
+        flow["part"],
+        device.name,
+        design.tool,
+        design.io_type,
+        flow["strategy"],
+        design.clock_period,
+        estimate.layers,
+        estimate.totals,
+        {r: band(design.tool, r, estimate.totals[r]) for r in RESOURCES},
+        device.capacity(),
+        {r: round(v, 4) for r, v in share.items()},
+        verdict,
+        estimate.latency,
+        estimate.interval,
+        [],
+        unfused_batchnorms=described.get("unfused_batchnorms") or [],
+    )
+    plan.kernel_problems = kernel_problems(design)
+    from hlsbox.core import surrogate  # the second opinion: the nearest recorded designs
+
+    plan.second_opinion = surrogate.opinion(design)
+    if verdict != FITS or plan.kernel_problems:
+        plan.parts_that_fit = parts_better_than(design, verdict)
+        tries = alternatives(plan, design)
+        plan.alternatives = [t for t in tries if not (t.searched_reuse and t.reuse is None)]  # writable as flows
+        if verdict == NO_FIT:
+            plan.reuse_that_fits = tries[0].reuse  # the first alternative: this io_type, ReuseFactors that fit
+        plan.ways_out = ways_out(plan, tries)
+    return plan
+
+
+def parts_better_than(design: Design, verdict: str) -> list[str]:
+    """The other parts on which the design as is fits (or, when it does not fit here, is at least tight)."""
+    wanted = {FITS} if verdict == TIGHT else {FITS, TIGHT}
+    return [
+        d.name
+        for d in sorted(DEVICES.values(), key=lambda d: (d.dsp, d.lut))
+        if d.name != design.device.name
+        and verdict_of(estimate_design(_on(design, d)).totals, d, design.tool)[1] in wanted
+    ]
+
+
+def _on(design: Design, device: Device) -> Design:
+    return Design(design.layers, design.io_type, device, device.name, design.tool, design.clock_period)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A what-if: the same model with another io_type, precision width or ReuseFactors."""
+
+    label: str
+    verdict: str
+    totals: dict[str, int]
+    utilisation: dict[str, float]
+    latency_cycles: int
+    io_type: str
+    bits: int | None = None  # every operand this wide (ap_fixed<bits, 3>), or the flow's types
+    reuse: dict[str, int] | None = None
+    searched_reuse: bool = False  # True when ReuseFactors were searched for (and `reuse` is None if none fit)
+    interval_cycles: int = 1
+
+
+def variant(
+    design: Design, label: str, bits: int | None = None, fit_reuse: bool = False, accept_tight: bool = True
+) -> Variant:
+    reuse = smallest_reuse_that_fits(design, bits, accept_tight) if fit_reuse else None
+    estimate: DesignEstimate = estimate_design(design, reuse, bits)
+    share, verdict = verdict_of(estimate.totals, design.device, design.tool)
+    return Variant(
+        label,
+        verdict,
+        estimate.totals,
+        share,
+        estimate.latency,
+        design.io_type,
+        bits,
+        reuse,
+        fit_reuse,
+        estimate.interval,
+    )
+
+
+def _describe_variant(v: Variant, clock_period: float) -> str:
+    if v.searched_reuse and v.reuse is None:
+        return f"{v.label.replace(' that fit', '')}: no ReuseFactor makes it fit."
+    worst = max(v.utilisation, key=v.utilisation.get)
+    text = (
+        f"{v.label}: {v.verdict} (most used {worst} {v.utilisation[worst]:.0%}; latency about "
+        f"{v.latency_cycles:,} cycles, {human_time(v.latency_cycles * clock_period * 1e-9)}, a new input every "
+        f"{v.interval_cycles:,} cycles)"
+    )
+    if v.reuse:
+        text += "; ReuseFactor per layer " + ", ".join(f"{name} {rf}" for name, rf in v.reuse.items())
+    return text
+
+
+def alternatives(plan: Plan, design: Design) -> list[Variant]:
+    """What-ifs, each re-planned: ReuseFactors that fit, io_stream for conv nets, 8-bit precision."""
+    conv_net = plan.io_type == "io_parallel" and any(layer.cls.startswith("Conv") for layer in plan.layers)
+    # a design already within the estimator's error is only helped by ReuseFactors that make it fit
+    tries = [
+        variant(design, f"ReuseFactors that fit ({plan.io_type})", fit_reuse=True, accept_tight=plan.verdict == NO_FIT)
+    ]
+    stream = with_io(design, "io_stream")
+    if conv_net:
+        tries.append(variant(stream, "io_stream, same ReuseFactors"))
+        tries.append(variant(stream, "io_stream + ReuseFactors that fit", fit_reuse=True))
+    tries.append(variant(design, f"ap_fixed<8,3> everywhere ({plan.io_type})", bits=8))
+    if plan.io_type == "io_parallel":
+        tries.append(variant(stream, "io_stream + ap_fixed<8,3> + ReuseFactors that fit", bits=8, fit_reuse=True))
+    return tries
+
+
+def ways_out(plan: Plan, tries: list[Variant]) -> list[str]:
+    period = plan.clock_period
+    writable = [t for t in tries if not (t.searched_reuse and t.reuse is None)]
+    ways = [_describe_variant(attempt, period) for attempt in writable + [t for t in tries if t not in writable]]
+    if plan.parts_that_fit:
+        parts = ", ".join(plan.parts_that_fit[:4])
+        room = " with room" if plan.verdict == TIGHT else ""
+        ways.append(f"Parts that hold this design as is{room}: {parts} (smallest first).")
+    else:
+        ways.append("No part in the database holds this design as it is.")
+    return ways

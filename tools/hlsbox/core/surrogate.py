@@ -1,0 +1,89 @@
+"""A second opinion beside the analytic estimate: what the most similar recorded designs really used.
+
+The recorded designs (tests/data/estimator: real csynth reports of hls4ml designs) are kept here as a few
+features each and their reported figures (data/recorded_designs.json, written by
+`python -m tests.estimator_accuracy --write-surrogate`). For a design, the k nearest of the same tool (by
+size, parallelism, widths, strategy, io_type) each predict by scaling their figure with the ratio of the
+designs' sizes; the geometric mean of those is the opinion. It knows only what it has seen: its
+leave-one-out error is in the README beside the analytic one's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from hlsbox.core.estimator import Design
+
+DATA = Path(__file__).resolve().parent / "data" / "recorded_designs.json"
+QUANTITIES = ("DSP", "BRAM_18K", "LUT", "FF", "latency", "interval")
+NEIGHBOURS = 3
+
+
+def features(design: Design) -> dict[str, float]:
+    """What makes designs alike: how much arithmetic, how much of it at once, how wide, how built."""
+    weighted = [row for row in design.layers if "n_in" in row]
+    products = sum(row["n_in"] * row["n_out"] for row in weighted) or 1
+    parallel = sum(row["n_in"] * row["n_out"] / max(1, row.get("reuse_used") or 1) for row in weighted) or 1
+    resource = sum(row["n_in"] * row["n_out"] for row in weighted if "resource" in (row.get("strategy") or ""))
+    conv = sum(row["n_in"] * row["n_out"] for row in weighted if "Conv" in row["class"])
+    pixels = sum(row["n_in"] * row["n_out"] * row.get("pixels", 1) for row in weighted) or 1
+    return {
+        "log_products": math.log2(products),
+        "log_parallel": math.log2(parallel),
+        "log_work": math.log2(pixels),
+        "weight_bits": sum((row.get("weight_bits") or 16) * row["n_in"] * row["n_out"] for row in weighted) / products,
+        "input_bits": sum((row.get("input_bits") or 16) * row["n_in"] * row["n_out"] for row in weighted) / products,
+        "resource": resource / products,
+        "conv": conv / products,
+        "stream": 1.0 if design.io_type == "io_stream" else 0.0,
+    }
+
+
+SCALE = {  # distance weights: a unit of each feature as far as ~1 doubling of the arithmetic
+    "log_products": 1.0,
+    "log_parallel": 1.0,
+    "log_work": 0.5,
+    "weight_bits": 0.25,
+    "input_bits": 0.15,
+    "resource": 3.0,
+    "conv": 2.0,
+    "stream": 2.0,
+}
+SIZE = {"DSP": "log_parallel", "LUT": "log_products", "FF": "log_products", "BRAM_18K": None, "latency": None}
+
+
+def load() -> list[dict]:
+    return json.loads(DATA.read_text()) if DATA.is_file() else []
+
+
+def predict(query: dict[str, float], tool: str, records: list[dict], exclude: str | None = None) -> dict:
+    """The k nearest recorded designs of the same tool, and their figures scaled to the query's size."""
+    candidates = [r for r in records if r["tool"] == tool and r["id"] != exclude] or [
+        r for r in records if r["id"] != exclude
+    ]
+    if not candidates:
+        return {}
+    nearest = sorted(candidates, key=lambda r: _distance(query, r["features"]))[:NEIGHBOURS]
+    opinion: dict = {"neighbours": [r["id"] for r in nearest]}
+    for quantity in QUANTITIES:
+        logs = []
+        for record in nearest:
+            value = record["reported"].get(quantity)
+            if value is None:
+                continue
+            size = SIZE.get(quantity)
+            shift = query[size] - record["features"][size] if size else 0.0
+            logs.append(math.log2(max(value, 0.5)) + shift)
+        if logs:
+            opinion[quantity] = round(2 ** (sum(logs) / len(logs)))
+    return opinion
+
+
+def _distance(a: dict[str, float], b: dict[str, float]) -> float:
+    return math.sqrt(sum((SCALE[k] * (a[k] - b[k])) ** 2 for k in SCALE))
+
+
+def opinion(design: Design) -> dict:
+    return predict(features(design), design.tool, load())

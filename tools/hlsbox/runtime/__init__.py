@@ -1,0 +1,2 @@
+"""Running a step: container engines, images and toolchains, the request, the runner, the step table,
+progress and tables."""

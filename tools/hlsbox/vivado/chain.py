@@ -1,0 +1,239 @@
+"""The Vivado steps on the host: csynth, cosim, export, vsynth.
+
+Each runs the host's Vivado HLS (mounted read-only at its own path) in the image on a copy of the project
+its upstream step made (the registry says which: convert -> csynth -> cosim / export / vsynth). Upstream
+steps run first when their result is missing or stale (the cache makes an up-to-date one free), so a part
+given on the command line regenerates the project. The install is discovered and probed once per command.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rich.console import Console
+
+from hlsbox.commands import plan as plans
+from hlsbox.core.errors import BadInput
+from hlsbox.core.parts import resolve_device
+from hlsbox.runtime import engines, image, runner
+from hlsbox.runtime import step_table as registry
+from hlsbox.runtime.engines import ContainerSpec, Limits, Mount, Watch
+from hlsbox.runtime.request import RunRequest, StepExtras
+from hlsbox.vivado import install as vivado
+from hlsbox.vivado import log as vivado_log
+from hlsbox.vivado import reports as report
+
+BUILD_OPTIONS = ("reset", "csim", "synth", "cosim", "validation", "export", "vsynth", "fifo_opt")
+
+
+@dataclass(frozen=True)
+class VivadoParams:
+    """The Vivado options of a request (request.params holds them as plain values, for sweeps' JSON)."""
+
+    vivado: str | None = None  # the install asked for; discovered when None
+    network: bool = False
+    ignore_plan: bool = False  # run a design the plan says cannot fit (--ignore-plan, HLSBOX_IGNORE_PLAN=1)
+    with_csim: bool = False
+    y2k22_workaround: bool = True  # export under libfaketime on an unpatched affected release
+
+    @classmethod
+    def of(cls, request: RunRequest) -> VivadoParams:
+        return cls(**request.params)
+
+
+def build_options(step: str, csim: bool = False) -> dict[str, int]:
+    on = set(registry.step(step).build_options) | ({"csim"} if csim else set())
+    return {name: int(name in on) for name in BUILD_OPTIONS}
+
+
+def tool_command(install: vivado.Install, options: dict[str, int], fake_date: str | None = None) -> list[str]:
+    """The command run in the project dir: settings64.sh sourced by bash (it uses `source`), then the
+    tool; vivado_hls / vitis_hls take the options as arguments, vitis-run reads build_opt.tcl. With
+    `fake_date`, the tool and its children see that date (libfaketime), the Y2K22 workaround."""
+    if install.tool == "vitis-run":
+        tool = [str(install.tool_path), "--tcl", "build_prj.tcl", "--mode", "hls"]
+    else:
+        tool = [str(install.tool_path), "-f", "build_prj.tcl", " ".join(f"{k}={v}" for k, v in options.items())]
+    return (["faketime", fake_date] if fake_date else []) + sourced(install, tool)
+
+
+def sourced(install: vivado.Install, command: list[str]) -> list[str]:
+    return ["bash", "-c", f'source {shlex.quote(str(install.settings))} >/dev/null 2>&1; exec "$@"', "hlsbox", *command]
+
+
+def probe(install: vivado.Install) -> vivado.Install:
+    """`<tool> -version` in the image with the install mounted: proves the mount, the runtime libraries
+    and the version before an hours-long step starts."""
+    engine = engines.select()
+    img = image.find_image(engine)
+    lines: list[str] = []
+    spec = ContainerSpec(
+        img.id,
+        tuple(sourced(install, [str(install.tool_path), "-version"])),
+        Limits(memory=2 << 30, cpus=1, pids=512, timeout=120),
+        mounts=(Mount(install.root, install.root),),
+        labels={"org.hlsbox.step": "vivado-version"},
+    )
+    outcome = engine.run(spec, Watch(on_line=lines.append))
+    version = vivado.parse_version_output("\n".join(lines))
+    if outcome.exit_code != 0 or version is None:
+        tail = " / ".join(lines[-3:]) or "no output"
+        raise BadInput(
+            f"`{install.tool} -version` from {install.root} did not print a version in the image "
+            f"(exit {outcome.exit_code}: {tail}).",
+            "Check the install (bin/, settings64.sh); it runs on Debian bookworm with the image's libraries.",
+        )
+    return replace(install, version=version)
+
+
+def _diagnose(run_dir: Path) -> str | None:
+    log = run_dir / "step.log"
+    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
+    known = [f"{f.name}: {f.explanation}" for f in vivado_log.diagnose(lines)]
+    result_file = run_dir / "result.json"
+    if result_file.is_file():
+        missing = json.loads(result_file.read_text()).get("missing_report")
+        if missing:
+            known.append(f"The step's report is missing: {missing}.")
+    return "\n".join(known) or None
+
+
+def _copy_project(source: Path) -> Callable[[Path], dict]:
+    def prepare(run_dir: Path) -> dict:
+        shutil.copytree(source / "hls4ml_prj", run_dir / "hls4ml_prj", symlinks=True)
+        return {"project_dir": str(run_dir / "hls4ml_prj")}
+
+    return prepare
+
+
+@dataclass(frozen=True)
+class Tool:
+    """The probed install and what every step of one command shares."""
+
+    install: vivado.Install
+    licence: dict[str, str]
+    expected: str = ""  # what the plan expected of the design (shown when the tool goes silent)
+
+
+def run_vivado_step(console: Console, request: RunRequest) -> tuple[dict, Path]:
+    params = VivadoParams.of(request)
+    found = vivado.discover(params.vivado, request.flow.backend)  # on the host: no Vivado process
+    if found.version is not None:  # the version its path gives: a wrong backend is said before the plan
+        vivado.check_backend(found, request.flow.backend)
+    # before any Vivado process; --force redoes this step, not the plan's describe
+    plan = check_plan(console, request.replace(step="plan", force=False, params={}), params.ignore_plan)
+    install = probe(found)
+    vivado.check_backend(install, request.flow.backend)
+    licence = vivado.licence_environment()
+    if vivado.licence_needs_network(licence) and not params.network:
+        console.print(
+            "[yellow]The licence setting names a server (port@host), but the container has no network; "
+            "give --network if the tool needs it.[/]"
+        )
+    console.print(f"Using {install}")
+    return _run_chain(console, request, Tool(install, licence, plan_summary(plan)))
+
+
+def hopeless(plan: plans.Plan) -> list[str]:
+    """The resources the design exceeds even at the low end of the estimator's band, with the plan's numbers."""
+    over = []
+    for resource, (low, high) in plan.bands.items():
+        capacity = plan.capacity.get(resource) or 0
+        if capacity and low > capacity:
+            over.append(
+                f"{resource} {plan.totals[resource]:,} (band {low:,}-{high:,}) against {capacity:,}: "
+                f"{plan.totals[resource] / capacity:.0%}, {low / capacity:.0%} even at the band's low end"
+            )
+    return over
+
+
+def check_plan(console: Console, request: RunRequest, ignore_plan: bool) -> plans.Plan:
+    """Refuse (exit 2) a design the plan says cannot fit even at the low end of its band, unless asked."""
+    plan = plans.plan_flow(console, request, show=False)
+    over = hopeless(plan) if plan.verdict == plans.NO_FIT else []
+    if not over:
+        return plan
+    numbers = "; ".join(over)
+    if ignore_plan:
+        console.print(
+            f"[bold yellow]Warning:[/] the plan says this design cannot fit {plan.part} ({numbers}); running it "
+            "anyway (--ignore-plan). Synthesis may run for hours to confirm it."
+        )
+        return plan
+    raise BadInput(
+        f"The plan says this design cannot fit {plan.part} even at the low end of the estimator's band: {numbers}. "
+        "Synthesis would run for hours to confirm it (Vivado HLS 2018.2 checked the seed's design for 7 h 45 min, "
+        "then found its top had no outputs); nothing was started.",
+        "Take one of the ways out of `hlsbox plan` (or `hlsbox fit`), or run it anyway with --ignore-plan "
+        "(HLSBOX_IGNORE_PLAN=1).",
+    )
+
+
+def plan_summary(plan: plans.Plan) -> str:
+    """What the plan expected of the design, for the stall message: the verdict and the most used resources."""
+    used = sorted(plan.utilisation, key=plan.utilisation.get, reverse=True)[:2]
+    shares = ", ".join(
+        f"{r} ~{plan.totals[r]:,} ({plan.bands[r][0]:,}-{plan.bands[r][1]:,}) of {plan.capacity[r]:,}" for r in used
+    )
+    return f"The plan expected {shares} on {plan.part} ({plan.verdict})"
+
+
+def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[dict, Path]:
+    """The request's step after the steps before it (run when missing or stale), with one probed install."""
+    step = registry.step(request.step)
+    upstream = request.replace(step=step.upstream, force=False)  # --force redoes this step, not the ones before
+    if step.upstream == "convert":
+        upstream_result, upstream_dir = runner.run_step(console, upstream.replace(params={}))
+    else:
+        upstream_result, upstream_dir = _run_chain(console, upstream, tool)
+    layers = upstream_result.get("layers", [])
+    upstream_key = json.loads((upstream_dir / "manifest.json").read_text())["cache_key"]
+    params = VivadoParams.of(request)
+    options = build_options(request.step, params.with_csim)
+    fake_date = vivado.Y2K22_FAKE_DATE if "export" in step.build_options and _needs_faketime(tool, params) else None
+    extras = StepExtras(
+        spec={
+            "tool": tool.install.tool,
+            "options": options,
+            "command": tool_command(tool.install, options, fake_date),
+            "fake_date": fake_date,
+            "stop_on": [stop.pattern for stop in vivado_log.STOP_ON],
+        },
+        mounts=(Mount(tool.install.root, tool.install.root),),
+        env=tool.licence,
+        prepare=_copy_project(upstream_dir),
+        cache_inputs={"upstream": upstream_key, "vivado": str(tool.install), "csim": params.with_csim},
+        log_reader=vivado_log.LogState,
+        diagnose=_diagnose,
+        stall_note=tool.expected,
+    )
+    limits = replace(request.limits, network=params.network)
+    result, run_dir = runner.run_step(console, request.replace(extras=extras, limits=limits), step.module)
+    result["layers"] = layers
+    device = resolve_device(request.flow.part)
+    full = report.build_report({**result, "part": request.flow.part}, run_dir / "hls4ml_prj", layers, device)
+    (run_dir / "report.json").write_text(json.dumps(full, indent=2) + "\n")
+    result["full_report"] = full
+    return result, run_dir
+
+
+def _needs_faketime(tool: Tool, params: VivadoParams) -> bool:
+    return tool.install.y2k22_affected and params.y2k22_workaround
+
+
+def show(console: Console, result: dict, run_dir: Path) -> None:
+    if result.get("fake_date"):
+        console.print(
+            f"[yellow]export ran with the clock at {result['fake_date']} (libfaketime): this release has the Y2K22 "
+            "export bug (Xilinx AR 76960) and no patch; apply Xilinx's patch to run it on the real date.[/]"
+        )
+    report.show(console, result["full_report"], f"{result['step']}: {run_dir}")
+    if result.get("chart"):
+        console.print(f"[green]Report:[/] {run_dir}/report.json   chart: {run_dir}/resources.png")
+    else:
+        console.print(f"[green]Report:[/] {run_dir}/report.json")
