@@ -26,7 +26,7 @@ from tests.conftest import REPO, assert_clean_error, run_cli
 )
 def test_bad_parameters_are_refused(params: dict, phrase: str):
     with pytest.raises(BadInput, match=phrase):
-        fits.FitParams(**params).check()
+        fits.check_params(fits.FitParams(**params))
 
 
 def test_the_default_output_sits_beside_the_flow(tmp_path: Path):

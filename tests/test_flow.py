@@ -104,17 +104,6 @@ def test_bad_per_layer_tables_name_the_table_and_the_closest_key(tmp_path: Path,
     assert "t.toml" in str(info.value)  # the flow file is named
 
 
-def test_a_layer_table_wins_over_its_type_and_the_global_value_as_in_hls4ml():
-    flow = Flow(
-        name="x",
-        model="m.keras",
-        reuse_factor=2,
-        layer_types={"Dense": {"reuse_factor": 4}},
-        layers={"out": {"reuse_factor": 5}, "fc1": {"precision": {"accum": "ap_fixed<20,8>"}}},
-    )
-    assert (flow.reuse_for("out", "Dense"), flow.reuse_for("fc1", "Dense"), flow.reuse_for("c", "Conv2D")) == (5, 4, 2)
-
-
 def test_a_written_flow_reads_back_the_same(tmp_path: Path):
     from hlsbox.config.formats import to_toml, write_toml
 

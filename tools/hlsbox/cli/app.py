@@ -365,7 +365,7 @@ def fit(
     from hlsbox.commands import fit as fits
 
     params = fits.FitParams(agreement, budget / 100, io_type, max_probes, samples)
-    params.check()
+    fits.check_params(params)
     step = registry.step("fit")
     loaded = load_flow(flow).with_part(part)
     target = fits.output_path(flow, out)

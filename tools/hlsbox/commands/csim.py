@@ -3,13 +3,15 @@ variants and fit candidates that share a build) skip g++."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 
+from hlsbox.core.contract import CsimCache
 from hlsbox.runtime import runner
 from hlsbox.runtime.engines import Mount
-from hlsbox.runtime.request import RunRequest, StepExtras
+from hlsbox.runtime.request import RunRequest
 
 
 def ccache_dir(request: RunRequest) -> Path:
@@ -23,14 +25,10 @@ def with_ccache(request: RunRequest) -> RunRequest:
     cache = ccache_dir(request)
     extras = request.extras
     return request.replace(
-        extras=StepExtras(
-            spec={**extras.spec, "ccache_dir": str(cache)},
+        extras=replace(
+            extras,
+            spec={**extras.spec, "csim_cache": CsimCache(str(cache))},
             mounts=(*extras.mounts, Mount(cache, cache, read_only=False)),
-            env=extras.env,
-            prepare=extras.prepare,
-            cache_inputs=extras.cache_inputs,
-            log_reader=extras.log_reader,
-            diagnose=extras.diagnose,
         )
     )
 

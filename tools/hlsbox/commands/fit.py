@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
@@ -15,6 +15,7 @@ from rich.console import Console
 from hlsbox.commands.csim import with_ccache
 from hlsbox.config.flow import Flow, validate_flow
 from hlsbox.config.formats import write_toml
+from hlsbox.core.contract import FitParams, FitRun
 from hlsbox.core.errors import EXIT_BAD_INPUT, BadInput, StepFailed
 from hlsbox.runtime import runner
 from hlsbox.runtime.engines import Mount
@@ -23,23 +24,16 @@ from hlsbox.runtime.request import RunRequest
 MADE_BY = "# Made by hlsbox fit"
 
 
-@dataclass(frozen=True)
-class FitParams:
-    agreement: float = 0.99  # top-1 agreement with Keras to keep, on calibration and held-out inputs
-    budget: float = 0.8  # share of every resource of the part the design may use
-    io_type: str = "auto"  # auto: io_parallel, io_stream only where io_parallel cannot fit
-    max_probes: int = 40  # C simulations the search may use, cached ones included (a re-run replays them)
-    calibration_samples: int = 200
-
-    def check(self) -> None:
-        if not 0 < self.agreement <= 1:
-            raise BadInput(f"--agreement {self.agreement} is not a share in (0, 1].", "E.g. --agreement 0.99.")
-        if not 0 < self.budget <= 1:
-            raise BadInput(f"--budget {self.budget:.0%} is not a share of the part in (0%, 100%].", "E.g. --budget 80.")
-        if self.io_type not in ("auto", "io_parallel", "io_stream"):
-            raise BadInput(f"--io-type {self.io_type} is not auto, io_parallel or io_stream.", "E.g. --io-type auto.")
-        if self.max_probes < 1 or self.calibration_samples < 10:
-            raise BadInput("--max-probes must be at least 1 and --samples at least 10.", "E.g. --max-probes 40.")
+def check_params(params: FitParams) -> None:
+    """The command line's fit options, each refused with what to give instead."""
+    if not 0 < params.agreement <= 1:
+        raise BadInput(f"--agreement {params.agreement} is not a share in (0, 1].", "E.g. --agreement 0.99.")
+    if not 0 < params.budget <= 1:
+        raise BadInput(f"--budget {params.budget:.0%} is not a share of the part in (0%, 100%].", "E.g. --budget 80.")
+    if params.io_type not in ("auto", "io_parallel", "io_stream"):
+        raise BadInput(f"--io-type {params.io_type} is not auto, io_parallel or io_stream.", "E.g. --io-type auto.")
+    if params.max_probes < 1 or params.calibration_samples < 10:
+        raise BadInput("--max-probes must be at least 1 and --samples at least 10.", "E.g. --max-probes 40.")
 
 
 def output_path(flow_file: Path, out: Path | None) -> Path:
@@ -72,7 +66,7 @@ def run_fit(console: Console, request: RunRequest) -> tuple[dict, Path]:
     request = request.replace(
         extras=dataclasses.replace(
             extras,
-            spec={**extras.spec, "fit": asdict(params), "cache_dir": str(cache)},
+            spec={**extras.spec, "fit": FitRun(params, str(cache))},
             mounts=(*extras.mounts, Mount(cache, cache, read_only=False)),
             cache_inputs={**extras.cache_inputs, "fit": asdict(params)},
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import itertools
 import json
 import math
@@ -30,6 +31,7 @@ from rich.table import Table
 
 from hlsbox.config.flow import Flow
 from hlsbox.config.formats import to_toml
+from hlsbox.core.contract import ParetoPlot, ParetoPoint
 from hlsbox.core.errors import EXIT_INTERRUPTED, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
 from hlsbox.core.parts import resolve_device
 from hlsbox.core.units import human_duration, human_size
@@ -451,7 +453,7 @@ def write_results(rows: list[dict], directory: Path) -> None:
         writer.writerows(rows)
 
 
-def plot_points(rows: list[dict]) -> list[dict]:
+def plot_points(rows: list[dict]) -> list[ParetoPoint]:
     """Latency against resources (the largest share of its part any resource takes), front marked."""
     points = []
     for row in rows:
@@ -463,17 +465,9 @@ def plot_points(rows: list[dict]) -> list[dict]:
             if capacity.get(k)
         ]
         if latency is not None and used:
-            points.append(
-                {
-                    "variant": row["variant"],
-                    "latency": latency,
-                    "resources": max(used),
-                    "estimated": "latency_cycles" not in row,
-                }
-            )
-    front = pareto_front([(p["resources"], p["latency"]) for p in points])
-    for i, point in enumerate(points):
-        point["pareto"] = i in front
+            points.append(ParetoPoint(row["variant"], latency, max(used), "latency_cycles" not in row))
+    front = pareto_front([(p.resources, p.latency) for p in points])
+    points = [dataclasses.replace(point, pareto=i in front) for i, point in enumerate(points)]
     return points
 
 
@@ -570,13 +564,8 @@ def plot(console: Console, rows: list[dict], directory: Path, template: RunReque
     if not points:
         return
     name = template.flow.name
-    spec = {
-        "run_dir": str(directory),
-        "points": points,
-        "flow_name": name,
-        "title": f"{name}: {len(points)} variants ({template.step})",
-    }
-    (directory / "pareto-spec.json").write_text(json.dumps(spec))
+    spec = ParetoPlot(str(directory), f"{name}: {len(points)} variants ({template.step})", name, tuple(points))
+    (directory / "pareto-spec.json").write_text(json.dumps(spec.to_dict()))
     command = ["python", "-m", "hlsbox.steps", "pareto", "--spec", str(directory / "pareto-spec.json")]
     limits = Limits(memory=2 << 30, cpus=1, timeout=300)
     task = Task("pareto plot", command, directory, template.workspace, limits, {"org.hlsbox.step": "pareto"})

@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 import tomllib
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hlsbox.core.contract import ImageFlow
 from hlsbox.core.errors import BadInput
 from hlsbox.core.hls4ml_names import HLS4ML_KEYS, PRECISION_NAMES, table_entry
 from hlsbox.core.parts import resolve_device
@@ -210,13 +211,6 @@ class Flow(_Strict):
     def weights_path(self, workspace: Path) -> Path | None:
         return inside_workspace(workspace, self.weights, "weights") if self.weights else None
 
-    def reuse_for(self, layer: str, cls: str) -> int:
-        """The ReuseFactor asked for a layer: its table, else its type's, else the flow's (hls4ml's order)."""
-        for table in (self.layers.get(layer), self.layer_types.get(cls)):
-            if table is not None and table.reuse_factor is not None:
-                return table.reuse_factor
-        return self.reuse_factor
-
 
 def inside_workspace(workspace: Path, relative: str, what: str) -> Path:
     """Resolve a flow path; flows may not reach outside the workspace (they are shared files)."""
@@ -291,3 +285,8 @@ def describe_validation_error(exc: ValidationError) -> str:
         else:
             problems.append(f"'{_where(loc)}': {err['msg'].removeprefix('Value error, ')}")
     return "; ".join(problems)
+
+
+def image_flow(flow: Flow) -> ImageFlow:
+    """The flow as the image sees it (core.contract): every default filled in, no pydantic needed there."""
+    return ImageFlow.from_dict(flow.model_dump())

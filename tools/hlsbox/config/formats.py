@@ -153,11 +153,3 @@ def to_hls4ml_yaml(flow: Flow, hls_config: dict, output_dir: str) -> str:
         f"# `hlsbox flow import` reads the {HLSBOX_BLOCK} block back into the flow.\n"
     )
     return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=False)
-
-
-def model_section(flow: Flow) -> dict:
-    """HLSConfig.Model of a flow, for a config built without the model (granularity 'model')."""
-    section: dict = {"ReuseFactor": flow.reuse_factor, "Strategy": flow.strategy}
-    if flow.precision:
-        section["Precision"] = dict(flow.precision)
-    return section

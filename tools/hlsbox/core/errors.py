@@ -15,6 +15,7 @@ class HlsboxError(Exception):
     """An error with a message (what is wrong) and a hint (how to fix it)."""
 
     exit_code = EXIT_STEP_FAILED
+    kind = "step_failed"  # error.json's kind (contract.ErrorReport)
 
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
@@ -29,6 +30,7 @@ class BadInput(HlsboxError):
     """The user's input (flow, model, options, environment) is wrong: exit 2."""
 
     exit_code = EXIT_BAD_INPUT
+    kind = "bad_input"
 
 
 class StepFailed(HlsboxError):

@@ -14,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from hlsbox.core import kernels
+from hlsbox.core.contract import Verdict
 from hlsbox.core.estimator import (
     RESOURCES,
     Design,
@@ -41,7 +42,7 @@ __all__ = [
     "valid_reuse_factors",
 ]
 
-FITS, TIGHT, NO_FIT = "fits", "tight", "does not fit"
+FITS, TIGHT, NO_FIT = Verdict.FITS, Verdict.TIGHT, Verdict.NO_FIT
 TIGHT_ABOVE = 0.8  # share of a resource above which a design is "tight" even inside the band
 # estimated / reported, out of sample (each recorded design estimated by a calibration fitted without any design
 # of its repository): 10th and 90th percentile (tests/test_estimator_accuracy.py checks them against the data).
@@ -86,7 +87,7 @@ def band(tool: str, quantity: str, value: float) -> tuple[int, int]:
     return math.floor(value / high), math.ceil(value / low)
 
 
-def verdict_of(totals: dict[str, int], device: Device, tool: str) -> tuple[dict[str, float], str]:
+def verdict_of(totals: dict[str, int], device: Device, tool: str) -> tuple[dict[str, float], Verdict]:
     capacity = device.capacity()
     share = {r: totals[r] / capacity[r] if capacity[r] else math.inf for r in RESOURCES}
     worst = max(share.values())

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hlsbox.config.flow import Flow, load_flow
+from hlsbox.core.contract import StepSpec
 from hlsbox.runtime.engines import Limits, Mount
 
 
@@ -25,10 +26,10 @@ class Workspace:
 class StepExtras:
     """What a step adds to the common run (the Vivado steps: the install, a project to start from)."""
 
-    spec: dict = field(default_factory=dict)  # more fields for spec.json
+    spec: dict[str, object] = field(default_factory=dict)  # the step's own StepSpec fields (contract types), by name
     mounts: tuple[Mount, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
-    prepare: Callable[[Path], dict] | None = None  # fills the new run dir; returns more spec fields
+    prepare: Callable[[StepSpec], StepSpec] | None = None  # fills the new run dir; the spec as it then is
     cache_inputs: dict = field(default_factory=dict)  # anything else the result depends on
     log_reader: Callable[[], object] | None = None  # makes a reader of the tool's log for the live view
     diagnose: Callable[[Path], str | None] | None = None  # explains a failure from the run dir (log, result)

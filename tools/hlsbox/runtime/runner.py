@@ -23,6 +23,8 @@ import filelock
 from rich.console import Console
 
 import hlsbox
+from hlsbox.config.flow import image_flow
+from hlsbox.core.contract import ErrorReport, StepSpec
 from hlsbox.core.errors import EXIT_HUNG, EXIT_INTERRUPTED, EXIT_OOM, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
 from hlsbox.core.units import human_duration, human_size, parse_duration_or_off
 from hlsbox.runtime import engines, image, toolchains
@@ -273,13 +275,13 @@ def explain_failure(
             f"{what} filled the disk of its output directory ({NO_SPACE}); the last good result is untouched.",
             f"Free some space or give --build-dir on a larger disk. Log: {log}",
         )
-    error_file = run_dir / "error.json"
-    if error_file.is_file():
-        error = json.loads(error_file.read_text())
-        failure = BadInput(error["message"], error["hint"])
-        if error.get("kind") == "step_failed":  # the step explained its own failure (e.g. a csim abort)
-            failure = StepFailed(error["message"], error["hint"])
-        return failure
+    error = ErrorReport.read(run_dir / "error.json")
+    if error is not None:  # the step refused its input, or explained its own failure (e.g. a csim abort)
+        return (
+            StepFailed(error.message, error.hint)
+            if error.kind == StepFailed.kind
+            else BadInput(error.message, error.hint)
+        )
     explanation = diagnose(run_dir) if diagnose else None
     # a traceback's header says nothing (the whole of it is in the log); the exception is its last line
     lines = [line for line in display.errors[-5:] if "Traceback (most recent call last)" not in line]
@@ -383,20 +385,21 @@ def _run_fresh(
     flow, extras, final = request.flow, request.extras, request.final_dir
     tmp = final.with_name(f".{request.name}.tmp-{uuid.uuid4().hex[:8]}")
     tmp.mkdir()
-    spec = {
-        "step": request.step,
-        "module": module,
-        "flow": flow.model_dump(),
-        "model_path": str(flow.model_path(request.workspace.root)),
-        "weights_path": str(flow.weights_path(request.workspace.root) or ""),
-        "flow_file": str(request.flow_file),
-        "run_dir": str(tmp),
-        "workspace": str(request.workspace.root),
+    weights = flow.weights_path(request.workspace.root)
+    spec = StepSpec(
+        step=request.step,
+        module=module,
+        flow=image_flow(flow),
+        model_path=str(flow.model_path(request.workspace.root)),
+        weights_path=str(weights) if weights else None,
+        flow_file=str(request.flow_file),
+        run_dir=str(tmp),
+        workspace=str(request.workspace.root),
         **extras.spec,
-    }
+    )
     if extras.prepare:
-        spec.update(extras.prepare(tmp))
-    (tmp / "spec.json").write_text(json.dumps(spec, indent=2))
+        spec = extras.prepare(spec)
+    spec.write(tmp / "spec.json")
     started = time.time()
     command = ["python", "-m", "hlsbox.steps", request.step, "--spec", str(tmp / "spec.json")]
     manifest = {

@@ -1,7 +1,8 @@
 """Entry of a step inside the container: `python -m hlsbox.steps <step> --spec spec.json`.
 
-spec.json names the module that runs the step (hlsbox.steps.<module>, from the host's step registry);
-the module's `run(spec)` returns the result, and may define `exit_code_of(result)`. SIGUSR1 dumps every
+spec.json (core.contract.StepSpec, or the module's own SPEC type) names the module that runs the step
+(hlsbox.steps.<module>, from the host's step table); the module's `run(spec)` returns the result, and may define
+`exit_code_of(result)`. SIGUSR1 dumps every
 thread's Python stack into <run dir>/stacks.txt (the host's hang watchdog sends it before it stops a hung step;
 the step's pid is in <run dir>/step.pid).
 """
@@ -14,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from hlsbox.core.contract import StepSpec
 from hlsbox.steps.protocol import (
     StepFailure,
     StepInputError,
@@ -29,10 +31,11 @@ def main() -> None:
     parser.add_argument("step")
     parser.add_argument("--spec", type=Path, required=True)
     args = parser.parse_args()
-    spec = json.loads(args.spec.read_text())
-    run_dir = Path(spec["run_dir"])
+    raw = json.loads(args.spec.read_text())
+    run_dir = Path(raw["run_dir"])
     dump_stacks_on_sigusr1(run_dir)
-    module = importlib.import_module(f"hlsbox.steps.{spec.get('module', args.step)}")
+    module = importlib.import_module(f"hlsbox.steps.{raw.get('module', args.step)}")
+    spec = getattr(module, "SPEC", StepSpec).from_dict(raw)
     try:
         result = module.run(spec)
     except (StepInputError, StepFailure) as error:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
+from hlsbox.core.contract import StepSpec
 from hlsbox.steps import compile_check, frontends, hls
 from hlsbox.steps.protocol import phase
 
 
-def run(spec: dict) -> dict:
-    flow, run_dir = spec["flow"], Path(spec["run_dir"])
+def run(spec: StepSpec) -> dict:
+    flow, run_dir = spec.flow, spec.run_path
     start = time.monotonic()
-    model = hls.load_keras_model(Path(spec["model_path"]), hls.weights_path(spec))
-    hls_model, config = hls.convert(model, flow, run_dir / "hls4ml_prj", flow_file=spec["flow_file"])
+    model = hls.load_spec_model(spec)
+    hls_model, config = hls.convert(model, flow, run_dir / "hls4ml_prj", flow_file=spec.flow_file)
     plot_warning = hls.plot(hls_model, run_dir / "model.png")
     phase("writing project")
     hls_model.write()

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hlsbox.core import kernels
+from hlsbox.core.contract import CsimCache, CsimInputs, ImageFlow, StepSpec
 from hlsbox.steps import compile_check, datasets, fastcsim, frontends, hls, trace
 from hlsbox.steps.protocol import StepFailure, StepInputError, phase
 
@@ -24,38 +25,40 @@ from hlsbox.steps.protocol import StepFailure, StepInputError, phase
 TREE_DIR = Path("/tmp/hlsbox-fastcsim")
 
 
-def test_inputs(settings: dict, input_shape: tuple[int, ...], workspace: Path) -> tuple[np.ndarray, np.ndarray | None]:
+def test_inputs(
+    settings: CsimInputs, input_shape: tuple[int, ...], workspace: Path
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The flow's inputs for C simulation against Keras (a stratified subset of a labelled folder of images)."""
-    name, samples = settings["dataset"], settings["samples"]
+    name, samples = settings.dataset, settings.samples
     if name == "digits":
         _, _, x, y = datasets.digits_split()
     elif name == "synthetic_cifar":
-        x, y = datasets.synthetic_cifar(samples, datasets.HELD_OUT_SEED + settings["seed"])
+        x, y = datasets.synthetic_cifar(samples, datasets.HELD_OUT_SEED + settings.seed)
     elif name == "jets":
-        x, y = datasets.jets(samples, datasets.HELD_OUT_SEED + settings["seed"])
+        x, y = datasets.jets(samples, datasets.HELD_OUT_SEED + settings.seed)
     elif name == "cifar10":
         x, y = datasets.cifar10_test(_cifar10_path(settings, workspace))
     elif name == "images":
         x, y = _images(settings, input_shape, workspace)
-        pick = datasets.stratified(y, samples, settings["seed"])
+        pick = datasets.stratified(y, samples, settings.seed)
         x, y = x[pick], y[pick]
     else:
-        return datasets.random_inputs(input_shape, samples, settings["seed"]), None
+        return datasets.random_inputs(input_shape, samples, settings.seed), None
     _check_shape(x, input_shape, name)
     return x[:samples], y[:samples]
 
 
-def _cifar10_path(settings: dict, workspace: Path) -> Path:
-    if not settings.get("cifar10_path"):
+def _cifar10_path(settings: CsimInputs, workspace: Path) -> Path:
+    if not settings.cifar10_path:
         raise StepInputError(
             "csim.dataset is 'cifar10' but csim.cifar10_path is not set.",
             "Set csim.cifar10_path to a local cifar-10-batches-py directory.",
         )
-    return workspace / settings["cifar10_path"]
+    return workspace / settings.cifar10_path
 
 
-def _images(settings: dict, input_shape: tuple[int, ...], workspace: Path) -> tuple[np.ndarray, np.ndarray]:
-    x, y, classes = datasets.image_folder(workspace / settings["images"], input_shape[-1], settings["scale"])
+def _images(settings: CsimInputs, input_shape: tuple[int, ...], workspace: Path) -> tuple[np.ndarray, np.ndarray]:
+    x, y, classes = datasets.image_folder(workspace / settings.images, input_shape[-1], settings.scale)
     phase(f"images: {len(x)} in {len(classes)} classes ({', '.join(classes[:10])}), pixels / {settings['scale']:g}")
     _check_shape(x, input_shape, "images")
     return x, y
@@ -69,10 +72,10 @@ def _check_shape(x: np.ndarray, input_shape: tuple[int, ...], name: str) -> None
         )
 
 
-def one_labelled_set(settings: dict, workspace: Path) -> tuple[np.ndarray, np.ndarray] | None:
+def one_labelled_set(settings: CsimInputs, workspace: Path) -> tuple[np.ndarray, np.ndarray] | None:
     """The flow's data as (x, y) when it is a single labelled set, which fit splits in two: a folder of images,
     or a CIFAR-10 with only its test batch. None when the data have a calibration split of their own."""
-    if settings["dataset"] == "cifar10" and not datasets.has_cifar10_train(_cifar10_path(settings, workspace)):
+    if settings.dataset == "cifar10" and not datasets.has_cifar10_train(_cifar10_path(settings, workspace)):
         return datasets.cifar10_test(_cifar10_path(settings, workspace))
     return None
 
@@ -81,13 +84,13 @@ CALIBRATION_SEED = 500  # synthetic data sets: calibration draws from seeds HELD
 
 
 def split_inputs(
-    settings: dict, input_shape: tuple[int, ...], workspace: Path, samples: int
+    settings: CsimInputs, input_shape: tuple[int, ...], workspace: Path, samples: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """fit's inputs: calibration inputs for the search (up to `samples`) and held-out inputs with their labels,
     never the same. Data with a split of their own use it (digits' training split, CIFAR-10's training batches,
     other draws of a synthetic set); a single labelled set (a folder of images, a CIFAR-10 test batch alone) is
     split 50/50, stratified by class, and fit says so."""
-    if settings["dataset"] == "images":
+    if settings.dataset == "images":
         x, y = _images(settings, input_shape, workspace)
     else:
         one = one_labelled_set(settings, workspace)
@@ -95,9 +98,9 @@ def split_inputs(
             x_held, labels = test_inputs(settings, input_shape, workspace)
             return calibration_inputs(settings, input_shape, workspace, samples), x_held, labels
         x, y = one
-        _check_shape(x, input_shape, settings["dataset"])
-    first, second = datasets.halves(y, settings["seed"])
-    held = second[datasets.stratified(y[second], settings["samples"], settings["seed"])]
+        _check_shape(x, input_shape, settings.dataset)
+    first, second = datasets.halves(y, settings.seed)
+    held = second[datasets.stratified(y[second], settings.samples, settings.seed)]
     phase(
         f"one labelled set of {len(x)} ({settings['dataset']}): split 50/50 by class, {len(first)} to calibrate "
         f"the types on (up to {samples} used), {len(second)} held out ({len(held)} checked)"
@@ -105,18 +108,18 @@ def split_inputs(
     return x[first][:samples], x[held], y[held]
 
 
-def calibration_inputs(settings: dict, input_shape: tuple[int, ...], workspace: Path, samples: int) -> np.ndarray:
+def calibration_inputs(settings: CsimInputs, input_shape: tuple[int, ...], workspace: Path, samples: int) -> np.ndarray:
     """Calibration inputs of data with a split of their own (split_inputs): never the held-out ones test_inputs
     gives. Random inputs are no data to calibrate on."""
-    name, seed = settings["dataset"], settings["seed"]
+    name, seed = settings.dataset, settings.seed
     if name == "digits":
         x = datasets.digits_split()[0]
     elif name == "synthetic_cifar":
         x, _ = datasets.synthetic_cifar(samples, datasets.HELD_OUT_SEED + CALIBRATION_SEED + seed)
     elif name == "jets":
         x, _ = datasets.jets(samples, datasets.HELD_OUT_SEED + CALIBRATION_SEED + seed)
-    elif name == "cifar10" and settings.get("cifar10_path"):
-        x = datasets.cifar10_train(workspace / settings["cifar10_path"])[0]
+    elif name == "cifar10" and settings.cifar10_path:
+        x = datasets.cifar10_train(workspace / settings.cifar10_path)[0]
     else:
         raise StepInputError(
             f"The flow's [csim] dataset is '{name}': no data the model was made for, so nothing to calibrate the "
@@ -147,8 +150,8 @@ def compare(keras_out: np.ndarray, hls_out: np.ndarray, labels: np.ndarray | Non
 SLOW_IO_PARALLEL_ELEMENTS = 4096
 
 
-def warn_if_slow_compile(hls_model, flow: dict) -> None:
-    if flow["io_type"] != "io_parallel":
+def warn_if_slow_compile(hls_model, flow: ImageFlow) -> None:
+    if flow.io_type != "io_parallel":
         return
     convs = [
         (layer.name, int(np.prod(layer.get_output_variable().shape)))
@@ -165,9 +168,9 @@ def warn_if_slow_compile(hls_model, flow: dict) -> None:
         )
 
 
-def build_library(hls_model, flow: dict, spec: dict) -> dict:
+def build_library(hls_model, flow: ImageFlow, cache: CsimCache | None) -> dict:
     """The C-simulation library: the fast exact build, or hls4ml's own (csim.exact_build)."""
-    if flow["csim"]["exact_build"]:
+    if flow.csim.exact_build:
         warn_if_slow_compile(hls_model, flow)
         phase("compiling (g++, exactly as hls4ml does)")
         start = time.monotonic()
@@ -175,7 +178,7 @@ def build_library(hls_model, flow: dict, spec: dict) -> dict:
         return {"mode": "exact", "reason": "csim.exact_build", "seconds": time.monotonic() - start}
     phase("compiling (g++, fast build)")
     hls_model.write()
-    ccache = spec.get("ccache_dir")
+    ccache = cache.ccache_dir if cache else None
     try:
         info = fastcsim.fast_compile(hls_model, TREE_DIR, ccache)
     except fastcsim.BuildFailed as failed:
@@ -187,7 +190,7 @@ def build_library(hls_model, flow: dict, spec: dict) -> dict:
     return info
 
 
-def check_first_input(hls_model, x: np.ndarray, flow: dict, layers: list[dict]) -> None:
+def check_first_input(hls_model, x: np.ndarray, flow: ImageFlow, layers: list[dict]) -> None:
     """Run the library on one input in a forked child: an abort (a kernel's assertion) or a crash is explained."""
     with tempfile.TemporaryFile() as stderr:
         pid = os.fork()
@@ -207,7 +210,7 @@ def check_first_input(hls_model, x: np.ndarray, flow: dict, layers: list[dict]) 
     raise explain_crash(os.WTERMSIG(status), text, flow, layers)
 
 
-def explain_crash(signum: int, stderr: str, flow: dict, layers: list[dict]) -> StepFailure:
+def explain_crash(signum: int, stderr: str, flow: ImageFlow, layers: list[dict]) -> StepFailure:
     name = signal.Signals(signum).name
     abort = kernels.parse_abort(stderr)
     if abort is None:
@@ -225,7 +228,7 @@ def explain_crash(signum: int, stderr: str, flow: dict, layers: list[dict]) -> S
     if layer is not None:
         rf = layer.get("reuse_factor") or 1
         known = kernels.problem(
-            layer["name"], layer["class"], flow["io_type"], layer.get("strategy"), layer.get("n_in", 0), rf
+            layer["name"], layer["class"], flow.io_type, layer.get("strategy"), layer.get("n_in", 0), rf
         )
     message = (
         f"The C simulation aborted in {where}: hls4ml's nnet::{abort.function} ({abort.header}) asserts "
@@ -239,16 +242,16 @@ def explain_crash(signum: int, stderr: str, flow: dict, layers: list[dict]) -> S
     return StepFailure(message + ".", "This kernel rejects the layer's configuration; see the condition above.")
 
 
-def run(spec: dict) -> dict:
-    flow, run_dir = spec["flow"], Path(spec["run_dir"])
-    model = hls.load_keras_model(Path(spec["model_path"]), hls.weights_path(spec))
-    x, labels = test_inputs(flow["csim"], frontends.input_shape(model), Path(spec["workspace"]))
-    settings = flow["csim"]
+def run(spec: StepSpec) -> dict:
+    flow, run_dir = spec.flow, spec.run_path
+    model = hls.load_spec_model(spec)
+    x, labels = test_inputs(flow.csim, frontends.input_shape(model), Path(spec.workspace))
+    settings = flow.csim
     keras2 = frontends.active() == "keras2"
-    tracing = settings["trace"] and flow["granularity"] == "name" and keras2  # the trace compares with tf.keras
-    hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=tracing, flow_file=spec["flow_file"])
+    tracing = settings.trace and flow.granularity == "name" and keras2  # the trace compares with tf.keras
+    hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=tracing, flow_file=spec.flow_file)
     layers = hls.layer_table(hls_model)
-    build = build_library(hls_model, flow, spec)
+    build = build_library(hls_model, flow, spec.csim_cache)
     phase("checking the first input")
     check_first_input(hls_model, x, flow, layers)
     phase(f"predicting {len(x)} samples")
@@ -260,14 +263,14 @@ def run(spec: dict) -> dict:
     np.save(run_dir / "hls_out.npy", hls_out)
     layers_traced = []
     if tracing:
-        phase(f"tracing every layer on {min(len(x), settings['trace_samples'])} samples")
-        layers_traced = trace.trace_layers(model, hls_model, x[: settings["trace_samples"]])
+        phase(f"tracing every layer on {min(len(x), settings.trace_samples)} samples")
+        layers_traced = trace.trace_layers(model, hls_model, x[: settings.trace_samples])
     return {
         "trace": layers_traced,
         "first_divergence": trace.first_divergence(layers_traced),
         "step": "csim",
         "reference": frontends.reference(),
-        "dataset": flow["csim"]["dataset"],
+        "dataset": flow.csim.dataset,
         **compare(keras_out, hls_out, labels),
         "build": build,
         "compile_seconds": round(build["seconds"], 2),

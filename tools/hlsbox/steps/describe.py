@@ -10,10 +10,10 @@ implementation, and the depth of each io_stream FIFO.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
+from hlsbox.core.contract import StepSpec
 from hlsbox.steps import frontends, hls
 
 GEOMETRY = (
@@ -132,17 +132,17 @@ def describe_layer(layer, asked_reuse: int | None) -> dict:
     return row
 
 
-def run(spec: dict) -> dict:
-    flow, run_dir = spec["flow"], Path(spec["run_dir"])
+def run(spec: StepSpec) -> dict:
+    flow, run_dir = spec.flow, spec.run_path
     start = time.monotonic()
-    model = hls.load_keras_model(Path(spec["model_path"]), hls.weights_path(spec))
-    hls_model, config = hls.convert(model, flow, run_dir / "hls4ml_prj", flow_file=spec["flow_file"])
+    model = hls.load_spec_model(spec)
+    hls_model, config = hls.convert(model, flow, run_dir / "hls4ml_prj", flow_file=spec.flow_file)
     layers = [describe_layer(layer, hls_model.config.get_reuse_factor(layer)) for layer in hls_model.get_layers()]
     return {
         "step": "describe",
         "parameters": frontends.count_params(model),
         "input_shape": list(frontends.input_shape(model)),
-        "io_type": flow["io_type"],
+        "io_type": flow.io_type,
         "layers": layers,
         "hls_config": config,
         "unfused_batchnorms": hls.unfused_batchnorms(model, hls_model, flow),

@@ -7,6 +7,7 @@ import io
 import zipfile
 from pathlib import Path
 
+from hlsbox.core.contract import ImageFlow, StepSpec, layer_tables
 from hlsbox.core.hls4ml_names import HLS4ML_KEYS, table_entry
 from hlsbox.steps import fifos, frontends
 from hlsbox.steps.protocol import StepInputError, phase
@@ -52,8 +53,9 @@ def load_keras_model(path: Path, weights: Path | None = None):
         ) from exc
 
 
-def weights_path(spec: dict) -> Path | None:
-    return Path(spec["weights_path"]) if spec.get("weights_path") else None
+def load_spec_model(spec: StepSpec):
+    """The model the step's spec names (with its weights, for a Keras JSON)."""
+    return load_keras_model(Path(spec.model_path), Path(spec.weights_path) if spec.weights_path else None)
 
 
 def parsed_layers(model) -> list[dict]:
@@ -115,13 +117,13 @@ def settable(backend, cls: str) -> tuple[set[str], set[str]]:
     return keys, types
 
 
-def check_tables(flow: dict, flow_file: str, classes: dict[str, str], backend) -> None:
+def check_tables(flow: ImageFlow, flow_file: str, classes: dict[str, str], backend) -> None:
     """Every [layers.X] names a layer of the model, every [layer_types.X] one of its classes, and every key
     set applies to that layer's class in hls4ml: otherwise bad input naming the table and the closest names."""
     known_types = sorted(set(classes.values()))
     for kind, tables, names in (
-        ("layers", flow["layers"], sorted(classes)),
-        ("layer_types", flow["layer_types"], known_types),
+        ("layers", flow.layers, sorted(classes)),
+        ("layer_types", flow.layer_types, known_types),
     ):
         for name, table in tables.items():
             if name not in names:
@@ -134,7 +136,7 @@ def check_tables(flow: dict, flow_file: str, classes: dict[str, str], backend) -
                 )
             cls = classes[name] if kind == "layers" else name
             keys, types = settable(backend, cls)
-            entry = table_entry(table)
+            entry = table_entry(table.set_values())
             wrong = [k for k in entry if k not in keys] + [
                 f"precision.{v}" for v in entry.get("Precision", {}) if v not in types
             ]
@@ -167,33 +169,33 @@ def merge(entry: dict, update: dict) -> None:
             entry[key] = value
 
 
-def hls_config(model, flow: dict, trace: bool = False, flow_file: str = "the flow") -> dict:
+def hls_config(model, flow: ImageFlow, trace: bool = False, flow_file: str = "the flow") -> dict:
     """The hls4ml config the flow describes: config_from_keras_model at the flow's granularity, the flow's types on
     every entry (the seed's loop) and its reuse_factor and strategy as the Model's (the write-up's), then its
     [layer_types] and [layers] tables, hls4ml's precedence."""
     import hls4ml
 
-    backend = hls4ml.backends.get_backend(flow["backend"])
-    granularity = flow["granularity"]
+    backend = hls4ml.backends.get_backend(flow.backend)
+    granularity = flow.granularity
     if frontends.active() != "keras2":
-        config = frontends.config_from_model(model, granularity, flow["backend"])
+        config = frontends.config_from_model(model, granularity, flow.backend)
     else:
-        config = hls4ml.utils.config_from_keras_model(model, granularity=granularity, backend=flow["backend"])
+        config = hls4ml.utils.config_from_keras_model(model, granularity=granularity, backend=flow.backend)
     layers = parsed_layers(model)
     classes = {layer["name"]: layer["class_name"] for layer in layers}
     check_tables(flow, flow_file, classes, backend)
-    precision = dict(flow["precision"])
+    precision = dict(flow.precision)
     model_cfg = config["Model"]
-    model_cfg["ReuseFactor"], model_cfg["Strategy"] = flow["reuse_factor"], flow["strategy"]
+    model_cfg["ReuseFactor"], model_cfg["Strategy"] = flow.reuse_factor, flow.strategy
     if "default" in precision:
         model_cfg["Precision"]["default"] = precision.pop("default")
-    types = {name: table_entry(table) for name, table in flow["layer_types"].items()}
-    names = {name: table_entry(table) for name, table in flow["layers"].items()}
+    types = {name: table_entry(table.set_values()) for name, table in flow.layer_types.items()}
+    names = {name: table_entry(table.set_values()) for name, table in flow.layers.items()}
     if granularity == "model":
         model_cfg["Precision"].update(precision)
         config["LayerType"], config["LayerName"] = types, names
     else:
-        keep_auto = fused_into(layers) if flow["fuse_batchnorm"] else {}
+        keep_auto = fused_into(layers) if flow.fuse_batchnorm else {}
         section = "LayerName" if granularity == "name" else "LayerType"
         for name, entry in config[section].items():
             stamp = {k: v for k, v in precision.items() if not (k == "result" and name in keep_auto)}
@@ -204,10 +206,10 @@ def hls_config(model, flow: dict, trace: bool = False, flow_file: str = "the flo
             # hls4ml takes a PointwiseConv's entry unchecked (RF 32 over 3 inputs: C++ that does not compile)
             # where it validates the Model value. Only the flow's own tables write per-layer ReuseFactors.
             entry.pop("ReuseFactor", None)
-            cls = classes.get(name, name) if section == "LayerName" else name
-            merge(entry, types.get(cls, {}))
-            if section == "LayerName":
-                merge(entry, names.get(name, {}))
+            if section == "LayerName":  # the layer's tables over its class's (contract.layer_tables)
+                merge(entry, table_entry(layer_tables(flow, name, classes.get(name, name))))
+            else:
+                merge(entry, types.get(name, {}))
         if section == "LayerName" and types:
             config["LayerType"] = types
         if section == "LayerType" and names:
@@ -218,7 +220,7 @@ def hls_config(model, flow: dict, trace: bool = False, flow_file: str = "the flo
     return config
 
 
-def convert(model, flow: dict, project_dir: Path, trace: bool = False, flow_file: str = "the flow"):
+def convert(model, flow: ImageFlow, project_dir: Path, trace: bool = False, flow_file: str = "the flow"):
     """convert_from_keras_model with the flow's settings; hls4ml's console output is passed through."""
 
     try:  # hls4ml raises a bare Exception for an unsupported layer, from either call
@@ -229,13 +231,13 @@ def convert(model, flow: dict, project_dir: Path, trace: bool = False, flow_file
             model,
             hls_config=config,
             output_dir=str(project_dir),
-            project_name=flow["project_name"],
-            part=flow["part"],
-            backend=flow["backend"],
-            io_type=flow["io_type"],
-            clock_period=flow["clock_period"],
+            project_name=flow.project_name,
+            part=flow.part,
+            backend=flow.backend,
+            io_type=flow.io_type,
+            clock_period=flow.clock_period,
         )
-        changed = fifos.set_fifo_depths(hls_model, flow.get("fifo_depth", "default"))
+        changed = fifos.set_fifo_depths(hls_model, flow.fifo_depth)
         if changed:
             deep = sum(1 for c in changed if c["to"] != fifos.SHALLOW)
             print(f"fifo_depth = auto: {len(changed) - deep} FIFOs shallow, {deep} a whole map at a fork", flush=True)
@@ -300,11 +302,11 @@ def layer_table(hls_model) -> list[dict]:
     return rows
 
 
-def set_columns(flow: dict) -> dict[str, list[str]]:
+def set_columns(flow: ImageFlow) -> dict[str, list[str]]:
     """What the flow sets, for the table convert shows: the type variables and the other per-layer keys."""
-    tables = [*flow["layers"].values(), *flow["layer_types"].values()]
-    types = {*flow["precision"], *(v for table in tables for v in table.get("precision") or {})} - {"default"}
-    keys = {k for table in tables for k, v in table.items() if k != "precision" and v is not None}
+    tables = [table.set_values() for table in (*flow.layers.values(), *flow.layer_types.values())]
+    types = {*flow.precision, *(v for table in tables for v in table.get("precision", {}))} - {"default"}
+    keys = {k for table in tables for k in table if k != "precision"}
     return {"types": sorted(types - {"result"}), "settings": sorted(keys & set(SETTINGS))}
 
 
@@ -312,7 +314,7 @@ def _plain(value: object) -> object:
     return value if isinstance(value, int | float | str | bool) else str(value)
 
 
-def unfused_batchnorms(model, hls_model, flow: dict) -> list[dict]:
+def unfused_batchnorms(model, hls_model, flow: ImageFlow) -> list[dict]:
     """BatchNormalization layers hls4ml kept apart from the Dense/Conv before them (each costs a multiply per
     element), and why."""
     fusable = {bn: parent for parent, bn in fused_into(parsed_layers(model)).items()}
@@ -324,7 +326,7 @@ def unfused_batchnorms(model, hls_model, flow: dict) -> list[dict]:
         why = (
             "the flow sets fuse_batchnorm = false: the layer's result type is set, and hls4ml 1.3 fuses only "
             "into a layer whose result type it chooses itself"
-            if not flow["fuse_batchnorm"]
+            if not flow.fuse_batchnorm
             else "hls4ml did not fuse it (the layer's output has another consumer, or its weights are quantised)"
         )
         notes.append({"batchnorm": bn, "into": parent, "why": why})

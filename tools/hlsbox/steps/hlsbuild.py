@@ -16,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from hlsbox.core.contract import StepSpec
 from hlsbox.steps.protocol import phase
 
 # The hls4ml report section each step must produce.
@@ -130,27 +131,28 @@ def exit_code_of(result: dict) -> int:
     return 1 if result["errors"] or result["missing_report"] else 0
 
 
-def run(spec: dict) -> dict:
-    step, project_dir, run_dir = spec["step"], Path(spec["project_dir"]), Path(spec["run_dir"])
-    (project_dir / "build_opt.tcl").write_text(build_opt_tcl(spec["options"]))
-    command = spec["command"]  # built on the host (hlsbox.vivado.chain.tool_command)
-    if spec.get("fake_date"):
+def run(spec: StepSpec) -> dict:
+    vivado, step, run_dir = spec.vivado, spec.step, spec.run_path
+    project_dir = Path(vivado.project_dir)
+    (project_dir / "build_opt.tcl").write_text(build_opt_tcl(vivado.options))
+    command = vivado.command  # built on the host (hlsbox.vivado.chain.tool_command)
+    if vivado.fake_date:
         print(
-            f"hlsbox: {spec['tool']} runs with the clock at {spec['fake_date']} (libfaketime): this release has "
+            f"hlsbox: {vivado.tool} runs with the clock at {vivado.fake_date} (libfaketime): this release has "
             "the Y2K22 export_design bug (Xilinx AR 76960) and the install is not patched.",
             flush=True,
         )
-    phase(f"running {spec['tool']} ({step})")
-    exit_code, errors, stopped = run_tool(command, project_dir, spec.get("stop_on", []))
+    phase(f"running {vivado.tool} ({step})")
+    exit_code, errors, stopped = run_tool(command, project_dir, list(vivado.stop_on))
     phase("reading reports")
     report = parse_reports(project_dir)
-    chart = resource_chart(report, run_dir / "resources.png", spec["flow"]["part"])
+    chart = resource_chart(report, run_dir / "resources.png", spec.flow.part)
     ip = sorted(str(p) for p in project_dir.glob("*_prj/solution1/impl/ip/*.zip"))
     return {
         # a tool stopped at a fatal message was never going to write its report: that is not news
-        "missing_report": None if stopped else missing_report(step, report, ip, spec["flow"]["project_name"]),
+        "missing_report": None if stopped else missing_report(step, report, ip, spec.flow.project_name),
         "step": step,
-        "tool": spec["tool"],
+        "tool": vivado.tool,
         "command": command,
         "tool_exit_code": exit_code,
         "stopped_at": stopped,
@@ -159,6 +161,6 @@ def run(spec: dict) -> dict:
         "expected_report": EXPECTED_REPORT.get(step),
         "ip_archives": ip,
         "chart": chart,
-        "fake_date": spec.get("fake_date"),
-        "manifest": {"faketime": spec["fake_date"]} if spec.get("fake_date") else {},
+        "fake_date": vivado.fake_date,
+        "manifest": {"faketime": vivado.fake_date} if vivado.fake_date else {},
     }

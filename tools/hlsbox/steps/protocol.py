@@ -12,19 +12,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from hlsbox.core.contract import ErrorReport
+from hlsbox.core.errors import EXIT_STEP_FAILED, BadInput
+
 PHASE_MARK = "@@hlsbox phase "
-EXIT_BAD_INPUT = 2
-EXIT_STEP_FAILED = 1
 
 
-class StepInputError(Exception):
+class StepInputError(BadInput):
     """The user's input is wrong (model file, data, layer): reported with a hint, exit 2."""
 
-    kind, exit_code = "bad_input", EXIT_BAD_INPUT
-
     def __init__(self, message: str, hint: str) -> None:
-        super().__init__(message)
-        self.message, self.hint = message, hint
+        super().__init__(message, hint)
 
 
 class StepFailure(StepInputError):
@@ -58,7 +56,7 @@ def write_json(path: Path, data: object) -> None:
 
 
 def fail_with_error(run_dir: Path, error: StepInputError) -> None:
-    write_json(run_dir / "error.json", {"kind": error.kind, "message": error.message, "hint": error.hint})
+    write_json(run_dir / "error.json", ErrorReport(error.kind, error.message, error.hint).to_dict())
     print(f"ERROR: {error.message} {error.hint}", file=sys.stderr, flush=True)
     sys.exit(error.exit_code)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from hlsbox.commands import plan as plans
+from hlsbox.core.contract import StepSpec, VivadoRun
 from hlsbox.core.errors import BadInput
 from hlsbox.core.parts import resolve_device
 from hlsbox.runtime import engines, image, runner
@@ -103,10 +104,11 @@ def _diagnose(run_dir: Path) -> str | None:
     return "\n".join(known) or None
 
 
-def _copy_project(source: Path) -> Callable[[Path], dict]:
-    def prepare(run_dir: Path) -> dict:
-        shutil.copytree(source / "hls4ml_prj", run_dir / "hls4ml_prj", symlinks=True)
-        return {"project_dir": str(run_dir / "hls4ml_prj")}
+def _copy_project(source: Path) -> Callable[[StepSpec], StepSpec]:
+    def prepare(spec: StepSpec) -> StepSpec:
+        project = spec.run_path / "hls4ml_prj"
+        shutil.copytree(source / "hls4ml_prj", project, symlinks=True)
+        return spec.replace(vivado=replace(spec.vivado, project_dir=str(project)))
 
     return prepare
 
@@ -198,11 +200,13 @@ def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[dict,
     fake_date = vivado.Y2K22_FAKE_DATE if "export" in step.build_options and _needs_faketime(tool, params) else None
     extras = StepExtras(
         spec={
-            "tool": tool.install.tool,
-            "options": options,
-            "command": tool_command(tool.install, options, fake_date),
-            "fake_date": fake_date,
-            "stop_on": [stop.pattern for stop in vivado_log.STOP_ON],
+            "vivado": VivadoRun(
+                tool=tool.install.tool,
+                options=options,
+                command=tool_command(tool.install, options, fake_date),
+                fake_date=fake_date,
+                stop_on=tuple(stop.pattern for stop in vivado_log.STOP_ON),
+            )
         },
         mounts=(Mount(tool.install.root, tool.install.root),),
         env=tool.licence,

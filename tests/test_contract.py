@@ -1,0 +1,110 @@
+"""The contract between host and image (core/contract.py): it keeps every field of the pydantic flow, survives
+JSON, and states the per-layer precedence once."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from hlsbox.config.flow import CsimSettings, Flow, LayerSettings, image_flow
+from hlsbox.core.contract import (
+    CsimInputs,
+    ErrorReport,
+    FitParams,
+    FitRun,
+    ImageFlow,
+    LayerTable,
+    StepSpec,
+    Verdict,
+    VivadoRun,
+    layer_settings,
+    layer_tables,
+)
+
+PAIRS = [(Flow, ImageFlow), (LayerSettings, LayerTable), (CsimSettings, CsimInputs)]
+
+
+@pytest.mark.parametrize(("pydantic_model", "contract_type"), PAIRS, ids=lambda t: t.__name__)
+def test_the_image_side_types_keep_every_field_of_the_flow(pydantic_model, contract_type):
+    """A key added to the flow and not to the contract (or the reverse) would never reach the image."""
+    assert set(pydantic_model.model_fields) == {f.name for f in dataclasses.fields(contract_type)}
+
+
+def test_the_image_flow_has_the_flows_defaults():
+    """Built from the pydantic flow, or from its own defaults: the same flow (no default drifts apart)."""
+    flow = Flow(name="f", model="m.keras")
+    assert image_flow(flow) == ImageFlow(name="f", model="m.keras")
+    assert image_flow(flow).to_dict() == json.loads(flow.model_dump_json())
+
+
+def test_a_step_spec_survives_json(tmp_path: Path):
+    flow = Flow(
+        name="f",
+        model="m.keras",
+        precision={"default": "ap_fixed<16,6>"},
+        layers={"fc1": {"reuse_factor": 4, "precision": {"accum": "ap_fixed<20,8>"}}},
+        csim={"dataset": "images", "images": "data/x", "scale": 255},
+    )
+    spec = StepSpec(
+        step="csynth",
+        module="hlsbuild",
+        flow=image_flow(flow),
+        model_path="/w/m.keras",
+        flow_file="/w/f.toml",
+        run_dir=str(tmp_path),
+        workspace="/w",
+        fit=FitRun(FitParams(agreement=0.95), "/w/build/fit-cache"),
+        vivado=VivadoRun("vivado_hls", {"synth": 1}, ["vivado_hls", "-f", "build_prj.tcl"], stop_on=("SYNCHK",)),
+    )
+    spec.write(tmp_path / "spec.json")
+    back = StepSpec.read(tmp_path / "spec.json")
+    assert back == spec
+    assert isinstance(back.flow.layers["fc1"], LayerTable) and back.flow.layers["fc1"].reuse_factor == 4
+    assert back.flow.csim.scale == 255 and back.fit.params.agreement == 0.95 and back.vivado.stop_on == ("SYNCHK",)
+
+
+def test_a_spec_with_a_field_the_contract_lacks_is_refused():
+    with pytest.raises(ValueError, match="no field bogus"):
+        CsimInputs.from_dict({"dataset": "random", "bogus": 1})
+
+
+def test_a_layers_table_wins_over_its_class_table_and_the_flow_per_key():
+    """hls4ml's precedence: [layers.X] over [layer_types.X] over the flow's values, key by key (precision per type
+    variable)."""
+    flow = image_flow(
+        Flow(
+            name="x",
+            model="m.keras",
+            reuse_factor=2,
+            precision={"default": "ap_fixed<16,6>", "accum": "ap_fixed<24,10>"},
+            layer_types={
+                "Dense": {"reuse_factor": 4, "strategy": "Resource", "precision": {"weight": "ap_fixed<8,2>"}}
+            },
+            layers={"out": {"reuse_factor": 5}, "fc1": {"precision": {"accum": "ap_fixed<20,8>"}}},
+        )
+    )
+    rf = {name: layer_settings(flow, name, cls)["reuse_factor"] for name, cls in (("out", "Dense"), ("fc1", "Dense"))}
+    assert rf == {"out": 5, "fc1": 4} and layer_settings(flow, "c", "Conv2D")["reuse_factor"] == 2
+    fc1 = layer_settings(flow, "fc1", "Dense")
+    assert fc1["strategy"] == "Resource"
+    assert fc1["precision"] == {"default": "ap_fixed<16,6>", "accum": "ap_fixed<20,8>", "weight": "ap_fixed<8,2>"}
+    assert layer_tables(flow, "c", "Conv2D") == {}  # no table: hls4ml's own values stay
+    assert layer_tables(flow, "out", "Dense") == {
+        "reuse_factor": 5,
+        "strategy": "Resource",
+        "precision": {"weight": "ap_fixed<8,2>"},
+    }
+
+
+def test_the_verdict_reads_and_writes_as_its_words():
+    assert json.dumps({"verdict": Verdict.NO_FIT}) == '{"verdict": "does not fit"}'
+    assert Verdict("tight") is Verdict.TIGHT and f"{Verdict.FITS}" == "fits"
+
+
+def test_an_error_report_that_is_not_one_reads_as_none(tmp_path: Path):
+    (tmp_path / "error.json").write_text("{not json")
+    assert ErrorReport.read(tmp_path / "error.json") is None
+    assert ErrorReport("bad_input", "m", "h").to_dict() == {"kind": "bad_input", "message": "m", "hint": "h"}

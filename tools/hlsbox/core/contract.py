@@ -1,0 +1,265 @@
+"""The types that cross between the host and the image: what a step is given and what it reports back.
+
+- `StepSpec`: spec.json, the one input of a step (`python -m hlsbox.steps <step> --spec spec.json`), with the
+  flow as the image sees it (`ImageFlow`: every default filled in) and each step's own extras (`CsimCache`,
+  `FitRun`, `VivadoRun`); the sweep's plot has its own (`ParetoPlot`).
+- `ErrorReport`: error.json, what a step that refuses its input or fails in a way it can explain writes.
+- `Verdict`: the plan's answer.
+- `layer_settings`: the precedence of per-layer settings (a layer's table, then its class's, then the flow's),
+  the one place it is written.
+
+Frozen standard-library dataclasses with `to_dict` / `from_dict` (JSON): the image has no pydantic. The host
+builds `ImageFlow` from its validated pydantic `Flow` (config.flow); tests/test_contract.py checks that both
+keep the same fields, so a new flow key cannot be lost on its way into the image.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+
+class Verdict(str, Enum):
+    FITS = "fits"
+    TIGHT = "tight"
+    NO_FIT = "does not fit"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _build(cls, data):
+    """`cls` (a dataclass, or a type hint over dataclasses) from its JSON form."""
+    origin, args = typing.get_origin(cls), typing.get_args(cls)
+    if data is None:
+        return None
+    if dataclasses.is_dataclass(cls):
+        hints = typing.get_type_hints(cls)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+        return cls(**{name: _build(hints[name], value) for name, value in data.items()})
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            if arg is not type(None):
+                return _build(arg, data)
+    if origin is dict:
+        return {key: _build(args[1], value) for key, value in data.items()}
+    if origin is tuple:
+        return tuple(_build(args[0], value) for value in data)
+    return data
+
+
+class _Json:
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        return _build(cls, data)
+
+
+@dataclass(frozen=True)
+class LayerTable(_Json):
+    """One `[layers.<name>]` or `[layer_types.<class>]` table, as the flow writes it (None: not set)."""
+
+    precision: dict[str, str] = field(default_factory=dict)
+    reuse_factor: int | None = None
+    strategy: str | None = None
+    parallelization_factor: int | None = None
+    conv_implementation: str | None = None
+    table_size: int | None = None
+    table_range_power2: int | None = None
+    implementation: str | None = None
+    trace: bool | None = None
+    skip: bool | None = None
+    depthwise_reuse_factor: int | None = None
+    pointwise_reuse_factor: int | None = None
+    recurrent_reuse_factor: int | None = None
+    forward_reuse_factor: int | None = None
+    backward_reuse_factor: int | None = None
+    forward_recurrent_reuse_factor: int | None = None
+    backward_recurrent_reuse_factor: int | None = None
+    static: bool | None = None
+    direction: str | None = None
+    algorithm: str | None = None
+    time_step_loop_parallelism: str | None = None
+
+    def set_values(self) -> dict:
+        """What the table sets (the keys the flow wrote), snake-case as in the flow."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None and v != {}}
+
+
+@dataclass(frozen=True)
+class CsimInputs(_Json):
+    """The flow's [csim] table: which inputs C simulation, trace and fit use."""
+
+    dataset: str = "random"
+    samples: int = 100
+    seed: int = 0
+    cifar10_path: str | None = None
+    images: str | None = None
+    scale: float | None = None
+    trace: bool = True
+    trace_samples: int = 20
+    exact_build: bool = False
+
+
+@dataclass(frozen=True)
+class ImageFlow(_Json):
+    """A flow as the image sees it: validated on the host, every default filled in."""
+
+    name: str
+    model: str
+    description: str = ""
+    toolchain: str | None = None
+    weights: str | None = None
+    backend: str = "Vivado"
+    part: str = "xc7z010clg400-1"
+    clock_period: float = 5.0
+    io_type: str = "io_parallel"
+    granularity: str = "name"
+    precision: dict[str, str] = field(default_factory=dict)
+    reuse_factor: int = 1
+    strategy: str = "Latency"
+    fuse_batchnorm: bool = True
+    fifo_depth: str = "default"
+    project_name: str = "myproject"
+    layer_types: dict[str, LayerTable] = field(default_factory=dict)
+    layers: dict[str, LayerTable] = field(default_factory=dict)
+    csim: CsimInputs = field(default_factory=CsimInputs)
+    sweep: dict[str, list] = field(default_factory=dict)
+    hang_after: str | None = None
+
+    def replace(self, **changes: object) -> ImageFlow:
+        return dataclasses.replace(self, **changes)
+
+
+def layer_tables(flow: ImageFlow, layer: str, layer_class: str) -> dict:
+    """What the flow's tables set for one layer, per key: its own `[layers.X]`, else its class's
+    `[layer_types.X]` (hls4ml's precedence, the one place this project writes it); precision per type variable."""
+    settings: dict = {}
+    precision: dict[str, str] = {}
+    for table in (flow.layer_types.get(layer_class), flow.layers.get(layer)):  # the layer's own table wins
+        values = table.set_values() if table is not None else {}
+        precision.update(values.pop("precision", {}))
+        settings.update(values)
+    return {**settings, "precision": precision} if precision else settings
+
+
+def layer_settings(flow: ImageFlow, layer: str, layer_class: str) -> dict:
+    """Every setting a layer gets: its tables' (layer_tables) over the flow-wide reuse_factor, strategy and
+    precision."""
+    tables = layer_tables(flow, layer, layer_class)
+    precision = {**flow.precision, **tables.pop("precision", {})}
+    return {"reuse_factor": flow.reuse_factor, "strategy": flow.strategy, **tables, "precision": precision}
+
+
+@dataclass(frozen=True)
+class CsimCache(_Json):
+    """csim and fit: the workspace's compiler cache, mounted."""
+
+    ccache_dir: str
+
+
+@dataclass(frozen=True)
+class FitParams(_Json):
+    agreement: float = 0.99  # top-1 agreement with the frontend to keep, on calibration and held-out inputs
+    budget: float = 0.8  # share of every resource of the part the design may use
+    io_type: str = "auto"  # auto: io_parallel, io_stream only where io_parallel cannot fit
+    max_probes: int = 40  # C simulations the search may use, cached ones included (a re-run replays them)
+    calibration_samples: int = 200
+
+
+@dataclass(frozen=True)
+class FitRun(_Json):
+    params: FitParams
+    cache_dir: str  # the probe cache, mounted
+
+
+@dataclass(frozen=True)
+class VivadoRun(_Json):
+    """A Vivado step: the tool, what build_prj.tcl switches on, the command line, the faked date, the log lines
+    that stop the tool at once, and the copy of the upstream project."""
+
+    tool: str
+    options: dict[str, int]
+    command: list[str]
+    fake_date: str | None = None
+    stop_on: tuple[str, ...] = ()
+    project_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class ParetoPoint(_Json):
+    """One variant of a sweep: its latency against the largest share of its part any resource takes."""
+
+    variant: str
+    latency: float
+    resources: float
+    estimated: bool  # from the plan (no csynth report)
+    pareto: bool = False  # on the front
+
+
+@dataclass(frozen=True)
+class ParetoPlot(_Json):
+    """The spec of the sweep's plot (steps/pareto.py), the one step that runs on no flow."""
+
+    run_dir: str
+    title: str
+    flow_name: str
+    points: tuple[ParetoPoint, ...]
+    module: str = "pareto"
+
+
+@dataclass(frozen=True)
+class StepSpec(_Json):
+    """spec.json: everything a step in the image is given."""
+
+    step: str
+    module: str
+    flow: ImageFlow
+    model_path: str
+    flow_file: str
+    run_dir: str
+    workspace: str
+    weights_path: str | None = None
+    csim_cache: CsimCache | None = None
+    fit: FitRun | None = None
+    vivado: VivadoRun | None = None
+
+    @property
+    def run_path(self) -> Path:
+        return Path(self.run_dir)
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def read(cls, path: Path) -> StepSpec:
+        return cls.from_dict(json.loads(path.read_text()))
+
+    def replace(self, **changes: object) -> StepSpec:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class ErrorReport(_Json):
+    """error.json: a step's refusal (bad input, exit 2) or explained failure (exit 1), with its hint."""
+
+    kind: str
+    message: str
+    hint: str
+
+    @classmethod
+    def read(cls, path: Path) -> ErrorReport | None:
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
