@@ -19,16 +19,35 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hlsbox.cli.options import (
+    DEFAULT_FLOW,
+    BuildOpt,
+    CpusOpt,
+    FlowOpt,
+    ForceOpt,
+    HangOpt,
+    MemOpt,
+    PartOpt,
+    RunOptions,
+    TimeoutOpt,
+    ToolchainOpt,
+    VerboseOpt,
+    VivadoOpt,
+    hang_of,
+    limits_of,
+    with_run_options,
+    workspace_of,
+)
 from hlsbox.commands import model as models
 from hlsbox.commands import plan as plans
 from hlsbox.commands import sweep as sweeps
 from hlsbox.config.flow import load_flow
 from hlsbox.core.errors import EXIT_INTERRUPTED, BadInput, HlsboxError
-from hlsbox.core.units import human_size, parse_duration, parse_duration_or_off, parse_size
+from hlsbox.core.units import parse_duration, parse_size
 from hlsbox.runtime import engines, image, toolchains
 from hlsbox.runtime import step_table as registry
-from hlsbox.runtime.engines import MIN_MEMORY, Limits
-from hlsbox.runtime.request import RunRequest, Workspace
+from hlsbox.runtime.engines import Limits
+from hlsbox.runtime.request import RunRequest
 from hlsbox.runtime.tables import print_table
 from hlsbox.vivado.chain import VivadoParams
 
@@ -72,37 +91,15 @@ def guarded(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-DEFAULT_FLOW = Path("flows/digits.toml")
-FlowOpt = Annotated[
-    Path, typer.Option("--flow", "-f", help="Flow file: TOML (see flows/) or an hls4ml YAML config.", envvar="FLOW")
-]
-PartOpt = Annotated[
-    str | None, typer.Option("--part", "-p", help="FPGA part; overrides the flow's (e.g. xc7z010clg400-1).")
-]
-TimeoutOpt = Annotated[
-    str | None, typer.Option(help="Wall-clock limit: 90s, 30m, 2h. Past it the container is killed, exit 124.")
-]
-MemOpt = Annotated[
-    str | None,
-    typer.Option("--mem", help="Memory limit (swap included): 512m, 8g. Past it: OOM kill, exit 137."),
-]
-CpusOpt = Annotated[float, typer.Option(help="CPU limit (cores).")]
-PidsOpt = Annotated[int | None, typer.Option(help="Process limit inside the container.")]
-BuildOpt = Annotated[Path, typer.Option("--build-dir", help="Where run directories go.")]
-ToolchainOpt = Annotated[str, typer.Option("--toolchain", help=f"The toolchain image: {', '.join(toolchains.NAMES)}.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Print the step's whole output.")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Run even if the last good run had the same inputs.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail (exit 1) when the plan says the design does not fit.")]
-StallOpt = Annotated[str, typer.Option("--stall", help="Warn after this long without output (e.g. 10m).")]
-HangOpt = Annotated[
-    str | None,
+ExactBuildOpt = Annotated[
+    bool,
     typer.Option(
-        "--hang-after",
-        help="Stop the step as hung (exit 123, stacks kept) after this long with no output and no CPU use "
-        "(default: the flow's hang_after, else 5m; 'off').",
-        envvar="HLSBOX_HANG_AFTER",
+        "--exact-build",
+        help="Compile exactly as hls4ml does (slow for io_parallel convolutions), not hlsbox's fast build.",
     ),
 ]
+StallOpt = Annotated[str, typer.Option("--stall", help="Warn after this long without output (e.g. 10m).")]
 IgnorePlanOpt = Annotated[
     bool,
     typer.Option(
@@ -112,12 +109,6 @@ IgnorePlanOpt = Annotated[
     ),
 ]
 StopStallOpt = Annotated[bool, typer.Option("--stop-on-stall", help="Stop the step when it stalls (exit 124).")]
-VivadoOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--vivado", help="Vivado / Vitis HLS install (version dir, e.g. /opt/Xilinx/Vivado/2019.2).", envvar="VIVADO"
-    ),
-]
 NetworkOpt = Annotated[bool, typer.Option("--network", help="Give the container a network (licence server).")]
 CsimFirstOpt = Annotated[bool, typer.Option("--with-csim", help="Let Vivado HLS run its C simulation first.")]
 Y2k22Opt = Annotated[
@@ -142,34 +133,6 @@ def _root(
         os.environ["HLSBOX_ENGINE"] = engine  # read by engines.select(), also in sweep variants' processes
 
 
-def limits_of(step: registry.Step, timeout: str | None, mem: str | None, cpus: float, pids: int | None) -> Limits:
-    memory = parse_size(mem or step.memory)
-    pids = pids if pids is not None else step.pids
-    if memory < MIN_MEMORY:
-        raise BadInput(
-            f"--mem {mem} is too little for any step (at least {human_size(MIN_MEMORY)}).",
-            "Give --mem 512m or more; TensorFlow alone needs several hundred MB, g++ and Vivado GBs.",
-        )
-    if cpus <= 0 or pids < 16:
-        raise BadInput(f"--cpus {cpus} / --pids {pids} are too small.", "Give --cpus > 0 and --pids >= 16.")
-    if cpus > (os.cpu_count() or 1):
-        raise BadInput(
-            f"--cpus {cpus} is more than this machine's {os.cpu_count()} cores.",
-            f"Give --cpus {os.cpu_count()} or less.",
-        )
-    return Limits(memory=memory, cpus=cpus, pids=pids, timeout=parse_duration(timeout or step.timeout))
-
-
-def hang_of(text: str | None) -> float | None:
-    """--hang-after as seconds (0.0: off), or None for the flow's / the default."""
-    return parse_duration_or_off(text) if text is not None else None
-
-
-def workspace_of(build_dir: Path) -> Workspace:
-    root = Path.cwd().resolve()
-    return Workspace(root=root, build=(root / build_dir).resolve())
-
-
 def flow_toolchain(flow: Path) -> toolchains.Toolchain:
     """The toolchain a flow's model needs (the flow's pin, else the model file's origin)."""
     from hlsbox.runtime.runner import check_model_file
@@ -188,105 +151,56 @@ def run_and_show(request: RunRequest) -> None:
         view(console, result, run_dir)
 
 
+def _register(step: registry.Step, command: Callable[..., None], doc: str) -> None:
+    """A step's command: its own options beside the shared ones (cli/options.py)."""
+    command.__doc__ = doc
+    app.command(step.name)(guarded(with_run_options(command)))
+
+
 def _container_command(step: registry.Step) -> None:
     """convert: a flow, limits, one step."""
 
-    def command(
-        flow: FlowOpt = DEFAULT_FLOW,
-        part: PartOpt = None,
-        timeout: TimeoutOpt = None,
-        mem: MemOpt = None,
-        cpus: CpusOpt = 2.0,
-        pids: PidsOpt = None,
-        hang_after: HangOpt = None,
-        build_dir: BuildOpt = Path("build"),
-        force: ForceOpt = False,
-        verbose: VerboseOpt = False,
-    ) -> None:
-        limits = limits_of(step, timeout, mem, cpus, pids)
-        loaded = load_flow(flow).with_part(part)
-        request = RunRequest(step.name, loaded, flow.resolve(), workspace_of(build_dir), limits, verbose, force)
-        run_and_show(request.replace(hang_after=hang_of(hang_after)))
+    def command(run: RunOptions) -> None:
+        run_and_show(run.request(step.name))
 
-    command.__doc__ = f"{step.summary} Default limits {step.timeout}, {step.memory}."
-    app.command(step.name)(guarded(command))
+    _register(step, command, f"{step.summary} Default limits {step.timeout}, {step.memory}.")
 
 
 def _csim_command(step: registry.Step) -> None:
     """csim: convert's options, and the build hls4ml itself would make."""
 
-    def command(
-        flow: FlowOpt = DEFAULT_FLOW,
-        part: PartOpt = None,
-        exact_build: Annotated[
-            bool,
-            typer.Option(
-                "--exact-build",
-                help="Compile exactly as hls4ml does (slow for io_parallel convolutions), not hlsbox's fast build.",
-            ),
-        ] = False,
-        timeout: TimeoutOpt = None,
-        mem: MemOpt = None,
-        cpus: CpusOpt = 2.0,
-        pids: PidsOpt = None,
-        hang_after: HangOpt = None,
-        build_dir: BuildOpt = Path("build"),
-        force: ForceOpt = False,
-        verbose: VerboseOpt = False,
-    ) -> None:
-        limits = limits_of(step, timeout, mem, cpus, pids)
-        loaded = load_flow(flow).with_part(part)
+    def command(run: RunOptions, exact_build: ExactBuildOpt = False) -> None:
+        loaded = run.loaded_flow()
         if exact_build:
             loaded = loaded.model_copy(update={"csim": loaded.csim.model_copy(update={"exact_build": True})})
-        request = RunRequest(step.name, loaded, flow.resolve(), workspace_of(build_dir), limits, verbose, force)
-        run_and_show(request.replace(hang_after=hang_of(hang_after)))
+        run_and_show(run.request(step.name, loaded))
 
-    command.__doc__ = f"{step.summary} Default limits {step.timeout}, {step.memory}."
-    app.command(step.name)(guarded(command))
+    _register(step, command, f"{step.summary} Default limits {step.timeout}, {step.memory}.")
 
 
 def _vivado_command(step: registry.Step) -> None:
     def command(
-        flow: FlowOpt = DEFAULT_FLOW,
-        part: PartOpt = None,
+        run: RunOptions,
         vivado: VivadoOpt = None,
-        timeout: TimeoutOpt = None,
-        mem: MemOpt = None,
-        cpus: CpusOpt = 2.0,
-        pids: PidsOpt = None,
         stall: StallOpt = "10m",
         stop_on_stall: StopStallOpt = False,
-        hang_after: HangOpt = None,
         network: NetworkOpt = False,
         ignore_plan: IgnorePlanOpt = False,
         with_csim: CsimFirstOpt = False,
         y2k22_workaround: Y2k22Opt = True,
-        build_dir: BuildOpt = Path("build"),
-        force: ForceOpt = False,
-        verbose: VerboseOpt = False,
     ) -> None:
-        limits = limits_of(step, timeout, mem, cpus, pids)
         params = VivadoParams(vivado, network, ignore_plan, with_csim, y2k22_workaround).__dict__
-        request = RunRequest(
-            step.name,
-            load_flow(flow).with_part(part),
-            flow.resolve(),
-            workspace_of(build_dir),
-            limits,
-            verbose,
-            force,
-            parse_duration(stall),
-            stop_on_stall,
-            hang_of(hang_after),
-            params=params,
-        )
-        run_and_show(request)
+        run_and_show(run.request(step.name, stall_warn=parse_duration(stall), stall_kill=stop_on_stall, params=params))
 
-    command.__doc__ = step.summary + (
-        " Runs the host's Vivado HLS / Vitis HLS, mounted read-only, in the container; "
-        f"the steps before it run first when missing or stale. Default limits {step.timeout}, {step.memory}."
+    _register(
+        step,
+        command,
+        step.summary
+        + (
+            " Runs the host's Vivado HLS / Vitis HLS, mounted read-only, in the container; "
+            f"the steps before it run first when missing or stale. Default limits {step.timeout}, {step.memory}."
+        ),
     )
-    app.command(step.name)(guarded(command))
 
 
 for _step in registry.commands("container"):
@@ -328,11 +242,8 @@ def plan(
         raise HlsboxError(f"The design does not fit {result.part} (--strict).", "Take one of the ways out above.")
 
 
-@app.command()
-@guarded
 def fit(
-    flow: FlowOpt = DEFAULT_FLOW,
-    part: PartOpt = None,
+    run: RunOptions,
     agreement: Annotated[
         float, typer.Option(help="Top-1 agreement with Keras to keep (calibration and held-out inputs), e.g. 0.99.")
     ] = 0.99,
@@ -348,13 +259,6 @@ def fit(
         int, typer.Option(help="C simulations the search may use, cached ones included (a re-run replays them).")
     ] = 40,
     samples: Annotated[int, typer.Option(help="Calibration inputs each C simulation is judged on.")] = 200,
-    timeout: TimeoutOpt = None,
-    mem: MemOpt = None,
-    cpus: CpusOpt = 2.0,
-    hang_after: HangOpt = None,
-    build_dir: BuildOpt = Path("build"),
-    force: ForceOpt = False,
-    verbose: VerboseOpt = False,
 ) -> None:
     """From a design that does not fit or does not agree with Keras to one that does: the fewest bits per layer
     that keep the agreement target (C simulation on calibration inputs from the flow's data), then io_type,
@@ -366,21 +270,11 @@ def fit(
 
     params = fits.FitParams(agreement, budget / 100, io_type, max_probes, samples)
     fits.check_params(params)
-    step = registry.step("fit")
-    loaded = load_flow(flow).with_part(part)
-    target = fits.output_path(flow, out)
-    request = RunRequest(
-        "fit",
-        loaded,
-        flow.resolve(),
-        workspace_of(build_dir),
-        limits_of(step, timeout, mem, cpus, None),
-        verbose,
-        force,
-        hang_after=hang_of(hang_after),
-        params={"fit": asdict(params), "out": str(target)},
-    )
-    run_and_show(request)
+    target = fits.output_path(run.flow, out)
+    run_and_show(run.request("fit", params={"fit": asdict(params), "out": str(target)}))
+
+
+app.command("fit")(guarded(with_run_options(fit)))
 
 
 @flow_app.command("export")
