@@ -4,6 +4,7 @@ tests/test_estimator_accuracy.py.)"""
 
 import pytest
 
+from hlsbox.core.contract import ImageFlow
 from hlsbox.core.estimator import Design, bram18_for, dsp_ports, estimate_design
 from hlsbox.core.parts import resolve_device
 from hlsbox.core.planner import (
@@ -42,7 +43,7 @@ def conv_row(name, n_chan, n_filt, out_hw, rf=32, k=3, strategy="resource", bits
 
 
 def flow(**kw):
-    return {"name": "t", "part": "xc7z010clg400-1", "io_type": "io_parallel", "strategy": "Resource", **kw}
+    return ImageFlow(name="t", model="m.keras", part="xc7z010clg400-1", strategy="Resource", **kw)
 
 
 def test_valid_reuse_factors_by_hand():

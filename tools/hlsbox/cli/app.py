@@ -145,10 +145,8 @@ def flow_toolchain(flow: Path) -> toolchains.Toolchain:
 
 def run_and_show(request: RunRequest) -> None:
     step = registry.step(request.step)
-    result, run_dir = step.hook()(console, request)
-    view = step.view()
-    if view:
-        view(console, result, run_dir)
+    result, run_dir = step.run(console, request)
+    step.show(console, result, run_dir)
 
 
 def _register(step: registry.Step, command: Callable[..., None], doc: str) -> None:
@@ -235,7 +233,8 @@ def plan(
     limits = limits_of(step, None, mem, 2.0, None)
     loaded = load_flow(flow).with_part(part)
     request = RunRequest("plan", loaded, flow.resolve(), workspace_of(build_dir), limits, verbose, force)
-    result = plans.plan_flow(console, request)
+    result, run_dir = step.run(console, request)
+    step.show(console, result, run_dir)
     if write_flow is not None:
         plans.write_way(console, result, loaded, write_flow, way)
     if strict and result.verdict == plans.NO_FIT:
@@ -321,10 +320,7 @@ def run_request(path: Annotated[Path, typer.Argument(help="A run request as JSON
     if not path.is_file():
         raise BadInput(f"Run request '{path}' does not exist.", "Requests are written by `hlsbox sweep`.")
     request = RunRequest.from_json(path.read_text())
-    if request.step == "plan":
-        plans.plan_flow(console, request)
-    else:
-        run_and_show(request)
+    run_and_show(request)
 
 
 @app.command()

@@ -6,10 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from rich.console import Console
-
 from hlsbox.core.contract import CsimCache
-from hlsbox.runtime import runner
 from hlsbox.runtime.engines import Mount
 from hlsbox.runtime.request import RunRequest
 
@@ -31,7 +28,3 @@ def with_ccache(request: RunRequest) -> RunRequest:
             mounts=(*extras.mounts, Mount(cache, cache, read_only=False)),
         )
     )
-
-
-def run_csim(console: Console, request: RunRequest) -> tuple[dict, Path]:
-    return runner.run_step(console, with_ccache(request))

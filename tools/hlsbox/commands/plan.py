@@ -7,8 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hlsbox.cli import views
-from hlsbox.config.flow import Flow, LayerSettings, validate_flow
+from hlsbox.config.flow import Flow, LayerSettings, image_flow, validate_flow
 from hlsbox.config.formats import write_toml
 from hlsbox.core.errors import BadInput
 from hlsbox.core.parts import resolve_device
@@ -26,14 +25,12 @@ def describe(console: Console, request: RunRequest) -> tuple[dict, Path]:
     return runner.run_step(console, request.replace(step="describe", run_name="plan"), step.module)
 
 
-def plan_flow(console: Console, request: RunRequest, show: bool = True) -> Plan:
-    """Describe the flow's model in the image and estimate it for the flow's part."""
+def plan_flow(console: Console, request: RunRequest) -> tuple[Plan, Path]:
+    """Describe the flow's model in the image and estimate it for the flow's part (plan.json beside it)."""
     described, run_dir = describe(console, request)
-    plan = make_plan(described, request.flow.model_dump(), resolve_device(request.flow.part))
+    plan = make_plan(described, image_flow(request.flow), resolve_device(request.flow.part))
     (run_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2) + "\n")
-    if show:
-        views.show_plan(console, plan, str(run_dir))
-    return plan
+    return plan, run_dir
 
 
 def variant_flow(flow: Flow, way: Variant, name: str) -> Flow:

@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from hlsbox.core import kernels
-from hlsbox.core.contract import Verdict
+from hlsbox.core.contract import ImageFlow, Verdict
 from hlsbox.core.estimator import (
     RESOURCES,
     Design,
@@ -70,14 +70,14 @@ def tool_of(backend: str) -> str:
     return "vitis_hls" if backend == "Vitis" else "vivado_hls"
 
 
-def design_for(described: dict, flow: dict, device: Device) -> Design:
+def design_for(described: dict, flow: ImageFlow, device: Device) -> Design:
     return Design(
         described["layers"],
-        flow["io_type"],
+        flow.io_type,
         device,
-        flow["part"],
-        tool_of(flow.get("backend", "Vivado")),
-        flow.get("clock_period", 5.0),
+        flow.part,
+        tool_of(flow.backend),
+        flow.clock_period,
     )
 
 
@@ -164,17 +164,17 @@ def smallest_reuse_that_fits(
     return first_tight
 
 
-def make_plan(described: dict, flow: dict, device: Device) -> Plan:
+def make_plan(described: dict, flow: ImageFlow, device: Device) -> Plan:
     design = design_for(described, flow, device)
     estimate = estimate_design(design)
     share, verdict = verdict_of(estimate.totals, device, design.tool)
     plan = Plan(
-        flow["name"],
-        flow["part"],
+        flow.name,
+        flow.part,
         device.name,
         design.tool,
         design.io_type,
-        flow["strategy"],
+        flow.strategy,
         design.clock_period,
         estimate.layers,
         estimate.totals,

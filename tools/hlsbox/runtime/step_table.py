@@ -1,17 +1,25 @@
-"""The steps hlsbox knows: for each, what runs in the image, what it builds on, its default limits, the host
-code around it and its view. Adding a step: its module in steps/ (run in the image) and one entry here; the
-CLI, sweeps and the Vivado chain read this table.
+"""The steps hlsbox knows, as objects: for each, what runs in the image (its module in steps/), what it builds
+on, its default limits, and one set of hooks with one signature each:
 
-Hooks and views are named as "module:function" and imported when used, so the modules they live in can read
-this table themselves.
+- `prepare(request) -> request`: what the step adds to the common run (mounts, its StepSpec extras);
+- `run(console, request) -> (result, run dir)`: the run (by default the runner's, after `prepare`);
+- `show(console, result, run dir)`: its view.
+
+Adding a step: its module in steps/ (run in the image) and one entry in STEPS; the CLI, sweeps and the Vivado
+chain read this table. The hooks import what they call when called, so the modules they call can read this
+table themselves.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from hlsbox.runtime.request import RunRequest
 
 OptionSet = Literal["container", "csim", "vivado", "plan", "fit"]
 
@@ -26,57 +34,105 @@ class Step:
     timeout: str = "1h"
     memory: str = "8g"
     pids: int = 4096
-    run: str = "hlsbox.runtime.runner:run_step"  # host hook: (console, request) -> (result, run dir)
-    show: str | None = None  # view: (console, result, run dir)
     build_options: frozenset[str] = frozenset()  # what the step switches on in hls4ml's build_prj.tcl
 
-    def hook(self) -> Callable:
-        return _load(self.run)
+    def prepare(self, request: RunRequest) -> RunRequest:
+        """The request with what this step adds to the common run (none by default)."""
+        return request
 
-    def view(self) -> Callable | None:
-        return _load(self.show) if self.show else None
+    def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
+        from hlsbox.runtime import runner
+
+        return runner.run_step(console, self.prepare(request), self.module)
+
+    def show(self, console: Console, result: object, run_dir: Path) -> None:
+        """The step's view of its result (none by default)."""
 
 
-def _load(dotted: str) -> Callable:
-    module, _, name = dotted.partition(":")
-    return getattr(importlib.import_module(module), name)
+class ConvertStep(Step):
+    def show(self, console: Console, result: object, run_dir: Path) -> None:
+        from hlsbox.cli import views
+
+        views.show_convert(console, result, run_dir)
 
 
-_VIVADO = {"run": "hlsbox.vivado.chain:run_vivado_step", "show": "hlsbox.vivado.chain:show", "timeout": "48h"}
-_VIVADO_LIMITS = {"memory": "16g", "pids": 16384, "module": "hlsbuild", "options": "vivado"}
+class CsimStep(Step):
+    def prepare(self, request: RunRequest) -> RunRequest:
+        from hlsbox.commands.csim import with_ccache
+
+        return with_ccache(request)
+
+    def show(self, console: Console, result: object, run_dir: Path) -> None:
+        from hlsbox.cli import views
+
+        views.show_csim(console, result, run_dir)
+
+
+class PlanStep(Step):
+    def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
+        from hlsbox.commands import plan
+
+        return plan.plan_flow(console, request)
+
+    def show(self, console: Console, result: object, run_dir: Path) -> None:
+        from hlsbox.cli import views
+
+        views.show_plan(console, result, run_dir)
+
+
+class FitStep(Step):
+    def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
+        from hlsbox.commands import fit
+
+        return fit.run_fit(console, request)
+
+    def show(self, console: Console, result: object, run_dir: Path) -> None:
+        from hlsbox.cli import views
+
+        views.show_fit(console, result, run_dir)
+
+
+class VivadoStep(Step):
+    def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
+        from hlsbox.vivado import chain
+
+        return chain.run_vivado_step(console, request)
+
+    def show(self, console: Console, result: object, run_dir: Path) -> None:
+        from hlsbox.vivado import chain
+
+        chain.show(console, result, run_dir)
+
+
+_VIVADO = {"timeout": "48h", "memory": "16g", "pids": 16384, "module": "hlsbuild", "options": "vivado"}
 
 STEPS: dict[str, Step] = {
     step.name: step
     for step in (
-        Step(
+        ConvertStep(
             "convert",
             "Keras model -> hls4ml project: load, configure, convert, plot (PNG), write.",
             "convert",
             "container",
             timeout="30m",
-            show="hlsbox.cli.views:show_convert",
         ),
-        Step(
+        CsimStep(
             "csim",
             "C simulation: the project's C++ built with g++ (fast, bit-exact build for io_parallel convolutions) "
             "and run against Keras (top-1 agreement, max |diff|, accuracy when the data has labels), every layer "
             "traced. No Vivado needed.",
             "csim",
             "csim",
-            run="hlsbox.commands.csim:run_csim",
-            show="hlsbox.cli.views:show_csim",
         ),
-        Step(
+        PlanStep(
             "plan",
             "Fit verdict in seconds: per-layer resources, latency and interval estimates against the part, "
             "the ReuseFactor hls4ml will really use, kernel checks, and ways out when the design does not fit.",
             "describe",
             "plan",
             timeout="10m",
-            run="hlsbox.commands.plan:plan_flow",
-            show="hlsbox.cli.views:show_plan",
         ),
-        Step(
+        FitStep(
             "fit",
             "From a design that does not fit or does not agree with Keras to one that does: per-layer types (the "
             "fewest bits that keep the agreement target, judged by C simulation on calibration inputs), then io_type, "
@@ -84,41 +140,35 @@ STEPS: dict[str, Step] = {
             "fit",
             "fit",
             timeout="2h",
-            run="hlsbox.commands.fit:run_fit",
-            show="hlsbox.cli.views:show_fit",
         ),
-        Step(
+        VivadoStep(
             "csynth",
             "C synthesis of the flow's project (the plan runs first and warns when it does not fit).",
             upstream="convert",
             build_options=frozenset({"synth"}),
             **_VIVADO,
-            **_VIVADO_LIMITS,
         ),
-        Step(
+        VivadoStep(
             "cosim",
             "C/RTL co-simulation of the synthesised design.",
             upstream="csynth",
             build_options=frozenset({"cosim"}),
             **_VIVADO,
-            **_VIVADO_LIMITS,
         ),
-        Step(
+        VivadoStep(
             "export",
             "Export the synthesised design as IP (Vivado IP catalog); Vivado/Vitis HLS <= 2021.2 without "
             "Xilinx's Y2K22 patch runs it with the clock at 2021-12-31 (libfaketime).",
             upstream="csynth",
             build_options=frozenset({"export"}),
             **_VIVADO,
-            **_VIVADO_LIMITS,
         ),
-        Step(
+        VivadoStep(
             "vsynth",
             "Vivado logic synthesis of the exported RTL (the real resource numbers).",
             upstream="csynth",
             build_options=frozenset({"vsynth"}),
             **_VIVADO,
-            **_VIVADO_LIMITS,
         ),
     )
 }

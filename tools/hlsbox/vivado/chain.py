@@ -156,7 +156,7 @@ def hopeless(plan: plans.Plan) -> list[str]:
 
 def check_plan(console: Console, request: RunRequest, ignore_plan: bool) -> plans.Plan:
     """Refuse (exit 2) a design the plan says cannot fit even at the low end of its band, unless asked."""
-    plan = plans.plan_flow(console, request, show=False)
+    plan, _ = plans.plan_flow(console, request)
     over = hopeless(plan) if plan.verdict == plans.NO_FIT else []
     if not over:
         return plan
