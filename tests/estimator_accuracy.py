@@ -20,6 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 
+from hlsbox.core.contract import layer_rows  # noqa: E402
 from hlsbox.core.estimator import Design, estimate_design  # noqa: E402
 from hlsbox.core.parts import resolve_device  # noqa: E402
 
@@ -56,7 +57,7 @@ def designs() -> list[tuple[dict, dict]]:
 
 def design_of(record: dict, described: dict) -> Design:
     return Design(
-        layers=described["layers"],
+        layers=layer_rows(described["layers"]),
         io_type=record["io_type"],
         device=resolve_device(record["part"]) if _known(record["part"]) else None,
         part=record["part"],

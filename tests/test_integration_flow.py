@@ -58,8 +58,8 @@ config['Model']['Strategy'] = 'Resource'
 theirs = hls4ml.converters.convert_from_keras_model(
     model, hls_config=config, output_dir='/tmp/theirs', part='xc7z010clg400-1', backend='Vivado')
 
-flow = tomllib.loads(Path('flows/seed.toml').read_text())
-flow.setdefault('layers', {}); flow.setdefault('layer_types', {})
+from hlsbox.core.contract import ImageFlow
+flow = ImageFlow.from_dict(tomllib.loads(Path('flows/seed.toml').read_text()))
 ours, _ = hls.convert(model, flow, Path('/tmp/ours'))
 types = lambda m: {l.name: {k: str(v.precision) for k, v in l.types.items()} for l in m.get_layers()}
 print('LAYERS', len(types(theirs)), list(types(theirs)) == list(types(ours)))

@@ -4,7 +4,7 @@ tests/test_estimator_accuracy.py.)"""
 
 import pytest
 
-from hlsbox.core.contract import ImageFlow
+from hlsbox.core.contract import ImageFlow, LayerRow, layer_rows
 from hlsbox.core.estimator import Design, bram18_for, dsp_ports, estimate_design
 from hlsbox.core.parts import resolve_device
 from hlsbox.core.planner import (
@@ -86,7 +86,7 @@ def test_bram18_shapes():
 
 def test_a_resource_layer_has_hls4mls_block_factor_of_multipliers():
     """dense_resource: block_factor = ceil(n_in * n_out / RF) multipliers; RF 32 of a 3x3x56 -> 56 conv is 28."""
-    design = Design([conv_row("stage3b_conv", 56, 56, 8, rf=28)], "io_parallel", Z010, "xc7z010clg400-1")
+    design = Design(layer_rows([conv_row("stage3b_conv", 56, 56, 8, rf=28)]), "io_parallel", Z010, "xc7z010clg400-1")
     layer = estimate_design(design).layers[0]
     assert layer.multiplies_per_output == 28_224 and layer.multipliers == 1_008
 
@@ -147,6 +147,6 @@ def test_no_usable_reuse_factor_writes_c_plus_plus_that_does_not_compile(io_type
     from hlsbox.core.estimator import usable_reuse_factors
     from hlsbox.core.kernels import does_not_compile
 
-    row = conv_row("c", n_chan, n_filt, 8, k=k)
+    row = LayerRow.from_dict(conv_row("c", n_chan, n_filt, 8, k=k))
     usable = usable_reuse_factors(row, io_type)
-    assert usable and not [rf for rf in usable if does_not_compile(row["class"], "resource", row["n_in"], rf)]
+    assert usable and not [rf for rf in usable if does_not_compile(row.layer_class, "resource", row.n_in, rf)]

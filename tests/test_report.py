@@ -19,7 +19,9 @@ def test_instances_are_named_after_their_layer():
         {"instance": "dense_array_config2_U0", "module": "dense_array_config2_s"},
         {"instance": "relu_config3_U0", "module": "relu_config3_s"},
     ]
-    attach_layers(rows, [{"name": "fc1", "index": 2}, {"name": "fc1_relu", "index": 3}])
+    attach_layers(
+        rows, [{"name": "fc1", "class": "Dense", "index": 2}, {"name": "fc1_relu", "class": "Activation", "index": 3}]
+    )
     assert [r["layer"] for r in rows] == ["fc1", "fc1_relu"]
 
 

@@ -7,19 +7,18 @@ from rich.console import Console
 from hlsbox.cli.views import show_layers
 
 LAYERS = {
-    "columns": {"types": ["accum", "weight", "bias"], "settings": ["Strategy", "ConvImplementation", "Trace"]},
+    "columns": {"types": ["accum", "weight", "bias"], "settings": ["strategy", "conv_implementation"]},
     "layers": [
         {
             "name": f"stage{i}_residual_projection_conv2d_{i}",
             "class": "PointwiseConv2D",
             "output_shape": [32, 32, 28],
             "result_precision": "ap_fixed<16,6,AP_RND_CONV,AP_SAT>",
-            "types": {name: f"ap_fixed<{18 + i},8,AP_RND,AP_SAT>" for name in ("accum", "weight", "bias")},
-            "reuse_factor": 28,
-            "reuse_adjusted": False,
-            "Strategy": "Resource",
-            "ConvImplementation": "LineBuffer",
-            "Trace": True,
+            "precisions": {name: f"ap_fixed<{18 + i},8,AP_RND,AP_SAT>" for name in ("accum", "weight", "bias")},
+            "reuse_asked": 28,
+            "reuse_used": 28,
+            "strategy": "resource",
+            "conv_implementation": "LineBuffer",
         }
         for i in range(3)
     ],
@@ -35,7 +34,7 @@ def test_a_pipe_gets_whole_names_and_types():
     text = _printed(Console(file=io.StringIO(), width=120, highlight=False))
     for row in LAYERS["layers"]:
         assert row["name"] in text
-        assert all(t in text for t in row["types"].values())
+        assert all(t in text for t in row["precisions"].values())
     assert "ap_fixed<16,6,AP_RND_CONV,AP_SAT>" in text
     assert "…" not in text
 

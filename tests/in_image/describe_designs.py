@@ -22,6 +22,7 @@ import hls4ml
 import numpy as np
 import tensorflow as tf
 
+from hlsbox.core.contract import WeightStats
 from hlsbox.steps.describe import describe_layer
 
 DATA = Path(sys.argv[1])
@@ -71,11 +72,11 @@ def describe(record: dict) -> dict:
         )
     layers = [describe_layer(layer, hls_model.config.get_reuse_factor(layer)) for layer in hls_model.get_layers()]
     stats = record["weights"].get("stats") or {}
-    for row in layers:
-        if row["name"] in stats and "weights" in row:
-            row["weights"] = {k: stats[row["name"]][k] for k in ("total", "zero", "pow2", "odd_bits_hist")}
-            row["weights_from"] = "record"
-    return {"id": record["id"], "io_type": record["io_type"], "layers": layers}
+    for i, row in enumerate(layers):
+        if row.name in stats and row.weights is not None:
+            recorded = WeightStats(**{k: stats[row.name][k] for k in ("total", "zero", "pow2", "odd_bits_hist")})
+            layers[i] = row.replace(weights=recorded, weights_from="record")
+    return {"id": record["id"], "io_type": record["io_type"], "layers": [row.to_dict() for row in layers]}
 
 
 for path in sorted((DATA / "designs").glob("*.json")):

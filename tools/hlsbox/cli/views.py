@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hlsbox.core.contract import layer_rows
 from hlsbox.core.kernels import KernelProblem
 from hlsbox.core.units import human_rate, human_time
 from hlsbox.runtime.tables import cell_limit, print_table
@@ -29,18 +30,19 @@ def show_layers(console: Console, result: dict, title: str) -> None:
     table = Table(title=title, title_justify="left")
     for column in ("layer", "class", "output shape", "result", *columns["types"], "ReuseFactor", *columns["settings"]):
         table.add_column(column.replace("_", " "))
-    for row in result["layers"]:
-        reuse = str(row["reuse_factor"] if row["reuse_factor"] is not None else "")
-        if row["reuse_adjusted"]:
-            reuse = f"[bold yellow]{reuse} (asked {row['reuse_asked']})[/]"
-        types = [row.get("types", {}).get(name, "") for name in columns["types"]]
-        settings = [str(row.get(name, "")) for name in columns["settings"]]
-        shape = "×".join(map(str, row["output_shape"]))
-        table.add_row(row["name"], row["class"], shape, row["result_precision"], *types, reuse, *settings)
+    rows = layer_rows(result["layers"])
+    for row in rows:
+        reuse = str(row.reuse_used if row.reuse_used is not None else "")
+        if row.reuse_adjusted:
+            reuse = f"[bold yellow]{reuse} (asked {row.reuse_asked})[/]"
+        types = [row.precisions.get(name, "") for name in columns["types"]]
+        settings = ["" if getattr(row, name) is None else str(getattr(row, name)) for name in columns["settings"]]
+        shape = "×".join(map(str, row.output_shape))
+        table.add_row(row.name, row.layer_class, shape, row.result_precision or "", *types, reuse, *settings)
     print_table(console, table)
-    adjusted = [r for r in result["layers"] if r["reuse_adjusted"]]
+    adjusted = [r for r in rows if r.reuse_adjusted]
     if adjusted:
-        moved = ", ".join(f"{r['name']} {r['reuse_asked']}→{r['reuse_factor']}" for r in adjusted)
+        moved = ", ".join(f"{r.name} {r.reuse_asked}→{r.reuse_used}" for r in adjusted)
         console.print(
             f"[yellow]hls4ml changed the ReuseFactor of {len(adjusted)} layer(s) ({moved}): it accepts only values "
             "that split the layer's n_in × n_out multiplies evenly, and takes the closest. `hlsbox plan` lists "

@@ -161,6 +161,114 @@ def layer_settings(flow: ImageFlow, layer: str, layer_class: str) -> dict:
     return {"reuse_factor": flow.reuse_factor, "strategy": flow.strategy, **tables, "precision": precision}
 
 
+# hls4ml's layer classes with weights whose ReuseFactor it may move from the one asked for.
+WEIGHTED = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "DepthwiseConv1D", "DepthwiseConv2D")
+
+
+@dataclass(frozen=True)
+class WeightStats(_Json):
+    """A layer's constants quantised to its type: zeros, powers of two, and the odd parts' bit lengths."""
+
+    total: int
+    zero: int
+    pow2: int
+    odd_bits_hist: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamFifo(_Json):
+    """One output FIFO of a fork (Clone) in io_stream."""
+
+    depth: int
+    channels: int
+    bits: int | None = None
+
+
+@dataclass(frozen=True)
+class LayerRow(_Json):
+    """One layer as hls4ml builds it (steps/describe.py writes it): what convert and csim show, what the plan's
+    estimator and fit read, and what tests/data/estimator records. None: hls4ml has no such value for the layer.
+    In JSON `layer_class` is "class", as hls4ml calls it."""
+
+    name: str
+    layer_class: str
+    index: int | None = None  # hls4ml names the layer's HLS function and config after it
+    output_shape: tuple[int, ...] = ()
+    outputs: int = 0
+    result_bits: int | None = None
+    result_integer: int | None = None
+    result_precision: str | None = None  # as people write it: ap_fixed<16,6>
+    strategy: str = ""  # latency / resource, lower case; "" where the layer has none
+    reuse_asked: int | None = None  # the ReuseFactor the config asks for
+    reuse_used: int | None = None  # the one hls4ml settled on
+    types: dict[str, int | None] = field(default_factory=dict)  # every type variable's width
+    precisions: dict[str, str] = field(default_factory=dict)  # every type variable as ap_fixed<W,I>
+    n_chan: int | None = None
+    n_filt: int | None = None
+    in_height: int | None = None
+    in_width: int | None = None
+    out_height: int | None = None
+    out_width: int | None = None
+    filt_height: int | None = None
+    filt_width: int | None = None
+    stride_height: int | None = None
+    stride_width: int | None = None
+    pool_height: int | None = None
+    pool_width: int | None = None
+    n_partitions: int | None = None
+    parallelization_factor: int | None = None
+    table_size: int | None = None
+    n_elem: int | None = None
+    conv_implementation: str | None = None
+    stream_depth: int | None = None
+    streams: tuple[StreamFifo, ...] | None = None
+    input_bits: int | None = None
+    input_shape: tuple[int, ...] | None = None
+    inputs: int | None = None
+    activation: str | None = None
+    implementation: str | None = None
+    # weighted layers (Dense, Conv): the multiply hls4ml builds per output pixel, n_in x n_out
+    n_in: int | None = None
+    n_out: int | None = None
+    pixels: int | None = None
+    weight_bits: int | None = None
+    accum_bits: int | None = None
+    weights: WeightStats | None = None
+    weights_from: str | None = None  # recorded designs: where the weights' statistics came from
+    elementwise_multiplies: int | None = None  # BatchNormalization: one multiply per element
+
+    @property
+    def weighted(self) -> bool:
+        return self.n_in is not None
+
+    @property
+    def reuse_adjusted(self) -> bool:
+        """hls4ml moved the ReuseFactor asked for to another one (its rule for valid values)."""
+        return self.reuse_used is not None and self.reuse_asked != self.reuse_used and self.layer_class in WEIGHTED
+
+    @property
+    def zero_weights(self) -> int:
+        return self.weights.zero if self.weights else 0
+
+    def to_dict(self) -> dict:
+        data = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        return {"name": data.pop("name"), "class": data.pop("layer_class"), **data}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LayerRow:
+        data = dict(data)
+        data["layer_class"] = data.pop("class")
+        return _build(cls, data)
+
+    def replace(self, **changes: object) -> LayerRow:
+        return dataclasses.replace(self, **changes)
+
+
+def layer_rows(rows: list[dict]) -> list[LayerRow]:
+    """The layers of a result.json (convert, describe, csim)."""
+    return [LayerRow.from_dict(row) for row in rows]
+
+
 @dataclass(frozen=True)
 class CsimCache(_Json):
     """csim and fit: the workspace's compiler cache, mounted."""

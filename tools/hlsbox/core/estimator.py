@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from hlsbox.core import kernels
+from hlsbox.core.contract import LayerRow, WeightStats
 from hlsbox.core.parts import Device
 
 RESOURCES = ("LUT", "FF", "BRAM_18K", "DSP")
@@ -138,7 +139,7 @@ CALIBRATION = {
 class Design:
     """What the estimator needs: the described layers and where they go."""
 
-    layers: list[dict]
+    layers: list[LayerRow]
     io_type: str
     device: Device | None
     part: str
@@ -161,7 +162,7 @@ class Design:
         if self.io_type == "io_stream":
             return True
         return any(
-            ("Conv" in row["class"] and row.get("n_partitions", 1) != 1) or kernels.is_resource(row.get("strategy"))
+            ("Conv" in row.layer_class and (row.n_partitions or 1) != 1) or kernels.is_resource(row.strategy)
             for row in self.layers
         )
 
@@ -238,10 +239,10 @@ def closest_reuse_factor(valid: list[int], asked: int) -> int:
     return after if after - asked < asked - before else before
 
 
-def usable_reuse_factors(row: dict, io_type: str) -> list[int]:
+def usable_reuse_factors(row: LayerRow, io_type: str) -> list[int]:
     """hls4ml's valid ReuseFactors for a layer that its kernel also runs correctly with."""
-    valid = valid_reuse_factors(row["n_in"], row["n_out"])
-    limit = kernels.max_reuse(row["class"], io_type, row.get("strategy"), row["n_in"])
+    valid = valid_reuse_factors(row.n_in, row.n_out)
+    limit = kernels.max_reuse(row.layer_class, io_type, row.strategy, row.n_in)
     return [rf for rf in valid if limit is None or rf <= limit] or valid[:1]
 
 
@@ -266,7 +267,7 @@ def dsp_ports(a_bits: int, b_bits: int, design: Design) -> int:
     return math.ceil(big / port_a) * math.ceil(small / 18)
 
 
-def constant_multiplies(weights: dict | None, data_bits: int, design: Design) -> float:
+def constant_multiplies(weights: WeightStats | None, data_bits: int, design: Design) -> float:
     """DSPs of constant multiplies with these weights: zeros vanish, powers of two are shifts, few significant
     bits become shift-adds, the rest DSPs (by the calibrated share per odd-part bit length)."""
     calibration = design.calibration
@@ -277,7 +278,7 @@ def constant_multiplies(weights: dict | None, data_bits: int, design: Design) ->
     else:
         shares = calibration.dsp_share_stream if design.io_type == "io_stream" else calibration.dsp_share_parallel
     dsp = 0.0
-    for key, count in weights.get("odd_bits_hist", {}).items():
+    for key, count in weights.odd_bits_hist.items():
         bits = int(key)
         if bits <= 1:
             continue  # zero, or a power of two: a shift
@@ -291,11 +292,11 @@ def lut_per_product(a_bits: int, w_bits: int) -> float:
     return max(1.0, a_bits + w_bits - 5)
 
 
-def tree_bits(row: dict, a_bits: int, acc_bits: int) -> float:
+def tree_bits(row: LayerRow, a_bits: int, acc_bits: int) -> float:
     """What a Latency-strategy layer's pipeline registers hold, in bits: each output's accumulator at every level of
     its adder tree (log2 of its non-zero products), and the inputs."""
-    n_in, n_out = row["n_in"], row["n_out"]
-    nonzero_per_output = (n_in * n_out - (row.get("weights") or {}).get("zero", 0)) / n_out
+    n_in, n_out = row.n_in, row.n_out
+    nonzero_per_output = (n_in * n_out - row.zero_weights) / n_out
     return n_out * acc_bits * math.log2(max(2.0, nonzero_per_output)) + n_in * a_bits
 
 
@@ -326,28 +327,28 @@ def bram18_for(width_bits: int, depth: int) -> int:
 # ---------- per layer kind ----------
 
 
-def _weighted(row: dict, design: Design, reuse: int | None, bits: int | None) -> LayerEstimate:
+def _weighted(row: LayerRow, design: Design, reuse: int | None, bits: int | None) -> LayerEstimate:
     calibration = design.calibration
-    est = LayerEstimate(row["name"], row["class"], row["output_shape"])
-    n_in, n_out = row["n_in"], row["n_out"]
+    est = LayerEstimate(row.name, row.layer_class, list(row.output_shape))
+    n_in, n_out = row.n_in, row.n_out
     products = n_in * n_out
-    resource = kernels.is_resource(row.get("strategy"))
-    est.multiplies_per_output, est.pixels = products, row.get("pixels", 1)
+    resource = kernels.is_resource(row.strategy)
+    est.multiplies_per_output, est.pixels = products, (row.pixels or 1)
     est.reuse_valid = valid_reuse_factors(n_in, n_out)
-    est.reuse_asked = row.get("reuse_asked")
+    est.reuse_asked = row.reuse_asked
     # As converted, the ReuseFactor is the one hls4ml wrote (a PointwiseConv's own entry unchecked); one asked
     # for here (a way out, fit's search) goes through hls4ml's rule.
-    asked = reuse if reuse is not None else row.get("reuse_used") or 1
+    asked = reuse if reuse is not None else row.reuse_used or 1
     rf = closest_reuse_factor(est.reuse_valid, asked) if resource and reuse is not None else asked
     est.reuse_used = rf
-    w_bits = bits or row.get("weight_bits") or 16
-    a_bits = bits or row.get("input_bits") or 16
-    acc_bits = bits or row.get("accum_bits") or row.get("result_bits") or 16
+    w_bits = bits or row.weight_bits or 16
+    a_bits = bits or row.input_bits or 16
+    acc_bits = bits or row.accum_bits or row.result_bits or 16
     est.weight_width = w_bits
     stream = design.io_type == "io_stream"
-    conv = "Conv" in row["class"]
+    conv = "Conv" in row.layer_class
     # The multiplies that run at once: a pixel (io_stream), a partition of n_pixels (io_parallel conv), or all.
-    copies = 1 if stream or not conv else max(1, row.get("pixels", 1) // max(1, row.get("n_partitions", 1)))
+    copies = 1 if stream or not conv else max(1, (row.pixels or 1) // max(1, row.n_partitions or 1))
     mean_bits = (w_bits + a_bits) / 2
     if resource:
         est.multipliers = math.ceil(products / rf) * copies
@@ -361,7 +362,7 @@ def _weighted(row: dict, design: Design, reuse: int | None, bits: int | None) ->
             est.bram18 = bram18_for(math.ceil(products / rf) * w_bits, rf) * copies
         steps = rf + calibration.resource_overhead
     else:
-        weights = row.get("weights")
+        weights = row.weights
         if bits:  # what-if width: the layer's values with the same share as at their own width
             weights = None
         dsp = constant_multiplies(weights, a_bits, design) if weights else products * 0.7
@@ -369,13 +370,13 @@ def _weighted(row: dict, design: Design, reuse: int | None, bits: int | None) ->
             dsp = 0.0
         ports = dsp_ports(w_bits, a_bits, design)
         # hls4ml's ALLOCATION mul limit: ceil(products / RF) - zeros / RF (its dense config's multiplier_limit)
-        limit = math.ceil(products / rf) - (row.get("weights") or {}).get("zero", 0) // rf
+        limit = math.ceil(products / rf) - row.zero_weights // rf
         if limit < dsp:
             est.dsp = round(limit * ports * calibration.latency_limit_share * copies)
         else:
             est.dsp = round(dsp * ports * copies)
         est.multipliers = math.ceil(products / rf) * copies
-        nonzero = (products - (row.get("weights") or {}).get("zero", 0)) * copies
+        nonzero = (products - row.zero_weights) * copies
         est.lut = round(calibration.lut_per_product * nonzero * lut_per_product(a_bits, w_bits))
         stages = pipeline_stages(design, a_bits, w_bits, n_in) if rf == 1 else 1
         est.ff = round(_ff_per_tree_bit(calibration, stream, rf) * tree_bits(row, a_bits, acc_bits) * copies * stages)
@@ -383,11 +384,11 @@ def _weighted(row: dict, design: Design, reuse: int | None, bits: int | None) ->
         steps = rf
     depth = calibration.dense_depth + calibration.dense_depth_per_log2 * math.log2(max(n_in, 2))
     if stream and conv:
-        in_pixels = row.get("in_height", 1) * row.get("in_width", 1) if "in_width" in row else est.pixels
+        in_pixels = (row.in_height or 1) * row.in_width if row.in_width is not None else est.pixels
         est.interval = in_pixels * (steps + (0 if resource else calibration.stream_pixel_overhead))
         est.latency = est.interval + round(depth)
     elif conv:
-        partitions = row.get("n_partitions", est.pixels)
+        partitions = row.n_partitions if row.n_partitions is not None else est.pixels
         est.interval = partitions * steps
         est.latency = est.interval + round(depth)
     else:
@@ -396,16 +397,16 @@ def _weighted(row: dict, design: Design, reuse: int | None, bits: int | None) ->
     return est
 
 
-def _batchnorm(row: dict, design: Design, reuse: int | None, bits: int | None) -> LayerEstimate:
-    est = LayerEstimate(row["name"], row["class"], row["output_shape"])
-    result_bits = bits or row.get("result_bits") or 16
-    channels = row["output_shape"][-1]
-    width = row["elementwise_multiplies"] if design.io_type == "io_parallel" else channels
+def _batchnorm(row: LayerRow, design: Design, reuse: int | None, bits: int | None) -> LayerEstimate:
+    est = LayerEstimate(row.name, row.layer_class, list(row.output_shape))
+    result_bits = bits or row.result_bits or 16
+    channels = row.output_shape[-1]
+    width = row.elementwise_multiplies if design.io_type == "io_parallel" else channels
     # One scale per channel, the same constant for every pixel of it.
     # hls4ml's normalize: PIPELINE II=RF, ALLOCATION mul limit = ceil(n_in / RF): the scales shared over RF cycles.
-    rf = reuse or row.get("reuse_used") or 1
+    rf = reuse or row.reuse_used or 1
     at_once = math.ceil(width / rf)
-    weights = row.get("weights")
+    weights = row.weights
     dsp_share = constant_multiplies(weights, result_bits, design) / max(1, channels) if weights else 1.0
     est.dsp = round(dsp_share * at_once)
     est.multipliers = est.dsp
@@ -415,22 +416,22 @@ def _batchnorm(row: dict, design: Design, reuse: int | None, bits: int | None) -
     return est
 
 
-def _activation(row: dict, design: Design, bits: int | None) -> LayerEstimate:
+def _activation(row: LayerRow, design: Design, bits: int | None) -> LayerEstimate:
     calibration = design.calibration
-    est = LayerEstimate(row["name"], row["class"], row["output_shape"])
-    result_bits = bits or row.get("result_bits") or 16
-    channels = row["output_shape"][-1]
-    width = row["outputs"] if design.io_type == "io_parallel" else channels
-    kind = row.get("activation") or row["class"].lower()
+    est = LayerEstimate(row.name, row.layer_class, list(row.output_shape))
+    result_bits = bits or row.result_bits or 16
+    channels = row.output_shape[-1]
+    width = row.outputs if design.io_type == "io_parallel" else channels
+    kind = row.activation or row.layer_class.lower()
     est.lut = round(width * result_bits * calibration.lut_per_element_bit)
     est.ff = round(width * result_bits * calibration.ff_per_element_bit)
-    if row["class"] == "Softmax" or kind == "softmax":
-        implementation = row.get("implementation") or "stable"
+    if row.layer_class == "Softmax" or kind == "softmax":
+        implementation = row.implementation or "stable"
         if calibration.softmax_per_class:  # Vitis HLS: an exp table copy and a multiply per class
             classes = width
             est.bram18 = classes
         else:  # Vivado HLS: the classes of one cycle (all at RF 1) read the exp table, 2 per BRAM, + 1/x
-            classes = math.ceil(width / max(1, row.get("reuse_used") or 1))
+            classes = math.ceil(width / max(1, row.reuse_used or 1))
             est.bram18 = min(math.ceil(classes / 2), 3) + (0 if implementation == "latency" else 1)
         est.dsp = classes if implementation != "argmax" else 0
         est.lut += round(classes * 20 * result_bits * calibration.lut_per_element_bit)
@@ -438,41 +439,41 @@ def _activation(row: dict, design: Design, bits: int | None) -> LayerEstimate:
     elif kind in TABLE_ACTIVATIONS:
         est.bram18 = math.ceil(width / 2)
     est.latency, est.interval = _elementwise_timing(row, design)
-    if row["class"] == "Softmax":
+    if row.layer_class == "Softmax":
         est.latency += 3
     return est
 
 
-def _other(row: dict, design: Design, bits: int | None) -> LayerEstimate:
+def _other(row: LayerRow, design: Design, bits: int | None) -> LayerEstimate:
     """Pooling, merges, reshapes, inputs: logic per element (per channel when streaming)."""
-    est = LayerEstimate(row["name"], row["class"], row["output_shape"])
-    result_bits = bits or row.get("result_bits") or 16
-    if row["class"] in ("Input", "InputLayer", "Reshape", "Flatten", "Transpose"):
+    est = LayerEstimate(row.name, row.layer_class, list(row.output_shape))
+    result_bits = bits or row.result_bits or 16
+    if row.layer_class in ("Input", "InputLayer", "Reshape", "Flatten", "Transpose"):
         est.latency, est.interval = (0, 1) if design.io_type == "io_parallel" else _elementwise_timing(row, design)
         return est
-    width = row["outputs"] if design.io_type == "io_parallel" else row["output_shape"][-1]
-    window = row.get("pool_height", 1) * row.get("pool_width", 1)
+    width = row.outputs if design.io_type == "io_parallel" else row.output_shape[-1]
+    window = (row.pool_height or 1) * (row.pool_width or 1)
     est.lut = round(width * result_bits * max(1, window - 1) * design.calibration.lut_per_element_bit)
     est.ff = round(width * result_bits * max(1, window - 1) * design.calibration.ff_per_element_bit)
     est.latency, est.interval = _elementwise_timing(row, design)
     return est
 
 
-def _elementwise_timing(row: dict, design: Design) -> tuple[int, int]:
+def _elementwise_timing(row: LayerRow, design: Design) -> tuple[int, int]:
     if design.io_type == "io_parallel":
         return 1, 1
-    shape = row.get("input_shape") or row["output_shape"]
+    shape = row.input_shape or row.output_shape
     positions = max(1, math.prod(shape[:-1]) if len(shape) > 1 else 1)
     return positions + 2, positions
 
 
-def estimate_layer(row: dict, design: Design, reuse: int | None = None, bits: int | None = None) -> LayerEstimate:
+def estimate_layer(row: LayerRow, design: Design, reuse: int | None = None, bits: int | None = None) -> LayerEstimate:
     """One described layer; `reuse` and `bits` (every operand's width) are what-ifs."""
-    if "n_in" in row:
+    if row.weighted:
         return _weighted(row, design, reuse, bits)
-    if "elementwise_multiplies" in row:
+    if row.elementwise_multiplies is not None:
         return _batchnorm(row, design, reuse, bits)
-    if row["class"] in ("Activation", "Softmax", "ReLU", "LeakyReLU", "PReLU", "ThresholdedReLU", "HardActivation"):
+    if row.layer_class in ("Activation", "Softmax", "ReLU", "LeakyReLU", "PReLU", "ThresholdedReLU", "HardActivation"):
         return _activation(row, design, bits)
     return _other(row, design, bits)
 
@@ -491,9 +492,9 @@ def dataflow_memories(design: Design, bits: int | None = None) -> int:
         if design.tool != "vivado_hls":  # seen only with Vivado HLS (Vitis HLS keeps the input in registers)
             return 0
         first = layers[0]
-        elements = math.prod(first["output_shape"]) if first["output_shape"] else 1
-        width = bits or first.get("result_bits") or 16
-        copies = 2 if any(kernels.is_resource(row.get("strategy")) for row in layers) else 1
+        elements = math.prod(first.output_shape) if first.output_shape else 1
+        width = bits or first.result_bits or 16
+        copies = 2 if any(kernels.is_resource(row.strategy) for row in layers) else 1
         return copies * math.ceil(elements * width / 18)
     total = 0
     for row in layers[1:-1]:
@@ -504,11 +505,11 @@ def dataflow_memories(design: Design, bits: int | None = None) -> int:
                 total += channels * bram18_for(width, depth)
             else:
                 total += math.ceil(channels * width / calibration.fifo_word_bits) * max(1, math.ceil(depth / 1024))
-        width = bits or row.get("result_bits") or 16
-        if "Conv" in row["class"] and row.get("filt_height", 1) > 1 and "in_width" in row:
-            lines = (row["filt_height"] - 1) * row.get("n_chan", (row["output_shape"] or [1])[-1])
-            if row["in_width"] >= calibration.fifo_min_depth:
-                total += lines * bram18_for(width, row["in_width"])
+        width = bits or row.result_bits or 16
+        if "Conv" in row.layer_class and (row.filt_height or 1) > 1 and row.in_width is not None:
+            lines = (row.filt_height - 1) * (row.n_chan if row.n_chan is not None else (row.output_shape or (1,))[-1])
+            if row.in_width >= calibration.fifo_min_depth:
+                total += lines * bram18_for(width, row.in_width)
     return total
 
 
@@ -519,22 +520,22 @@ def dataflow_bits(design: Design, bits: int | None = None) -> int:
     layers = design.layers
     if design.io_type == "io_parallel":
         first = layers[0]
-        return math.prod(first["output_shape"] or [1]) * (bits or first.get("result_bits") or 16)
+        return math.prod(first.output_shape or (1,)) * (bits or first.result_bits or 16)
     return sum(channels * width for row in layers[1:-1] for _, channels, width in fifos_of(row, bits))
 
 
-def fifos_of(row: dict, bits: int | None = None) -> list[tuple[int, int, int]]:
+def fifos_of(row: LayerRow, bits: int | None = None) -> list[tuple[int, int, int]]:
     """A layer's output FIFOs in io_stream as (depth, channels, bits): one, or one per branch of a fork."""
-    if row.get("streams"):
-        return [(s["depth"], s["channels"], bits or s["bits"] or 16) for s in row["streams"]]
-    channels = row["output_shape"][-1] if row["output_shape"] else 1
-    return [(row.get("stream_depth") or 0, channels, bits or row.get("result_bits") or 16)]
+    if row.streams:
+        return [(s.depth, s.channels, bits or s.bits or 16) for s in row.streams]
+    channels = row.output_shape[-1] if row.output_shape else 1
+    return [(row.stream_depth or 0, channels, bits or row.result_bits or 16)]
 
 
 def estimate_design(design: Design, reuse: dict[str, int] | None = None, bits: int | None = None) -> DesignEstimate:
     reuse = reuse or {}
     calibration = design.calibration
-    layers = [estimate_layer(row, design, reuse.get(row["name"]), bits) for row in design.layers]
+    layers = [estimate_layer(row, design, reuse.get(row.name), bits) for row in design.layers]
     totals = {r: sum(layer.resources()[r] for layer in layers) for r in RESOURCES}
     totals["BRAM_18K"] += dataflow_memories(design, bits)
     between = dataflow_bits(design, bits)

@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from hlsbox.core import kernels
-from hlsbox.core.contract import ImageFlow, Verdict
+from hlsbox.core.contract import ImageFlow, Verdict, layer_rows
 from hlsbox.core.estimator import (
     RESOURCES,
     Design,
@@ -72,7 +72,7 @@ def tool_of(backend: str) -> str:
 
 def design_for(described: dict, flow: ImageFlow, device: Device) -> Design:
     return Design(
-        described["layers"],
+        layer_rows(described["layers"]),
         flow.io_type,
         device,
         flow.part,
@@ -132,9 +132,9 @@ class Plan:
 def kernel_problems(design: Design) -> list[dict]:
     found = []
     for row in design.layers:
-        if "n_in" in row:
-            rf = row.get("reuse_used") or 1
-            problem = kernels.problem(row["name"], row["class"], design.io_type, row.get("strategy"), row["n_in"], rf)
+        if row.weighted:
+            rf = row.reuse_used or 1
+            problem = kernels.problem(row.name, row.layer_class, design.io_type, row.strategy, row.n_in, rf)
             if problem is not None:
                 found.append(asdict(problem))
     return found
@@ -150,8 +150,8 @@ def smallest_reuse_that_fits(
     """Per weighted layer, the smallest usable ReuseFactor at or above one common target with which the whole
     design fits the part: "fits" where some target gets there, else (if `accept_tight`) the first "tight" one;
     None when none does."""
-    weighted = [row for row in design.layers if "n_in" in row]
-    usable = {row["name"]: usable_reuse_factors(row, design.io_type) for row in weighted}
+    weighted = [row for row in design.layers if row.weighted]
+    usable = {row.name: usable_reuse_factors(row, design.io_type) for row in weighted}
     candidates = sorted({rf for valid in usable.values() for rf in valid})
     first_tight = None
     for target in candidates:

@@ -23,18 +23,18 @@ NEIGHBOURS = 3
 
 def features(design: Design) -> dict[str, float]:
     """What makes designs alike: how much arithmetic, how much of it at once, how wide, how built."""
-    weighted = [row for row in design.layers if "n_in" in row]
-    products = sum(row["n_in"] * row["n_out"] for row in weighted) or 1
-    parallel = sum(row["n_in"] * row["n_out"] / max(1, row.get("reuse_used") or 1) for row in weighted) or 1
-    resource = sum(row["n_in"] * row["n_out"] for row in weighted if "resource" in (row.get("strategy") or ""))
-    conv = sum(row["n_in"] * row["n_out"] for row in weighted if "Conv" in row["class"])
-    pixels = sum(row["n_in"] * row["n_out"] * row.get("pixels", 1) for row in weighted) or 1
+    weighted = [row for row in design.layers if row.weighted]
+    products = sum(row.n_in * row.n_out for row in weighted) or 1
+    parallel = sum(row.n_in * row.n_out / max(1, row.reuse_used or 1) for row in weighted) or 1
+    resource = sum(row.n_in * row.n_out for row in weighted if "resource" in (row.strategy or ""))
+    conv = sum(row.n_in * row.n_out for row in weighted if "Conv" in row.layer_class)
+    pixels = sum(row.n_in * row.n_out * (row.pixels or 1) for row in weighted) or 1
     return {
         "log_products": math.log2(products),
         "log_parallel": math.log2(parallel),
         "log_work": math.log2(pixels),
-        "weight_bits": sum((row.get("weight_bits") or 16) * row["n_in"] * row["n_out"] for row in weighted) / products,
-        "input_bits": sum((row.get("input_bits") or 16) * row["n_in"] * row["n_out"] for row in weighted) / products,
+        "weight_bits": sum((row.weight_bits or 16) * row.n_in * row.n_out for row in weighted) / products,
+        "input_bits": sum((row.input_bits or 16) * row.n_in * row.n_out for row in weighted) / products,
         "resource": resource / products,
         "conv": conv / products,
         "stream": 1.0 if design.io_type == "io_stream" else 0.0,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hlsbox.core import kernels
+from hlsbox.core.contract import LayerRow
 from hlsbox.steps.protocol import StepFailure, phase
 
 TIMEOUT_S = 600
@@ -87,10 +88,10 @@ def _enclosing_struct(path: Path, line: int) -> int | None:
     return None
 
 
-def explain(output: str, tree: Path, layers: list[dict], what: str) -> StepFailure:
+def explain(output: str, tree: Path, layers: list[LayerRow], what: str) -> StepFailure:
     """One paragraph for a failed compile of hls4ml's C++: each layer in error, the cause in words, the fix."""
     found = errors(output, tree)
-    by_index = {row.get("index"): row for row in layers}
+    by_index = {row.index: row for row in layers}
     known = _known_causes(found, by_index)
     if known:
         causes = "; ".join(f"{_described(row)}: {p.kernel} {p.condition}" for row, p in known)
@@ -110,22 +111,22 @@ def explain(output: str, tree: Path, layers: list[dict], what: str) -> StepFailu
     return StepFailure(f"{what}: hls4ml's generated C++ does not compile:\n  " + "\n  ".join(lines), hint)
 
 
-def _known_causes(found: list[CompileError], by_index: dict) -> list[tuple[dict, kernels.KernelProblem]]:
+def _known_causes(found: list[CompileError], by_index: dict) -> list[tuple[LayerRow, kernels.KernelProblem]]:
     """The layers whose errors are the undefined kernel class hls4ml names (hlsbox.core.kernels), once each."""
-    known: dict[str, tuple[dict, kernels.KernelProblem]] = {}
+    known: dict[str, tuple[LayerRow, kernels.KernelProblem]] = {}
     for error in found:
         row = by_index.get(error.config)
         if row is None or kernels.UNDEFINED_KERNEL not in error.text:
             continue
-        rf = row.get("reuse_factor") or 1
-        problem = kernels.compile_problem(row["name"], row["class"], row.get("strategy"), row.get("n_in", 0), rf)
+        rf = row.reuse_used or 1
+        problem = kernels.compile_problem(row.name, row.layer_class, row.strategy, row.n_in or 0, rf)
         if problem is not None:
-            known.setdefault(row["name"], (row, problem))
+            known.setdefault(row.name, (row, problem))
     return list(known.values())
 
 
-def _described(row: dict) -> str:
-    return f"layer {row['name']} ({row['class']}, config{row['index']})"
+def _described(row: LayerRow) -> str:
+    return f"layer {row.name} ({row.layer_class}, config{row.index})"
 
 
 def _located(error: CompileError, by_index: dict) -> str:
@@ -133,7 +134,7 @@ def _located(error: CompileError, by_index: dict) -> str:
     return f"{_described(row) if row else f'{error.file}:{error.line}'}: {error.text}"
 
 
-def check(project_dir: Path, layers: list[dict]) -> dict:
+def check(project_dir: Path, layers: list[LayerRow]) -> dict:
     """The syntax check of a written project; a failure is explained by layer (StepFailure)."""
     phase("checking the generated C++ (g++ -fsyntax-only)")
     result = syntax_check(project_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from hlsbox.core.contract import StepSpec
-from hlsbox.steps import compile_check, frontends, hls
+from hlsbox.steps import compile_check, describe, frontends, hls
 from hlsbox.steps.protocol import phase
 
 
@@ -17,7 +17,7 @@ def run(spec: StepSpec) -> dict:
     plot_warning = hls.plot(hls_model, run_dir / "model.png")
     phase("writing project")
     hls_model.write()
-    layers = hls.layer_table(hls_model)
+    layers = describe.layer_rows(hls_model)
     syntax = compile_check.check(run_dir / "hls4ml_prj", layers)
     return {
         "step": "convert",
@@ -25,7 +25,7 @@ def run(spec: StepSpec) -> dict:
         "plot": None if plot_warning else str(run_dir / "model.png"),
         "warnings": [plot_warning] if plot_warning else [],
         "parameters": frontends.count_params(model),
-        "layers": layers,
+        "layers": [row.to_dict() for row in layers],
         "syntax_check_seconds": syntax["seconds"],
         "unfused_batchnorms": hls.unfused_batchnorms(model, hls_model, flow),
         "columns": hls.set_columns(flow),

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from hlsbox.core import kernels
-from hlsbox.core.contract import CsimCache, CsimInputs, ImageFlow, StepSpec
-from hlsbox.steps import compile_check, datasets, fastcsim, frontends, hls, trace
+from hlsbox.core.contract import CsimCache, CsimInputs, ImageFlow, LayerRow, StepSpec
+from hlsbox.steps import compile_check, datasets, describe, fastcsim, frontends, hls, trace
 from hlsbox.steps.protocol import StepFailure, StepInputError, phase
 
 # The fast tree sits at one path in every container (on its /tmp tmpfs): the weights directory is on the
@@ -182,7 +182,7 @@ def build_library(hls_model, flow: ImageFlow, cache: CsimCache | None) -> dict:
     try:
         info = fastcsim.fast_compile(hls_model, TREE_DIR, ccache)
     except fastcsim.BuildFailed as failed:
-        layers = hls.layer_table(hls_model)
+        layers = describe.layer_rows(hls_model)
         raise compile_check.explain(failed.output, TREE_DIR, layers, "g++ could not build the C simulation") from None
     fastcsim.patch_compile(hls_model, tree_dir=TREE_DIR, ccache_dir=ccache)  # trace() compiles again: fast too
     if info["mode"] == "fast":
@@ -190,7 +190,7 @@ def build_library(hls_model, flow: ImageFlow, cache: CsimCache | None) -> dict:
     return info
 
 
-def check_first_input(hls_model, x: np.ndarray, flow: ImageFlow, layers: list[dict]) -> None:
+def check_first_input(hls_model, x: np.ndarray, flow: ImageFlow, layers: list[LayerRow]) -> None:
     """Run the library on one input in a forked child: an abort (a kernel's assertion) or a crash is explained."""
     with tempfile.TemporaryFile() as stderr:
         pid = os.fork()
@@ -210,7 +210,7 @@ def check_first_input(hls_model, x: np.ndarray, flow: ImageFlow, layers: list[di
     raise explain_crash(os.WTERMSIG(status), text, flow, layers)
 
 
-def explain_crash(signum: int, stderr: str, flow: ImageFlow, layers: list[dict]) -> StepFailure:
+def explain_crash(signum: int, stderr: str, flow: ImageFlow, layers: list[LayerRow]) -> StepFailure:
     name = signal.Signals(signum).name
     abort = kernels.parse_abort(stderr)
     if abort is None:
@@ -222,14 +222,12 @@ def explain_crash(signum: int, stderr: str, flow: ImageFlow, layers: list[dict])
             'io_parallel design may overflow the stack: io_type = "io_stream" keeps arrays small.'
             + (" SIGKILL: the memory limit? Give --mem more." if name == "SIGKILL" else ""),
         )
-    layer = next((row for row in layers if row.get("index") == abort.config_index), None)
-    where = f"layer {layer['name']} ({layer['class']})" if layer else f"config{abort.config_index}"
+    layer = next((row for row in layers if row.index == abort.config_index), None)
+    where = f"layer {layer.name} ({layer.layer_class})" if layer else f"config{abort.config_index}"
     known = None
     if layer is not None:
-        rf = layer.get("reuse_factor") or 1
-        known = kernels.problem(
-            layer["name"], layer["class"], flow.io_type, layer.get("strategy"), layer.get("n_in", 0), rf
-        )
+        rf = layer.reuse_used or 1
+        known = kernels.problem(layer.name, layer.layer_class, flow.io_type, layer.strategy, layer.n_in or 0, rf)
     message = (
         f"The C simulation aborted in {where}: hls4ml's nnet::{abort.function} ({abort.header}) asserts "
         f"`{abort.condition}`"
@@ -250,7 +248,7 @@ def run(spec: StepSpec) -> dict:
     keras2 = frontends.active() == "keras2"
     tracing = settings.trace and flow.granularity == "name" and keras2  # the trace compares with tf.keras
     hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=tracing, flow_file=spec.flow_file)
-    layers = hls.layer_table(hls_model)
+    layers = describe.layer_rows(hls_model)
     build = build_library(hls_model, flow, spec.csim_cache)
     phase("checking the first input")
     check_first_input(hls_model, x, flow, layers)
@@ -275,6 +273,6 @@ def run(spec: StepSpec) -> dict:
         "build": build,
         "compile_seconds": round(build["seconds"], 2),
         "predict_seconds": round(predict_seconds, 2),
-        "layers": layers,
+        "layers": [row.to_dict() for row in layers],
         "versions": hls.versions(),
     }

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from hlsbox.core.contract import StepSpec
+from hlsbox.core.contract import LayerRow, StepSpec, StreamFifo, WeightStats
 from hlsbox.steps import frontends, hls
 
 GEOMETRY = (
@@ -56,7 +56,7 @@ def quantised(values: np.ndarray, precision) -> np.ndarray:
     return ((q.astype(np.int64) - low) % span) + low
 
 
-def value_stats(values: np.ndarray, precision) -> dict:
+def value_stats(values: np.ndarray, precision) -> WeightStats:
     """zero, power-of-two and odd-part bit lengths of quantised constants: what decides whether a constant
     multiply needs a DSP (tests/data/estimator: the same statistics as the recorded designs)."""
     q = np.abs(quantised(values, precision)).astype(np.int64).ravel()
@@ -66,46 +66,46 @@ def value_stats(values: np.ndarray, precision) -> dict:
     hist = {str(k): int(v) for k, v in zip(*np.unique(bits, return_counts=True), strict=True)}
     if len(q) - len(nonzero):
         hist["0"] = int(len(q) - len(nonzero))
-    return {
-        "total": int(q.size),
-        "zero": int(q.size - nonzero.size),
-        "pow2": int(np.sum(odd == 1)),
-        "odd_bits_hist": hist,
-    }
+    return WeightStats(int(q.size), int(q.size - nonzero.size), int(np.sum(odd == 1)), hist)
 
 
-def describe_layer(layer, asked_reuse: int | None) -> dict:
+def describe_layer(layer, asked_reuse: int | None) -> LayerRow:
+    """One layer as hls4ml builds it: the row convert and csim show and the estimator reads."""
     out = layer.get_output_variable()
     get = layer.get_attr
-    row = {
+    row: dict = {
         "name": layer.name,
-        "class": layer.class_name,
+        "layer_class": layer.class_name,
         "index": layer.index,
-        "output_shape": list(out.shape),
+        "output_shape": tuple(out.shape),
         "outputs": int(np.prod(out.shape)),
         "result_bits": width(out.type.precision),
         "result_integer": getattr(out.type.precision, "integer", None),
+        "result_precision": hls.ap_type(out.type.precision),
         "strategy": str(get("strategy") or "").lower(),
         "reuse_asked": asked_reuse,
         "reuse_used": get("reuse_factor"),
         "types": {name.removesuffix("_t"): width(t.precision) for name, t in layer.types.items()},
+        "precisions": {name.removesuffix("_t"): hls.ap_type(t.precision) for name, t in layer.types.items()},
         **{key: int(get(key)) for key in GEOMETRY if isinstance(get(key), int | np.integer)},
     }
+    if get("conv_implementation") is not None:
+        row["conv_implementation"] = str(get("conv_implementation"))
     pragma = getattr(out, "pragma", None)
     if isinstance(pragma, tuple) and pragma and pragma[0] == "stream":
         row["stream_depth"] = int(pragma[1])
     streams = [layer.get_output_variable(name) for name in layer.outputs or ()]
     if len(streams) > 1:  # a fork (Clone): a FIFO per branch
-        row["streams"] = [
-            {"depth": int(v.pragma[1]), "channels": int(v.shape[-1]), "bits": width(v.type.precision)}
+        row["streams"] = tuple(
+            StreamFifo(int(v.pragma[1]), int(v.shape[-1]), width(v.type.precision))
             for v in streams
             if isinstance(getattr(v, "pragma", None), tuple) and v.pragma[0] == "stream"
-        ]
+        )
     sources = [v for v in (layer.get_input_variable(name) for name in layer.inputs or ()) if v is not None]
     sources = sources or [v for v in [layer.get_input_variable()] if v is not None and layer.inputs]
     if sources:
         row["input_bits"] = width(sources[0].type.precision)
-        row["input_shape"] = list(sources[0].shape)
+        row["input_shape"] = tuple(sources[0].shape)
         row["inputs"] = len(sources)
     if activation := get("activation"):
         row["activation"] = str(activation).lower()
@@ -129,7 +129,12 @@ def describe_layer(layer, asked_reuse: int | None) -> dict:
             weight_bits=width(scale.type.precision),
             weights=value_stats(np.asarray(scale.data), scale.type.precision),
         )
-    return row
+    return LayerRow(**row)
+
+
+def layer_rows(hls_model) -> list[LayerRow]:
+    """Every layer of a converted model, with the ReuseFactor its config asks for."""
+    return [describe_layer(layer, hls_model.config.get_reuse_factor(layer)) for layer in hls_model.get_layers()]
 
 
 def run(spec: StepSpec) -> dict:
@@ -137,13 +142,13 @@ def run(spec: StepSpec) -> dict:
     start = time.monotonic()
     model = hls.load_spec_model(spec)
     hls_model, config = hls.convert(model, flow, run_dir / "hls4ml_prj", flow_file=spec.flow_file)
-    layers = [describe_layer(layer, hls_model.config.get_reuse_factor(layer)) for layer in hls_model.get_layers()]
+    layers = layer_rows(hls_model)
     return {
         "step": "describe",
         "parameters": frontends.count_params(model),
         "input_shape": list(frontends.input_shape(model)),
         "io_type": flow.io_type,
-        "layers": layers,
+        "layers": [row.to_dict() for row in layers],
         "hls_config": config,
         "unfused_batchnorms": hls.unfused_batchnorms(model, hls_model, flow),
         "seconds": round(time.monotonic() - start, 2),

@@ -255,7 +255,6 @@ def convert(model, flow: ImageFlow, project_dir: Path, trace: bool = False, flow
     return hls_model, config
 
 
-WEIGHTED = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "DepthwiseConv1D", "DepthwiseConv2D")
 SETTINGS = ("strategy", "parallelization_factor", "conv_implementation", "table_size", "implementation")
 
 
@@ -274,32 +273,6 @@ def mult_size(layer) -> tuple[int, int, int] | None:
             get("out_height") * get("out_width"),
         )
     return None
-
-
-def layer_table(hls_model) -> list[dict]:
-    """Per layer, as hls4ml will build it: class, shape, every type, the ReuseFactor asked for and the one used,
-    and the other per-layer settings."""
-    rows = []
-    for layer in hls_model.get_layers():
-        out = layer.get_output_variable()
-        used = layer.get_attr("reuse_factor")
-        asked = hls_model.config.get_reuse_factor(layer) if used is not None else None
-        rows.append(
-            {
-                "name": layer.name,
-                "index": layer.index,  # hls4ml names the layer's HLS function and config after it
-                "class": layer.class_name,
-                "output_shape": list(out.shape),
-                "result_precision": ap_type(out.type.precision),
-                "types": {name.removesuffix("_t"): ap_type(t.precision) for name, t in layer.types.items()},
-                "reuse_factor": used,
-                "reuse_asked": asked,
-                "reuse_adjusted": used is not None and asked != used and layer.class_name in WEIGHTED,
-                **{key: _plain(layer.get_attr(key)) for key in SETTINGS if layer.get_attr(key) is not None},
-                **dict(zip(("n_in", "n_out", "pixels"), map(int, mult_size(layer) or ()), strict=False)),
-            }
-        )
-    return rows
 
 
 def set_columns(flow: ImageFlow) -> dict[str, list[str]]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from hlsbox.core.contract import layer_rows
 from hlsbox.core.parts import Device
 from hlsbox.runtime.tables import cell_limit, print_table
 
@@ -99,7 +100,7 @@ def instances(rpt: Path) -> list[dict]:
 
 def attach_layers(rows: list[dict], layers: list[dict]) -> None:
     """hls4ml names a layer's function after its config (`..._config<index>_...`): name each instance's layer."""
-    by_index = {layer.get("index"): layer["name"] for layer in layers if layer.get("index") is not None}
+    by_index = {row.index: row.name for row in layer_rows(layers) if row.index is not None}
     for row in rows:
         match = _CONFIG.search(row["module"] or row["instance"])
         row["layer"] = by_index.get(int(match.group(1))) if match else None
