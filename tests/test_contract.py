@@ -108,3 +108,20 @@ def test_an_error_report_that_is_not_one_reads_as_none(tmp_path: Path):
     (tmp_path / "error.json").write_text("{not json")
     assert ErrorReport.read(tmp_path / "error.json") is None
     assert ErrorReport("bad_input", "m", "h").to_dict() == {"kind": "bad_input", "message": "m", "hint": "h"}
+
+
+def test_a_requests_own_options_survive_the_sweeps_json(tmp_path: Path):
+    """A sweep's executor runs each variant from a request file: the step's options come back as their type."""
+    from hlsbox.runtime.request import FitOptions, RunRequest, Workspace
+    from hlsbox.vivado.chain import VivadoParams
+
+    flow_file = tmp_path / "f.toml"
+    flow_file.write_text('name = "f"\nmodel = "m.keras"\n')
+    flow = Flow(name="f", model="m.keras")
+    for step, options in (
+        ("csynth", VivadoParams("/opt/Xilinx/Vivado/2019.2", ignore_plan=True)),
+        ("fit", FitOptions(FitParams(agreement=0.9, max_probes=7), "flows/f_fit.toml")),
+        ("csim", None),
+    ):
+        request = RunRequest(step, flow, flow_file, Workspace(tmp_path, tmp_path / "build"), options=options)
+        assert RunRequest.from_json(request.to_json()).options == options

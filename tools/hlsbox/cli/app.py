@@ -10,7 +10,6 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -47,7 +46,7 @@ from hlsbox.core.units import parse_duration, parse_size
 from hlsbox.runtime import engines, image, toolchains
 from hlsbox.runtime import step_table as registry
 from hlsbox.runtime.engines import Limits
-from hlsbox.runtime.request import RunRequest
+from hlsbox.runtime.request import FitOptions, RunRequest
 from hlsbox.runtime.tables import print_table
 from hlsbox.vivado.chain import VivadoParams
 
@@ -187,8 +186,10 @@ def _vivado_command(step: registry.Step) -> None:
         with_csim: CsimFirstOpt = False,
         y2k22_workaround: Y2k22Opt = True,
     ) -> None:
-        params = VivadoParams(vivado, network, ignore_plan, with_csim, y2k22_workaround).__dict__
-        run_and_show(run.request(step.name, stall_warn=parse_duration(stall), stall_kill=stop_on_stall, params=params))
+        options = VivadoParams(vivado, network, ignore_plan, with_csim, y2k22_workaround)
+        run_and_show(
+            run.request(step.name, stall_warn=parse_duration(stall), stall_kill=stop_on_stall, options=options)
+        )
 
     _register(
         step,
@@ -270,7 +271,7 @@ def fit(
     params = fits.FitParams(agreement, budget / 100, io_type, max_probes, samples)
     fits.check_params(params)
     target = fits.output_path(run.flow, out)
-    run_and_show(run.request("fit", params={"fit": asdict(params), "out": str(target)}))
+    run_and_show(run.request("fit", options=FitOptions(params, str(target))))
 
 
 app.command("fit")(guarded(with_run_options(fit)))
@@ -360,7 +361,7 @@ def sweep(
     base = load_flow(flow)
     axes = grid or [f"{key}={','.join(map(str, values))}" for key, values in base.sweep.items()]
     limits = limits_of(registry.step(step), timeout, mem, cpus, None)
-    params = VivadoParams(vivado).__dict__ if registry.step(step).options == "vivado" else {}
+    options = VivadoParams(vivado) if registry.step(step).options == "vivado" else None
     template = RunRequest(
         step,
         base,
@@ -369,7 +370,7 @@ def sweep(
         limits,
         force=force,
         hang_after=hang_of(hang_after),
-        params=params,
+        options=options,
     )
     sweeps.run_sweep(console, template, sweeps.parse_grid(axes), executor, workers, skip_infeasible, retries)
 

@@ -19,7 +19,7 @@ from hlsbox.core.contract import FitParams, FitRun
 from hlsbox.core.errors import EXIT_BAD_INPUT, BadInput, StepFailed
 from hlsbox.runtime import runner
 from hlsbox.runtime.engines import Mount
-from hlsbox.runtime.request import RunRequest
+from hlsbox.runtime.request import FitOptions, RunRequest
 
 MADE_BY = "# Made by hlsbox fit"
 
@@ -57,8 +57,10 @@ def run_fit(console: Console, request: RunRequest) -> tuple[dict, Path]:
             "For a QONNX or ONNX model, convert, csim and plan work; set per-layer types in the flow's [layers.X] "
             "tables (hls4ml's names for the cleaned graph: Conv_0, MatMul_0, ...).",
         )
-    params = FitParams(**request.params["fit"])
-    out = Path(request.params["out"])
+    options = request.options
+    if not isinstance(options, FitOptions):
+        raise TypeError("a fit request carries FitOptions")
+    params, out = options.params, Path(options.out)
     cache = request.workspace.build / request.flow.name / "fit-cache"  # what a probe computes is the same on any part
     cache.mkdir(parents=True, exist_ok=True)
     request = with_ccache(request)

@@ -7,9 +7,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 from hlsbox.config.flow import Flow, load_flow
-from hlsbox.core.contract import StepSpec
+from hlsbox.core.contract import FitParams, StepSpec
 from hlsbox.runtime.engines import Limits, Mount
 
 
@@ -20,6 +21,24 @@ class Workspace:
 
     def run_dir(self, flow: Flow, step: str) -> Path:
         return self.build / flow.name / flow.part / step
+
+
+class StepOptions(Protocol):
+    """A step's own options (a dataclass: JSON for sweeps' executors through dataclasses.asdict)."""
+
+    __dataclass_fields__: ClassVar[dict]
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """`hlsbox fit`'s options: the search's parameters and where the new flow goes."""
+
+    params: FitParams
+    out: str
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FitOptions:
+        return cls(FitParams.from_dict(data["params"]), data["out"])
 
 
 @dataclass(frozen=True)
@@ -49,7 +68,7 @@ class RunRequest:
     stall_kill: bool = False  # stop the step when it stalls
     hang_after: float | None = None  # seconds silent and idle before the step is hung; None: the flow's or 5 min
     run_name: str | None = None  # the run dir's name; default: the step's
-    params: dict = field(default_factory=dict)  # step-specific options (e.g. the Vivado install asked for)
+    options: StepOptions | None = None  # the step's own options (VivadoParams, FitOptions); the step reads them
     extras: StepExtras = field(default_factory=StepExtras)
 
     @property
@@ -77,15 +96,18 @@ class RunRequest:
                 "stall_warn": self.stall_warn,
                 "stall_kill": self.stall_kill,
                 "hang_after": self.hang_after,
-                "params": self.params,
+                "options": dataclasses.asdict(self.options) if self.options is not None else None,
             },
             indent=1,
         )
 
     @classmethod
     def from_json(cls, text: str) -> RunRequest:
+        from hlsbox.runtime import step_table
+
         data = json.loads(text)
         flow_file = Path(data["flow_file"])
+        options = data.get("options")
         return cls(
             step=data["step"],
             flow=load_flow(flow_file).with_part(data.get("part")),
@@ -97,5 +119,5 @@ class RunRequest:
             stall_warn=data["stall_warn"],
             stall_kill=data["stall_kill"],
             hang_after=data.get("hang_after"),
-            params=data.get("params", {}),
+            options=step_table.step(data["step"]).read_options(options) if options is not None else None,
         )

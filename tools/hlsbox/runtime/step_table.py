@@ -48,6 +48,10 @@ class Step:
     def show(self, console: Console, result: object, run_dir: Path) -> None:
         """The step's view of its result (none by default)."""
 
+    def read_options(self, data: dict) -> object:
+        """The step's own options from their JSON (a sweep's request file); steps without options have none."""
+        raise ValueError(f"step {self.name} takes no options")
+
 
 class ConvertStep(Step):
     def show(self, console: Console, result: object, run_dir: Path) -> None:
@@ -81,6 +85,11 @@ class PlanStep(Step):
 
 
 class FitStep(Step):
+    def read_options(self, data: dict) -> object:
+        from hlsbox.runtime.request import FitOptions
+
+        return FitOptions.from_dict(data)
+
     def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
         from hlsbox.commands import fit
 
@@ -93,6 +102,11 @@ class FitStep(Step):
 
 
 class VivadoStep(Step):
+    def read_options(self, data: dict) -> object:
+        from hlsbox.vivado.chain import VivadoParams
+
+        return VivadoParams(**data)
+
     def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
         from hlsbox.vivado import chain
 

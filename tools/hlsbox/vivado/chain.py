@@ -34,7 +34,7 @@ BUILD_OPTIONS = ("reset", "csim", "synth", "cosim", "validation", "export", "vsy
 
 @dataclass(frozen=True)
 class VivadoParams:
-    """The Vivado options of a request (request.params holds them as plain values, for sweeps' JSON)."""
+    """The Vivado options of a request (its `options`)."""
 
     vivado: str | None = None  # the install asked for; discovered when None
     network: bool = False
@@ -44,7 +44,7 @@ class VivadoParams:
 
     @classmethod
     def of(cls, request: RunRequest) -> VivadoParams:
-        return cls(**request.params)
+        return request.options if isinstance(request.options, VivadoParams) else cls()
 
 
 def build_options(step: str, csim: bool = False) -> dict[str, int]:
@@ -128,7 +128,7 @@ def run_vivado_step(console: Console, request: RunRequest) -> tuple[dict, Path]:
     if found.version is not None:  # the version its path gives: a wrong backend is said before the plan
         vivado.check_backend(found, request.flow.backend)
     # before any Vivado process; --force redoes this step, not the plan's describe
-    plan = check_plan(console, request.replace(step="plan", force=False, params={}), params.ignore_plan)
+    plan = check_plan(console, request.replace(step="plan", force=False, options=None), params.ignore_plan)
     install = probe(found)
     vivado.check_backend(install, request.flow.backend)
     licence = vivado.licence_environment()
@@ -190,7 +190,7 @@ def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[dict,
     step = registry.step(request.step)
     upstream = request.replace(step=step.upstream, force=False)  # --force redoes this step, not the ones before
     if step.upstream == "convert":
-        upstream_result, upstream_dir = runner.run_step(console, upstream.replace(params={}))
+        upstream_result, upstream_dir = runner.run_step(console, upstream.replace(options=None))
     else:
         upstream_result, upstream_dir = _run_chain(console, upstream, tool)
     layers = upstream_result.get("layers", [])
