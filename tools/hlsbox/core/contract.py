@@ -358,6 +358,16 @@ class StepSpec(_Json):
 
 
 @dataclass(frozen=True)
+class ResultTable(_Json):
+    """A step's result as one table (result.json's "table"): what the default view of a step shows."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    notes: tuple[str, ...] = ()  # lines said under the table
+
+
+@dataclass(frozen=True)
 class ErrorReport(_Json):
     """error.json: a step's refusal (bad input, exit 2) or explained failure (exit 1), with its hint."""
 

@@ -46,7 +46,11 @@ class Step:
         return runner.run_step(console, self.prepare(request), self.module)
 
     def show(self, console: Console, result: object, run_dir: Path) -> None:
-        """The step's view of its result (none by default)."""
+        """The step's view of its result: by default its table (result.json's "table", a ResultTable), if any."""
+        if isinstance(result, dict) and result.get("table"):
+            from hlsbox.runtime.tables import show_result_table
+
+            show_result_table(console, result["table"], run_dir)
 
     def read_options(self, data: dict) -> object:
         """The step's own options from their JSON (a sweep's request file); steps without options have none."""

@@ -3,8 +3,13 @@ their content, so no layer name or type is cut (`make demo | tee`, CI logs)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from hlsbox.core.contract import ResultTable
 
 NO_LIMIT = 100_000
 
@@ -25,3 +30,17 @@ def print_table(console: Console, table: Table) -> None:
         console.print(table)
     finally:
         console.width = kept
+
+
+def show_result_table(console: Console, data: dict, run_dir: Path) -> None:
+    """A step's ResultTable (the default view of a step), then its notes and where the result is."""
+    result = ResultTable.from_dict(data)
+    table = Table(title=result.title, title_justify="left")
+    for column in result.columns:
+        table.add_column(column)
+    for row in result.rows:
+        table.add_row(*map(escape, row))
+    print_table(console, table)
+    for note in result.notes:
+        console.print(f"[yellow]{escape(note)}[/]")
+    console.print(f"[green]Result:[/] {run_dir}/result.json")
