@@ -40,16 +40,24 @@ def width(precision) -> int | None:
     return getattr(precision, "width", None)
 
 
-def quantised(values: np.ndarray, precision) -> np.ndarray:
-    """Weights as integers in units of the type's LSB, as the C++ cast makes them (rounding, saturation)."""
+def rounded(values: np.ndarray, precision) -> tuple[np.ndarray, int, int]:
+    """Values in units of the type's LSB as its rounding mode makes them, before overflow, and the type's
+    smallest and largest integer in those units."""
     bits, integer = getattr(precision, "width", 0), getattr(precision, "integer", 0)
-    if not bits:
-        return np.asarray(values)
     scaled = np.asarray(values, dtype=np.float64) * 2.0 ** (bits - integer)
     rounding = str(getattr(getattr(precision, "rounding_mode", None), "name", "TRN"))
     q = np.floor(scaled + 0.5) if rounding.startswith("RND") else np.floor(scaled)
     signed = getattr(precision, "signed", True)
     low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    return q, low, high
+
+
+def quantised(values: np.ndarray, precision) -> np.ndarray:
+    """Weights as integers in units of the type's LSB, as the C++ cast makes them (rounding, saturation)."""
+    bits = getattr(precision, "width", 0)
+    if not bits:
+        return np.asarray(values)
+    q, low, high = rounded(values, precision)
     if "SAT" in str(getattr(getattr(precision, "saturation_mode", None), "name", "WRAP")):
         return np.clip(q, low, high).astype(np.int64)
     span = 2**bits
