@@ -134,6 +134,14 @@ STEPS: dict[str, Step] = {
             "container",
             timeout="30m",
         ),
+        Step(
+            "weights",
+            "Every layer's constants against the types the flow gives them, before any build: the range they span, "
+            "the integer bits it needs, how many wrap or saturate, how many round to 0.",
+            "weights",
+            "container",
+            timeout="10m",
+        ),
         CsimStep(
             "csim",
             "C simulation: the project's C++ built with g++ (fast, bit-exact build for io_parallel convolutions) "
