@@ -4,7 +4,7 @@ tests/test_estimator_accuracy.py.)"""
 
 import pytest
 
-from hlsbox.core.contract import ImageFlow, LayerRow, layer_rows
+from hlsbox.core.contract import DescribeResult, ImageFlow, LayerRow, layer_rows
 from hlsbox.core.estimator import Design, bram18_for, dsp_ports, estimate_design
 from hlsbox.core.parts import resolve_device
 from hlsbox.core.planner import (
@@ -40,6 +40,11 @@ def conv_row(name, n_chan, n_filt, out_hw, rf=32, k=3, strategy="resource", bits
         "input_bits": bits,
         "accum_bits": bits,
     }
+
+
+def described(*rows: dict) -> DescribeResult:
+    """A describe result of these layer rows (JSON form, as the step writes them)."""
+    return DescribeResult("describe", 0, (), "io_parallel", tuple(layer_rows(list(rows))), {})
 
 
 def flow(**kw):
@@ -93,9 +98,9 @@ def test_a_resource_layer_has_hls4mls_block_factor_of_multipliers():
 
 def test_the_kernel_check_and_the_ways_out_respect_conv_resource_limits():
     """hls4ml's conv_2d_resource_cl asserts RF <= filt_h * filt_w * n_chan: flagged, and no way out beyond it."""
-    plan = make_plan({"layers": [conv_row("p", 16, 32, 8, rf=32, k=1)]}, flow(), Z010)
+    plan = make_plan(described(conv_row("p", 16, 32, 8, rf=32, k=1)), flow(), Z010)
     assert [p["layer"] for p in plan.kernel_problems] == ["p"]
-    big = make_plan({"layers": [conv_row("a", 56, 56, 8, rf=28), conv_row("b", 32, 56, 8)]}, flow(), Z010)
+    big = make_plan(described(conv_row("a", 56, 56, 8, rf=28), conv_row("b", 32, 56, 8)), flow(), Z010)
     assert big.verdict == NO_FIT
     for way in big.alternatives:
         if way.io_type == "io_parallel" and way.reuse:
@@ -116,7 +121,7 @@ def test_the_verdict_uses_the_error_band(dsp, verdict):
 def test_a_tight_design_is_offered_only_ways_that_make_it_fit():
     """Within the estimator's error already: a way out must reach "fits", and the part it is on is no way out."""
     plans = [
-        make_plan({"layers": [conv_row("c", 32, 32, 8, rf=rf, bits=8)]}, flow(io_type="io_stream"), Z010)
+        make_plan(described(conv_row("c", 32, 32, 8, rf=rf, bits=8)), flow(io_type="io_stream"), Z010)
         for rf in valid_reuse_factors(32 * 9, 32)
     ]
     tight = [p for p in plans if p.verdict == TIGHT]
@@ -132,7 +137,7 @@ def test_the_pointwise_reuse_factor_hls4ml_takes_unchecked(rf, stage):
     nnet_dense.h lacks, so the C++ does not compile; 42 (a multiple) compiles and then asserts in io_parallel; 3 is
     fine. The plan's table shows the ReuseFactor hls4ml wrote, not one it would have picked."""
     row = conv_row("conv2d_2", 3, 28, 32, rf=rf, k=1)
-    plan = make_plan({"layers": [row]}, flow(), Z010)
+    plan = make_plan(described(row), flow(), Z010)
     assert [p["stage"] for p in plan.kernel_problems] == ([stage] if stage else [])
     assert plan.layers[0].reuse_used == rf
     if stage == "compile":

@@ -5,8 +5,14 @@ import io
 from rich.console import Console
 
 from hlsbox.cli.views import show_layers
+from hlsbox.core.contract import ConvertResult
 
 LAYERS = {
+    "step": "convert",
+    "project_dir": "prj",
+    "plot": None,
+    "parameters": 1,
+    "hls_config": {},
     "columns": {"types": ["accum", "weight", "bias"], "settings": ["strategy", "conv_implementation"]},
     "layers": [
         {
@@ -26,7 +32,7 @@ LAYERS = {
 
 
 def _printed(console: Console) -> str:
-    show_layers(console, LAYERS, "hls4ml layers")
+    show_layers(console, ConvertResult.from_dict(LAYERS), "hls4ml layers")
     return console.file.getvalue()
 
 

@@ -295,7 +295,7 @@ def flow_export(
     )
     described, _ = plans.describe(console, request)
     path = out or Path(f"{loaded.name}.yml")
-    path.write_text(to_hls4ml_yaml(loaded, described["hls_config"], f"{loaded.name}_hls4ml_prj"))
+    path.write_text(to_hls4ml_yaml(loaded, described.hls_config, f"{loaded.name}_hls4ml_prj"))
     console.print(f"[green]hls4ml config written:[/] {path}")
 
 

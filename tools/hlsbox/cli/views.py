@@ -2,41 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hlsbox.core.contract import layer_rows
+from hlsbox.core.contract import BatchNormNote, ConvertResult
 from hlsbox.core.kernels import KernelProblem
 from hlsbox.core.units import human_rate, human_time
 from hlsbox.runtime.tables import cell_limit, print_table
 
 
-def show_convert(console: Console, result: dict, run_dir: Path | str) -> None:
-    show_layers(console, result, f"hls4ml layers ({result['parameters']:,} parameters)")
+def show_convert(console: Console, result: ConvertResult, run_dir: Path | str) -> None:
+    show_layers(console, result, f"hls4ml layers ({result.parameters:,} parameters)")
     console.print(
-        f"[green]Project written:[/] {run_dir}/hls4ml_prj" + (f"   plot: {run_dir}/model.png" if result["plot"] else "")
+        f"[green]Project written:[/] {run_dir}/hls4ml_prj" + (f"   plot: {run_dir}/model.png" if result.plot else "")
     )
-    if "syntax_check_seconds" in result:
-        console.print(f"Its C++ compiles (g++ -fsyntax-only of the firmware, {result['syntax_check_seconds']:.1f} s).")
+    if result.syntax_check_seconds is not None:
+        console.print(f"Its C++ compiles (g++ -fsyntax-only of the firmware, {result.syntax_check_seconds:.1f} s).")
 
 
-def show_layers(console: Console, result: dict, title: str) -> None:
+def show_layers(console: Console, result: ConvertResult, title: str) -> None:
     """Every layer as hls4ml builds it, with a column for each setting the flow made; the layers whose
     ReuseFactor hls4ml moved, and the BatchNormalizations it kept apart, are named with the reason."""
-    columns = result.get("columns") or {"types": [], "settings": []}
+    columns = result.columns
     table = Table(title=title, title_justify="left")
-    for column in ("layer", "class", "output shape", "result", *columns["types"], "ReuseFactor", *columns["settings"]):
+    for column in ("layer", "class", "output shape", "result", *columns.types, "ReuseFactor", *columns.settings):
         table.add_column(column.replace("_", " "))
-    rows = layer_rows(result["layers"])
+    rows = result.layers
     for row in rows:
         reuse = str(row.reuse_used if row.reuse_used is not None else "")
         if row.reuse_adjusted:
             reuse = f"[bold yellow]{reuse} (asked {row.reuse_asked})[/]"
-        types = [row.precisions.get(name, "") for name in columns["types"]]
-        settings = ["" if getattr(row, name) is None else str(getattr(row, name)) for name in columns["settings"]]
+        types = [row.precisions.get(name, "") for name in columns.types]
+        settings = ["" if getattr(row, name) is None else str(getattr(row, name)) for name in columns.settings]
         shape = "×".join(map(str, row.output_shape))
         table.add_row(row.name, row.layer_class, shape, row.result_precision or "", *types, reuse, *settings)
     print_table(console, table)
@@ -48,14 +49,14 @@ def show_layers(console: Console, result: dict, title: str) -> None:
             "that split the layer's n_in × n_out multiplies evenly, and takes the closest. `hlsbox plan` lists "
             "the valid ones.[/]"
         )
-    show_unfused_batchnorms(console, result.get("unfused_batchnorms") or [])
+    show_unfused_batchnorms(console, result.unfused_batchnorms)
 
 
-def show_unfused_batchnorms(console: Console, notes: list[dict], counted: str = "") -> None:
+def show_unfused_batchnorms(console: Console, notes: Sequence[BatchNormNote], counted: str = "") -> None:
     """One line per reason: which BatchNormalization layers hls4ml keeps apart from the layer before them."""
     by_reason: dict[str, list[str]] = {}
     for note in notes:
-        by_reason.setdefault(note["why"], []).append(f"{note['batchnorm']}→{note['into']}")
+        by_reason.setdefault(note.why, []).append(f"{note.batchnorm}→{note.into}")
     for why, pairs in by_reason.items():
         what = "A BatchNormalization is" if len(pairs) == 1 else f"{len(pairs)} BatchNormalizations are"
         console.print(

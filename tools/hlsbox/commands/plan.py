@@ -9,6 +9,7 @@ from rich.console import Console
 
 from hlsbox.config.flow import Flow, LayerSettings, image_flow, validate_flow
 from hlsbox.config.formats import write_toml
+from hlsbox.core.contract import DescribeResult
 from hlsbox.core.errors import BadInput
 from hlsbox.core.parts import resolve_device
 from hlsbox.core.planner import FITS, NO_FIT, TIGHT, Plan, Variant, make_plan
@@ -19,10 +20,11 @@ from hlsbox.runtime.request import RunRequest
 __all__ = ["FITS", "NO_FIT", "TIGHT", "plan_flow", "variant_flow", "write_way"]
 
 
-def describe(console: Console, request: RunRequest) -> tuple[dict, Path]:
+def describe(console: Console, request: RunRequest) -> tuple[DescribeResult, Path]:
     """The model as hls4ml converts it, layer by layer (the `describe` step, cached like any step)."""
     step = registry.step("plan")
-    return runner.run_step(console, request.replace(step="describe", run_name="plan"), step.module)
+    result, run_dir = runner.run_step(console, request.replace(step="describe", run_name="plan"), step.module)
+    return DescribeResult.from_dict(result), run_dir
 
 
 def plan_flow(console: Console, request: RunRequest) -> tuple[Plan, Path]:

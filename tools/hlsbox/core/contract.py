@@ -39,12 +39,7 @@ def _build(cls, data):
     if data is None:
         return None
     if dataclasses.is_dataclass(cls):
-        hints = typing.get_type_hints(cls)
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
-        return cls(**{name: _build(hints[name], value) for name, value in data.items()})
+        return cls.from_dict(data) if "from_dict" in vars(cls) else _build_fields(cls, data)
     if origin in (typing.Union, types.UnionType):
         for arg in args:
             if arg is not type(None):
@@ -56,13 +51,37 @@ def _build(cls, data):
     return data
 
 
+def _build_fields(cls, data: dict):
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+    return cls(**{name: _build(hints[name], value) for name, value in data.items()})
+
+
+def _dump(value):
+    """The JSON form of a contract value (a type with its own to_dict gives its own)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if "to_dict" in vars(type(value)):
+            return value.to_dict()
+        return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [_dump(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dump(v) for k, v in value.items()}
+    return value
+
+
 class _Json:
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        return {f.name: _dump(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
     @classmethod
     def from_dict(cls, data: dict):
-        return _build(cls, data)
+        return _build_fields(cls, data)
 
 
 @dataclass(frozen=True)
@@ -251,14 +270,15 @@ class LayerRow(_Json):
         return self.weights.zero if self.weights else 0
 
     def to_dict(self) -> dict:
-        data = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        data = {f.name: _dump(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        data = {k: v for k, v in data.items() if v is not None}
         return {"name": data.pop("name"), "class": data.pop("layer_class"), **data}
 
     @classmethod
     def from_dict(cls, data: dict) -> LayerRow:
         data = dict(data)
         data["layer_class"] = data.pop("class")
-        return _build(cls, data)
+        return _build_fields(cls, data)
 
     def replace(self, **changes: object) -> LayerRow:
         return dataclasses.replace(self, **changes)
@@ -355,6 +375,56 @@ class StepSpec(_Json):
 
     def replace(self, **changes: object) -> StepSpec:
         return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class BatchNormNote(_Json):
+    """A BatchNormalization hls4ml keeps apart from the layer before it (each costs a multiply per element)."""
+
+    batchnorm: str
+    into: str
+    why: str
+
+
+@dataclass(frozen=True)
+class SetColumns(_Json):
+    """What the flow sets per layer, for convert's table: type variables and other settings."""
+
+    types: tuple[str, ...] = ()
+    settings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DescribeResult(_Json):
+    """The `describe` step (plan's input): the model as hls4ml converts it, layer by layer."""
+
+    step: str
+    parameters: int
+    input_shape: tuple[int, ...]
+    io_type: str
+    layers: tuple[LayerRow, ...]
+    hls_config: dict  # hls4ml's own config, as hls4ml takes it
+    unfused_batchnorms: tuple[BatchNormNote, ...] = ()
+    seconds: float = 0.0
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConvertResult(_Json):
+    """The `convert` step: the project written, its layers, and its C++ checked to compile."""
+
+    step: str
+    project_dir: str
+    plot: str | None
+    parameters: int
+    layers: tuple[LayerRow, ...]
+    hls_config: dict  # hls4ml's own config, as hls4ml takes it
+    columns: SetColumns = field(default_factory=SetColumns)
+    warnings: tuple[str, ...] = ()
+    syntax_check_seconds: float | None = None
+    unfused_batchnorms: tuple[BatchNormNote, ...] = ()
+    seconds: float = 0.0
+    versions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from hlsbox.core import kernels
-from hlsbox.core.contract import ImageFlow, Verdict, layer_rows
+from hlsbox.core.contract import BatchNormNote, DescribeResult, ImageFlow, Verdict
 from hlsbox.core.estimator import (
     RESOURCES,
     Design,
@@ -70,9 +70,9 @@ def tool_of(backend: str) -> str:
     return "vitis_hls" if backend == "Vitis" else "vivado_hls"
 
 
-def design_for(described: dict, flow: ImageFlow, device: Device) -> Design:
+def design_for(described: DescribeResult, flow: ImageFlow, device: Device) -> Design:
     return Design(
-        layer_rows(described["layers"]),
+        list(described.layers),
         flow.io_type,
         device,
         flow.part,
@@ -122,7 +122,7 @@ class Plan:
     parts_that_fit: list[str] = field(default_factory=list)
     alternatives: list[Variant] = field(default_factory=list)  # the ways out that can be written as flows
     kernel_problems: list[dict] = field(default_factory=list)  # layers whose hls4ml kernel would abort
-    unfused_batchnorms: list[dict] = field(default_factory=list)
+    unfused_batchnorms: list[BatchNormNote] = field(default_factory=list)
     second_opinion: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -164,7 +164,7 @@ def smallest_reuse_that_fits(
     return first_tight
 
 
-def make_plan(described: dict, flow: ImageFlow, device: Device) -> Plan:
+def make_plan(described: DescribeResult, flow: ImageFlow, device: Device) -> Plan:
     design = design_for(described, flow, device)
     estimate = estimate_design(design)
     share, verdict = verdict_of(estimate.totals, device, design.tool)
@@ -185,7 +185,7 @@ def make_plan(described: dict, flow: ImageFlow, device: Device) -> Plan:
         estimate.latency,
         estimate.interval,
         [],
-        unfused_batchnorms=described.get("unfused_batchnorms") or [],
+        unfused_batchnorms=list(described.unfused_batchnorms),
     )
     plan.kernel_problems = kernel_problems(design)
     from hlsbox.core import surrogate  # the second opinion: the nearest recorded designs

@@ -58,6 +58,12 @@ class Step:
 
 
 class ConvertStep(Step):
+    def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
+        from hlsbox.core.contract import ConvertResult
+
+        result, run_dir = super().run(console, request)
+        return ConvertResult.from_dict(result), run_dir
+
     def show(self, console: Console, result: object, run_dir: Path) -> None:
         from hlsbox.cli import views
 

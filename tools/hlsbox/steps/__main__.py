@@ -40,7 +40,7 @@ def main() -> None:
         result = module.run(spec)
     except (StepInputError, StepFailure) as error:
         fail_with_error(run_dir, error)
-    write_json(run_dir / "result.json", result)
+    write_json(run_dir / "result.json", result.to_dict() if hasattr(result, "to_dict") else result)
     exit_code_of = getattr(module, "exit_code_of", None)
     code = exit_code_of(result) if exit_code_of else 0
     phase("done" if code == 0 else "failed")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from hlsbox.core.contract import StepSpec
+from hlsbox.core.contract import ConvertResult, StepSpec
 from hlsbox.steps import compile_check, describe, frontends, hls
 from hlsbox.steps.protocol import phase
 
 
-def run(spec: StepSpec) -> dict:
+def run(spec: StepSpec) -> ConvertResult:
     flow, run_dir = spec.flow, spec.run_path
     start = time.monotonic()
     model = hls.load_spec_model(spec)
@@ -19,17 +19,17 @@ def run(spec: StepSpec) -> dict:
     hls_model.write()
     layers = describe.layer_rows(hls_model)
     syntax = compile_check.check(run_dir / "hls4ml_prj", layers)
-    return {
-        "step": "convert",
-        "project_dir": str(run_dir / "hls4ml_prj"),
-        "plot": None if plot_warning else str(run_dir / "model.png"),
-        "warnings": [plot_warning] if plot_warning else [],
-        "parameters": frontends.count_params(model),
-        "layers": [row.to_dict() for row in layers],
-        "syntax_check_seconds": syntax["seconds"],
-        "unfused_batchnorms": hls.unfused_batchnorms(model, hls_model, flow),
-        "columns": hls.set_columns(flow),
-        "hls_config": config,
-        "seconds": round(time.monotonic() - start, 2),
-        "versions": hls.versions(),
-    }
+    return ConvertResult(
+        step="convert",
+        project_dir=str(run_dir / "hls4ml_prj"),
+        plot=None if plot_warning else str(run_dir / "model.png"),
+        warnings=(plot_warning,) if plot_warning else (),
+        parameters=frontends.count_params(model),
+        layers=tuple(layers),
+        syntax_check_seconds=syntax["seconds"],
+        unfused_batchnorms=hls.unfused_batchnorms(model, hls_model, flow),
+        columns=hls.set_columns(flow),
+        hls_config=config,
+        seconds=round(time.monotonic() - start, 2),
+        versions=hls.versions(),
+    )

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from hlsbox.core.contract import LayerRow, StepSpec, StreamFifo, WeightStats
+from hlsbox.core.contract import DescribeResult, LayerRow, StepSpec, StreamFifo, WeightStats
 from hlsbox.steps import frontends, hls
 
 GEOMETRY = (
@@ -145,20 +145,19 @@ def layer_rows(hls_model) -> list[LayerRow]:
     return [describe_layer(layer, hls_model.config.get_reuse_factor(layer)) for layer in hls_model.get_layers()]
 
 
-def run(spec: StepSpec) -> dict:
+def run(spec: StepSpec) -> DescribeResult:
     flow, run_dir = spec.flow, spec.run_path
     start = time.monotonic()
     model = hls.load_spec_model(spec)
     hls_model, config = hls.convert(model, flow, run_dir / "hls4ml_prj", flow_file=spec.flow_file)
-    layers = layer_rows(hls_model)
-    return {
-        "step": "describe",
-        "parameters": frontends.count_params(model),
-        "input_shape": list(frontends.input_shape(model)),
-        "io_type": flow.io_type,
-        "layers": [row.to_dict() for row in layers],
-        "hls_config": config,
-        "unfused_batchnorms": hls.unfused_batchnorms(model, hls_model, flow),
-        "seconds": round(time.monotonic() - start, 2),
-        "versions": hls.versions(),
-    }
+    return DescribeResult(
+        step="describe",
+        parameters=frontends.count_params(model),
+        input_shape=tuple(frontends.input_shape(model)),
+        io_type=flow.io_type,
+        layers=tuple(layer_rows(hls_model)),
+        hls_config=config,
+        unfused_batchnorms=hls.unfused_batchnorms(model, hls_model, flow),
+        seconds=round(time.monotonic() - start, 2),
+        versions=hls.versions(),
+    )

@@ -7,7 +7,7 @@ import io
 import zipfile
 from pathlib import Path
 
-from hlsbox.core.contract import ImageFlow, StepSpec, layer_tables
+from hlsbox.core.contract import BatchNormNote, ImageFlow, SetColumns, StepSpec, layer_tables
 from hlsbox.core.hls4ml_names import HLS4ML_KEYS, table_entry
 from hlsbox.steps import fifos, frontends
 from hlsbox.steps.protocol import StepInputError, phase
@@ -275,19 +275,19 @@ def mult_size(layer) -> tuple[int, int, int] | None:
     return None
 
 
-def set_columns(flow: ImageFlow) -> dict[str, list[str]]:
+def set_columns(flow: ImageFlow) -> SetColumns:
     """What the flow sets, for the table convert shows: the type variables and the other per-layer keys."""
     tables = [table.set_values() for table in (*flow.layers.values(), *flow.layer_types.values())]
     types = {*flow.precision, *(v for table in tables for v in table.get("precision", {}))} - {"default"}
     keys = {k for table in tables for k in table if k != "precision"}
-    return {"types": sorted(types - {"result"}), "settings": sorted(keys & set(SETTINGS))}
+    return SetColumns(tuple(sorted(types - {"result"})), tuple(sorted(keys & set(SETTINGS))))
 
 
 def _plain(value: object) -> object:
     return value if isinstance(value, int | float | str | bool) else str(value)
 
 
-def unfused_batchnorms(model, hls_model, flow: ImageFlow) -> list[dict]:
+def unfused_batchnorms(model, hls_model, flow: ImageFlow) -> tuple[BatchNormNote, ...]:
     """BatchNormalization layers hls4ml kept apart from the Dense/Conv before them (each costs a multiply per
     element), and why."""
     fusable = {bn: parent for parent, bn in fused_into(parsed_layers(model)).items()}
@@ -302,8 +302,8 @@ def unfused_batchnorms(model, hls_model, flow: ImageFlow) -> list[dict]:
             if not flow.fuse_batchnorm
             else "hls4ml did not fuse it (the layer's output has another consumer, or its weights are quantised)"
         )
-        notes.append({"batchnorm": bn, "into": parent, "why": why})
-    return notes
+        notes.append(BatchNormNote(bn, parent, why))
+    return tuple(notes)
 
 
 def ap_type(precision) -> str:
