@@ -152,7 +152,12 @@ def run_in_image(engine, workspace: Path, script: str, timeout: float = 600, arg
         workdir=workspace,
         labels={"org.hlsbox.step": "test-probe"},
     )
-    outcome = engine.run(spec, Watch(on_line=lines.append))
+    try:
+        outcome = engine.run(spec, Watch(on_line=lines.append))
+    finally:
+        (workspace / ".probe.py").unlink(
+            missing_ok=True
+        )  # nothing left in the workspace (make estimator-data: the repo)
     assert outcome.exit_code == 0, "\n".join(lines[-30:])
     return lines
 

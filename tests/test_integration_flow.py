@@ -122,14 +122,15 @@ def test_per_layer_and_per_type_settings_reach_the_generated_project(workspace: 
     assert "weight" in out and "accum" in out and "strategy" in out  # a column for each setting the flow made
     run = workspace / "build" / "digits_layers" / "xc7z020clg400-1" / "convert"
     layers = {row["name"]: row for row in json.loads((run / "result.json").read_text())["layers"]}
-    assert layers["dense"]["reuse_factor"] == 4
+    assert layers["dense"]["reuse_used"] == 4
     assert layers["output"]["reuse_asked"] == 5  # the layer's table beats its type's 4 ...
-    assert layers["output"]["reuse_factor"] == 4  # ... and hls4ml moves 5, which does not split 16 x 10 evenly
+    assert layers["output"]["reuse_used"] == 4  # ... and hls4ml moves 5, which does not split 16 x 10 evenly
     assert "output 5→4" in out
-    assert layers["conv"]["reuse_factor"] == 1  # the global value where no table says otherwise
-    assert layers["output"]["types"]["accum"] == "ap_fixed<24,10>" and layers["output"]["strategy"] == "resource"
+    assert layers["conv"]["reuse_used"] == 1  # the global value where no table says otherwise
+    assert layers["output"]["precisions"]["accum"] == "ap_fixed<24,10>" and layers["output"]["strategy"] == "resource"
     assert (
-        layers["dense"]["types"]["weight"] == "ap_fixed<10,3>" and layers["conv"]["types"]["weight"] == "ap_fixed<12,4>"
+        layers["dense"]["precisions"]["weight"] == "ap_fixed<10,3>"
+        and layers["conv"]["precisions"]["weight"] == "ap_fixed<12,4>"
     )
     project = run / "hls4ml_prj"
     config = (project / "hls4ml_config.yml").read_text()
@@ -170,7 +171,7 @@ def test_a_qkeras_model_converts_simulates_and_plans_with_its_quantisers(workspa
     data = json.loads((run / "csim" / "result.json").read_text())
     assert data["top1_agreement"] >= 0.99, data
     layers = {row["name"]: row for row in data["layers"]}
-    assert layers["fc1"]["types"]["weight"].startswith("ap_fixed<6,")  # quantized_bits(6, 0)
+    assert layers["fc1"]["precisions"]["weight"].startswith("ap_fixed<6,")  # quantized_bits(6, 0)
     assert layers["relu1"]["result_precision"].startswith("ap_ufixed<6,0")  # quantized_relu(6)
     plan = run_cli("plan", "--flow", flow, cwd=workspace)
     assert plan.exit_code == 0, plan.output
@@ -220,7 +221,7 @@ def test_an_hls4ml_yaml_config_runs_and_round_trips(workspace: Path, engine, tmp
     assert result.exit_code == 0, result.output
     run = workspace / "build" / "digits-config" / "xc7z020clg400-1" / "csim"
     layers = {row["name"]: row for row in json.loads((run / "result.json").read_text())["layers"]}
-    assert layers["dense"]["reuse_factor"] == 2 and layers["dense"]["types"]["weight"] == "ap_fixed<12,4>"
+    assert layers["dense"]["reuse_used"] == 2 and layers["dense"]["precisions"]["weight"] == "ap_fixed<12,4>"
     assert layers["output"]["result_precision"] == "ap_fixed<18,8>"
     imported = run_cli("flow", "import", "digits-config.yml", "--out", "flows/imported.toml", cwd=workspace)
     assert imported.exit_code == 0, imported.output
