@@ -244,8 +244,7 @@ def run(spec: dict) -> dict:
     model = hls.load_keras_model(Path(spec["model_path"]), hls.weights_path(spec))
     x, labels = test_inputs(flow["csim"], frontends.input_shape(model), Path(spec["workspace"]))
     settings = flow["csim"]
-    keras2 = frontends.active() == "keras2"
-    tracing = settings["trace"] and flow["granularity"] == "name" and keras2  # the trace compares with tf.keras
+    tracing = settings["trace"] and flow["granularity"] == "name"
     hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=tracing, flow_file=spec["flow_file"])
     layers = hls.layer_table(hls_model)
     build = build_library(hls_model, flow, spec)
