@@ -50,6 +50,7 @@ def _convert_csim_plan(workspace: Path, flow: str) -> str:
     return result.output
 
 
+@pytest.mark.core  # on Podman too: each toolchain's image, convert, csim against its frontend, plan
 def test_the_models_name_their_origin(keras3_model: Path, qonnx_model: Path):
     keras3 = origin_of(keras3_model)
     assert keras3.keras_major == 3, keras3.describe()
@@ -57,6 +58,7 @@ def test_the_models_name_their_origin(keras3_model: Path, qonnx_model: Path):
     assert qonnx.format == "qonnx" and qonnx.quant_ops.get("Quant", 0) >= 4, qonnx.describe()
 
 
+@pytest.mark.core
 def test_keras3_convert_csim_plan(workspace: Path, keras3_model: Path):
     plan_output = _convert_csim_plan(workspace, "digits_resnet_keras3")
     converted = _result(workspace, "digits_resnet_keras3", "convert")
@@ -72,6 +74,7 @@ def test_keras3_convert_csim_plan(workspace: Path, keras3_model: Path):
     assert "Verdict:" in plan_output
 
 
+@pytest.mark.core
 def test_qonnx_convert_csim_plan(workspace: Path, qonnx_model: Path):
     plan_output = _convert_csim_plan(workspace, "digits_qonnx_w4a4")
     converted = _result(workspace, "digits_qonnx_w4a4", "convert")
@@ -89,6 +92,7 @@ def test_qonnx_convert_csim_plan(workspace: Path, qonnx_model: Path):
     assert "Verdict:" in plan_output
 
 
+@pytest.mark.core
 def test_a_pinned_toolchain_that_cannot_read_the_model_is_bad_input(workspace: Path, qonnx_model: Path):
     flow = write_flow(workspace, name="pinned", model="models/digits_qonnx_w4a4.onnx", toolchain="keras3")
     assert_clean_error(
