@@ -116,6 +116,11 @@ def kept_types(model, flow: dict, run_dir: Path) -> str:
         hls_model, _ = hls.convert(model, probe_flow(flow, {}), run_dir / "profile_prj")
     layers = hls.layer_table(hls_model)
     fixed = [f"{row['name']} {row['result_precision']}" for row in layers if "RND" in row["result_precision"]]
+    if not fixed:  # plain ONNX: no Quant nodes, the flow's types
+        return (
+            "a plain ONNX graph, no Quant nodes: fit keeps the flow's types (its [precision] and [layers.X], hls4ml's "
+            "default elsewhere) and chooses io_type, strategy and ReuseFactors"
+        )
     return (
         f"{len(fixed)} from its Quant nodes ({', '.join(fixed) or 'none'}), the other {len(layers) - len(fixed)} "
         "hls4ml's own (exact for the quantised inputs); fit chooses io_type, strategy and ReuseFactors"
