@@ -110,9 +110,11 @@ toolchain-images: setup ## the keras3 and qonnx images (no-ops when built); `mak
 	$(HLSBOX) image build --toolchain keras3 $(BUILD_ARGS)
 	$(HLSBOX) image build --toolchain qonnx $(BUILD_ARGS)
 
-test-podman: setup ## the core integration tests (convert, csim, limits, signals, engine faults) on Podman
+test-podman: setup ## the core integration tests (convert, csim, limits, signals, engine faults, each toolchain) on Podman
 	@if command -v podman >/dev/null; then \
-	  $(HLSBOX) --engine podman image build $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--index-url $(INDEX_URL)) && \
+	  for toolchain in keras2 keras3 qonnx; do \
+	    $(HLSBOX) --engine podman image build --toolchain $$toolchain $(BUILD_ARGS) || exit 1; \
+	  done && \
 	  HLSBOX_ENGINE=podman $(VENV)/bin/pytest -m core; \
 	elif [ "$${CI:-}" = true ]; then echo "test-podman: podman is not installed (CI needs it)"; exit 1; \
 	else echo "test-podman: skipped, podman is not installed (apt-get install podman catatonit)"; fi

@@ -1,6 +1,7 @@
 """The keras3 and qonnx toolchains end to end in their real images: each test model made by its script in its
 own image, picked by its file alone (no `toolchain` in the flows), converted, C-simulated against the frontend's
-own execution (Keras 3 predict; qonnx's execution of the cleaned channels-last graph) and planned."""
+own execution (Keras 3 predict; qonnx's execution of the cleaned channels-last graph), traced layer by layer and
+planned; fit of the QONNX model (its Quant types kept); the Vivado steps and a sweep with the vivado_hls double."""
 
 import json
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from hlsbox.runtime import toolchains
 from hlsbox.runtime.modelfiles import origin_of
 from tests.conftest import _need, assert_clean_error, make_model, run_cli, write_flow
+from tests.vivado_double import make_install
 
 pytestmark = pytest.mark.integration
 
@@ -48,6 +50,7 @@ def _convert_csim_plan(workspace: Path, flow: str) -> str:
     return result.output
 
 
+@pytest.mark.core  # on Podman too: each toolchain's image, convert, csim against its frontend, plan
 def test_the_models_name_their_origin(keras3_model: Path, qonnx_model: Path):
     keras3 = origin_of(keras3_model)
     assert keras3.keras_major == 3, keras3.describe()
@@ -55,6 +58,7 @@ def test_the_models_name_their_origin(keras3_model: Path, qonnx_model: Path):
     assert qonnx.format == "qonnx" and qonnx.quant_ops.get("Quant", 0) >= 4, qonnx.describe()
 
 
+@pytest.mark.core
 def test_keras3_convert_csim_plan(workspace: Path, keras3_model: Path):
     plan_output = _convert_csim_plan(workspace, "digits_resnet_keras3")
     converted = _result(workspace, "digits_resnet_keras3", "convert")
@@ -64,9 +68,13 @@ def test_keras3_convert_csim_plan(workspace: Path, keras3_model: Path):
     assert csim["reference"] == "Keras" and csim["samples"] == 450
     assert csim["top1_agreement"] >= 0.8, csim["top1_agreement"]  # ap_fixed<16,6> everywhere; 90% measured
     assert csim["keras_accuracy"] >= 0.9  # the Keras 3 model itself, on the held-out digits
+    traced = {row["layer"]: row for row in csim["trace"]}  # hls4ml's names, Keras 3's per-layer outputs
+    assert {"stem_relu", "branch", "add", "add_relu", "pool", "dense_relu", "output_softmax"} <= set(traced), traced
+    assert traced["add"]["relative_diff"] < 0.05, traced["add"]  # ap_fixed<16,6> through the residual Add
     assert "Verdict:" in plan_output
 
 
+@pytest.mark.core
 def test_qonnx_convert_csim_plan(workspace: Path, qonnx_model: Path):
     plan_output = _convert_csim_plan(workspace, "digits_qonnx_w4a4")
     converted = _result(workspace, "digits_qonnx_w4a4", "convert")
@@ -76,11 +84,77 @@ def test_qonnx_convert_csim_plan(workspace: Path, qonnx_model: Path):
     assert csim["reference"] == "qonnx execution"
     assert csim["top1_agreement"] >= 0.95, csim["top1_agreement"]
     assert abs(csim["hls_accuracy"] - csim["keras_accuracy"]) <= 0.03
+    traced = {row["layer"]: row for row in csim["trace"]}  # hls4ml's names, qonnx's tensors
+    assert {"Conv2D_Conv_0", "Relu_0", "MaxPool_0", "Dense_MatMul_0"} <= set(traced), traced
+    conv = traced["Conv2D_Conv_0"]
+    assert conv["scale"] == pytest.approx(15) and conv["relative_diff"] < 1e-4, conv  # integer codes, exact
+    assert traced["Relu_0"]["max_abs_diff"] <= 1 and traced["Relu_0"]["hls_max"] <= 15  # 4-bit codes, one apart
     assert "Verdict:" in plan_output
 
 
+@pytest.mark.core
 def test_a_pinned_toolchain_that_cannot_read_the_model_is_bad_input(workspace: Path, qonnx_model: Path):
     flow = write_flow(workspace, name="pinned", model="models/digits_qonnx_w4a4.onnx", toolchain="keras3")
     assert_clean_error(
         run_cli("plan", "--flow", str(flow), cwd=workspace), 2, "pins toolchain 'keras3'", "a QONNX model"
     )
+
+
+def test_qonnx_fit_keeps_the_quant_types_and_agrees_on_held_out_inputs(workspace: Path, qonnx_model: Path):
+    out = workspace / "flows" / "digits_qonnx_w4a4_fit.toml"
+    result = run_cli("fit", "--flow", "flows/digits_qonnx_w4a4.toml", "--agreement", "0.95", cwd=workspace)
+    assert result.exit_code == 0, result.output
+    assert "keeping the types of the QONNX graph: 4 from its Quant nodes" in " ".join(result.stdout.split())
+    fit = json.loads((workspace / "build" / "digits_qonnx_w4a4" / "xc7z020clg400-1" / "fit" / "fit.json").read_text())
+    assert fit["reference"] == "qonnx execution" and fit["meets_target"]
+    assert fit["held_out"]["top1_agreement"] >= 0.95 and fit["held_out"]["samples"] == 450
+    assert len(fit["probes"]) == 1 and fit["calibration"]["common_fractional_bits"] is None  # nothing searched
+    layers = {row["layer"]: row for row in fit["layers"]}
+    assert layers["Relu_0"]["result"].startswith("ap_ufixed<4,4,") and layers["Relu_0"]["max_abs_diff"] <= 1
+    assert layers["Dense_MatMul_0"]["reuse_factor"] >= 1
+    written = out.read_text()
+    assert "agreement with qonnx execution" in written and "[layers.MatMul_0]" in written  # the config's names
+    planned = run_cli("plan", "--flow", str(out), cwd=workspace)
+    assert planned.exit_code == 0, planned.output
+
+
+def test_qonnx_fit_says_when_the_quant_types_cannot_reach_the_target(workspace: Path, qonnx_model: Path):
+    result = run_cli("fit", "--flow", "flows/digits_qonnx_w4a4.toml", "--agreement", "0.999", cwd=workspace)
+    assert_clean_error(result, 2, "The QONNX graph's own types", "no search can raise it", "--agreement")
+
+
+@pytest.fixture(scope="module")
+def install(tmp_path_factory) -> Path:
+    return make_install(tmp_path_factory.mktemp("host"))
+
+
+@pytest.mark.parametrize(
+    ("flow", "toolchain", "layer"),
+    [("digits_qonnx_w4a4", "qonnx", "Dense_MatMul_0"), ("digits_resnet_keras3", "keras3", "stem")],
+)
+def test_the_vivado_steps_run_in_the_models_toolchain(
+    workspace: Path, install: Path, keras3_model: Path, qonnx_model: Path, flow: str, toolchain: str, layer: str
+):
+    for step, check in (
+        ("csynth", lambda r: r["csynth"]["resources"]["DSP"] == 73),
+        ("cosim", lambda r: r["cosim"]["Status"] == "Pass"),
+        ("export", lambda r: r["ip_archives"][0].endswith("xilinx_com_hls_myproject_1_0.zip")),
+        ("vsynth", lambda r: r["vsynth"]["LUT"] == 1526),
+    ):
+        result = run_cli(step, "--flow", f"flows/{flow}.toml", "--vivado", str(install), "--ignore-plan", cwd=workspace)
+        assert result.exit_code == 0, result.output
+        run_dir = workspace / "build" / flow / "xc7z020clg400-1" / step
+        assert check(json.loads((run_dir / "report.json").read_text())), step
+        assert json.loads((run_dir / "manifest.json").read_text())["image"].startswith(f"hlsbox:{toolchain}-")
+    firmware = workspace / "build" / flow / "xc7z020clg400-1" / "csynth" / "hls4ml_prj" / "firmware"
+    assert layer in (firmware / "myproject.cpp").read_text()  # the project hls4ml wrote from this model
+
+
+def test_a_sweep_of_the_qonnx_model_through_csynth(workspace: Path, install: Path, qonnx_model: Path):
+    args = ("--grid", "reuse_factor=1,4", "--step", "csynth", "--vivado", str(install), "--workers", "2")
+    result = run_cli("sweep", "--flow", "flows/digits_qonnx_w4a4.toml", *args, cwd=workspace)
+    assert result.exit_code == 0, result.output
+    rows = json.loads((workspace / "build" / "sweeps" / "digits_qonnx_w4a4" / "sweep.json").read_text())
+    assert [r["variant"] for r in rows] == ["digits_qonnx_w4a4-rf1", "digits_qonnx_w4a4-rf4"]
+    assert all(r["exit_code"] == 0 and r["fits"] == "fits" for r in rows), rows
+    assert rows[1]["est_latency_cycles"] > rows[0]["est_latency_cycles"]  # RF 4: the Dense takes 4 times as long

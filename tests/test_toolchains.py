@@ -180,11 +180,3 @@ def test_every_toolchain_pins_the_same_hls4ml():
         lock = (toolchains.build_dir(toolchain, REPO / "docker") / "requirements.lock").read_text()
         pins.add(re.search(r"^hls4ml==(\S+)", lock, re.M).group(1))
     assert len(pins) == 1, pins
-
-
-def test_fit_of_an_onnx_model_is_bad_input_before_any_container(tmp_path: Path):
-    (tmp_path / "models").mkdir()
-    onnx_model(tmp_path / "models" / "q.onnx", ["Quant", "Conv"])
-    flow = write_flow(tmp_path, model="models/q.onnx")
-    result = run_cli("fit", "--flow", str(flow), cwd=tmp_path, env={"DOCKER_HOST": f"unix://{tmp_path}/no.sock"})
-    assert_clean_error(result, 2, "reads Keras models only", "convert, csim and plan work")

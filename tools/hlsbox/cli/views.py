@@ -101,8 +101,9 @@ def show_trace(console: Console, result: dict) -> None:
     first = result.get("first_divergence")
     if not result.get("trace") or (first is None and result["top1_agreement"] >= 0.99):
         return
-    table = Table(title="Every layer against Keras (hls4ml trace)", title_justify="left")
-    for column in ("layer", "max |Keras|", "max |HLS|", "max |diff|", "diff / max", "type range"):
+    ref = result.get("reference", "Keras")
+    table = Table(title=f"Every layer against {ref} (hls4ml trace)", title_justify="left")
+    for column in ("layer", f"max |{ref}|", "max |HLS|", "max |diff|", "diff / max", "type range"):
         table.add_column(column, justify="left" if column == "layer" else "right")
     for row in result["trace"]:
         bad = row["overflow"] or row["relative_diff"] > 0.1
@@ -122,12 +123,12 @@ def show_trace(console: Console, result: dict) -> None:
         return
     if first["overflow"]:
         console.print(
-            f"[bold red]{first['layer']}[/] overflows: Keras reaches {first['keras_max']:.3g}, its type holds "
+            f"[bold red]{first['layer']}[/] overflows: {ref} reaches {first['keras_max']:.3g}, its type holds "
             f"±{first['range_limit']:g}. Give its result more integer bits (e.g. ap_fixed<18,8>)."
         )
     else:
         console.print(
-            f"Keras and the C simulation part ways at [bold red]{first['layer']}[/] (max |diff| "
+            f"{ref} and the C simulation part ways at [bold red]{first['layer']}[/] (max |diff| "
             f"{first['max_abs_diff']:.3g} on outputs up to {first['keras_max']:.3g}), though no output "
             "overflows its type: rounding that adds up over long sums (truncation is hls4ml's default), or "
             "an accumulator that overflows (pooling sums, wide dot products). Try a wider precision there, "
@@ -247,12 +248,13 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
 
 def show_fit(console: Console, result: dict, run_dir: str) -> None:
     target, design, held = result["target"], result["design"], result["held_out"]
+    ref = result.get("reference", "Keras")
     table = Table(
         title=f"Fit: {result['flow']['name']} on {target['part']} ({design['io_type']}, {design['strategy']}): "
         f"every layer's types and ReuseFactor",
         title_justify="left",
     )
-    for column in ("layer", "class", "result", "weight", "RF", "DSP", "BRAM18", "LUT", "max |diff| vs Keras"):
+    for column in ("layer", "class", "result", "weight", "RF", "DSP", "BRAM18", "LUT", f"max |diff| vs {ref}"):
         table.add_column(column, justify="left" if column in ("layer", "class", "result", "weight") else "right")
     for row in result["layers"]:
         diff = row["max_abs_diff"]
@@ -268,7 +270,7 @@ def show_fit(console: Console, result: dict, run_dir: str) -> None:
             "" if diff is None else f"{diff:.3g} ({row['relative_diff']:.1%})",
         )
     print_table(console, table)
-    totals = Table(title="The design against the part (estimated) and against Keras", title_justify="left")
+    totals = Table(title=f"The design against the part (estimated) and against {ref}", title_justify="left")
     totals.add_column("")
     totals.add_column("value", justify="right")
     for resource, share in design["utilisation"].items():
@@ -281,9 +283,9 @@ def show_fit(console: Console, result: dict, run_dir: str) -> None:
         f"top-1 agreement, {held['samples']} held-out inputs",
         f"[{colour}]{agreement:.1%}[/] (target {target['agreement']:.0%})",
     )
-    totals.add_row("max / mean |Keras - HLS|", f"{held['max_abs_diff']:.3g} / {held['mean_abs_diff']:.3g}")
+    totals.add_row(f"max / mean |{ref} - HLS|", f"{held['max_abs_diff']:.3g} / {held['mean_abs_diff']:.3g}")
     if "keras_accuracy" in held:
-        totals.add_row("accuracy (labels): Keras / HLS", f"{held['keras_accuracy']:.1%} / {held['hls_accuracy']:.1%}")
+        totals.add_row(f"accuracy (labels): {ref} / HLS", f"{held['keras_accuracy']:.1%} / {held['hls_accuracy']:.1%}")
     calibration = result["calibration"]
     totals.add_row(f"top-1 agreement, {calibration['samples']} calibration inputs", f"{calibration['agreement']:.1%}")
     totals.add_row(

@@ -10,7 +10,7 @@ import psutil
 
 from hlsbox.core.errors import HlsboxError
 from hlsbox.core.units import human_size
-from hlsbox.runtime import engines, image
+from hlsbox.runtime import engines, image, toolchains
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,22 @@ def _engine_checks() -> list[Check]:
         )
     )
     if base is not None:
-        tag = image.tag_for(base.id)
-        built = engine.image_id(tag) is not None
-        detail = f"{tag} ({human_size(engine.image_size(tag))})" if built else f"{tag} not built"
-        checks.append(Check("hlsbox image", built, detail, "`make image` (a few minutes, once)"))
+        checks += [_image_check(engine, base.id, toolchain) for toolchain in toolchains.TOOLCHAINS]
     return checks
+
+
+def _image_check(engine, base_id: str, toolchain: toolchains.Toolchain) -> Check:
+    """One toolchain's image: the default one is required, the others are built when a model first needs them."""
+    default = toolchain == toolchains.DEFAULT
+    tag = image.tag_for(base_id, toolchain=toolchain)
+    built = engine.image_id(tag) is not None
+    detail = f"{tag} ({human_size(engine.image_size(tag))})" if built else f"{tag} not built"
+    make = "`make image`" if default else f"`make image TOOLCHAIN={toolchain.name}`"
+    reads = f"; reads {toolchain.reads}" if not default else ""
+    return Check(
+        f"hlsbox image ({toolchain.name})",
+        built,
+        detail,
+        f"{make} (a few minutes, once){reads}" if default else f"{make} when a model needs it{reads}",
+        required=default,
+    )

@@ -50,13 +50,6 @@ def output_path(flow_file: Path, out: Path | None) -> Path:
 
 
 def run_fit(console: Console, request: RunRequest) -> tuple[dict, Path]:
-    if request.flow.model.lower().endswith(".onnx"):
-        raise BadInput(
-            f"hlsbox fit reads Keras models only, and '{request.flow.model}' is an ONNX graph: fit profiles every "
-            "layer through Keras (hls4ml's get_ymodel_keras) and compares with Keras' outputs.",
-            "For a QONNX or ONNX model, convert, csim and plan work; set per-layer types in the flow's [layers.X] "
-            "tables (hls4ml's names for the cleaned graph: Conv_0, MatMul_0, ...).",
-        )
     options = request.options
     if not isinstance(options, FitOptions):
         raise TypeError("a fit request carries FitOptions")
@@ -96,7 +89,8 @@ def write_flow(data: dict, out: Path, result: dict, source: Path) -> Path:
     design = result.get("design") or {}
     lines = [
         f"{MADE_BY} from {source.name}: {flow.io_type}, {flow.strategy}, on {flow.part}.",
-        f"# Held-out top-1 agreement with Keras {held.get('top1_agreement', 0):.1%} on {held.get('samples', 0)} inputs"
+        f"# Held-out top-1 agreement with {result.get('reference', 'Keras')} {held.get('top1_agreement', 0):.1%} on "
+        f"{held.get('samples', 0)} inputs"
         f" never used in the search; plan verdict: {design.get('verdict', '?')}.",
     ]
     write_toml(flow, out, "\n".join(lines))

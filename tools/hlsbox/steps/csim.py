@@ -245,8 +245,7 @@ def run(spec: StepSpec) -> dict:
     model = hls.load_spec_model(spec)
     x, labels = test_inputs(flow.csim, frontends.input_shape(model), Path(spec.workspace))
     settings = flow.csim
-    keras2 = frontends.active() == "keras2"
-    tracing = settings.trace and flow.granularity == "name" and keras2  # the trace compares with tf.keras
+    tracing = settings.trace and flow.granularity == "name"
     hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=tracing, flow_file=spec.flow_file)
     layers = describe.layer_rows(hls_model)
     build = build_library(hls_model, flow, spec.csim_cache)

@@ -105,6 +105,54 @@ def predict(model, x: np.ndarray) -> np.ndarray:
     return np.concatenate(outputs)
 
 
+def keras_layer_outputs(model, x: np.ndarray) -> list[tuple[object, np.ndarray]]:
+    """Every layer of a Keras model (its InputLayer left out) with its output on x: tf.keras on keras2, Keras 3."""
+    if active() == "keras2":
+        import tensorflow as tf
+
+        functional = tf.keras.Model
+    else:
+        import keras
+
+        functional = keras.Model
+    layers = [layer for layer in model.layers if not any(c.__name__ == "InputLayer" for c in type(layer).__mro__)]
+    outputs = functional(model.inputs, [layer.output for layer in layers])(x)
+    outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+    return [(layer, np.asarray(out)) for layer, out in zip(layers, outputs, strict=True)]
+
+
+def onnx_tensors(model, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Every tensor qonnx's execution computes for each input (return_full_exec_context), stacked over the inputs:
+    tensor name -> (inputs, ...). Constants (weights, quantiser parameters) left out."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    name_in = model.graph.input[0].name
+    constants = {init.name for init in model.graph.initializer}
+    stacked: dict[str, list[np.ndarray]] = {}
+    for i in range(len(x)):
+        context = execute_onnx(model, {name_in: x[i : i + 1].astype(np.float32)}, return_full_exec_context=True)
+        for name, value in context.items():
+            if name and name not in constants and np.ndim(value) and np.shape(value)[0] == 1:
+                stacked.setdefault(name, []).append(np.asarray(value))
+    return {name: np.concatenate(values) for name, values in stacked.items() if len(values) == len(x)}
+
+
+def onnx_tensor_of(model, hls_layer, output_names: set[str]) -> str:
+    """The tensor of the cleaned ONNX graph an hls4ml layer computes: its output variable's name (hls4ml keeps
+    the ONNX names), followed through the Quant nodes hls4ml folded into the layer's type (their output is what the
+    layer's saturating type holds); the model's output for the layer that writes it."""
+    name = hls_layer.outputs[0]
+    if name in output_names:
+        return model.graph.output[0].name
+    consumers = {}
+    for node in model.graph.node:
+        for tensor in node.input:
+            consumers.setdefault(tensor, []).append(node)
+    while len(consumers.get(name, [])) == 1 and consumers[name][0].op_type in ("Quant", "BipolarQuant", "Trunc"):
+        name = consumers[name][0].output[0]
+    return name
+
+
 def reference() -> str:
     """What csim compares the C simulation with."""
     return "qonnx execution" if is_onnx() else "Keras"

@@ -7,19 +7,23 @@
    probes.py); resources never need a build.
 3. Architecture: io_type, strategy and ReuseFactors from the plan's estimator within the budget (hardware.py).
 4. Check: the chosen design, built as it is, on held-out inputs never used above; every layer traced.
+On the qonnx toolchain the Quant nodes fix the types (hls4ml takes them, and infers the rest exactly: 'auto'
+accumulators and results): fit keeps every type, says which, and judges them in one calibration probe; steps 3 and
+4 are as above, the reference outputs qonnx's own execution.
 Everything the search learns is cached in the flow's fit-cache directory; the best design so far is in the run dir
 (best.json) from the first passing probe on.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
 import numpy as np
 
 from hlsbox.core.parts import resolve_device
-from hlsbox.steps import csim, hls, trace
+from hlsbox.steps import csim, frontends, hls, trace
 from hlsbox.steps.fit import hardware, knobs, outputs, search
 from hlsbox.steps.fit.probes import Probe, Prober, probe_flow, tables
 from hlsbox.steps.protocol import StepInputError, muted_phases, phase, write_json
@@ -32,12 +36,16 @@ def run(spec: dict) -> dict:
     flow, params, run_dir = spec["flow"], spec["fit"], Path(spec["run_dir"])
     start = time.monotonic()
     model = hls.load_keras_model(Path(spec["model_path"]), hls.weights_path(spec))
-    shape = tuple(model.input_shape[1:])
+    shape = frontends.input_shape(model)
     workspace = Path(spec["workspace"])
     pool, x_held, labels = csim.split_inputs(flow["csim"], shape, workspace, POOL * params["calibration_samples"])
     x_calibration = hardest(model, pool, params["calibration_samples"])
-    phase(f"profiling every layer on {len(x_calibration)} calibration inputs")
-    found = profile(model, flow, x_calibration, run_dir)
+    if frontends.is_onnx():
+        phase(f"keeping the types of the QONNX graph: {kept_types(model, flow, run_dir)}")
+        found = []
+    else:
+        phase(f"profiling every layer on {len(x_calibration)} calibration inputs")
+        found = profile(model, flow, x_calibration, run_dir)
     device = resolve_device(flow["part"])
     io_types = ["io_parallel", "io_stream"] if params["io_type"] == "auto" else [params["io_type"]]
     phase("lower bound: the cheapest design the search can reach (the plan's estimator)")
@@ -47,17 +55,23 @@ def run(spec: dict) -> dict:
         raise outputs.unreachable_at_best(bound, flow, params)
     phase(outputs.room(bound, params["budget"]))
     prober = Prober(model, flow, spec, found, x_calibration, params["agreement"])
-    result = search.search(prober, found, params["max_probes"], report(prober), keep(found, run_dir))
+    if found:
+        result = search.search(prober, found, params["max_probes"], report(prober), keep(found, run_dir))
+    else:
+        result = judge_kept(prober, keep(found, run_dir))
     layer_tables = tables(found, result.best)
     phase("choosing io_type, strategy and ReuseFactors (the plan's estimator)")
     chosen, tried = hardware.choose(model, flow, layer_tables, device, params["budget"], io_types, run_dir)
     if chosen is None:
         raise outputs.no_fit(tried, flow, params, result)
-    final_flow = outputs.fitted_flow(flow, found, result.best, chosen, spec["flow_file"])
+    final_flow = outputs.fitted_flow(flow, found, result.best, config_names(model, chosen), spec["flow_file"])
     phase(f"checking the design on {len(x_held)} held-out inputs")
-    held_out, traced = check(model, final_flow, spec, x_held, labels, run_dir)
+    held_out, traced, built = check(model, final_flow, spec, x_held, labels, run_dir)
     phase("drawing the search")
     summary = outputs.summary(found, result, chosen, tried, held_out, traced, params, flow, final_flow)
+    summary["reference"] = frontends.reference()
+    if not found:  # the types are the graph's own: every layer as built, with them
+        summary["layers"] = kept_rows(built, chosen, traced)
     summary["lower_bound"] = outputs.bound_summary(bound)
     summary["seconds"] = round(time.monotonic() - start, 1)
     summary["probes_run"], summary["probes_cached"] = prober.run, prober.count - prober.run
@@ -70,7 +84,7 @@ def hardest(model, pool: np.ndarray, samples: int) -> np.ndarray:
     """The inputs Keras is least sure about (smallest gap between its top two outputs), least sure first: the ones
     fewer bits flip first, so agreement on them is a cautious stand-in for inputs the search never sees, and a probe
     that fails meets its disagreements in its first chunks and stops there."""
-    out = np.asarray(model.predict(pool, verbose=0)).reshape(len(pool), -1)
+    out = frontends.predict(model, pool).reshape(len(pool), -1)
     ranked = np.sort(out, axis=1)
     gap = ranked[:, -1] - ranked[:, -2] if out.shape[1] > 1 else np.abs(out[:, 0])
     return pool[np.argsort(gap, kind="stable")[:samples]]
@@ -96,6 +110,75 @@ def profile(model, flow: dict, x: np.ndarray, run_dir: Path) -> list[knobs.Knob]
     return found
 
 
+def kept_types(model, flow: dict, run_dir: Path) -> str:
+    """What fit keeps of a QONNX graph, in words: each layer's result type as hls4ml builds it."""
+    with muted_phases():
+        hls_model, _ = hls.convert(model, probe_flow(flow, {}), run_dir / "profile_prj")
+    layers = hls.layer_table(hls_model)
+    fixed = [f"{row['name']} {row['result_precision']}" for row in layers if "RND" in row["result_precision"]]
+    if not fixed:  # plain ONNX: no Quant nodes, the flow's types
+        return (
+            "a plain ONNX graph, no Quant nodes: fit keeps the flow's types (its [precision] and [layers.X], hls4ml's "
+            "default elsewhere) and chooses io_type, strategy and ReuseFactors"
+        )
+    return (
+        f"{len(fixed)} from its Quant nodes ({', '.join(fixed) or 'none'}), the other {len(layers) - len(fixed)} "
+        "hls4ml's own (exact for the quantised inputs); fit chooses io_type, strategy and ReuseFactors"
+    )
+
+
+def judge_kept(prober: Prober, save) -> search.SearchResult:
+    """The one probe of a graph whose types are kept: they must reach the target on the calibration inputs."""
+    probe = prober.judge({})
+    verdict = search.verdict_of(probe, prober.threshold, None)
+    report(prober)("the QONNX graph's own types", probe, verdict)
+    if not verdict.accepted:
+        raise search.Unreachable(
+            f"The QONNX graph's own types (its Quant nodes, hls4ml's exact types elsewhere) agree with qonnx's "
+            f"execution on only {probe.agreement:.1%} of {probe.samples} calibration inputs (target "
+            f"{prober.target:.1%}); fit keeps a QONNX graph's types, so no search can raise it.",
+            "`hlsbox csim` on the flow traces where the layers part ways; or ask for less (--agreement).",
+        )
+    save(probe)
+    return search.SearchResult({}, probe, None, [probe], [verdict])  # no common width: none searched
+
+
+def config_names(model, chosen):
+    """The chosen design with its ReuseFactors under the names an hls4ml config takes: hls4ml renames an ONNX
+    node as it converts it (MatMul_0 -> Dense_MatMul_0) but reads the config by the node's name."""
+    if not frontends.is_onnx():
+        return chosen
+    names = sorted((layer["name"] for layer in hls.parsed_layers(model)), key=len, reverse=True)
+
+    def config_name(layer: str) -> str:
+        return next((name for name in names if layer == name or layer.endswith(f"_{name}")), layer)
+
+    return dataclasses.replace(chosen, reuse={config_name(layer): rf for layer, rf in chosen.reuse.items()})
+
+
+def kept_rows(layers: list[dict], chosen, traced: list[dict]) -> list[dict]:
+    """fit.json's per-layer rows for a graph whose types fit keeps: each layer's types as hls4ml built them, its
+    ReuseFactor, estimated DSP/BRAM/LUT and its error against the frontend (outputs.layer_rows' columns)."""
+    estimate = {e.name: e for e in chosen.layers}
+    errors = {row["layer"]: row for row in traced}
+    return [
+        {
+            "layer": row["name"],
+            "class": row["class"],
+            "result": row["result_precision"],
+            "weight": row["types"].get("weight"),
+            "reuse_factor": chosen.reuse.get(row["name"]),
+            "dsp": estimate[row["name"]].dsp if row["name"] in estimate else 0,
+            "bram18": estimate[row["name"]].bram18 if row["name"] in estimate else 0,
+            "lut": estimate[row["name"]].lut if row["name"] in estimate else 0,
+            "max_abs_diff": errors.get(row["name"], {}).get("max_abs_diff"),
+            "relative_diff": errors.get(row["name"], {}).get("relative_diff"),
+        }
+        for row in layers
+        if row["class"] != "Input"
+    ]
+
+
 def report(prober: Prober):
     def show(what: str, probe: Probe, verdict: search.Verdict) -> None:
         source = "cached" if probe.cached else f"{probe.seconds:.1f} s"
@@ -113,7 +196,7 @@ def keep(found: list[knobs.Knob], run_dir: Path):
     return save
 
 
-def check(model, flow: dict, spec: dict, x: np.ndarray, labels, run_dir: Path) -> tuple[dict, list[dict]]:
+def check(model, flow: dict, spec: dict, x: np.ndarray, labels, run_dir: Path) -> tuple[dict, list[dict], list]:
     """The chosen design built as it is (its io_type, strategy, ReuseFactors, FIFO depths) on held-out inputs."""
     flow = {**flow, "csim": {**flow["csim"], "exact_build": False}}
     with muted_phases():
@@ -121,8 +204,8 @@ def check(model, flow: dict, spec: dict, x: np.ndarray, labels, run_dir: Path) -
         layers = hls.layer_table(hls_model)
         csim.build_library(hls_model, flow, spec)
         csim.check_first_input(hls_model, x, flow, layers)
-    keras_out = np.asarray(model.predict(x, verbose=0)).reshape(len(x), -1)
+    keras_out = frontends.predict(model, x).reshape(len(x), -1)
     hls_out = np.asarray(hls_model.predict(np.ascontiguousarray(x))).reshape(len(x), -1)
     phase(f"tracing every layer on {min(len(x), TRACE_SAMPLES)} held-out inputs")
     traced = trace.trace_layers(model, hls_model, x[:TRACE_SAMPLES])
-    return csim.compare(keras_out, hls_out, labels), traced
+    return csim.compare(keras_out, hls_out, labels), traced, layers

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hlsbox.steps import csim, hls
+from hlsbox.steps import csim, frontends, hls
 from hlsbox.steps.describe import describe_layer
 from hlsbox.steps.fit import parallel
 from hlsbox.steps.fit.knobs import Knob
@@ -87,7 +87,7 @@ class Prober:
     def __init__(self, model, flow: dict, spec: dict, knobs: list[Knob], x: np.ndarray, target: float) -> None:
         self.model, self.flow, self.spec, self.knobs = model, flow, spec, knobs
         self.x = np.ascontiguousarray(x)
-        self.keras_out = np.asarray(model.predict(self.x, verbose=0)).reshape(len(x), -1)
+        self.keras_out = frontends.predict(model, self.x).reshape(len(x), -1)
         self.target = target
         # Half the disagreements the target allows: the other half is kept for inputs the search has not seen.
         self.allowed = int(np.floor(MARGIN * (1 - target) * len(x) + 1e-9))
