@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hlsbox.core.contract import BatchNormNote, ConvertResult
+from hlsbox.core.contract import BatchNormNote, ConvertResult, CsimResult
 from hlsbox.core.kernels import KernelProblem
 from hlsbox.core.units import human_rate, human_time
 from hlsbox.runtime.tables import cell_limit, print_table
@@ -65,23 +65,23 @@ def show_unfused_batchnorms(console: Console, notes: Sequence[BatchNormNote], co
         )
 
 
-def show_csim(console: Console, result: dict, run_dir: str) -> None:
-    ref = result.get("reference", "Keras")  # the frontend's own outputs: Keras, or qonnx's execution of the graph
+def show_csim(console: Console, result: CsimResult, run_dir: str) -> None:
+    ref = result.reference  # the frontend's own outputs: Keras, or qonnx's execution of the graph
     table = Table(
-        title=f"C simulation vs {ref} ({result['samples']} samples, data: {result['dataset']})", title_justify="left"
+        title=f"C simulation vs {ref} ({result.samples} samples, data: {result.dataset})", title_justify="left"
     )
     table.add_column("metric")
     table.add_column("value", justify="right")
-    agreement = result["top1_agreement"]
+    agreement = result.top1_agreement
     colour = "green" if agreement >= 0.95 else "yellow" if agreement >= 0.8 else "red"
     table.add_row(f"top-1 agreement with {ref}", f"[{colour}]{agreement:.1%}[/]")
-    table.add_row(f"max |{ref} - HLS|", f"{result['max_abs_diff']:.4g}")
-    table.add_row(f"mean |{ref} - HLS|", f"{result['mean_abs_diff']:.4g}")
-    if "keras_accuracy" in result:
-        table.add_row(f"{ref} accuracy (labels)", f"{result['keras_accuracy']:.1%}")
-        table.add_row("HLS accuracy (labels)", f"{result['hls_accuracy']:.1%}")
-    table.add_row("g++ compile", f"{result['compile_seconds']:.1f} s ({_build_note(result.get('build') or {})})")
-    table.add_row("HLS predict", f"{result['predict_seconds']:.2f} s")
+    table.add_row(f"max |{ref} - HLS|", f"{result.max_abs_diff:.4g}")
+    table.add_row(f"mean |{ref} - HLS|", f"{result.mean_abs_diff:.4g}")
+    if result.keras_accuracy is not None and result.hls_accuracy is not None:
+        table.add_row(f"{ref} accuracy (labels)", f"{result.keras_accuracy:.1%}")
+        table.add_row("HLS accuracy (labels)", f"{result.hls_accuracy:.1%}")
+    table.add_row("g++ compile", f"{result.compile_seconds:.1f} s ({_build_note(result.build)})")
+    table.add_row("HLS predict", f"{result.predict_seconds:.2f} s")
     print_table(console, table)
     show_trace(console, result)
     console.print(f"[green]Results:[/] {run_dir}/result.json")
@@ -96,40 +96,40 @@ def _build_note(build: dict) -> str:
     return "hls4ml's own build" + (f": {build['reason'][:80]}" if build.get("reason") else "")
 
 
-def show_trace(console: Console, result: dict) -> None:
+def show_trace(console: Console, result: CsimResult) -> None:
     """The per-layer comparison, when something is off: where Keras and the C simulation part ways."""
-    first = result.get("first_divergence")
-    if not result.get("trace") or (first is None and result["top1_agreement"] >= 0.99):
+    first = result.first_divergence
+    if not result.trace or (first is None and result.top1_agreement >= 0.99):
         return
-    ref = result.get("reference", "Keras")
+    ref = result.reference
     table = Table(title=f"Every layer against {ref} (hls4ml trace)", title_justify="left")
     for column in ("layer", f"max |{ref}|", "max |HLS|", "max |diff|", "diff / max", "type range"):
         table.add_column(column, justify="left" if column == "layer" else "right")
-    for row in result["trace"]:
-        bad = row["overflow"] or row["relative_diff"] > 0.1
+    for row in result.trace:
+        bad = row.overflow or row.relative_diff > 0.1
         style = "red" if row == first else "yellow" if bad else ""
-        limit = f"±{row['range_limit']:g}" if row["range_limit"] else ""
+        limit = f"±{row.range_limit:g}" if row.range_limit else ""
         table.add_row(
-            row["layer"],
-            f"{row['keras_max']:.3g}",
-            f"{row['hls_max']:.3g}",
-            f"{row['max_abs_diff']:.3g}",
-            f"{row['relative_diff']:.1%}",
-            limit + (" [bold]overflow[/]" if row["overflow"] else ""),
+            row.layer,
+            f"{row.keras_max:.3g}",
+            f"{row.hls_max:.3g}",
+            f"{row.max_abs_diff:.3g}",
+            f"{row.relative_diff:.1%}",
+            limit + (" [bold]overflow[/]" if row.overflow else ""),
             style=style,
         )
     print_table(console, table)
     if first is None:
         return
-    if first["overflow"]:
+    if first.overflow:
         console.print(
-            f"[bold red]{first['layer']}[/] overflows: {ref} reaches {first['keras_max']:.3g}, its type holds "
-            f"±{first['range_limit']:g}. Give its result more integer bits (e.g. ap_fixed<18,8>)."
+            f"[bold red]{first.layer}[/] overflows: {ref} reaches {first.keras_max:.3g}, its type holds "
+            f"±{first.range_limit:g}. Give its result more integer bits (e.g. ap_fixed<18,8>)."
         )
     else:
         console.print(
-            f"{ref} and the C simulation part ways at [bold red]{first['layer']}[/] (max |diff| "
-            f"{first['max_abs_diff']:.3g} on outputs up to {first['keras_max']:.3g}), though no output "
+            f"{ref} and the C simulation part ways at [bold red]{first.layer}[/] (max |diff| "
+            f"{first.max_abs_diff:.3g} on outputs up to {first.keras_max:.3g}), though no output "
             "overflows its type: rounding that adds up over long sums (truncation is hls4ml's default), or "
             "an accumulator that overflows (pooling sums, wide dot products). Try a wider precision there, "
             "or the 'auto' accumulator types config_from_keras_model proposes."

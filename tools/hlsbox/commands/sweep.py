@@ -31,7 +31,7 @@ from rich.table import Table
 
 from hlsbox.config.flow import Flow
 from hlsbox.config.formats import to_toml
-from hlsbox.core.contract import ParetoPlot, ParetoPoint
+from hlsbox.core.contract import CsimResult, ParetoPlot, ParetoPoint
 from hlsbox.core.errors import EXIT_INTERRUPTED, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
 from hlsbox.core.parts import resolve_device
 from hlsbox.core.units import human_duration, human_size
@@ -420,11 +420,12 @@ def gather(variants: list[Variant], step: str, build: Path, codes: dict[str, int
                 est_latency_cycles=plan["latency_cycles"],
                 **{f"est_{k}": v for k, v in plan["totals"].items()},
             )
-        if step == "csim" and (result := read_json(base / "csim" / "result.json")):
+        if step == "csim" and (data := read_json(base / "csim" / "result.json")):
+            result = CsimResult.from_dict(data)
             row.update(
-                top1_agreement=result["top1_agreement"],
-                max_abs_diff=result["max_abs_diff"],
-                hls_accuracy=result.get("hls_accuracy"),
+                top1_agreement=result.top1_agreement,
+                max_abs_diff=result.max_abs_diff,
+                hls_accuracy=result.hls_accuracy,
             )
         if step == "csynth" and (report := read_json(base / "csynth" / "report.json")) and "csynth" in report:
             synth = report["csynth"]

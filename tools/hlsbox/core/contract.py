@@ -428,6 +428,54 @@ class ConvertResult(_Json):
 
 
 @dataclass(frozen=True)
+class TraceRow(_Json):
+    """One layer's output in C simulation against the frontend's (hls4ml's trace)."""
+
+    layer: str
+    keras_max: float  # the frontend's largest |output| (Keras, or qonnx's execution)
+    hls_max: float
+    max_abs_diff: float
+    relative_diff: float  # max |diff| over keras_max
+    range_limit: float | None  # the largest |value| the layer's result type holds
+    overflow: bool
+    scale: float = 1.0  # hls4ml's tensor is the frontend's times this (integer codes of a QONNX graph)
+
+
+@dataclass(frozen=True)
+class Agreement(_Json):
+    """C simulation's outputs against the frontend's on the same inputs (and the labels, where there are)."""
+
+    samples: int
+    max_abs_diff: float
+    mean_abs_diff: float
+    top1_agreement: float
+    keras_accuracy: float | None = None
+    hls_accuracy: float | None = None
+
+
+@dataclass(frozen=True)
+class CsimResult(_Json):
+    """The `csim` step: the agreement, the build, every layer and its trace."""
+
+    step: str
+    reference: str  # what the outputs are compared with: Keras, Keras 3, qonnx execution
+    dataset: str
+    samples: int
+    max_abs_diff: float
+    mean_abs_diff: float
+    top1_agreement: float
+    build: dict  # the C-simulation build's own record (fastcsim: mode, classes, copies, ccache, seconds)
+    compile_seconds: float
+    predict_seconds: float
+    layers: tuple[LayerRow, ...]
+    trace: tuple[TraceRow, ...] = ()
+    first_divergence: TraceRow | None = None
+    keras_accuracy: float | None = None
+    hls_accuracy: float | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ResultTable(_Json):
     """A step's result as one table (result.json's "table"): what the default view of a step shows."""
 

@@ -76,6 +76,12 @@ class CsimStep(Step):
 
         return with_ccache(request)
 
+    def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
+        from hlsbox.core.contract import CsimResult
+
+        result, run_dir = super().run(console, request)
+        return CsimResult.from_dict(result), run_dir
+
     def show(self, console: Console, result: object, run_dir: Path) -> None:
         from hlsbox.cli import views
 

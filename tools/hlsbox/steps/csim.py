@@ -7,6 +7,7 @@ explained failure naming the layer, not a dead step.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from hlsbox.core import kernels
-from hlsbox.core.contract import CsimCache, CsimInputs, ImageFlow, LayerRow, StepSpec
+from hlsbox.core.contract import Agreement, CsimCache, CsimInputs, CsimResult, ImageFlow, LayerRow, StepSpec
 from hlsbox.steps import compile_check, datasets, describe, fastcsim, frontends, hls, trace
 from hlsbox.steps.protocol import StepFailure, StepInputError, phase
 
@@ -131,18 +132,16 @@ def calibration_inputs(settings: CsimInputs, input_shape: tuple[int, ...], works
     return x[:samples]
 
 
-def compare(keras_out: np.ndarray, hls_out: np.ndarray, labels: np.ndarray | None) -> dict:
+def compare(keras_out: np.ndarray, hls_out: np.ndarray, labels: np.ndarray | None) -> Agreement:
     diff = np.abs(keras_out - hls_out)
-    result = {
-        "samples": len(keras_out),
-        "max_abs_diff": float(diff.max()),
-        "mean_abs_diff": float(diff.mean()),
-        "top1_agreement": float(np.mean(keras_out.argmax(1) == hls_out.argmax(1))),
-    }
-    if labels is not None:
-        result["keras_accuracy"] = float(np.mean(keras_out.argmax(1) == labels))
-        result["hls_accuracy"] = float(np.mean(hls_out.argmax(1) == labels))
-    return result
+    return Agreement(
+        samples=len(keras_out),
+        max_abs_diff=float(diff.max()),
+        mean_abs_diff=float(diff.mean()),
+        top1_agreement=float(np.mean(keras_out.argmax(1) == hls_out.argmax(1))),
+        keras_accuracy=float(np.mean(keras_out.argmax(1) == labels)) if labels is not None else None,
+        hls_accuracy=float(np.mean(hls_out.argmax(1) == labels)) if labels is not None else None,
+    )
 
 
 # Above this many elements in one conv layer's output, hls4ml's own io_parallel build takes g++ many minutes
@@ -240,7 +239,7 @@ def explain_crash(signum: int, stderr: str, flow: ImageFlow, layers: list[LayerR
     return StepFailure(message + ".", "This kernel rejects the layer's configuration; see the condition above.")
 
 
-def run(spec: StepSpec) -> dict:
+def run(spec: StepSpec) -> CsimResult:
     flow, run_dir = spec.flow, spec.run_path
     model = hls.load_spec_model(spec)
     x, labels = test_inputs(flow.csim, frontends.input_shape(model), Path(spec.workspace))
@@ -262,16 +261,16 @@ def run(spec: StepSpec) -> dict:
     if tracing:
         phase(f"tracing every layer on {min(len(x), settings.trace_samples)} samples")
         layers_traced = trace.trace_layers(model, hls_model, x[: settings.trace_samples])
-    return {
-        "trace": layers_traced,
-        "first_divergence": trace.first_divergence(layers_traced),
-        "step": "csim",
-        "reference": frontends.reference(),
-        "dataset": flow.csim.dataset,
-        **compare(keras_out, hls_out, labels),
-        "build": build,
-        "compile_seconds": round(build["seconds"], 2),
-        "predict_seconds": round(predict_seconds, 2),
-        "layers": [row.to_dict() for row in layers],
-        "versions": hls.versions(),
-    }
+    return CsimResult(
+        step="csim",
+        reference=frontends.reference(),
+        dataset=flow.csim.dataset,
+        **dataclasses.asdict(compare(keras_out, hls_out, labels)),
+        build=build,
+        compile_seconds=round(build["seconds"], 2),
+        predict_seconds=round(predict_seconds, 2),
+        layers=tuple(layers),
+        trace=tuple(layers_traced),
+        first_divergence=trace.first_divergence(layers_traced),
+        versions=hls.versions(),
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hlsbox.core.contract import TraceRow
 from hlsbox.steps import frontends
 
 # A layer "diverges" when its max |frontend - HLS| exceeds this share of its frontend output range.
@@ -84,7 +85,7 @@ def _scale(reference: np.ndarray, hls_out: np.ndarray) -> float:
     return float(np.median(ratios)) if ratios.size and np.median(ratios) else 1.0
 
 
-def trace_layers(model, hls_model, x: np.ndarray) -> list[dict]:
+def trace_layers(model, hls_model, x: np.ndarray) -> list[TraceRow]:
     """Every layer's output against the frontend's (Keras, or qonnx's execution)."""
     _, traced = hls_model.trace(np.ascontiguousarray(x))
     if frontends.is_onnx():
@@ -101,19 +102,19 @@ def trace_layers(model, hls_model, x: np.ndarray) -> list[dict]:
         limit = _range_limit(hls_model, name)
         diff = float(np.abs(ref_out - hls_out).max())
         rows.append(
-            {
-                "layer": name,
-                "keras_max": ref_max,
-                "hls_max": float(np.abs(hls_out).max()),
-                "max_abs_diff": diff,
-                "relative_diff": diff / ref_max if ref_max else 0.0,
-                "range_limit": limit,
-                "overflow": bool(limit is not None and ref_max >= limit),
-                **({"scale": round(scale, 6)} if scale != 1.0 else {}),
-            }
+            TraceRow(
+                layer=name,
+                keras_max=ref_max,
+                hls_max=float(np.abs(hls_out).max()),
+                max_abs_diff=diff,
+                relative_diff=diff / ref_max if ref_max else 0.0,
+                range_limit=limit,
+                overflow=bool(limit is not None and ref_max >= limit),
+                scale=round(scale, 6),
+            )
         )
     return rows
 
 
-def first_divergence(rows: list[dict]) -> dict | None:
-    return next((r for r in rows if r["overflow"] or r["relative_diff"] > DIVERGES_ABOVE), None)
+def first_divergence(rows: list[TraceRow]) -> TraceRow | None:
+    return next((r for r in rows if r.overflow or r.relative_diff > DIVERGES_ABOVE), None)
