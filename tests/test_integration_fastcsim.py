@@ -27,6 +27,7 @@ CASES = [
     "depthwise_latency",
     "reduced_seed_latency",
     "reduced_seed_resource",
+    "reduced_seed_latency_one_layer_narrower",
 ]
 
 
@@ -50,8 +51,16 @@ def test_fast_and_exact_builds_are_bit_identical(compared: dict, case: str):
     assert row["mapping_ok"], row["cxx"]  # the C++ template fills every partition as hls4ml's classes do
     assert "also compiled and ran the generated classes" in row["cxx"]
     assert row["mode"] == "fast" and row["inputs"] >= 500
+    assert row["split"] and row["units"] >= 3, row  # every layer in its own unit (split.py), not build_lib.sh's two
     assert row["identical"], row
     assert row["nonzero"] > 0.1, row  # the outputs carry information: not a comparison of zeros
+
+
+def test_the_split_build_reuses_the_layers_whose_types_did_not_change(compared: dict):
+    """One layer narrower than reduced_seed_latency: that layer, its consumer, the top function and the bridge are
+    compiled, every other layer's object comes from the cache, and the library is still bit-identical (above)."""
+    row = compared["reduced_seed_latency_one_layer_narrower"]
+    assert row["from_cache"] >= row["units"] // 2 and 2 <= row["compiled"] <= 5, row
 
 
 def test_the_comparison_can_fail(compared: dict):

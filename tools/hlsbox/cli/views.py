@@ -274,7 +274,12 @@ def show_fit(console: Console, result: dict, run_dir: str) -> None:
     totals.add_column("")
     totals.add_column("value", justify="right")
     for resource, share in design["utilisation"].items():
-        totals.add_row(resource, f"{design['totals'][resource]:,} ({share:.0%}; budget {target['budget']:.0%})")
+        high = design.get("high_band", {}).get(resource, share)
+        totals.add_row(
+            resource,
+            f"{design['totals'][resource]:,} ({share:.0%}, {high:.0%} at the error band's high end; "
+            f"budget {target['budget']:.0%} there)",
+        )
     totals.add_row("plan verdict", design["verdict"])
     totals.add_row("latency / interval", f"{design['latency_cycles']:,} / {design['interval_cycles']:,} cycles")
     agreement = held["top1_agreement"]

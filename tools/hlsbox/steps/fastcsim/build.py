@@ -10,9 +10,11 @@ import platform
 import re
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 
+from hlsbox.steps.fastcsim import split as splitting
 from hlsbox.steps.fastcsim.recognise import Unrecognised, recognise, unrecognised
 from hlsbox.steps.fastcsim.tree import make_fast_tree
 from hlsbox.steps.fastcsim.verify import verify_cxx
@@ -57,12 +59,29 @@ class BuildFailed(Exception):
         self.output = output
 
 
-def build(tree_dir, parallel=True, ccache_dir=None, log=print):
-    """Compile tree_dir (a fast tree or any written project) exactly as its build_lib.sh does: same
-    compiler, flags, sources and library name. parallel: the translation units run concurrently.
-    ccache_dir: compile through ccache with its cache there (when ccache is installed).
-    Returns dict(lib=..., seconds=..., peak_tree_rss_mb=..., max_rss_mb=..., ccache=bool)."""
+def split_cache(ccache_dir):
+    """Where the split build keeps its precompiled headers and objects: beside ccache's, else in /tmp."""
+    return (
+        os.path.join(ccache_dir, "fastcsim") if ccache_dir else os.path.join(tempfile.gettempdir(), "hlsbox-fastcsim")
+    )
+
+
+def build(tree_dir, parallel=True, ccache_dir=None, log=print, split=False):
+    """Compile tree_dir (a fast tree or any written project) as its build_lib.sh does: same compiler, flags and
+    library name. parallel: the translation units run concurrently. split: each layer in its own unit, against one
+    precompiled header, objects cached by content (split.py; the same sources, cut at the layer calls), else
+    (or when split.py does not know the project's shape) build_lib.sh's own two units.
+    ccache_dir: compile through ccache with its cache there (when ccache is installed); the split build's cache
+    is beside it. Returns dict(lib=..., seconds=..., peak_tree_rss_mb=..., max_rss_mb=..., ccache=bool)."""
     tree_dir = os.path.abspath(tree_dir)
+    not_split = None
+    if split:
+        try:
+            return {**splitting.build(tree_dir, split_cache(ccache_dir), log=log), "ccache": False, "parallel": True}
+        except splitting.NotSplit as why:
+            not_split = str(why)[:1000]
+            if log:
+                log(f"fastcsim: the split build does not apply ({str(why)[:300]}); building as build_lib.sh does")
     with open(os.path.join(tree_dir, "build_lib.sh")) as f:
         script = f.read()
     env = dict(os.environ)
@@ -84,7 +103,7 @@ def build(tree_dir, parallel=True, ccache_dir=None, log=print):
     res = measure(["bash", name], cwd=tree_dir, env=env)
     if res["returncode"] != 0 or not os.path.isfile(lib):
         raise BuildFailed(res["output"])
-    res.update(lib=lib, ccache=bool(launcher), parallel=parallel)
+    res.update(lib=lib, ccache=bool(launcher), parallel=parallel, split=False, not_split=not_split)
     if log:
         log(
             f"fastcsim: built {os.path.basename(lib)} in {res['seconds']:.1f} s, peak memory of the compilers "
@@ -184,7 +203,7 @@ def fast_compile(hls_model, tree_dir, ccache_dir=None, log=print):
             raise Unrecognised(message)
         prepare = time.time() - start
         make_fast_tree(project, tree_dir, recs)
-        result = build(tree_dir, ccache_dir=ccache_dir, log=log)
+        result = build(tree_dir, ccache_dir=ccache_dir, log=log, split=True)
     except Unrecognised as exc:
         if log:
             log(

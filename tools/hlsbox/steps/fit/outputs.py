@@ -107,6 +107,7 @@ def _architecture(arch: hardware.Architecture) -> dict:
         "latency_cycles": arch.latency,
         "interval_cycles": arch.interval,
         "fits_budget": arch.fits_budget,
+        "high_band": arch.high,  # share of the part at the band's high end: what the budget is tested on
         "binding": arch.binding,
         "heaviest": arch.heaviest,
     }
@@ -115,15 +116,16 @@ def _architecture(arch: hardware.Architecture) -> dict:
 def no_fit(tried: list[hardware.Architecture], flow: dict, params: dict, result: SearchResult) -> Unreachable:
     """Why nothing fits: the closest design's resource over the budget, who uses it, and what would fit."""
     closest = hardware.closest(tried)
-    used = closest.utilisation[closest.binding]
+    used = closest.high[closest.binding]
     users = ", ".join(f"{name} {amount:,}" for name, amount in closest.heaviest)
     parts = hardware.parts_that_fit(closest, flow, params["budget"])
     where = f"the smallest part that holds it: {parts[0]}" if parts else "no part in hlsbox's database holds it"
     return Unreachable(
         f"No design reaches {params['agreement']:.0%} agreement within {params['budget']:.0%} of {flow['part']}: the "
         f"narrowest types that keep the target ({result.common} fractional bits, then per layer) still need "
-        f"{closest.binding} at {used:.0%} of the part at the largest usable ReuseFactors "
-        f"({closest.io_type}, {closest.strategy}; most used by {users}).",
+        f"{closest.binding} at {used:.0%} of the part at the largest usable ReuseFactors, at the high end of the "
+        f"estimator's out-of-sample error band ({closest.utilisation[closest.binding]:.0%} estimated; "
+        f"{closest.io_type}, {closest.strategy}; most used by {users}).",
         f"What would: {where} (--part); a larger --budget; or a lower --agreement, which allows narrower types."
         + ("" if "io_stream" in [a.io_type for a in tried] else " Or --io-type io_stream."),
     )
@@ -157,7 +159,8 @@ def room(bound: hardware.Bound, budget: float) -> str:
     return (
         f"lower bound: the cheapest design the search can reach ({bound.arch.io_type}, {bound.arch.strategy}) needs "
         f"{worst} at {bound.arch.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the band's low end), "
-        f"budget {budget:.0%}"
+        f"budget {budget:.0%}, tested at the high end of the estimator's out-of-sample error band (about 9 in 10 "
+        "designs so estimated use at most that in their real reports)"
     )
 
 
