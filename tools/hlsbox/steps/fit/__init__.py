@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from hlsbox.core.contract import Agreement, ImageFlow, LayerRow, StepSpec, TraceRow
 from hlsbox.core.parts import resolve_device
-from hlsbox.steps import csim, frontends, hls, trace
+from hlsbox.steps import csim, describe, frontends, hls, trace
 from hlsbox.steps.fit import hardware, knobs, outputs, search
 from hlsbox.steps.fit.probes import Probe, Prober, probe_flow, tables
 from hlsbox.steps.protocol import StepInputError, muted_phases, phase, write_json
@@ -32,39 +33,39 @@ TRACE_SAMPLES = 20
 POOL = 5  # calibration inputs are the hardest of this many times as many
 
 
-def run(spec: dict) -> dict:
-    flow, params, run_dir = spec["flow"], spec["fit"], Path(spec["run_dir"])
+def run(spec: StepSpec) -> dict:
+    flow, params, run_dir = spec.flow, spec.fit.params, spec.run_path
     start = time.monotonic()
-    model = hls.load_keras_model(Path(spec["model_path"]), hls.weights_path(spec))
+    model = hls.load_spec_model(spec)
     shape = frontends.input_shape(model)
-    workspace = Path(spec["workspace"])
-    pool, x_held, labels = csim.split_inputs(flow["csim"], shape, workspace, POOL * params["calibration_samples"])
-    x_calibration = hardest(model, pool, params["calibration_samples"])
+    workspace = Path(spec.workspace)
+    pool, x_held, labels = csim.split_inputs(flow.csim, shape, workspace, POOL * params.calibration_samples)
+    x_calibration = hardest(model, pool, params.calibration_samples)
     if frontends.is_onnx():
         phase(f"keeping the types of the QONNX graph: {kept_types(model, flow, run_dir)}")
         found = []
     else:
         phase(f"profiling every layer on {len(x_calibration)} calibration inputs")
         found = profile(model, flow, x_calibration, run_dir)
-    device = resolve_device(flow["part"])
-    io_types = ["io_parallel", "io_stream"] if params["io_type"] == "auto" else [params["io_type"]]
+    device = resolve_device(flow.part)
+    io_types = ["io_parallel", "io_stream"] if params.io_type == "auto" else [params.io_type]
     phase("lower bound: the cheapest design the search can reach (the plan's estimator)")
     narrowest = tables(found, search.uniform(found, 0))
-    bound = hardware.lower_bound(model, flow, narrowest, device, params["budget"], io_types, run_dir)
-    if not bound.reachable(params["budget"]):
+    bound = hardware.lower_bound(model, flow, narrowest, device, params.budget, io_types, run_dir)
+    if not bound.reachable(params.budget):
         raise outputs.unreachable_at_best(bound, flow, params)
-    phase(outputs.room(bound, params["budget"]))
-    prober = Prober(model, flow, spec, found, x_calibration, params["agreement"])
+    phase(outputs.room(bound, params.budget))
+    prober = Prober(model, flow, spec, found, x_calibration, params.agreement)
     if found:
-        result = search.search(prober, found, params["max_probes"], report(prober), keep(found, run_dir))
+        result = search.search(prober, found, params.max_probes, report(prober), keep(found, run_dir))
     else:
         result = judge_kept(prober, keep(found, run_dir))
     layer_tables = tables(found, result.best)
     phase("choosing io_type, strategy and ReuseFactors (the plan's estimator)")
-    chosen, tried = hardware.choose(model, flow, layer_tables, device, params["budget"], io_types, run_dir)
+    chosen, tried = hardware.choose(model, flow, layer_tables, device, params.budget, io_types, run_dir)
     if chosen is None:
         raise outputs.no_fit(tried, flow, params, result)
-    final_flow = outputs.fitted_flow(flow, found, result.best, config_names(model, chosen), spec["flow_file"])
+    final_flow = outputs.fitted_flow(flow, found, result.best, config_names(model, chosen), spec.flow_file)
     phase(f"checking the design on {len(x_held)} held-out inputs")
     held_out, traced, built = check(model, final_flow, spec, x_held, labels, run_dir)
     phase("drawing the search")
@@ -90,7 +91,7 @@ def hardest(model, pool: np.ndarray, samples: int) -> np.ndarray:
     return pool[np.argsort(gap, kind="stable")[:samples]]
 
 
-def profile(model, flow: dict, x: np.ndarray, run_dir: Path) -> list[knobs.Knob]:
+def profile(model, flow: ImageFlow, x: np.ndarray, run_dir: Path) -> list[knobs.Knob]:
     """The knobs of this model with their integer bits: Keras ranges and the weights hls4ml will use."""
     from hls4ml.model.profiling import get_ymodel_keras
 
@@ -110,12 +111,12 @@ def profile(model, flow: dict, x: np.ndarray, run_dir: Path) -> list[knobs.Knob]
     return found
 
 
-def kept_types(model, flow: dict, run_dir: Path) -> str:
+def kept_types(model, flow: ImageFlow, run_dir: Path) -> str:
     """What fit keeps of a QONNX graph, in words: each layer's result type as hls4ml builds it."""
     with muted_phases():
         hls_model, _ = hls.convert(model, probe_flow(flow, {}), run_dir / "profile_prj")
-    layers = hls.layer_table(hls_model)
-    fixed = [f"{row['name']} {row['result_precision']}" for row in layers if "RND" in row["result_precision"]]
+    layers = describe.layer_rows(hls_model)
+    fixed = [f"{row.name} {row.result_precision}" for row in layers if "RND" in (row.result_precision or "")]
     if not fixed:  # plain ONNX: no Quant nodes, the flow's types
         return (
             "a plain ONNX graph, no Quant nodes: fit keeps the flow's types (its [precision] and [layers.X], hls4ml's "
@@ -156,26 +157,26 @@ def config_names(model, chosen):
     return dataclasses.replace(chosen, reuse={config_name(layer): rf for layer, rf in chosen.reuse.items()})
 
 
-def kept_rows(layers: list[dict], chosen, traced: list[dict]) -> list[dict]:
+def kept_rows(layers: list[LayerRow], chosen, traced: list[TraceRow]) -> list[dict]:
     """fit.json's per-layer rows for a graph whose types fit keeps: each layer's types as hls4ml built them, its
     ReuseFactor, estimated DSP/BRAM/LUT and its error against the frontend (outputs.layer_rows' columns)."""
     estimate = {e.name: e for e in chosen.layers}
-    errors = {row["layer"]: row for row in traced}
+    errors = {row.layer: row for row in traced}
     return [
         {
-            "layer": row["name"],
-            "class": row["class"],
-            "result": row["result_precision"],
-            "weight": row["types"].get("weight"),
-            "reuse_factor": chosen.reuse.get(row["name"]),
-            "dsp": estimate[row["name"]].dsp if row["name"] in estimate else 0,
-            "bram18": estimate[row["name"]].bram18 if row["name"] in estimate else 0,
-            "lut": estimate[row["name"]].lut if row["name"] in estimate else 0,
-            "max_abs_diff": errors.get(row["name"], {}).get("max_abs_diff"),
-            "relative_diff": errors.get(row["name"], {}).get("relative_diff"),
+            "layer": row.name,
+            "class": row.layer_class,
+            "result": row.result_precision,
+            "weight": row.precisions.get("weight"),
+            "reuse_factor": chosen.reuse.get(row.name),
+            "dsp": estimate[row.name].dsp if row.name in estimate else 0,
+            "bram18": estimate[row.name].bram18 if row.name in estimate else 0,
+            "lut": estimate[row.name].lut if row.name in estimate else 0,
+            "max_abs_diff": errors[row.name].max_abs_diff if row.name in errors else None,
+            "relative_diff": errors[row.name].relative_diff if row.name in errors else None,
         }
         for row in layers
-        if row["class"] != "Input"
+        if row.layer_class != "Input"
     ]
 
 
@@ -196,13 +197,15 @@ def keep(found: list[knobs.Knob], run_dir: Path):
     return save
 
 
-def check(model, flow: dict, spec: dict, x: np.ndarray, labels, run_dir: Path) -> tuple[dict, list[dict], list]:
+def check(
+    model, flow: ImageFlow, spec: StepSpec, x: np.ndarray, labels, run_dir: Path
+) -> tuple[Agreement, list[TraceRow], list[LayerRow]]:
     """The chosen design built as it is (its io_type, strategy, ReuseFactors, FIFO depths) on held-out inputs."""
-    flow = {**flow, "csim": {**flow["csim"], "exact_build": False}}
+    flow = flow.replace(csim=dataclasses.replace(flow.csim, exact_build=False))
     with muted_phases():
         hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=True)
-        layers = hls.layer_table(hls_model)
-        csim.build_library(hls_model, flow, spec)
+        layers = describe.layer_rows(hls_model)
+        csim.build_library(hls_model, flow, spec.csim_cache)
         csim.check_first_input(hls_model, x, flow, layers)
     keras_out = frontends.predict(model, x).reshape(len(x), -1)
     hls_out = np.asarray(hls_model.predict(np.ascontiguousarray(x))).reshape(len(x), -1)

@@ -24,11 +24,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hlsbox.core.contract import ImageFlow, LayerRow
 from hlsbox.core.estimator import RESOURCES, Design, estimate_design, usable_reuse_factors
 from hlsbox.core.parts import DEVICES, Device
 from hlsbox.core.planner import band, tool_of, verdict_of
 from hlsbox.steps import hls
 from hlsbox.steps.describe import describe_layer
+from hlsbox.steps.fit.probes import as_tables
 from hlsbox.steps.protocol import muted_phases, phase
 
 STRATEGIES = ("Latency", "Resource")
@@ -50,33 +52,32 @@ class Architecture:
     high: dict[str, float] = field(default_factory=dict)  # share of the part at the band's high end (the budget's)
     binding: str | None = None  # the resource over the budget, when it does not fit
     heaviest: list[tuple[str, int]] = field(default_factory=list)  # its largest users: (layer, amount)
-    rows: list[dict] = field(default_factory=list)
+    rows: list[LayerRow] = field(default_factory=list)
     layers: list = field(default_factory=list)  # the estimator's LayerEstimates at these ReuseFactors
 
 
-def architecture_flow(flow: dict, layer_tables: dict[str, dict], io_type: str, strategy: str) -> dict:
-    return {
-        **flow,
-        "io_type": io_type,
-        "strategy": strategy,
-        "reuse_factor": 1,
-        "granularity": "name",
-        "precision": {},
-        "fuse_batchnorm": True,
-        "fifo_depth": "auto" if io_type == "io_stream" else "default",
-        "layer_types": {},
-        "layers": layer_tables,
-    }
+def architecture_flow(flow: ImageFlow, layer_tables: dict[str, dict], io_type: str, strategy: str) -> ImageFlow:
+    return flow.replace(
+        io_type=io_type,
+        strategy=strategy,
+        reuse_factor=1,
+        granularity="name",
+        precision={},
+        fuse_batchnorm=True,
+        fifo_depth="auto" if io_type == "io_stream" else "default",
+        layer_types={},
+        layers=as_tables(layer_tables),
+    )
 
 
-def describe(model, flow: dict, run_dir: Path) -> list[dict]:
+def describe(model, flow: ImageFlow, run_dir: Path) -> list[LayerRow]:
     with muted_phases():
         hls_model, _ = hls.convert(model, flow, run_dir / "describe_prj")
     return [describe_layer(layer, 1) for layer in hls_model.get_layers()]
 
 
 def grow_reuse(design: Design, budget: float) -> Architecture:
-    weighted = {row["name"]: row for row in design.layers if "n_in" in row}
+    weighted = {row.name: row for row in design.layers if row.weighted}
     usable = {name: usable_reuse_factors(row, design.io_type) for name, row in weighted.items()}
     reuse = {name: rfs[0] for name, rfs in usable.items()}
     capacity = design.device.capacity()
@@ -152,16 +153,16 @@ def _heaviest_growable(estimate, resource: str, reuse: dict, usable: dict, stuck
 
 
 def designs(
-    model, flow: dict, layer_tables: dict, device: Device, io_type: str, run_dir: Path
+    model, flow: ImageFlow, layer_tables: dict, device: Device, io_type: str, run_dir: Path
 ) -> Iterator[tuple[str, Design]]:
     """The flow with these per-layer tables as hls4ml describes it, for each strategy fit may choose."""
     for strategy in STRATEGIES:
         rows = describe(model, architecture_flow(flow, layer_tables, io_type, strategy), run_dir)
-        yield strategy, Design(rows, io_type, device, flow["part"], tool_of(flow["backend"]), flow["clock_period"])
+        yield strategy, Design(rows, io_type, device, flow.part, tool_of(flow.backend), flow.clock_period)
 
 
 def choose(
-    model, flow: dict, layer_tables: dict, device: Device, budget: float, io_types: list[str], run_dir: Path
+    model, flow: ImageFlow, layer_tables: dict, device: Device, budget: float, io_types: list[str], run_dir: Path
 ) -> tuple[Architecture | None, list[Architecture]]:
     tried = []
     for io_type in io_types:
@@ -188,11 +189,11 @@ def closest(tried: list[Architecture]) -> Architecture:
     return min(tried, key=lambda a: max(a.high.values()))
 
 
-def parts_that_fit(arch: Architecture, flow: dict, budget: float) -> list[str]:
+def parts_that_fit(arch: Architecture, flow: ImageFlow, budget: float) -> list[str]:
     """The parts, smallest first, on which the closest design fits the budget."""
     found = []
     for device in sorted(DEVICES.values(), key=lambda d: (d.dsp, d.lut)):
-        design = Design(arch.rows, arch.io_type, device, device.name, tool_of(flow["backend"]), flow["clock_period"])
+        design = Design(arch.rows, arch.io_type, device, device.name, tool_of(flow.backend), flow.clock_period)
         if grow_reuse(design, budget).fits_budget:
             found.append(device.name)
     return found
@@ -215,7 +216,7 @@ class Bound:
 
 def cheapest(design: Design, budget: float) -> Bound:
     """A design with every weighted layer at its largest usable ReuseFactor, estimated."""
-    reuse = {row["name"]: usable_reuse_factors(row, design.io_type)[-1] for row in design.layers if "n_in" in row}
+    reuse = {row.name: usable_reuse_factors(row, design.io_type)[-1] for row in design.layers if row.weighted}
     estimate = estimate_design(design, reuse)
     capacity = design.device.capacity()
     high = high_share(design, estimate.totals)
@@ -227,7 +228,7 @@ def cheapest(design: Design, budget: float) -> Bound:
 
 
 def lower_bound(
-    model, flow: dict, narrowest: dict, device: Device, budget: float, io_types: list[str], run_dir: Path
+    model, flow: ImageFlow, narrowest: dict, device: Device, budget: float, io_types: list[str], run_dir: Path
 ) -> Bound:
     """The cheapest of the designs the search can reach, over the io_types and strategies fit may choose."""
     bounds = []

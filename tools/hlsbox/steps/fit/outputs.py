@@ -3,8 +3,10 @@ reason when no design can reach the target on the part."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from hlsbox.core.contract import Agreement, FitParams, ImageFlow, TraceRow
 from hlsbox.core.estimator import Design, estimate_design
 from hlsbox.core.parts import Device
 from hlsbox.core.planner import tool_of
@@ -14,29 +16,41 @@ from hlsbox.steps.fit.probes import Fractions, tables
 from hlsbox.steps.fit.search import SearchResult, Unreachable
 
 
-def fitted_flow(flow: dict, found: list[Knob], best: Fractions, chosen: hardware.Architecture, flow_file: str) -> dict:
+def fitted_flow(
+    flow: ImageFlow, found: list[Knob], best: Fractions, chosen: hardware.Architecture, flow_file: str
+) -> ImageFlow:
     """A normal flow: the knobs' types and each weighted layer's ReuseFactor in [layers], the chosen io_type and
     strategy; its [csim] as the input flow's."""
     layer_tables = tables(found, best)
     for layer, rf in chosen.reuse.items():
         layer_tables.setdefault(layer, {})["reuse_factor"] = rf
     written = hardware.architecture_flow(flow, layer_tables, chosen.io_type, chosen.strategy)
-    written["name"] = f"{flow['name']}_fit"
-    written["description"] = f"{flow['name']} fitted to {flow['part']} by hlsbox fit (from {Path(flow_file).name})"
-    written["csim"] = {k: v for k, v in flow["csim"].items() if k != "exact_build"}
-    written.pop("sweep", None)
-    return written
+    return written.replace(
+        name=f"{flow.name}_fit",
+        description=f"{flow.name} fitted to {flow.part} by hlsbox fit (from {Path(flow_file).name})",
+        csim=replace(flow.csim, exact_build=False),
+        sweep={},
+    )
 
 
-def layer_rows(found: list[Knob], best: Fractions, chosen: hardware.Architecture, traced: list[dict]) -> list[dict]:
+def flow_file_form(flow: ImageFlow) -> dict:
+    """The fitted flow as its file says it (what the host validates and writes): set values only."""
+    data = flow.to_dict()
+    data["layers"] = {name: table.set_values() for name, table in flow.layers.items()}
+    data["csim"] = {k: v for k, v in data["csim"].items() if k != "exact_build" and v is not None}
+    data.pop("sweep")
+    return {k: v for k, v in data.items() if v is not None and k != "layer_types"}
+
+
+def layer_rows(found: list[Knob], best: Fractions, chosen: hardware.Architecture, traced: list[TraceRow]) -> list[dict]:
     """Per layer of the chosen design: its types, ReuseFactor, DSP and BRAM (estimated), its error vs Keras."""
     estimate = {e.name: e for e in chosen.layers}
-    errors = {row["layer"]: row for row in traced}
+    errors = {row.layer: row for row in traced}
     rows = []
     for knob in found:
         types = knob.types(best[knob.layer])
         layer = estimate.get(knob.layer)
-        error = errors.get(knob.layer, {})
+        error = errors.get(knob.layer)
         rows.append(
             {
                 "layer": knob.layer,
@@ -47,8 +61,8 @@ def layer_rows(found: list[Knob], best: Fractions, chosen: hardware.Architecture
                 "dsp": layer.dsp if layer else 0,
                 "bram18": layer.bram18 if layer else 0,
                 "lut": layer.lut if layer else 0,
-                "max_abs_diff": error.get("max_abs_diff"),
-                "relative_diff": error.get("relative_diff"),
+                "max_abs_diff": error.max_abs_diff if error else None,
+                "relative_diff": error.relative_diff if error else None,
             }
         )
     return rows
@@ -59,21 +73,21 @@ def summary(
     result: SearchResult,
     chosen: hardware.Architecture,
     tried: list[hardware.Architecture],
-    held_out: dict,
-    traced: list[dict],
-    params: dict,
-    flow: dict,
-    final_flow: dict,
+    held_out: Agreement,
+    traced: list[TraceRow],
+    params: FitParams,
+    flow: ImageFlow,
+    final_flow: ImageFlow,
 ) -> dict:
     return {
-        "target": {"agreement": params["agreement"], "budget": params["budget"], "part": flow["part"]},
-        "flow": final_flow,
+        "target": {"agreement": params.agreement, "budget": params.budget, "part": flow.part},
+        "flow": flow_file_form(final_flow),
         "calibration": {
             "samples": result.best_probe.samples,  # the inputs it was judged on (fewer when the data have fewer)
             "agreement": result.best_probe.agreement,
             "common_fractional_bits": result.common,
         },
-        "held_out": held_out,
+        "held_out": {k: v for k, v in held_out.to_dict().items() if v is not None},
         "design": _architecture(chosen),
         "tried": [_architecture(a) for a in tried],
         "layers": layer_rows(found, result.best, chosen, traced),
@@ -92,7 +106,7 @@ def summary(
             for p, v in zip(result.probes, result.verdicts, strict=True)
         ],
         "stopped_early": result.stopped_early,
-        "meets_target": held_out["top1_agreement"] >= params["agreement"],
+        "meets_target": held_out.top1_agreement >= params.agreement,
     }
 
 
@@ -113,15 +127,15 @@ def _architecture(arch: hardware.Architecture) -> dict:
     }
 
 
-def no_fit(tried: list[hardware.Architecture], flow: dict, params: dict, result: SearchResult) -> Unreachable:
+def no_fit(tried: list[hardware.Architecture], flow: ImageFlow, params: FitParams, result: SearchResult) -> Unreachable:
     """Why nothing fits: the closest design's resource over the budget, who uses it, and what would fit."""
     closest = hardware.closest(tried)
     used = closest.high[closest.binding]
     users = ", ".join(f"{name} {amount:,}" for name, amount in closest.heaviest)
-    parts = hardware.parts_that_fit(closest, flow, params["budget"])
+    parts = hardware.parts_that_fit(closest, flow, params.budget)
     where = f"the smallest part that holds it: {parts[0]}" if parts else "no part in hlsbox's database holds it"
     return Unreachable(
-        f"No design reaches {params['agreement']:.0%} agreement within {params['budget']:.0%} of {flow['part']}: the "
+        f"No design reaches {params.agreement:.0%} agreement within {params.budget:.0%} of {flow.part}: the "
         f"narrowest types that keep the target ({result.common} fractional bits, then per layer) still need "
         f"{closest.binding} at {used:.0%} of the part at the largest usable ReuseFactors, at the high end of the "
         f"estimator's out-of-sample error band ({closest.utilisation[closest.binding]:.0%} estimated; "
@@ -131,11 +145,11 @@ def no_fit(tried: list[hardware.Architecture], flow: dict, params: dict, result:
     )
 
 
-def unreachable_at_best(bound: hardware.Bound, flow: dict, params: dict) -> Unreachable:
+def unreachable_at_best(bound: hardware.Bound, flow: ImageFlow, params: FitParams) -> Unreachable:
     """Why no search can succeed: even the cheapest design it can reach is over the budget at the band's low end."""
     arch, worst = bound.arch, bound.worst
     users = ", ".join(f"{name} {amount:,}" for name, amount in arch.heaviest)
-    parts = hardware.parts_that_fit(arch, flow, params["budget"])
+    parts = hardware.parts_that_fit(arch, flow, params.budget)
     where = (
         f"the smallest part on which even this cheapest design fits: {parts[0]} (--part; the types the search keeps "
         "are wider, so it may need a larger one)"
@@ -143,7 +157,7 @@ def unreachable_at_best(bound: hardware.Bound, flow: dict, params: dict) -> Unre
         else "no part in hlsbox's database holds even this cheapest design"
     )
     return Unreachable(
-        f"No design reaches {params['agreement']:.0%} agreement within {params['budget']:.0%} of {flow['part']}, "
+        f"No design reaches {params.agreement:.0%} agreement within {params.budget:.0%} of {flow.part}, "
         f"whatever the C simulation finds: the cheapest design the search can reach (the narrowest types it tries, "
         f"the largest usable ReuseFactors, {arch.io_type}, {arch.strategy}) needs {worst} at "
         f"{arch.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the low end of the estimator's error "
@@ -168,7 +182,9 @@ def bound_summary(bound: hardware.Bound) -> dict:
     return {**_architecture(bound.arch), "low_band": bound.low, "worst": bound.worst}
 
 
-def draw(png: Path, result: SearchResult, chosen: hardware.Architecture, device: Device, flow: dict, params) -> None:
+def draw(
+    png: Path, result: SearchResult, chosen: hardware.Architecture, device: Device, flow: ImageFlow, params: FitParams
+) -> None:
     """Agreement against the most used resource for every probe, each estimated as the chosen architecture."""
     import matplotlib
     import matplotlib.ticker
@@ -179,8 +195,8 @@ def draw(png: Path, result: SearchResult, chosen: hardware.Architecture, device:
     capacity = device.capacity()
     points = []
     for probe, verdict in zip(result.probes, result.verdicts, strict=True):
-        rows = [dict(row, strategy=chosen.strategy.lower()) for row in probe.rows]
-        design = Design(rows, chosen.io_type, device, flow["part"], tool_of(flow["backend"]), flow["clock_period"])
+        rows = [row.replace(strategy=chosen.strategy.lower()) for row in probe.rows]
+        design = Design(rows, chosen.io_type, device, flow.part, tool_of(flow.backend), flow.clock_period)
         totals = estimate_design(design, chosen.reuse).totals
         share = max(totals[r] / capacity[r] for r in capacity if capacity[r])
         points.append((share, probe.agreement, verdict.accepted))
@@ -193,11 +209,11 @@ def draw(png: Path, result: SearchResult, chosen: hardware.Architecture, device:
     axes.scatter([chosen_share], [result.best_probe.agreement], marker="*", s=300, c="gold", edgecolors="k")
     axes.set_xscale("log")
     axes.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
-    axes.axhline(params["agreement"], ls="--", c="grey", lw=1)
-    axes.axvline(params["budget"], ls=":", c="grey", lw=1)
+    axes.axhline(params.agreement, ls="--", c="grey", lw=1)
+    axes.axvline(params.budget, ls=":", c="grey", lw=1)
     axes.set_xlabel(f"most used resource, share of {device.name} (estimated, {chosen.io_type}, {chosen.strategy})")
     axes.set_ylabel("top-1 agreement with Keras (calibration)")
-    axes.set_title(f"hlsbox fit: {flow['name']} on {flow['part']} (* chosen)")
+    axes.set_title(f"hlsbox fit: {flow.name} on {flow.part} (* chosen)")
     axes.legend(loc="lower right")
     figure.tight_layout()
     figure.savefig(png, dpi=110)

@@ -18,11 +18,12 @@ import json
 import os
 import time
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from hlsbox.core.contract import ImageFlow, LayerRow, LayerTable, StepSpec, layer_rows
 from hlsbox.steps import csim, frontends, hls
 from hlsbox.steps.describe import describe_layer
 from hlsbox.steps.fit import parallel
@@ -44,7 +45,7 @@ class Probe:
     max_abs_diff: float
     mean_abs_diff: float
     seconds: float
-    rows: list[dict] = field(default_factory=list)  # the design as describe sees it (io_parallel, RF 1)
+    rows: list[LayerRow] = field(default_factory=list)  # the design as describe sees it (io_parallel, RF 1)
     cached: bool = False
     over_error: bool = False  # stopped early: its summed output error already exceeds the error budget
     phases: dict[str, float] = field(default_factory=dict)  # seconds in convert, compile, predict
@@ -66,38 +67,42 @@ def tables(knobs: list[Knob], fractions: Fractions) -> dict[str, dict]:
     return found
 
 
-def probe_flow(flow: dict, layer_tables: dict[str, dict]) -> dict:
+def as_tables(layer_tables: dict[str, dict]) -> dict[str, LayerTable]:
+    """fit's [layers] tables (what the new flow writes) as the contract's LayerTable."""
+    return {name: LayerTable.from_dict(table) for name, table in layer_tables.items()}
+
+
+def probe_flow(flow: ImageFlow, layer_tables: dict[str, dict]) -> ImageFlow:
     """The flow a probe builds: every type from the tables, the rest hls4ml's own."""
-    return {
-        **flow,
-        "io_type": "io_parallel",
-        "strategy": "Latency",
-        "reuse_factor": 1,
-        "granularity": "name",
-        "precision": {},
-        "fuse_batchnorm": True,
-        "fifo_depth": "default",
-        "layer_types": {},
-        "layers": layer_tables,
-        "csim": {**flow["csim"], "exact_build": False, "trace": False},
-    }
+    return flow.replace(
+        io_type="io_parallel",
+        strategy="Latency",
+        reuse_factor=1,
+        granularity="name",
+        precision={},
+        fuse_batchnorm=True,
+        fifo_depth="default",
+        layer_types={},
+        layers=as_tables(layer_tables),
+        csim=replace(flow.csim, exact_build=False, trace=False),
+    )
 
 
 class Prober:
-    def __init__(self, model, flow: dict, spec: dict, knobs: list[Knob], x: np.ndarray, target: float) -> None:
+    def __init__(self, model, flow: ImageFlow, spec: StepSpec, knobs: list[Knob], x: np.ndarray, target: float) -> None:
         self.model, self.flow, self.spec, self.knobs = model, flow, spec, knobs
         self.x = np.ascontiguousarray(x)
         self.keras_out = frontends.predict(model, self.x).reshape(len(x), -1)
         self.target = target
         # Half the disagreements the target allows: the other half is kept for inputs the search has not seen.
         self.allowed = int(np.floor(MARGIN * (1 - target) * len(x) + 1e-9))
-        self.cache = Path(spec["cache_dir"]) / "probes.jsonl"
+        self.cache = Path(spec.fit.cache_dir) / "probes.jsonl"
         self.known = self._load()
         self.identity = {
-            "model": _sha(Path(spec["model_path"])),
+            "model": _sha(Path(spec.model_path)),
             "inputs": hashlib.sha256(self.x.tobytes()).hexdigest(),
             "allowed": self.allowed,  # what passes: a probe judged by another rule runs again
-            "backend": flow["backend"],
+            "backend": flow.backend,
         }
         self.count = 0
         self.run = 0  # probes built here (not from the cache)
@@ -107,22 +112,23 @@ class Prober:
         self.count += 1
         key = self._key(fractions, error_budget)
         if key in self.known:
-            return Probe(**{**self.known[key], "cached": True})
+            return Probe(**{**self.known[key], "rows": layer_rows(self.known[key]["rows"]), "cached": True})
         probe = self._build_and_run(fractions, error_budget)
         self.run += 1
+        entry = {**asdict(probe), "rows": [row.to_dict() for row in probe.rows]}
         with self.cache.open("a") as f:
-            f.write(json.dumps({"key": key, **asdict(probe)}) + "\n")
-        self.known[key] = {k: v for k, v in asdict(probe).items() if k != "cached"}
+            f.write(json.dumps({"key": key, **entry}) + "\n")
+        self.known[key] = {k: v for k, v in entry.items() if k != "cached"}
         return probe
 
     def _build_and_run(self, fractions: Fractions, error_budget: float | None) -> Probe:
         start = time.monotonic()
         flow = probe_flow(self.flow, tables(self.knobs, fractions))
         with muted_phases():
-            hls_model, _ = hls.convert(self.model, flow, Path(self.spec["run_dir"]) / "probe_prj")
+            hls_model, _ = hls.convert(self.model, flow, self.spec.run_path / "probe_prj")
             rows = [describe_layer(layer, 1) for layer in hls_model.get_layers()]
             converted = time.monotonic()
-            csim.build_library(hls_model, flow, self.spec)
+            csim.build_library(hls_model, flow, self.spec.csim_cache)
         compiled = time.monotonic()
         hls_out, disagree, over_error = self._predict(hls_model, error_budget)
         phases = {
