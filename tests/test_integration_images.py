@@ -47,8 +47,9 @@ SPLIT = """
 import sys
 from pathlib import Path
 import numpy as np
+from hlsbox.core.contract import CsimInputs
 from hlsbox.steps import csim
-settings = {"dataset": "images", "images": "data/sample_images", "scale": 255, "samples": 40, "seed": 0}
+settings = CsimInputs(dataset="images", images="data/sample_images", scale=255, samples=40, seed=0)
 calibration, held, labels = csim.split_inputs(settings, (32, 32, 3), Path.cwd(), 1000)
 every = {x.tobytes() for x in calibration} | {x.tobytes() for x in held}
 print("SPLIT", len(calibration), len(held), len(every), np.bincount(labels).tolist())

@@ -60,7 +60,7 @@ def _cifar10_path(settings: CsimInputs, workspace: Path) -> Path:
 
 def _images(settings: CsimInputs, input_shape: tuple[int, ...], workspace: Path) -> tuple[np.ndarray, np.ndarray]:
     x, y, classes = datasets.image_folder(workspace / settings.images, input_shape[-1], settings.scale)
-    phase(f"images: {len(x)} in {len(classes)} classes ({', '.join(classes[:10])}), pixels / {settings['scale']:g}")
+    phase(f"images: {len(x)} in {len(classes)} classes ({', '.join(classes[:10])}), pixels / {settings.scale:g}")
     _check_shape(x, input_shape, "images")
     return x, y
 
@@ -103,7 +103,7 @@ def split_inputs(
     first, second = datasets.halves(y, settings.seed)
     held = second[datasets.stratified(y[second], settings.samples, settings.seed)]
     phase(
-        f"one labelled set of {len(x)} ({settings['dataset']}): split 50/50 by class, {len(first)} to calibrate "
+        f"one labelled set of {len(x)} ({settings.dataset}): split 50/50 by class, {len(first)} to calibrate "
         f"the types on (up to {samples} used), {len(second)} held out ({len(held)} checked)"
     )
     return x[first][:samples], x[held], y[held]
