@@ -57,10 +57,11 @@ def test_fast_and_exact_builds_are_bit_identical(compared: dict, case: str):
 
 
 def test_the_split_build_reuses_the_layers_whose_types_did_not_change(compared: dict):
-    """One layer narrower than reduced_seed_latency: that layer, its consumer, the top function and the bridge are
-    compiled, every other layer's object comes from the cache, and the library is still bit-identical (above)."""
+    """One layer narrower than reduced_seed_latency: the units whose types it reaches are compiled (that layer, the
+    layers whose hls4ml 'auto' types follow it, the top function, the bridge: 10 of 23 here), the other layers'
+    objects come from the cache, and the library is still bit-identical (above)."""
     row = compared["reduced_seed_latency_one_layer_narrower"]
-    assert row["from_cache"] >= row["units"] // 2 and 2 <= row["compiled"] <= 5, row
+    assert row["from_cache"] >= row["units"] // 2 and 3 <= row["compiled"] < row["units"], row
 
 
 def test_the_comparison_can_fail(compared: dict):
