@@ -31,6 +31,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 COMMON = "fastcsim_common.h"
 MAIN_PARAMS = "fastcsim_main.h"
@@ -389,11 +390,25 @@ def _store(cache: str, key: str, suffix: str, produce) -> str:
 
 def build(tree_dir: str, cache_dir: str, jobs: int | None = None, log=print) -> dict:
     """Compile and link tree_dir split (see the module's doc); the library's path and what was compiled or found
-    in the cache. NotSplit (with the reason, e.g. the compiler's output) when it cannot: the caller builds
-    unsplit, which also reports a real compile error the usual way."""
-    start = time.monotonic()
+    in the cache. NotSplit (with the reason, e.g. the compiler's output) when it cannot, with the sources the split
+    rewrote (the top function's file, the bridge) put back: the caller builds unsplit, which also reports a real
+    compile error the usual way (hls4ml's missing pointwise kernel) instead of a library with a hole in it."""
     tree_dir = os.path.abspath(tree_dir)
     script = read_script(tree_dir)
+    rewritten = [
+        os.path.join(tree_dir, name) for name in (f"firmware/{script.project}.cpp", f"{script.project}_bridge.cpp")
+    ]
+    originals = {path: Path(path).read_bytes() for path in rewritten if os.path.isfile(path)}
+    try:
+        return _build(tree_dir, cache_dir, script, jobs, log)
+    except NotSplit:
+        for path, text in originals.items():
+            Path(path).write_bytes(text)
+        raise
+
+
+def _build(tree_dir: str, cache_dir: str, script: Script, jobs: int | None, log) -> dict:
+    start = time.monotonic()
     units, common = plan(tree_dir, script.project)
     os.makedirs(cache_dir, exist_ok=True)
     args = script.compile_args()
@@ -436,7 +451,9 @@ def build(tree_dir: str, cache_dir: str, jobs: int | None = None, log=print) -> 
     lib = os.path.join(tree_dir, "firmware", f"{script.project}-{script.stamp}.so")
     if os.path.exists(lib):
         os.remove(lib)
-    link = [script.cc, *script.cflags, *script.incflags, "-shared", *objects, "-o", lib]  # build_lib.sh's link line
+    # build_lib.sh's link line, and no undefined symbol let through: a unit whose kernel hls4ml's library lacks (the
+    # pointwise DenseResource_rf_gt_nin) compiles to nothing, and a shared library would only fail when loaded
+    link = [script.cc, *script.cflags, *script.incflags, "-shared", "-Wl,--no-undefined", *objects, "-o", lib]
     code, out = _run(link, tree_dir)
     if code or not os.path.isfile(lib):
         raise NotSplit(f"the split objects did not link: {out[-2000:]}")
