@@ -2,6 +2,7 @@
 on, its default limits, and one set of hooks with one signature each:
 
 - `prepare(request) -> request`: what the step adds to the common run (mounts, its StepSpec extras);
+- `read(result.json) -> result`: its result as its contract type;
 - `run(console, request) -> (result, run dir)`: the run (by default the runner's, after `prepare`);
 - `show(console, result, run dir)`: its view.
 
@@ -43,7 +44,12 @@ class Step:
     def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
         from hlsbox.runtime import runner
 
-        return runner.run_step(console, self.prepare(request), self.module)
+        result, run_dir = runner.run_step(console, self.prepare(request), self.module)
+        return self.read(result), run_dir
+
+    def read(self, result: dict) -> object:
+        """The step's result.json as its contract type (as it is by default)."""
+        return result
 
     def show(self, console: Console, result: object, run_dir: Path) -> None:
         """The step's view of its result: by default its table (result.json's "table", a ResultTable), if any."""
@@ -58,11 +64,10 @@ class Step:
 
 
 class ConvertStep(Step):
-    def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
+    def read(self, result: dict) -> object:
         from hlsbox.core.contract import ConvertResult
 
-        result, run_dir = super().run(console, request)
-        return ConvertResult.from_dict(result), run_dir
+        return ConvertResult.from_dict(result)
 
     def show(self, console: Console, result: object, run_dir: Path) -> None:
         from hlsbox.cli import views
@@ -76,11 +81,10 @@ class CsimStep(Step):
 
         return with_ccache(request)
 
-    def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
+    def read(self, result: dict) -> object:
         from hlsbox.core.contract import CsimResult
 
-        result, run_dir = super().run(console, request)
-        return CsimResult.from_dict(result), run_dir
+        return CsimResult.from_dict(result)
 
     def show(self, console: Console, result: object, run_dir: Path) -> None:
         from hlsbox.cli import views
