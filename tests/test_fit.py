@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -9,7 +10,19 @@ from pathlib import Path
 import pytest
 
 from hlsbox.commands import fit as fits
-from hlsbox.config.flow import load_flow
+from hlsbox.config.flow import Flow, image_flow, load_flow
+from hlsbox.core.contract import (
+    Agreement,
+    FitBound,
+    FitCalibration,
+    FitDesign,
+    FitLayer,
+    FitProbe,
+    FitResult,
+    FitTarget,
+    ImageFlow,
+    Verdict,
+)
 from hlsbox.core.errors import BadInput
 from tests.conftest import REPO, assert_clean_error, run_cli
 
@@ -48,11 +61,62 @@ def test_fit_never_overwrites_the_input_or_a_flow_it_did_not_write(tmp_path: Pat
     assert fits.output_path(flow, previous) == previous  # its own earlier output is replaced
 
 
-def test_the_written_flow_loads_and_says_where_it_came_from(tmp_path: Path):
+def fit_result(flow: ImageFlow) -> FitResult:
+    """A fit's result as the step writes it (the numbers of a digits fit)."""
+    design = FitDesign(
+        io_type="io_parallel",
+        strategy="Latency",
+        reuse={"dense": 4},
+        totals={"DSP": 20, "LUT": 9000},
+        utilisation={"DSP": 0.25, "LUT": 0.51},
+        verdict=Verdict.FITS,
+        latency_cycles=40,
+        interval_cycles=4,
+        fits_budget=True,
+        high_band={"DSP": 0.3, "LUT": 0.66},
+        heaviest=(("dense", 8000),),
+    )
+    layer = FitLayer(
+        "dense", "Dense", "ap_fixed<9,4,AP_RND,AP_SAT>", "ap_fixed<6,1,AP_RND,AP_SAT>", 4, 20, 0, 8000, 0.01, 0.02
+    )
+    return FitResult(
+        step="fit",
+        target=FitTarget(0.99, 0.8, flow.part),
+        flow=flow,
+        reference="Keras",
+        calibration=FitCalibration(200, 0.995, 9),
+        held_out=Agreement(450, 0.1, 0.01, 0.991),
+        design=design,
+        tried=(design,),
+        lower_bound=FitBound(**{f.name: getattr(design, f.name) for f in dataclasses.fields(design)}, worst="LUT"),
+        layers=(layer,),
+        probes=(FitProbe(0.995, 200, True, True, "accepted", 0.01, 3.2, {"compile": 2.0}),),
+        stopped_early=False,
+        meets_target=True,
+        seconds=60.0,
+        probes_run=1,
+        probes_cached=0,
+    )
+
+
+def fitted_flow() -> ImageFlow:
     data = load_flow(REPO / "flows" / "digits.toml").model_dump()
     data.update(name="digits_fit", layers={"dense": {"precision": {"weight": "ap_fixed<6,1,AP_RND,AP_SAT>"}}})
-    result = {"held_out": {"top1_agreement": 0.991, "samples": 450}, "design": {"verdict": "fits"}}
-    out = fits.write_flow(data, tmp_path / "digits_fit.toml", result, Path("flows/digits.toml"))
+    return image_flow(Flow.model_validate(data))
+
+
+def test_a_fit_result_survives_fit_json(tmp_path: Path):
+    """fit.json holds the flow as its file says it; read back, it is the same result, the same flow."""
+    result = fit_result(fitted_flow())
+    data = json.loads(json.dumps(result.to_dict()))
+    assert data["layers"][0]["class"] == "Dense" and "written" not in data and "sweep" not in data["flow"]
+    assert data["flow"]["layers"] == {"dense": {"precision": {"weight": "ap_fixed<6,1,AP_RND,AP_SAT>"}}}
+    assert FitResult.from_dict(data) == result
+    assert FitResult.from_dict(data).design.verdict is Verdict.FITS
+
+
+def test_the_written_flow_loads_and_says_where_it_came_from(tmp_path: Path):
+    out = fits.write_flow(fit_result(fitted_flow()), tmp_path / "digits_fit.toml", Path("flows/digits.toml"))
     text = out.read_text()
     assert text.startswith(fits.MADE_BY) and "99.1% on 450 inputs" in text and "plan verdict: fits" in text
     assert load_flow(out).layers["dense"].precision["weight"] == "ap_fixed<6,1,AP_RND,AP_SAT>"

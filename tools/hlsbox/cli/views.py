@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hlsbox.core.contract import BatchNormNote, ConvertResult, CsimResult
+from hlsbox.core.contract import BatchNormNote, ConvertResult, CsimResult, FitResult
 from hlsbox.core.kernels import KernelProblem
 from hlsbox.core.units import human_rate, human_time
 from hlsbox.runtime.tables import cell_limit, print_table
@@ -246,67 +246,84 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
     console.print(f"[dim]Estimator accuracy: README, 'Estimator accuracy'. Plan: {run_dir}/plan.json[/]")
 
 
-def show_fit(console: Console, result: dict, run_dir: str) -> None:
-    target, design, held = result["target"], result["design"], result["held_out"]
-    ref = result.get("reference", "Keras")
-    table = Table(
-        title=f"Fit: {result['flow']['name']} on {target['part']} ({design['io_type']}, {design['strategy']}): "
-        f"every layer's types and ReuseFactor",
-        title_justify="left",
-    )
-    for column in ("layer", "class", "result", "weight", "RF", "DSP", "BRAM18", "LUT", f"max |diff| vs {ref}"):
-        table.add_column(column, justify="left" if column in ("layer", "class", "result", "weight") else "right")
-    for row in result["layers"]:
-        diff = row["max_abs_diff"]
-        table.add_row(
-            row["layer"],
-            row["class"],
-            _short(row["result"]),
-            _short(row["weight"] or ""),
-            str(row["reuse_factor"] or ""),
-            f"{row['dsp']:,}",
-            f"{row['bram18']:,}",
-            f"{row['lut']:,}",
-            "" if diff is None else f"{diff:.3g} ({row['relative_diff']:.1%})",
-        )
-    print_table(console, table)
-    totals = Table(title=f"The design against the part (estimated) and against {ref}", title_justify="left")
-    totals.add_column("")
-    totals.add_column("value", justify="right")
-    for resource, share in design["utilisation"].items():
-        high = design.get("high_band", {}).get(resource, share)
-        totals.add_row(
-            resource,
-            f"{design['totals'][resource]:,} ({share:.0%}, {high:.0%} at the error band's high end; "
-            f"budget {target['budget']:.0%} there)",
-        )
-    totals.add_row("plan verdict", design["verdict"])
-    totals.add_row("latency / interval", f"{design['latency_cycles']:,} / {design['interval_cycles']:,} cycles")
-    agreement = held["top1_agreement"]
-    colour = "green" if agreement >= target["agreement"] else "red"
-    totals.add_row(
-        f"top-1 agreement, {held['samples']} held-out inputs",
-        f"[{colour}]{agreement:.1%}[/] (target {target['agreement']:.0%})",
-    )
-    totals.add_row(f"max / mean |{ref} - HLS|", f"{held['max_abs_diff']:.3g} / {held['mean_abs_diff']:.3g}")
-    if "keras_accuracy" in held:
-        totals.add_row(f"accuracy (labels): {ref} / HLS", f"{held['keras_accuracy']:.1%} / {held['hls_accuracy']:.1%}")
-    calibration = result["calibration"]
-    totals.add_row(f"top-1 agreement, {calibration['samples']} calibration inputs", f"{calibration['agreement']:.1%}")
-    totals.add_row(
-        "C simulations",
-        f"{result['probes_run']} run, {result['probes_cached']} from the cache, {result['seconds']:.0f} s",
-    )
-    console.print(totals)
-    if not result["meets_target"]:
+def show_fit(console: Console, result: FitResult, run_dir: str) -> None:
+    print_table(console, fit_layers_table(result))
+    console.print(fit_totals_table(result))
+    if not result.meets_target:
         console.print(
             "[yellow]The held-out inputs agree less than the target: the calibration inputs did not show every case. "
             "Give more (--samples) or ask for a margin (--agreement).[/]"
         )
-    if result["stopped_early"]:
+    if result.stopped_early:
         console.print("[dim]The probe budget ran out before every layer was narrowed: `hlsbox fit` again goes on.[/]")
-    console.print(f"[green]Flow written:[/] {result.get('written')}  [dim](plan, csim, csynth run on it)[/]")
+    console.print(f"[green]Flow written:[/] {result.written}  [dim](plan, csim, csynth run on it)[/]")
     console.print(f"[green]Results:[/] {run_dir}/fit.json, {run_dir}/fit.png")
+
+
+def fit_layers_table(result: FitResult) -> Table:
+    design = result.design
+    table = Table(
+        title=f"Fit: {result.flow.name} on {result.target.part} ({design.io_type}, {design.strategy}): "
+        f"every layer's types and ReuseFactor",
+        title_justify="left",
+    )
+    for column in (
+        "layer",
+        "class",
+        "result",
+        "weight",
+        "RF",
+        "DSP",
+        "BRAM18",
+        "LUT",
+        f"max |diff| vs {result.reference}",
+    ):
+        table.add_column(column, justify="left" if column in ("layer", "class", "result", "weight") else "right")
+    for row in result.layers:
+        diff = row.max_abs_diff
+        table.add_row(
+            row.layer,
+            row.layer_class,
+            _short(row.result),
+            _short(row.weight or ""),
+            str(row.reuse_factor or ""),
+            f"{row.dsp:,}",
+            f"{row.bram18:,}",
+            f"{row.lut:,}",
+            "" if diff is None else f"{diff:.3g} ({row.relative_diff:.1%})",
+        )
+    return table
+
+
+def fit_totals_table(result: FitResult) -> Table:
+    """The design against the part (estimated), and the held-out and calibration checks against the frontend."""
+    target, design, held, ref = result.target, result.design, result.held_out, result.reference
+    totals = Table(title=f"The design against the part (estimated) and against {ref}", title_justify="left")
+    totals.add_column("")
+    totals.add_column("value", justify="right")
+    for resource, share in design.utilisation.items():
+        high = design.high_band.get(resource, share)
+        totals.add_row(
+            resource,
+            f"{design.totals[resource]:,} ({share:.0%}, {high:.0%} at the error band's high end; "
+            f"budget {target.budget:.0%} there)",
+        )
+    totals.add_row("plan verdict", str(design.verdict))
+    totals.add_row("latency / interval", f"{design.latency_cycles:,} / {design.interval_cycles:,} cycles")
+    colour = "green" if held.top1_agreement >= target.agreement else "red"
+    totals.add_row(
+        f"top-1 agreement, {held.samples} held-out inputs",
+        f"[{colour}]{held.top1_agreement:.1%}[/] (target {target.agreement:.0%})",
+    )
+    totals.add_row(f"max / mean |{ref} - HLS|", f"{held.max_abs_diff:.3g} / {held.mean_abs_diff:.3g}")
+    if held.keras_accuracy is not None and held.hls_accuracy is not None:
+        totals.add_row(f"accuracy (labels): {ref} / HLS", f"{held.keras_accuracy:.1%} / {held.hls_accuracy:.1%}")
+    calibration = result.calibration
+    totals.add_row(f"top-1 agreement, {calibration.samples} calibration inputs", f"{calibration.agreement:.1%}")
+    totals.add_row(
+        "C simulations", f"{result.probes_run} run, {result.probes_cached} from the cache, {result.seconds:.0f} s"
+    )
+    return totals
 
 
 def _short(precision: str) -> str:

@@ -5,7 +5,6 @@ written instead."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -15,9 +14,10 @@ from rich.console import Console
 from hlsbox.commands.csim import with_ccache
 from hlsbox.config.flow import Flow, validate_flow
 from hlsbox.config.formats import write_toml
-from hlsbox.core.contract import FitParams, FitRun
+from hlsbox.core.contract import BestDesign, FitParams, FitResult, FitRun
 from hlsbox.core.errors import EXIT_BAD_INPUT, BadInput, StepFailed
 from hlsbox.runtime import runner
+from hlsbox.runtime import step_table as registry
 from hlsbox.runtime.engines import Mount
 from hlsbox.runtime.request import FitOptions, RunRequest
 
@@ -49,16 +49,17 @@ def output_path(flow_file: Path, out: Path | None) -> Path:
     return path
 
 
-def run_fit(console: Console, request: RunRequest) -> tuple[dict, Path]:
+def with_fit_cache(request: RunRequest) -> RunRequest:
+    """The fit request with its probe cache and the compiler cache mounted, and its parameters in the spec."""
     options = request.options
     if not isinstance(options, FitOptions):
         raise TypeError("a fit request carries FitOptions")
-    params, out = options.params, Path(options.out)
+    params = options.params
     cache = request.workspace.build / request.flow.name / "fit-cache"  # what a probe computes is the same on any part
     cache.mkdir(parents=True, exist_ok=True)
     request = with_ccache(request)
     extras = request.extras
-    request = request.replace(
+    return request.replace(
         extras=dataclasses.replace(
             extras,
             spec={**extras.spec, "fit": FitRun(params, str(cache))},
@@ -66,6 +67,12 @@ def run_fit(console: Console, request: RunRequest) -> tuple[dict, Path]:
             cache_inputs={**extras.cache_inputs, "fit": asdict(params)},
         )
     )
+
+
+def run_fit(console: Console, request: RunRequest) -> tuple[FitResult, Path]:
+    """The fit step (the request prepared by the step table), then the new flow written; after any stop, the best
+    design found so far."""
+    out = Path(request.options.out)
     started = time.time()
     try:
         result, run_dir = runner.run_step(console, request)
@@ -79,19 +86,18 @@ def run_fit(console: Console, request: RunRequest) -> tuple[dict, Path]:
                 console, request, kept, out, f"stopped ({' '.join(stopped.message.split('. ')[0].split())})", started
             )
         raise
-    result["written"] = str(write_flow(result["flow"], out, result, request.flow_file))
-    return result, run_dir
+    fitted = registry.step("fit").read(result)
+    return dataclasses.replace(fitted, written=str(write_flow(fitted, out, request.flow_file))), run_dir
 
 
-def write_flow(data: dict, out: Path, result: dict, source: Path) -> Path:
-    flow = validate_flow(data, out)
-    held = result.get("held_out") or {}
-    design = result.get("design") or {}
+def write_flow(result: FitResult, out: Path, source: Path) -> Path:
+    """The fitted flow, validated as any flow, with what fit found in its header."""
+    flow = validate_flow(result.flow.file_form(), out)
+    held = result.held_out
     lines = [
         f"{MADE_BY} from {source.name}: {flow.io_type}, {flow.strategy}, on {flow.part}.",
-        f"# Held-out top-1 agreement with {result.get('reference', 'Keras')} {held.get('top1_agreement', 0):.1%} on "
-        f"{held.get('samples', 0)} inputs"
-        f" never used in the search; plan verdict: {design.get('verdict', '?')}.",
+        f"# Held-out top-1 agreement with {result.reference} {held.top1_agreement:.1%} on {held.samples} inputs"
+        f" never used in the search; plan verdict: {result.design.verdict}.",
     ]
     write_toml(flow, out, "\n".join(lines))
     return out
@@ -106,10 +112,11 @@ def keep_best(console: Console, request: RunRequest, kept: Path, out: Path, why:
 def write_best(flow: Flow, flow_file: Path, kept: Path, out: Path, why: str, since: float = 0.0) -> bool:
     """The best precision found so far (best.json of the stopped run in `kept`, if written since `since`) as a flow
     with the input flow's architecture; False when the run had none."""
-    best = kept / "best.json"
-    if not best.is_file() or best.stat().st_mtime < since - 1:
+    path = kept / "best.json"
+    best = BestDesign.read(path) if path.is_file() and path.stat().st_mtime >= since - 1 else None
+    if best is None:
         return False
-    layers = json.loads(best.read_text())["layers"]
+    layers = {name: table.to_dict() for name, table in best.layers.items()}
     data = {**flow.model_dump(), "name": f"{flow.name}_fit", "precision": {}, "layers": layers}
     data.update(fuse_batchnorm=True, granularity="name")
     written: Flow = validate_flow(data, out)

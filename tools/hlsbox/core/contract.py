@@ -40,6 +40,8 @@ def _build(cls, data):
         return None
     if dataclasses.is_dataclass(cls):
         return cls.from_dict(data) if "from_dict" in vars(cls) else _build_fields(cls, data)
+    if isinstance(cls, type) and issubclass(cls, Enum):
+        return cls(data)
     if origin in (typing.Union, types.UnionType):
         for arg in args:
             if arg is not type(None):
@@ -73,6 +75,12 @@ def _dump(value):
     if isinstance(value, dict):
         return {k: _dump(v) for k, v in value.items()}
     return value
+
+
+def _renamed(data: dict, old: str, new: str) -> dict:
+    """`data` with key `old` as `new`, first (a JSON name that is a Python keyword: "class")."""
+    data = dict(data)
+    return {new: data.pop(old), **data}
 
 
 class _Json:
@@ -113,6 +121,10 @@ class LayerTable(_Json):
     def set_values(self) -> dict:
         """What the table sets (the keys the flow wrote), snake-case as in the flow."""
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None and v != {}}
+
+    def to_dict(self) -> dict:
+        """As a flow file writes it: the keys set (from_dict fills the rest back in)."""
+        return self.set_values()
 
 
 @dataclass(frozen=True)
@@ -158,6 +170,13 @@ class ImageFlow(_Json):
 
     def replace(self, **changes: object) -> ImageFlow:
         return dataclasses.replace(self, **changes)
+
+    def file_form(self) -> dict:
+        """The flow as a file says it (what the host validates and writes): the values set, and [csim] without
+        the build switch only hlsbox's own steps set."""
+        data = self.to_dict()
+        data["csim"] = {k: v for k, v in data["csim"].items() if k != "exact_build" and v is not None}
+        return {k: v for k, v in data.items() if v is not None and v != {}}
 
 
 def layer_tables(flow: ImageFlow, layer: str, layer_class: str) -> dict:
@@ -270,15 +289,12 @@ class LayerRow(_Json):
         return self.weights.zero if self.weights else 0
 
     def to_dict(self) -> dict:
-        data = {f.name: _dump(getattr(self, f.name)) for f in dataclasses.fields(self)}
-        data = {k: v for k, v in data.items() if v is not None}
-        return {"name": data.pop("name"), "class": data.pop("layer_class"), **data}
+        data = {k: v for k, v in super().to_dict().items() if v is not None}
+        return {"name": data.pop("name"), **_renamed(data, "layer_class", "class")}
 
     @classmethod
     def from_dict(cls, data: dict) -> LayerRow:
-        data = dict(data)
-        data["layer_class"] = data.pop("class")
-        return _build_fields(cls, data)
+        return _build_fields(cls, _renamed(data, "class", "layer_class"))
 
     def replace(self, **changes: object) -> LayerRow:
         return dataclasses.replace(self, **changes)
@@ -309,6 +325,132 @@ class FitParams(_Json):
 class FitRun(_Json):
     params: FitParams
     cache_dir: str  # the probe cache, mounted
+
+
+@dataclass(frozen=True)
+class FitTarget(_Json):
+    agreement: float
+    budget: float
+    part: str
+
+
+@dataclass(frozen=True)
+class FitCalibration(_Json):
+    """The chosen types on the calibration inputs (fewer than asked for when the data have fewer)."""
+
+    samples: int
+    agreement: float
+    common_fractional_bits: int | None  # the search's common width; None: nothing searched (a graph's own types)
+
+
+@dataclass(frozen=True)
+class FitDesign(_Json):
+    """One architecture fit estimated (the plan's estimator): io_type, strategy, ReuseFactors and what they cost."""
+
+    io_type: str
+    strategy: str
+    reuse: dict[str, int]
+    totals: dict[str, int]
+    utilisation: dict[str, float]  # share of the part, estimated
+    verdict: Verdict
+    latency_cycles: int
+    interval_cycles: int
+    fits_budget: bool
+    high_band: dict[str, float] = field(default_factory=dict)  # share at the band's high end: what the budget tests
+    binding: str | None = None  # the resource over the budget, when it does not fit
+    heaviest: tuple[tuple[str, int], ...] = ()  # its largest users: (layer, amount)
+
+
+@dataclass(frozen=True)
+class FitBound(FitDesign):
+    """The cheapest design the search can reach, with its share of the part at the band's low end."""
+
+    low_band: dict[str, float] = field(default_factory=dict)
+    worst: str = ""  # the resource nearest the budget there
+
+
+@dataclass(frozen=True)
+class FitLayer(_Json):
+    """One layer of the chosen design: its types, ReuseFactor, estimated cost and error against the frontend.
+    In JSON `layer_class` is "class"."""
+
+    layer: str
+    layer_class: str
+    result: str  # its result type, or "auto (exact)"
+    weight: str | None
+    reuse_factor: int | None
+    dsp: int
+    bram18: int
+    lut: int
+    max_abs_diff: float | None  # None: not traced
+    relative_diff: float | None
+
+    def to_dict(self) -> dict:
+        return _renamed(super().to_dict(), "layer_class", "class")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FitLayer:
+        return _build_fields(cls, _renamed(data, "class", "layer_class"))
+
+
+@dataclass(frozen=True)
+class FitProbe(_Json):
+    """One C simulation of the search, with the search's verdict on it."""
+
+    agreement: float
+    samples: int
+    passed: bool
+    accepted: bool
+    verdict: str  # "accepted", or "rejected: " and why
+    mean_abs_diff: float
+    seconds: float
+    phases: dict[str, float] = field(default_factory=dict)
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class FitResult(_Json):
+    """The `fit` step (result.json and fit.json): the new flow, the chosen design, how it was found and checked."""
+
+    step: str
+    target: FitTarget
+    flow: ImageFlow  # the fitted flow; in JSON as its file says it (ImageFlow.file_form)
+    reference: str  # what the design is judged against: Keras, Keras 3, qonnx execution
+    calibration: FitCalibration
+    held_out: Agreement  # the chosen design on inputs the search never saw
+    design: FitDesign
+    tried: tuple[FitDesign, ...]
+    lower_bound: FitBound
+    layers: tuple[FitLayer, ...]
+    probes: tuple[FitProbe, ...]
+    stopped_early: bool  # the probe budget ran out before every layer was narrowed
+    meets_target: bool
+    seconds: float
+    probes_run: int
+    probes_cached: int
+    versions: dict[str, str] = field(default_factory=dict)
+    written: str | None = None  # the flow file the host wrote from it
+
+    def to_dict(self) -> dict:
+        data = super().to_dict()
+        data["flow"] = self.flow.file_form()
+        data["held_out"] = {k: v for k, v in data["held_out"].items() if v is not None}
+        return {k: v for k, v in data.items() if k != "written" or v is not None}
+
+
+@dataclass(frozen=True)
+class BestDesign(_Json):
+    """best.json: the best types fit has found so far, written at every accepted probe (what a stop keeps)."""
+
+    layers: dict[str, LayerTable]
+    agreement: float
+
+    @classmethod
+    def read(cls, path: Path) -> BestDesign | None:
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
 
 
 @dataclass(frozen=True)

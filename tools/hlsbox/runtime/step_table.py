@@ -110,10 +110,20 @@ class FitStep(Step):
 
         return FitOptions.from_dict(data)
 
+    def prepare(self, request: RunRequest) -> RunRequest:
+        from hlsbox.commands import fit
+
+        return fit.with_fit_cache(request)
+
+    def read(self, result: dict) -> object:
+        from hlsbox.core.contract import FitResult
+
+        return FitResult.from_dict(result)
+
     def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
         from hlsbox.commands import fit
 
-        return fit.run_fit(console, request)
+        return fit.run_fit(console, self.prepare(request))
 
     def show(self, console: Console, result: object, run_dir: Path) -> None:
         from hlsbox.cli import views

@@ -22,7 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from hlsbox.core.contract import Agreement, ImageFlow, LayerRow, StepSpec, TraceRow
+from hlsbox.core.contract import (
+    Agreement,
+    BestDesign,
+    FitLayer,
+    FitResult,
+    FitTarget,
+    ImageFlow,
+    LayerRow,
+    StepSpec,
+    TraceRow,
+)
 from hlsbox.core.parts import resolve_device
 from hlsbox.steps import csim, describe, frontends, hls, trace
 from hlsbox.steps.fit import hardware, knobs, outputs, search
@@ -33,7 +43,7 @@ TRACE_SAMPLES = 20
 POOL = 5  # calibration inputs are the hardest of this many times as many
 
 
-def run(spec: StepSpec) -> dict:
+def run(spec: StepSpec) -> FitResult:
     flow, params, run_dir = spec.flow, spec.fit.params, spec.run_path
     start = time.monotonic()
     model = hls.load_spec_model(spec)
@@ -68,17 +78,30 @@ def run(spec: StepSpec) -> dict:
     final_flow = outputs.fitted_flow(flow, found, result.best, config_names(model, chosen), spec.flow_file)
     phase(f"checking the design on {len(x_held)} held-out inputs")
     held_out, traced, built = check(model, final_flow, spec, x_held, labels, run_dir)
+    layers = outputs.layer_rows(found, result.best, chosen, traced) if found else kept_rows(built, chosen, traced)
+    fitted = FitResult(
+        step="fit",
+        target=FitTarget(params.agreement, params.budget, flow.part),
+        flow=final_flow,
+        reference=frontends.reference(),
+        calibration=outputs.calibration(result),
+        held_out=held_out,
+        design=outputs.design(chosen),
+        tried=tuple(outputs.design(arch) for arch in tried),
+        lower_bound=outputs.bound_design(bound),
+        layers=layers,
+        probes=outputs.probe_records(result),
+        stopped_early=result.stopped_early,
+        meets_target=held_out.top1_agreement >= params.agreement,
+        seconds=round(time.monotonic() - start, 1),
+        probes_run=prober.run,
+        probes_cached=prober.count - prober.run,
+        versions=hls.versions(),
+    )
     phase("drawing the search")
-    summary = outputs.summary(found, result, chosen, tried, held_out, traced, params, flow, final_flow)
-    summary["reference"] = frontends.reference()
-    if not found:  # the types are the graph's own: every layer as built, with them
-        summary["layers"] = kept_rows(built, chosen, traced)
-    summary["lower_bound"] = outputs.bound_summary(bound)
-    summary["seconds"] = round(time.monotonic() - start, 1)
-    summary["probes_run"], summary["probes_cached"] = prober.run, prober.count - prober.run
     outputs.draw(run_dir / "fit.png", result, chosen, device, flow, params)
-    write_json(run_dir / "fit.json", summary)
-    return {"step": "fit", **summary, "versions": hls.versions()}
+    write_json(run_dir / "fit.json", fitted.to_dict())
+    return fitted
 
 
 def hardest(model, pool: np.ndarray, samples: int) -> np.ndarray:
@@ -157,27 +180,14 @@ def config_names(model, chosen):
     return dataclasses.replace(chosen, reuse={config_name(layer): rf for layer, rf in chosen.reuse.items()})
 
 
-def kept_rows(layers: list[LayerRow], chosen, traced: list[TraceRow]) -> list[dict]:
-    """fit.json's per-layer rows for a graph whose types fit keeps: each layer's types as hls4ml built them, its
-    ReuseFactor, estimated DSP/BRAM/LUT and its error against the frontend (outputs.layer_rows' columns)."""
-    estimate = {e.name: e for e in chosen.layers}
-    errors = {row.layer: row for row in traced}
-    return [
-        {
-            "layer": row.name,
-            "class": row.layer_class,
-            "result": row.result_precision,
-            "weight": row.precisions.get("weight"),
-            "reuse_factor": chosen.reuse.get(row.name),
-            "dsp": estimate[row.name].dsp if row.name in estimate else 0,
-            "bram18": estimate[row.name].bram18 if row.name in estimate else 0,
-            "lut": estimate[row.name].lut if row.name in estimate else 0,
-            "max_abs_diff": errors[row.name].max_abs_diff if row.name in errors else None,
-            "relative_diff": errors[row.name].relative_diff if row.name in errors else None,
-        }
+def kept_rows(layers: list[LayerRow], chosen, traced: list[TraceRow]) -> tuple[FitLayer, ...]:
+    """The per-layer rows of a graph whose types fit keeps: each layer's types as hls4ml built them, its
+    ReuseFactor, estimated cost and error against the frontend."""
+    return tuple(
+        outputs.fit_layer(row.name, row.layer_class, row.result_precision, row.precisions.get("weight"), chosen, traced)
         for row in layers
         if row.layer_class != "Input"
-    ]
+    )
 
 
 def report(prober: Prober):
@@ -192,7 +202,7 @@ def keep(found: list[knobs.Knob], run_dir: Path):
     """The best design so far, on disk at once: an interrupted fit keeps it."""
 
     def save(probe: Probe) -> None:
-        write_json(run_dir / "best.json", {"layers": tables(found, probe.fractions), "agreement": probe.agreement})
+        write_json(run_dir / "best.json", BestDesign(tables(found, probe.fractions), probe.agreement).to_dict())
 
     return save
 

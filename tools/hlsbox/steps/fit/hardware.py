@@ -24,13 +24,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hlsbox.core.contract import ImageFlow, LayerRow
+from hlsbox.core.contract import ImageFlow, LayerRow, LayerTable
 from hlsbox.core.estimator import RESOURCES, Design, estimate_design, usable_reuse_factors
 from hlsbox.core.parts import DEVICES, Device
 from hlsbox.core.planner import band, tool_of, verdict_of
 from hlsbox.steps import hls
 from hlsbox.steps.describe import describe_layer
-from hlsbox.steps.fit.probes import as_tables
 from hlsbox.steps.protocol import muted_phases, phase
 
 STRATEGIES = ("Latency", "Resource")
@@ -56,7 +55,7 @@ class Architecture:
     layers: list = field(default_factory=list)  # the estimator's LayerEstimates at these ReuseFactors
 
 
-def architecture_flow(flow: ImageFlow, layer_tables: dict[str, dict], io_type: str, strategy: str) -> ImageFlow:
+def architecture_flow(flow: ImageFlow, layer_tables: dict[str, LayerTable], io_type: str, strategy: str) -> ImageFlow:
     return flow.replace(
         io_type=io_type,
         strategy=strategy,
@@ -66,7 +65,7 @@ def architecture_flow(flow: ImageFlow, layer_tables: dict[str, dict], io_type: s
         fuse_batchnorm=True,
         fifo_depth="auto" if io_type == "io_stream" else "default",
         layer_types={},
-        layers=as_tables(layer_tables),
+        layers=layer_tables,
     )
 
 
@@ -153,7 +152,7 @@ def _heaviest_growable(estimate, resource: str, reuse: dict, usable: dict, stuck
 
 
 def designs(
-    model, flow: ImageFlow, layer_tables: dict, device: Device, io_type: str, run_dir: Path
+    model, flow: ImageFlow, layer_tables: dict[str, LayerTable], device: Device, io_type: str, run_dir: Path
 ) -> Iterator[tuple[str, Design]]:
     """The flow with these per-layer tables as hls4ml describes it, for each strategy fit may choose."""
     for strategy in STRATEGIES:
@@ -162,7 +161,13 @@ def designs(
 
 
 def choose(
-    model, flow: ImageFlow, layer_tables: dict, device: Device, budget: float, io_types: list[str], run_dir: Path
+    model,
+    flow: ImageFlow,
+    layer_tables: dict[str, LayerTable],
+    device: Device,
+    budget: float,
+    io_types: list[str],
+    run_dir: Path,
 ) -> tuple[Architecture | None, list[Architecture]]:
     tried = []
     for io_type in io_types:
@@ -228,7 +233,13 @@ def cheapest(design: Design, budget: float) -> Bound:
 
 
 def lower_bound(
-    model, flow: ImageFlow, narrowest: dict, device: Device, budget: float, io_types: list[str], run_dir: Path
+    model,
+    flow: ImageFlow,
+    narrowest: dict[str, LayerTable],
+    device: Device,
+    budget: float,
+    io_types: list[str],
+    run_dir: Path,
 ) -> Bound:
     """The cheapest of the designs the search can reach, over the io_types and strategies fit may choose."""
     bounds = []

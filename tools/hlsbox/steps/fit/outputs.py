@@ -1,12 +1,22 @@
-"""What `fit` hands back: the new flow, the per-layer table, fit.json's summary, the PNG of the search, and the
-reason when no design can reach the target on the part."""
+"""What `fit` hands back: the new flow, the parts of its result (core.contract.FitResult), the PNG of the search,
+and the reason when no design can reach the target on the part."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
 
-from hlsbox.core.contract import Agreement, FitParams, ImageFlow, TraceRow
+from hlsbox.core.contract import (
+    FitBound,
+    FitCalibration,
+    FitDesign,
+    FitLayer,
+    FitParams,
+    FitProbe,
+    ImageFlow,
+    LayerTable,
+    TraceRow,
+)
 from hlsbox.core.estimator import Design, estimate_design
 from hlsbox.core.parts import Device
 from hlsbox.core.planner import tool_of
@@ -23,7 +33,7 @@ def fitted_flow(
     strategy; its [csim] as the input flow's."""
     layer_tables = tables(found, best)
     for layer, rf in chosen.reuse.items():
-        layer_tables.setdefault(layer, {})["reuse_factor"] = rf
+        layer_tables[layer] = replace(layer_tables.get(layer, LayerTable()), reuse_factor=rf)
     written = hardware.architecture_flow(flow, layer_tables, chosen.io_type, chosen.strategy)
     return written.replace(
         name=f"{flow.name}_fit",
@@ -33,84 +43,70 @@ def fitted_flow(
     )
 
 
-def flow_file_form(flow: ImageFlow) -> dict:
-    """The fitted flow as its file says it (what the host validates and writes): set values only."""
-    data = flow.to_dict()
-    data["layers"] = {name: table.set_values() for name, table in flow.layers.items()}
-    data["csim"] = {k: v for k, v in data["csim"].items() if k != "exact_build" and v is not None}
-    data.pop("sweep")
-    return {k: v for k, v in data.items() if v is not None and k != "layer_types"}
-
-
-def layer_rows(found: list[Knob], best: Fractions, chosen: hardware.Architecture, traced: list[TraceRow]) -> list[dict]:
+def layer_rows(
+    found: list[Knob], best: Fractions, chosen: hardware.Architecture, traced: list[TraceRow]
+) -> tuple[FitLayer, ...]:
     """Per layer of the chosen design: its types, ReuseFactor, DSP and BRAM (estimated), its error vs Keras."""
-    estimate = {e.name: e for e in chosen.layers}
-    errors = {row.layer: row for row in traced}
     rows = []
     for knob in found:
         types = knob.types(best[knob.layer])
-        layer = estimate.get(knob.layer)
-        error = errors.get(knob.layer)
-        rows.append(
-            {
-                "layer": knob.layer,
-                "class": knob.cls,
-                "result": types.get("result", "auto (exact)"),
-                "weight": types.get(knob.weight_names[0]) if knob.weight_integer is not None else None,
-                "reuse_factor": chosen.reuse.get(knob.layer),
-                "dsp": layer.dsp if layer else 0,
-                "bram18": layer.bram18 if layer else 0,
-                "lut": layer.lut if layer else 0,
-                "max_abs_diff": error.max_abs_diff if error else None,
-                "relative_diff": error.relative_diff if error else None,
-            }
+        weight = types.get(knob.weight_names[0]) if knob.weight_integer is not None else None
+        rows.append(fit_layer(knob.layer, knob.cls, types.get("result", "auto (exact)"), weight, chosen, traced))
+    return tuple(rows)
+
+
+def fit_layer(
+    name: str, cls: str, result: str, weight: str | None, chosen: hardware.Architecture, traced: list[TraceRow]
+) -> FitLayer:
+    """One layer's row: the types given, its ReuseFactor and estimated cost in the chosen design, its trace."""
+    estimate = next((e for e in chosen.layers if e.name == name), None)
+    error = next((row for row in traced if row.layer == name), None)
+    return FitLayer(
+        layer=name,
+        layer_class=cls,
+        result=result,
+        weight=weight,
+        reuse_factor=chosen.reuse.get(name),
+        dsp=estimate.dsp if estimate else 0,
+        bram18=estimate.bram18 if estimate else 0,
+        lut=estimate.lut if estimate else 0,
+        max_abs_diff=error.max_abs_diff if error else None,
+        relative_diff=error.relative_diff if error else None,
+    )
+
+
+def calibration(result: SearchResult) -> FitCalibration:
+    probe = result.best_probe
+    return FitCalibration(probe.samples, probe.agreement, result.common)
+
+
+def probe_records(result: SearchResult) -> tuple[FitProbe, ...]:
+    """Every probe of the search with its verdict, in the order run."""
+    return tuple(
+        FitProbe(
+            agreement=p.agreement,
+            samples=p.samples,
+            passed=p.passed,
+            accepted=v.accepted,
+            verdict=v.why,
+            mean_abs_diff=p.mean_abs_diff,
+            seconds=p.seconds,
+            phases=p.phases,
+            cached=p.cached,
         )
-    return rows
+        for p, v in zip(result.probes, result.verdicts, strict=True)
+    )
 
 
-def summary(
-    found: list[Knob],
-    result: SearchResult,
-    chosen: hardware.Architecture,
-    tried: list[hardware.Architecture],
-    held_out: Agreement,
-    traced: list[TraceRow],
-    params: FitParams,
-    flow: ImageFlow,
-    final_flow: ImageFlow,
-) -> dict:
-    return {
-        "target": {"agreement": params.agreement, "budget": params.budget, "part": flow.part},
-        "flow": flow_file_form(final_flow),
-        "calibration": {
-            "samples": result.best_probe.samples,  # the inputs it was judged on (fewer when the data have fewer)
-            "agreement": result.best_probe.agreement,
-            "common_fractional_bits": result.common,
-        },
-        "held_out": {k: v for k, v in held_out.to_dict().items() if v is not None},
-        "design": _architecture(chosen),
-        "tried": [_architecture(a) for a in tried],
-        "layers": layer_rows(found, result.best, chosen, traced),
-        "probes": [
-            {
-                "agreement": p.agreement,
-                "samples": p.samples,
-                "passed": p.passed,
-                "accepted": v.accepted,
-                "verdict": v.why,
-                "mean_abs_diff": p.mean_abs_diff,
-                "seconds": p.seconds,
-                "phases": p.phases,
-                "cached": p.cached,
-            }
-            for p, v in zip(result.probes, result.verdicts, strict=True)
-        ],
-        "stopped_early": result.stopped_early,
-        "meets_target": held_out.top1_agreement >= params.agreement,
-    }
+def design(arch: hardware.Architecture) -> FitDesign:
+    return FitDesign(**_design_fields(arch))
 
 
-def _architecture(arch: hardware.Architecture) -> dict:
+def bound_design(bound: hardware.Bound) -> FitBound:
+    return FitBound(**_design_fields(bound.arch), low_band=bound.low, worst=bound.worst)
+
+
+def _design_fields(arch: hardware.Architecture) -> dict:
     return {
         "io_type": arch.io_type,
         "strategy": arch.strategy,
@@ -121,9 +117,9 @@ def _architecture(arch: hardware.Architecture) -> dict:
         "latency_cycles": arch.latency,
         "interval_cycles": arch.interval,
         "fits_budget": arch.fits_budget,
-        "high_band": arch.high,  # share of the part at the band's high end: what the budget is tested on
+        "high_band": arch.high,
         "binding": arch.binding,
-        "heaviest": arch.heaviest,
+        "heaviest": tuple(arch.heaviest),
     }
 
 
@@ -176,10 +172,6 @@ def room(bound: hardware.Bound, budget: float) -> str:
         f"budget {budget:.0%}, tested at the high end of the estimator's out-of-sample error band (about 9 in 10 "
         "designs so estimated use at most that in their real reports)"
     )
-
-
-def bound_summary(bound: hardware.Bound) -> dict:
-    return {**_architecture(bound.arch), "low_band": bound.low, "worst": bound.worst}
 
 
 def draw(

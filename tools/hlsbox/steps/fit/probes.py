@@ -57,22 +57,17 @@ class Probe:
         return self.mean_abs_diff * self.samples / max(self.inputs, self.samples)
 
 
-def tables(knobs: list[Knob], fractions: Fractions) -> dict[str, dict]:
+def tables(knobs: list[Knob], fractions: Fractions) -> dict[str, LayerTable]:
     """The flow's [layers] tables for these fractional bits."""
     found = {}
     for knob in knobs:
         types = knob.types(fractions[knob.layer])
-        found[knob.layer] = {"precision": types}
-        found.update({follower: {"precision": {"result": types["result"]}} for follower in knob.followers})
+        found[knob.layer] = LayerTable(precision=types)
+        found.update({follower: LayerTable(precision={"result": types["result"]}) for follower in knob.followers})
     return found
 
 
-def as_tables(layer_tables: dict[str, dict]) -> dict[str, LayerTable]:
-    """fit's [layers] tables (what the new flow writes) as the contract's LayerTable."""
-    return {name: LayerTable.from_dict(table) for name, table in layer_tables.items()}
-
-
-def probe_flow(flow: ImageFlow, layer_tables: dict[str, dict]) -> ImageFlow:
+def probe_flow(flow: ImageFlow, layer_tables: dict[str, LayerTable]) -> ImageFlow:
     """The flow a probe builds: every type from the tables, the rest hls4ml's own."""
     return flow.replace(
         io_type="io_parallel",
@@ -83,7 +78,7 @@ def probe_flow(flow: ImageFlow, layer_tables: dict[str, dict]) -> ImageFlow:
         fuse_batchnorm=True,
         fifo_depth="default",
         layer_types={},
-        layers=as_tables(layer_tables),
+        layers=layer_tables,
         csim=replace(flow.csim, exact_build=False, trace=False),
     )
 
@@ -181,7 +176,7 @@ class Prober:
         return np.concatenate(outputs), disagree, error > error_allowed
 
     def _key(self, fractions: Fractions, error_budget: float | None = None) -> str:
-        types = tables(self.knobs, fractions)
+        types = {layer: table.to_dict() for layer, table in tables(self.knobs, fractions).items()}
         identity = self.identity if error_budget is None else {**self.identity, "error_budget": error_budget}
         return hashlib.sha256(json.dumps([identity, types], sort_keys=True).encode()).hexdigest()
 
