@@ -44,7 +44,14 @@ def conv_row(name, n_chan, n_filt, out_hw, rf=32, k=3, strategy="resource", bits
 
 def described(*rows: dict) -> DescribeResult:
     """A describe result of these layer rows (JSON form, as the step writes them)."""
-    return DescribeResult("describe", 0, (), "io_parallel", tuple(layer_rows(list(rows))), {})
+    return DescribeResult(
+        step="describe",
+        parameters=0,
+        input_shape=(),
+        io_type="io_parallel",
+        layers=tuple(layer_rows(list(rows))),
+        hls_config={},
+    )
 
 
 def flow(**kw):

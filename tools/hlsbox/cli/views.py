@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hlsbox.core.contract import BatchNormNote, ConvertResult, CsimResult, FitResult
+from hlsbox.core.contract import BatchNormNote, ConvertResult, CsimBuild, CsimResult, FitResult
 from hlsbox.core.kernels import KernelProblem
 from hlsbox.core.units import human_rate, human_time
 from hlsbox.runtime.tables import cell_limit, print_table
@@ -87,13 +87,13 @@ def show_csim(console: Console, result: CsimResult, run_dir: str) -> None:
     console.print(f"[green]Results:[/] {run_dir}/result.json")
 
 
-def _build_note(build: dict) -> str:
-    if build.get("mode") == "fast":
-        cached = ", ccache" if build.get("ccache") else ""
-        if not build.get("classes"):
+def _build_note(build: CsimBuild) -> str:
+    if build.mode == "fast":
+        cached = ", ccache" if build.ccache else ""
+        if not build.classes:
             return f"hls4ml's build, translation units in parallel{cached}"
-        return f"fast build: {build['classes']} im2col classes, {build['copies_replaced']:,} copies as loops{cached}"
-    return "hls4ml's own build" + (f": {build['reason'][:80]}" if build.get("reason") else "")
+        return f"fast build: {build.classes} im2col classes, {build.copies_replaced:,} copies as loops{cached}"
+    return "hls4ml's own build" + (f": {build.reason[:80]}" if build.reason else "")
 
 
 def show_trace(console: Console, result: CsimResult) -> None:

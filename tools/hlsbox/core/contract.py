@@ -536,14 +536,12 @@ class SetColumns(_Json):
     settings: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class DescribeResult(_Json):
-    """The `describe` step (plan's input): the model as hls4ml converts it, layer by layer."""
+@dataclass(frozen=True, kw_only=True)
+class ConvertedModel(_Json):
+    """What `describe` and `convert` both report: the model as hls4ml converts it, layer by layer."""
 
     step: str
     parameters: int
-    input_shape: tuple[int, ...]
-    io_type: str
     layers: tuple[LayerRow, ...]
     hls_config: dict  # hls4ml's own config, as hls4ml takes it
     unfused_batchnorms: tuple[BatchNormNote, ...] = ()
@@ -551,22 +549,23 @@ class DescribeResult(_Json):
     versions: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ConvertResult(_Json):
-    """The `convert` step: the project written, its layers, and its C++ checked to compile."""
+@dataclass(frozen=True, kw_only=True)
+class DescribeResult(ConvertedModel):
+    """The `describe` step (plan's input): the model, its input and io_type."""
 
-    step: str
+    input_shape: tuple[int, ...]
+    io_type: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvertResult(ConvertedModel):
+    """The `convert` step: the project written, and its C++ checked to compile."""
+
     project_dir: str
     plot: str | None
-    parameters: int
-    layers: tuple[LayerRow, ...]
-    hls_config: dict  # hls4ml's own config, as hls4ml takes it
     columns: SetColumns = field(default_factory=SetColumns)
     warnings: tuple[str, ...] = ()
     syntax_check_seconds: float | None = None
-    unfused_batchnorms: tuple[BatchNormNote, ...] = ()
-    seconds: float = 0.0
-    versions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -596,6 +595,20 @@ class Agreement(_Json):
 
 
 @dataclass(frozen=True)
+class CsimBuild(_Json):
+    """How C simulation's library was built: fastcsim's fast build, or hls4ml's own (exact). `record` is the
+    build's own record as fastcsim keeps it (units, phases, compiler memory), for the curious."""
+
+    mode: str  # "fast" or "exact"
+    seconds: float
+    reason: str | None = None  # why hls4ml's own build
+    classes: int = 0  # im2col classes fastcsim replaced (0: hls4ml's sources, split and in parallel)
+    copies_replaced: int = 0
+    ccache: bool = False
+    record: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class CsimResult(_Json):
     """The `csim` step: the agreement, the build, every layer and its trace."""
 
@@ -606,7 +619,7 @@ class CsimResult(_Json):
     max_abs_diff: float
     mean_abs_diff: float
     top1_agreement: float
-    build: dict  # the C-simulation build's own record (fastcsim: mode, classes, copies, ccache, seconds)
+    build: CsimBuild
     compile_seconds: float
     predict_seconds: float
     layers: tuple[LayerRow, ...]

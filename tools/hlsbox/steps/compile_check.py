@@ -134,10 +134,10 @@ def _located(error: CompileError, by_index: dict) -> str:
     return f"{_described(row) if row else f'{error.file}:{error.line}'}: {error.text}"
 
 
-def check(project_dir: Path, layers: list[LayerRow]) -> dict:
-    """The syntax check of a written project; a failure is explained by layer (StepFailure)."""
+def check(project_dir: Path, layers: list[LayerRow]) -> float:
+    """The syntax check of a written project, its seconds; a failure is explained by layer (StepFailure)."""
     phase("checking the generated C++ (g++ -fsyntax-only)")
     result = syntax_check(project_dir)
     if not result["ok"]:
         raise explain(result["output"], project_dir, layers, "The syntax check of the written project")
-    return {"seconds": result["seconds"]}
+    return result["seconds"]

@@ -18,7 +18,7 @@ def run(spec: StepSpec) -> ConvertResult:
     phase("writing project")
     hls_model.write()
     layers = describe.layer_rows(hls_model)
-    syntax = compile_check.check(run_dir / "hls4ml_prj", layers)
+    syntax_seconds = compile_check.check(run_dir / "hls4ml_prj", layers)
     return ConvertResult(
         step="convert",
         project_dir=str(run_dir / "hls4ml_prj"),
@@ -26,7 +26,7 @@ def run(spec: StepSpec) -> ConvertResult:
         warnings=(plot_warning,) if plot_warning else (),
         parameters=frontends.count_params(model),
         layers=tuple(layers),
-        syntax_check_seconds=syntax["seconds"],
+        syntax_check_seconds=syntax_seconds,
         unfused_batchnorms=hls.unfused_batchnorms(model, hls_model, flow),
         columns=hls.set_columns(flow),
         hls_config=config,

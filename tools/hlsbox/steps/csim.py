@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from hlsbox.core import kernels
-from hlsbox.core.contract import Agreement, CsimCache, CsimInputs, CsimResult, ImageFlow, LayerRow, StepSpec
+from hlsbox.core.contract import Agreement, CsimBuild, CsimCache, CsimInputs, CsimResult, ImageFlow, LayerRow, StepSpec
 from hlsbox.steps import compile_check, datasets, describe, fastcsim, frontends, hls, trace
 from hlsbox.steps.protocol import StepFailure, StepInputError, phase
 
@@ -167,14 +167,14 @@ def warn_if_slow_compile(hls_model, flow: ImageFlow) -> None:
         )
 
 
-def build_library(hls_model, flow: ImageFlow, cache: CsimCache | None) -> dict:
+def build_library(hls_model, flow: ImageFlow, cache: CsimCache | None) -> CsimBuild:
     """The C-simulation library: the fast exact build, or hls4ml's own (csim.exact_build)."""
     if flow.csim.exact_build:
         warn_if_slow_compile(hls_model, flow)
         phase("compiling (g++, exactly as hls4ml does)")
         start = time.monotonic()
         hls_model.compile()
-        return {"mode": "exact", "reason": "csim.exact_build", "seconds": time.monotonic() - start}
+        return CsimBuild("exact", time.monotonic() - start, reason="csim.exact_build")
     phase("compiling (g++, fast build)")
     hls_model.write()
     ccache = cache.ccache_dir if cache else None
@@ -184,9 +184,16 @@ def build_library(hls_model, flow: ImageFlow, cache: CsimCache | None) -> dict:
         layers = describe.layer_rows(hls_model)
         raise compile_check.explain(failed.output, TREE_DIR, layers, "g++ could not build the C simulation") from None
     fastcsim.patch_compile(hls_model, tree_dir=TREE_DIR, ccache_dir=ccache)  # trace() compiles again: fast too
-    if info["mode"] == "fast":
-        info["seconds"] = info["total_seconds"]
-    return info
+    fast = info["mode"] == "fast"
+    return CsimBuild(
+        mode=info["mode"],
+        seconds=info["total_seconds"] if fast else info["seconds"],
+        reason=info.get("reason"),
+        classes=info.get("classes", 0),
+        copies_replaced=info.get("copies_replaced", 0),
+        ccache=bool(info.get("ccache")),
+        record=info,
+    )
 
 
 def check_first_input(hls_model, x: np.ndarray, flow: ImageFlow, layers: list[LayerRow]) -> None:
@@ -267,7 +274,7 @@ def run(spec: StepSpec) -> CsimResult:
         dataset=flow.csim.dataset,
         **dataclasses.asdict(compare(keras_out, hls_out, labels)),
         build=build,
-        compile_seconds=round(build["seconds"], 2),
+        compile_seconds=round(build.seconds, 2),
         predict_seconds=round(predict_seconds, 2),
         layers=tuple(layers),
         trace=tuple(layers_traced),
