@@ -641,6 +641,16 @@ class ResultTable(_Json):
 
 
 @dataclass(frozen=True)
+class TableResult(_Json):
+    """The result of a step whose answer is one table (the step table's default: `weights`)."""
+
+    step: str
+    table: ResultTable
+    seconds: float = 0.0
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ErrorReport(_Json):
     """error.json: a step's refusal (bad input, exit 2) or explained failure (exit 1), with its hint."""
 

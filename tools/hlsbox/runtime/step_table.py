@@ -48,15 +48,16 @@ class Step:
         return self.read(result), run_dir
 
     def read(self, result: dict) -> object:
-        """The step's result.json as its contract type (as it is by default)."""
-        return result
+        """The step's result.json as its contract type (by default one table, a TableResult)."""
+        from hlsbox.core.contract import TableResult
+
+        return TableResult.from_dict(result)
 
     def show(self, console: Console, result: object, run_dir: Path) -> None:
-        """The step's view of its result: by default its table (result.json's "table", a ResultTable), if any."""
-        if isinstance(result, dict) and result.get("table"):
-            from hlsbox.runtime.tables import show_result_table
+        """The step's view of its result: by default its table."""
+        from hlsbox.runtime.tables import show_result_table
 
-            show_result_table(console, result["table"], run_dir)
+        show_result_table(console, result.table, run_dir)
 
     def read_options(self, data: dict) -> object:
         """The step's own options from their JSON (a sweep's request file); steps without options have none."""

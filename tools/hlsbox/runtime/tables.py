@@ -32,9 +32,8 @@ def print_table(console: Console, table: Table) -> None:
         console.width = kept
 
 
-def show_result_table(console: Console, data: dict, run_dir: Path) -> None:
+def show_result_table(console: Console, result: ResultTable, run_dir: Path) -> None:
     """A step's ResultTable (the default view of a step), then its notes and where the result is."""
-    result = ResultTable.from_dict(data)
     table = Table(title=result.title, title_justify="left")
     for column in result.columns:
         table.add_column(column)

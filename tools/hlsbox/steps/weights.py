@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from hlsbox.core.contract import ResultTable, StepSpec
+from hlsbox.core.contract import ResultTable, StepSpec, TableResult
 from hlsbox.steps import describe, hls
 
 SPARE_BITS = 4  # integer bits a type has beyond what its values need, worth saying
@@ -75,9 +75,5 @@ def run(spec: StepSpec) -> dict:
             f"{'; '.join(spare[:3])}: as fraction bits ([layers.X] precision) they would round less at the same width."
         )
     title = f"Constants against their types ({len(rows)} in {spec.flow.name})"
-    return {
-        "step": "weights",
-        "table": ResultTable(title, COLUMNS, tuple(rows), tuple(notes)).to_dict(),
-        "seconds": round(time.monotonic() - start, 2),
-        "versions": hls.versions(),
-    }
+    table = ResultTable(title, COLUMNS, tuple(rows), tuple(notes))
+    return TableResult("weights", table, round(time.monotonic() - start, 2), hls.versions())
