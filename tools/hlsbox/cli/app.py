@@ -90,33 +90,28 @@ def guarded(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-StrictOpt = Annotated[bool, typer.Option("--strict", help="Fail (exit 1) when the plan says the design does not fit.")]
-ExactBuildOpt = Annotated[
-    bool,
-    typer.Option(
-        "--exact-build",
-        help="Compile exactly as hls4ml does (slow for io_parallel convolutions), not hlsbox's fast build.",
-    ),
-]
+def _flag(names: str, help: str, **extra: object):
+    """A command-line switch (a bool option)."""
+    return Annotated[bool, typer.Option(names, help=help, **extra)]
+
+
+StrictOpt = _flag("--strict", "Fail (exit 1) when the plan says the design does not fit.")
+ExactBuildOpt = _flag(
+    "--exact-build", "Compile exactly as hls4ml does (slow for io_parallel convolutions), not hlsbox's fast build."
+)
 StallOpt = Annotated[str, typer.Option("--stall", help="Warn after this long without output (e.g. 10m).")]
-IgnorePlanOpt = Annotated[
-    bool,
-    typer.Option(
-        "--ignore-plan",
-        help="Run a design the plan says cannot fit even at the low end of its band (refused by default, exit 2).",
-        envvar="HLSBOX_IGNORE_PLAN",
-    ),
-]
-StopStallOpt = Annotated[bool, typer.Option("--stop-on-stall", help="Stop the step when it stalls (exit 124).")]
-NetworkOpt = Annotated[bool, typer.Option("--network", help="Give the container a network (licence server).")]
-CsimFirstOpt = Annotated[bool, typer.Option("--with-csim", help="Let Vivado HLS run its C simulation first.")]
-Y2k22Opt = Annotated[
-    bool,
-    typer.Option(
-        "--y2k22-workaround/--no-y2k22-workaround",
-        help="On an unpatched Vivado/Vitis HLS <= 2021.2, run export with the clock at 2021-12-31 (libfaketime).",
-    ),
-]
+IgnorePlanOpt = _flag(
+    "--ignore-plan",
+    "Run a design the plan says cannot fit even at the low end of its band (refused by default, exit 2).",
+    envvar="HLSBOX_IGNORE_PLAN",
+)
+StopStallOpt = _flag("--stop-on-stall", "Stop the step when it stalls (exit 124).")
+NetworkOpt = _flag("--network", "Give the container a network (licence server).")
+CsimFirstOpt = _flag("--with-csim", "Let Vivado HLS run its C simulation first.")
+Y2k22Opt = _flag(
+    "--y2k22-workaround/--no-y2k22-workaround",
+    "On an unpatched Vivado/Vitis HLS <= 2021.2, run export with the clock at 2021-12-31 (libfaketime).",
+)
 
 
 @app.callback()
