@@ -48,6 +48,8 @@ def _build(cls, data):
         return {key: _build(args[1], value) for key, value in data.items()}
     if origin is tuple:
         return tuple(_build(args[0], value) for value in data)
+    if origin is list:
+        return [_build(args[0], value) for value in data]
     return data
 
 

@@ -162,14 +162,6 @@ class SynthReport(_Json):
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
-    @classmethod
-    def read(cls, path: Path) -> SynthReport | None:
-        """The report.json at `path`, or None when there is none (or it is not one)."""
-        try:
-            return cls.from_dict(json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError):
-            return None
-
 
 def csynth_summary(section: dict) -> CsynthSummary:
     """hls4ml's CSynthesisReport (strings) -> numbers."""
