@@ -11,6 +11,38 @@ from hlsbox.core.parts import resolve_device
 from hlsbox.vivado.reports import SynthInstance, SynthReport, attach_layers, build_report, csynth_summary, instances
 from tests.shared import shared
 
+# What hls4ml's parse_vivado_report gives for its own fixture (hls4ml_test_report: the csynth .xml's strings, the
+# vivado_synth.rpt's) and for the test double's cosim .rpt (Verilog Pass, latency 10, interval 8).
+HLS4ML_PARSE = {
+    "CSynthesisReport": {
+        "TargetClockPeriod": "5.00",
+        "EstimatedClockPeriod": "4.049",
+        "BestLatency": "10",
+        "WorstLatency": "10",
+        "IntervalMin": "8",
+        "IntervalMax": "8",
+        "BRAM_18K": "0",
+        "DSP": "73",
+        "FF": "7969",
+        "LUT": "2532",
+        "URAM": "0",
+        "AvailableBRAM_18K": "280",
+        "AvailableDSP": "220",
+        "AvailableFF": "106400",
+        "AvailableLUT": "53200",
+        "AvailableURAM": "0",
+    },
+    "CosimReport": {
+        "RTL": "Verilog",
+        "Status": "Pass",
+        "LatencyMin": "10",
+        "LatencyMax": "10",
+        "IntervalMin": "8",
+        "IntervalMax": "8",
+    },
+    "VivadoSynthReport": {"LUT": "1526", "FF": "2428", "BRAM_18K": "0", "DSP48E": "66"},
+}
+
 
 def test_per_instance_breakdown_of_the_hls4ml_fixture():
     rows = instances(shared("hls4ml_test_report/myproject_csynth.rpt"))
@@ -30,19 +62,9 @@ def test_instances_are_named_after_their_layer():
 
 
 def test_csynth_numbers_from_hls4mls_parser():
-    summary = csynth_summary(
-        {
-            "TargetClockPeriod": "5.00",
-            "EstimatedClockPeriod": "4.049",
-            "BestLatency": "10",
-            "WorstLatency": "10",
-            "IntervalMin": "8",
-            "IntervalMax": "8",
-            "DSP": "73",
-            "AvailableDSP": "220",
-            "LUT": "2532",
-        }
-    )
+    """Strings -> numbers; a resource the report does not state (here URAM) is None."""
+    section = {key: value for key, value in HLS4ML_PARSE["CSynthesisReport"].items() if "URAM" not in key}
+    summary = csynth_summary(section)
     assert summary.target_clock_period == 5 and summary.estimated_clock_period == 4.049
     assert summary.resources["DSP"] == 73 and summary.available["DSP"] == 220
     assert summary.resources["URAM"] is None
@@ -59,32 +81,6 @@ def test_csynth_numbers_from_hls4mls_parser():
 def test_real_reports_of_other_versions(path: str, resource: str):
     rows = instances(shared(path))
     assert rows and sum(r.resource(resource) for r in rows) > 0
-
-
-# What hls4ml's parse_vivado_report gives for its own fixture (hls4ml_test_report: the csynth .xml's strings, the
-# vivado_synth.rpt's) and for the test double's cosim .rpt (Verilog Pass, latency 10, interval 8).
-HLS4ML_PARSE = {
-    "CSynthesisReport": {
-        "TargetClockPeriod": "5.00",
-        "EstimatedClockPeriod": "4.049",
-        "BestLatency": "10",
-        "WorstLatency": "10",
-        "IntervalMin": "8",
-        "IntervalMax": "8",
-        **{"BRAM_18K": "0", "DSP": "73", "FF": "7969", "LUT": "2532", "URAM": "0"},
-        **{"AvailableBRAM_18K": "280", "AvailableDSP": "220", "AvailableFF": "106400", "AvailableLUT": "53200"},
-        "AvailableURAM": "0",
-    },
-    "CosimReport": {
-        "RTL": "Verilog",
-        "Status": "Pass",
-        "LatencyMin": "10",
-        "LatencyMax": "10",
-        "IntervalMin": "8",
-        "IntervalMax": "8",
-    },
-    "VivadoSynthReport": {"LUT": "1526", "FF": "2428", "BRAM_18K": "0", "DSP48E": "66"},
-}
 
 
 def _fixture_project(base: Path) -> Path:
