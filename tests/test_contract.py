@@ -19,6 +19,7 @@ from hlsbox.core.contract import (
     LayerTable,
     StepSpec,
     Verdict,
+    VivadoResult,
     VivadoRun,
     layer_settings,
     layer_tables,
@@ -108,6 +109,28 @@ def test_an_error_report_that_is_not_one_reads_as_none(tmp_path: Path):
     (tmp_path / "error.json").write_text("{not json")
     assert ErrorReport.read(tmp_path / "error.json") is None
     assert ErrorReport("bad_input", "m", "h").to_dict() == {"kind": "bad_input", "message": "m", "hint": "h"}
+
+
+def test_a_vivado_result_survives_json_and_says_its_exit_code():
+    """result.json of a Vivado step: the tool's status, else 1 for a stop, an ERROR line or a missing report."""
+    from hlsbox.steps.hlsbuild import exit_code_of
+
+    ok = VivadoResult(
+        "csynth",
+        "vivado_hls",
+        ("bash", "-c", "vivado_hls -f build_prj.tcl"),
+        0,
+        {"CSynthesisReport": {"WorstLatency": "10"}, "parser_messages": []},
+        expected_report="CSynthesisReport",
+        ip_archives=("ip.zip",),
+        manifest={"faketime": "2021-12-31 12:00:00"},
+    )
+    assert VivadoResult.from_dict(json.loads(json.dumps(ok.to_dict()))) == ok
+    assert exit_code_of(ok) == 0
+    assert exit_code_of(dataclasses.replace(ok, tool_exit_code=137)) == 137
+    assert exit_code_of(dataclasses.replace(ok, errors=("ERROR: [XFORM 203-504] Stop unrolling",))) == 1
+    assert exit_code_of(dataclasses.replace(ok, missing_report="csynth produced no report")) == 1
+    assert exit_code_of(dataclasses.replace(ok, stopped_at="@E [SYNCHK-11]", tool_exit_code=137)) == 1
 
 
 def test_a_requests_own_options_survive_the_sweeps_json(tmp_path: Path):

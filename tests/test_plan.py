@@ -2,6 +2,8 @@
 and a verdict that uses the estimator's error band. (How close the estimates are to real reports:
 tests/test_estimator_accuracy.py.)"""
 
+import json
+
 import pytest
 
 from hlsbox.core.contract import DescribeResult, ImageFlow, LayerRow, layer_rows
@@ -12,6 +14,7 @@ from hlsbox.core.planner import (
     FITS,
     NO_FIT,
     TIGHT,
+    Plan,
     closest_reuse_factor,
     make_plan,
     valid_reuse_factors,
@@ -106,12 +109,21 @@ def test_a_resource_layer_has_hls4mls_block_factor_of_multipliers():
 def test_the_kernel_check_and_the_ways_out_respect_conv_resource_limits():
     """hls4ml's conv_2d_resource_cl asserts RF <= filt_h * filt_w * n_chan: flagged, and no way out beyond it."""
     plan = make_plan(described(conv_row("p", 16, 32, 8, rf=32, k=1)), flow(), Z010)
-    assert [p["layer"] for p in plan.kernel_problems] == ["p"]
+    assert [p.layer for p in plan.kernel_problems] == ["p"]
     big = make_plan(described(conv_row("a", 56, 56, 8, rf=28), conv_row("b", 32, 56, 8)), flow(), Z010)
     assert big.verdict == NO_FIT
     for way in big.alternatives:
         if way.io_type == "io_parallel" and way.reuse:
             assert way.reuse["a"] <= 504 and way.reuse["b"] <= 288
+
+
+def test_a_plan_survives_its_json():
+    """plan.json (what the sweep reads back): every field, kernel problems and ways out as their types."""
+    plan = make_plan(described(conv_row("p", 16, 32, 8, rf=32, k=1), conv_row("b", 32, 56, 8)), flow(), Z010)
+    assert plan.kernel_problems and plan.alternatives and plan.unfused_batchnorms == []
+    back = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
+    assert back == plan
+    assert back.kernel_problems[0].consequence == plan.kernel_problems[0].consequence
 
 
 @pytest.mark.parametrize(("dsp", "verdict"), [(40, FITS), (75, TIGHT), (120, NO_FIT)])
@@ -145,11 +157,11 @@ def test_the_pointwise_reuse_factor_hls4ml_takes_unchecked(rf, stage):
     fine. The plan's table shows the ReuseFactor hls4ml wrote, not one it would have picked."""
     row = conv_row("conv2d_2", 3, 28, 32, rf=rf, k=1)
     plan = make_plan(described(row), flow(), Z010)
-    assert [p["stage"] for p in plan.kernel_problems] == ([stage] if stage else [])
+    assert [p.stage for p in plan.kernel_problems] == ([stage] if stage else [])
     assert plan.layers[0].reuse_used == rf
     if stage == "compile":
-        assert "DenseResource_rf_gt_nin" in plan.kernel_problems[0]["kernel"]
-        assert "reuse_factor = 3" in plan.kernel_problems[0]["fix"]
+        assert "DenseResource_rf_gt_nin" in plan.kernel_problems[0].kernel
+        assert "reuse_factor = 3" in plan.kernel_problems[0].fix
 
 
 @pytest.mark.parametrize("io_type", ["io_parallel", "io_stream"])

@@ -1,14 +1,28 @@
 """Sweep pieces without Docker: the grid, the variants, their flow files, the Slurm script, the front."""
 
+import json
 from pathlib import Path
 
 import pytest
 
-from hlsbox.commands.sweep import SlurmJob, expand, pareto_front, parse_grid, slurm_script, split_values, write_variants
-from hlsbox.config.flow import Flow, load_flow
+from hlsbox.commands.sweep import (
+    SlurmJob,
+    expand,
+    gather,
+    pareto_front,
+    parse_grid,
+    slurm_script,
+    split_values,
+    write_variants,
+)
+from hlsbox.config.flow import Flow, image_flow, load_flow
 from hlsbox.config.formats import to_toml
+from hlsbox.core.contract import DescribeResult, LayerRow
 from hlsbox.core.errors import BadInput
+from hlsbox.core.parts import resolve_device
+from hlsbox.core.planner import make_plan
 from hlsbox.runtime.engines import Limits
+from hlsbox.vivado.reports import CsynthSummary, SynthReport
 
 BASE = Flow(
     name="digits", model="models/digits_cnn.keras", part="xc7z020clg400-1", precision={"result": "ap_fixed<16,6>"}
@@ -71,3 +85,22 @@ def test_pareto_front_by_hand():
     # (resources, latency): (0.2, 100) and (0.5, 10) trade off; (0.6, 120) is beaten by both; (0.2, 150) by the first
     points = [(0.2, 100), (0.5, 10), (0.6, 120), (0.2, 150), (0.9, 10)]
     assert pareto_front(points) == [0, 1]
+
+
+def test_the_results_table_reads_each_variants_plan_and_report(tmp_path: Path):
+    """gather: the plan's verdict and estimates (plan.json), csynth's latency, interval and resources (report.json)."""
+    (variant,) = expand(BASE, parse_grid(["reuse_factor=4"]))
+    base = tmp_path / variant.name / variant.flow.part
+    dense = LayerRow("fc1", "Dense", index=2, outputs=10, reuse_asked=4, reuse_used=4, n_in=64, n_out=10, pixels=1)
+    described = DescribeResult("describe", 650, (64,), "io_parallel", (dense,), {})
+    device = resolve_device(variant.flow.part)
+    plan = make_plan(described, image_flow(variant.flow), device)
+    synth = CsynthSummary(5.0, 4.2, 12, 13, 4, 5, {"LUT": 900, "FF": 800, "BRAM_18K": 0, "DSP": 40, "URAM": None})
+    (base / "plan").mkdir(parents=True)
+    (base / "plan" / "plan.json").write_text(json.dumps(plan.to_dict()))
+    (base / "csynth").mkdir()
+    SynthReport(variant.flow.part, device.name, device.capacity(), csynth=synth).write(base / "csynth" / "report.json")
+    (row,) = gather([variant], "csynth", tmp_path, {variant.name: 0})
+    assert row["fits"] == plan.verdict and row["est_latency_cycles"] == plan.latency_cycles
+    assert row["est_DSP"] == plan.totals["DSP"]
+    assert (row["latency_cycles"], row["interval"], row["DSP"], row["LUT"], row["BRAM_18K"]) == (13, 5, 40, 900, 0)

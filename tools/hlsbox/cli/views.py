@@ -10,7 +10,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from hlsbox.core.contract import BatchNormNote, ConvertResult, CsimBuild, CsimResult, FitResult
-from hlsbox.core.kernels import KernelProblem
 from hlsbox.core.units import human_rate, human_time
 from hlsbox.runtime.tables import cell_limit, print_table
 
@@ -230,8 +229,8 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
     )
     for problem in plan.kernel_problems:
         console.print(
-            f"[bold red]Kernel check:[/] {escape(problem['layer'])}: hls4ml's {problem['kernel']} "
-            f"{escape(problem['condition'])}; {_consequence(problem)}. Fix: {escape(problem['fix'])}."
+            f"[bold red]Kernel check:[/] {escape(problem.layer)}: hls4ml's {problem.kernel} "
+            f"{escape(problem.condition)}; {problem.consequence}. Fix: {escape(problem.fix)}."
         )
     show_unfused_batchnorms(console, plan.unfused_batchnorms, " (counted above)")
     if plan.ways_out:
@@ -328,7 +327,3 @@ def fit_totals_table(result: FitResult) -> Table:
 
 def _short(precision: str) -> str:
     return precision.replace(",AP_RND,AP_SAT", "")
-
-
-def _consequence(problem: dict) -> str:
-    return KernelProblem(**problem).consequence

@@ -23,6 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 from rich.console import Console
@@ -34,15 +35,18 @@ from hlsbox.config.formats import to_toml
 from hlsbox.core.contract import CsimResult, ParetoPlot, ParetoPoint
 from hlsbox.core.errors import EXIT_INTERRUPTED, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
 from hlsbox.core.parts import resolve_device
+from hlsbox.core.planner import NO_FIT, Plan
 from hlsbox.core.units import human_duration, human_size
 from hlsbox.runtime.engines import Limits
 from hlsbox.runtime.request import RunRequest
 from hlsbox.runtime.runner import Task, execute, prepare_dir
 from hlsbox.runtime.tables import print_table
+from hlsbox.vivado.reports import CsynthSummary, SynthReport
 
 # What a grid may vary, and the short tag each value gets in a variant's name.
 GRID_KEYS = {"reuse_factor": "rf", "precision": "p", "strategy": "", "io_type": "", "part": "", "clock_period": "clk"}
 STEPS = ("plan", "convert", "csim", "csynth")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -413,35 +417,35 @@ def gather(variants: list[Variant], step: str, build: Path, codes: dict[str, int
             "part": variant.flow.part,
             "exit_code": codes.get(variant.name),
         }
-        plan = read_json(base / "plan" / "plan.json")
-        if plan:
-            row.update(
-                fits=plan["verdict"],
-                est_latency_cycles=plan["latency_cycles"],
-                **{f"est_{k}": v for k, v in plan["totals"].items()},
-            )
-        if step == "csim" and (data := read_json(base / "csim" / "result.json")):
-            result = CsimResult.from_dict(data)
+        if plan := read_as(Plan, base / "plan" / "plan.json"):
+            row.update(_plan_columns(plan))
+        if step == "csim" and (result := read_as(CsimResult, base / "csim" / "result.json")):
             row.update(
                 top1_agreement=result.top1_agreement,
                 max_abs_diff=result.max_abs_diff,
                 hls_accuracy=result.hls_accuracy,
             )
-        if step == "csynth" and (report := read_json(base / "csynth" / "report.json")) and "csynth" in report:
-            synth = report["csynth"]
-            row.update(
-                latency_cycles=synth["WorstLatency"],
-                interval=synth["IntervalMax"],
-                **{k: synth["resources"].get(k) for k in ("LUT", "FF", "BRAM_18K", "DSP")},
-            )
+        if step == "csynth" and (report := read_as(SynthReport, base / "csynth" / "report.json")) and report.csynth:
+            row.update(_csynth_columns(report.csynth))
         rows.append(row)
     return rows
 
 
-def read_json(path: Path) -> dict | None:
+def _plan_columns(plan: Plan) -> dict:
+    estimates = {f"est_{k}": v for k, v in plan.totals.items()}
+    return {"fits": plan.verdict, "est_latency_cycles": plan.latency_cycles, **estimates}
+
+
+def _csynth_columns(synth: CsynthSummary) -> dict:
+    resources = {k: synth.resources.get(k) for k in ("LUT", "FF", "BRAM_18K", "DSP")}
+    return {"latency_cycles": synth.worst_latency, "interval": synth.interval_max, **resources}
+
+
+def read_as(kind: type[T], path: Path) -> T | None:
+    """The JSON file at `path` as `kind` (a type with from_dict), or None when there is none or it is not one."""
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        return kind.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
         return None
 
 
@@ -531,7 +535,7 @@ def run_sweep(
         keep = [
             r
             for r in requests
-            if (plan := read_json(r.final_dir.with_name("plan") / "plan.json")) and plan["verdict"] != "does not fit"
+            if (plan := read_as(Plan, r.final_dir.with_name("plan") / "plan.json")) and plan.verdict != NO_FIT
         ]
         console.print(f"sweep: --skip-infeasible drops {len(requests) - len(keep)} variant(s) that cannot fit")
         requests = keep

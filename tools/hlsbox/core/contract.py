@@ -50,6 +50,8 @@ def _build(cls, data):
         return {key: _build(args[1], value) for key, value in data.items()}
     if origin is tuple:
         return tuple(_build(args[0], value) for value in data)
+    if origin is list:
+        return [_build(args[0], value) for value in data]
     return data
 
 
@@ -664,3 +666,25 @@ class ErrorReport(_Json):
             return cls.from_dict(json.loads(path.read_text()))
         except (OSError, ValueError, TypeError):
             return None
+
+
+@dataclass(frozen=True)
+class VivadoResult(_Json):
+    """A Vivado step (csynth, cosim, export, vsynth): the command the host built, the tool's real exit status and
+    ERROR lines, what the step should have produced and did not, and hls4ml's reading of the reports."""
+
+    step: str
+    tool: str
+    command: tuple[str, ...]
+    tool_exit_code: int
+    # hls4ml's own record (parse_vivado_report: CSynthesisReport, CosimReport, VivadoSynthReport, ... as hls4ml
+    # gives them), with its parser's messages ("parser_messages") and, when it failed, why ("parse_error")
+    report: dict
+    missing_report: str | None = None  # in words; None also when the tool was stopped (it never got there)
+    stopped_at: str | None = None  # the log line at which hlsbox stopped the tool (a fatal message)
+    errors: tuple[str, ...] = ()  # the log's ERROR lines, the first 50
+    expected_report: str | None = None  # the hls4ml section the step must produce (export: none, an IP archive)
+    ip_archives: tuple[str, ...] = ()
+    chart: str | None = None  # resources.png: each resource against the part (from the csynth report)
+    fake_date: str | None = None  # the date the tool saw (libfaketime, the Y2K22 workaround)
+    manifest: dict[str, str] = field(default_factory=dict)  # what the step wants in the run's manifest

@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from hlsbox.core import kernels
-from hlsbox.core.contract import BatchNormNote, DescribeResult, ImageFlow, Verdict
+from hlsbox.core.contract import BatchNormNote, DescribeResult, ImageFlow, Verdict, _build_fields
 from hlsbox.core.estimator import (
     RESOURCES,
     Design,
@@ -121,22 +121,27 @@ class Plan:
     reuse_that_fits: dict[str, int] | None = None
     parts_that_fit: list[str] = field(default_factory=list)
     alternatives: list[Variant] = field(default_factory=list)  # the ways out that can be written as flows
-    kernel_problems: list[dict] = field(default_factory=list)  # layers whose hls4ml kernel would abort
+    kernel_problems: list[kernels.KernelProblem] = field(default_factory=list)  # layers whose hls4ml kernel would abort
     unfused_batchnorms: list[BatchNormNote] = field(default_factory=list)
     second_opinion: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Plan:
+        """A plan from its JSON (plan.json, to_dict's)."""
+        return _build_fields(cls, data)
 
-def kernel_problems(design: Design) -> list[dict]:
+
+def kernel_problems(design: Design) -> list[kernels.KernelProblem]:
     found = []
     for row in design.layers:
         if row.weighted:
             rf = row.reuse_used or 1
             problem = kernels.problem(row.name, row.layer_class, design.io_type, row.strategy, row.n_in, rf)
             if problem is not None:
-                found.append(asdict(problem))
+                found.append(problem)
     return found
 
 

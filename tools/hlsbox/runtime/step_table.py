@@ -133,6 +133,11 @@ class FitStep(Step):
 
 
 class VivadoStep(Step):
+    def read(self, result: dict) -> object:
+        from hlsbox.core.contract import VivadoResult
+
+        return VivadoResult.from_dict(result)
+
     def read_options(self, data: dict) -> object:
         from hlsbox.vivado.chain import VivadoParams
 

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hlsbox.core.contract import StepSpec
+from hlsbox.core.contract import StepSpec, VivadoResult
 from hlsbox.steps.protocol import phase
 
 # The hls4ml report section each step must produce.
@@ -122,16 +122,16 @@ def missing_report(step: str, report: dict, ip_archives: list[str], project: str
     return f"{step} produced no report: {REPORT_FILES[expected].format(p=project)} is missing"
 
 
-def exit_code_of(result: dict) -> int:
+def exit_code_of(result: VivadoResult) -> int:
     """The step's own status: the tool's, else 1 for an ERROR in its log or a missing report."""
-    if result.get("stopped_at"):
+    if result.stopped_at:
         return 1
-    if result["tool_exit_code"]:
-        return result["tool_exit_code"]
-    return 1 if result["errors"] or result["missing_report"] else 0
+    if result.tool_exit_code:
+        return result.tool_exit_code
+    return 1 if result.errors or result.missing_report else 0
 
 
-def run(spec: StepSpec) -> dict:
+def run(spec: StepSpec) -> VivadoResult:
     vivado, step, run_dir = spec.vivado, spec.step, spec.run_path
     project_dir = Path(vivado.project_dir)
     (project_dir / "build_opt.tcl").write_text(build_opt_tcl(vivado.options))
@@ -148,19 +148,19 @@ def run(spec: StepSpec) -> dict:
     report = parse_reports(project_dir)
     chart = resource_chart(report, run_dir / "resources.png", spec.flow.part)
     ip = sorted(str(p) for p in project_dir.glob("*_prj/solution1/impl/ip/*.zip"))
-    return {
+    return VivadoResult(
+        step=step,
+        tool=vivado.tool,
+        command=tuple(command),
+        tool_exit_code=exit_code,
+        report=report,
         # a tool stopped at a fatal message was never going to write its report: that is not news
-        "missing_report": None if stopped else missing_report(step, report, ip, spec.flow.project_name),
-        "step": step,
-        "tool": vivado.tool,
-        "command": command,
-        "tool_exit_code": exit_code,
-        "stopped_at": stopped,
-        "errors": errors[:50],
-        "report": report,
-        "expected_report": EXPECTED_REPORT.get(step),
-        "ip_archives": ip,
-        "chart": chart,
-        "fake_date": vivado.fake_date,
-        "manifest": {"faketime": vivado.fake_date} if vivado.fake_date else {},
-    }
+        missing_report=None if stopped else missing_report(step, report, ip, spec.flow.project_name),
+        stopped_at=stopped,
+        errors=tuple(errors[:50]),
+        expected_report=EXPECTED_REPORT.get(step),
+        ip_archives=tuple(ip),
+        chart=chart,
+        fake_date=vivado.fake_date,
+        manifest={"faketime": vivado.fake_date} if vivado.fake_date else {},
+    )

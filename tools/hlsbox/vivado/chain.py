@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from hlsbox.commands import plan as plans
-from hlsbox.core.contract import StepSpec, VivadoRun
+from hlsbox.core.contract import LayerRow, StepSpec, VivadoResult, VivadoRun
 from hlsbox.core.errors import BadInput
 from hlsbox.core.parts import resolve_device
 from hlsbox.runtime import engines, image, runner
@@ -98,7 +98,7 @@ def _diagnose(run_dir: Path) -> str | None:
     known = [f"{f.name}: {f.explanation}" for f in vivado_log.diagnose(lines)]
     result_file = run_dir / "result.json"
     if result_file.is_file():
-        missing = json.loads(result_file.read_text()).get("missing_report")
+        missing = VivadoResult.from_dict(json.loads(result_file.read_text())).missing_report
         if missing:
             known.append(f"The step's report is missing: {missing}.")
     return "\n".join(known) or None
@@ -122,7 +122,16 @@ class Tool:
     expected: str = ""  # what the plan expected of the design (shown when the tool goes silent)
 
 
-def run_vivado_step(console: Console, request: RunRequest) -> tuple[dict, Path]:
+@dataclass(frozen=True)
+class VivadoOutcome:
+    """A Vivado step on the host: its result, the layers of the project it built on, and its report.json."""
+
+    result: VivadoResult
+    layers: tuple[LayerRow, ...]  # the upstream convert's
+    report: report.SynthReport
+
+
+def run_vivado_step(console: Console, request: RunRequest) -> tuple[VivadoOutcome, Path]:
     params = VivadoParams.of(request)
     found = vivado.discover(params.vivado, request.flow.backend)  # on the host: no Vivado process
     if found.version is not None:  # the version its path gives: a wrong backend is said before the plan
@@ -185,15 +194,11 @@ def plan_summary(plan: plans.Plan) -> str:
     return f"The plan expected {shares} on {plan.part} ({plan.verdict})"
 
 
-def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[dict, Path]:
+def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[VivadoOutcome, Path]:
     """The request's step after the steps before it (run when missing or stale), with one probed install."""
     step = registry.step(request.step)
     upstream = request.replace(step=step.upstream, force=False)  # --force redoes this step, not the ones before
-    if step.upstream == "convert":
-        upstream_result, upstream_dir = runner.run_step(console, upstream.replace(options=None))
-    else:
-        upstream_result, upstream_dir = _run_chain(console, upstream, tool)
-    layers = upstream_result.get("layers", [])
+    layers, upstream_dir = _upstream(console, upstream, tool)
     upstream_key = json.loads((upstream_dir / "manifest.json").read_text())["cache_key"]
     params = VivadoParams.of(request)
     options = build_options(request.step, params.with_csim)
@@ -217,27 +222,37 @@ def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[dict,
         stall_note=tool.expected,
     )
     limits = replace(request.limits, network=params.network)
-    result, run_dir = runner.run_step(console, request.replace(extras=extras, limits=limits), step.module)
-    result["layers"] = layers
+    raw, run_dir = runner.run_step(console, request.replace(extras=extras, limits=limits), step.module)
+    result = step.read(raw)
     device = resolve_device(request.flow.part)
-    full = report.build_report({**result, "part": request.flow.part}, run_dir / "hls4ml_prj", layers, device)
-    (run_dir / "report.json").write_text(json.dumps(full, indent=2) + "\n")
-    result["full_report"] = full
-    return result, run_dir
+    full = report.build_report(result, request.flow.part, run_dir / "hls4ml_prj", layers, device)
+    full.write(run_dir / "report.json")
+    return VivadoOutcome(result, layers, full), run_dir
+
+
+def _upstream(console: Console, upstream: RunRequest, tool: Tool) -> tuple[tuple[LayerRow, ...], Path]:
+    """The upstream step run (convert, or a Vivado step and the ones before it): its project's layers and run dir."""
+    if upstream.step == "convert":
+        convert = registry.step("convert")
+        result, run_dir = runner.run_step(console, upstream.replace(options=None))
+        return convert.read(result).layers, run_dir
+    outcome, run_dir = _run_chain(console, upstream, tool)
+    return outcome.layers, run_dir
 
 
 def _needs_faketime(tool: Tool, params: VivadoParams) -> bool:
     return tool.install.y2k22_affected and params.y2k22_workaround
 
 
-def show(console: Console, result: dict, run_dir: Path) -> None:
-    if result.get("fake_date"):
+def show(console: Console, outcome: VivadoOutcome, run_dir: Path) -> None:
+    result = outcome.result
+    if result.fake_date:
         console.print(
-            f"[yellow]export ran with the clock at {result['fake_date']} (libfaketime): this release has the Y2K22 "
+            f"[yellow]export ran with the clock at {result.fake_date} (libfaketime): this release has the Y2K22 "
             "export bug (Xilinx AR 76960) and no patch; apply Xilinx's patch to run it on the real date.[/]"
         )
-    report.show(console, result["full_report"], f"{result['step']}: {run_dir}")
-    if result.get("chart"):
+    report.show(console, outcome.report, f"{result.step}: {run_dir}")
+    if result.chart:
         console.print(f"[green]Report:[/] {run_dir}/report.json   chart: {run_dir}/resources.png")
     else:
         console.print(f"[green]Report:[/] {run_dir}/report.json")
