@@ -92,7 +92,9 @@ def test_the_results_table_reads_each_variants_plan_and_report(tmp_path: Path):
     (variant,) = expand(BASE, parse_grid(["reuse_factor=4"]))
     base = tmp_path / variant.name / variant.flow.part
     dense = LayerRow("fc1", "Dense", index=2, outputs=10, reuse_asked=4, reuse_used=4, n_in=64, n_out=10, pixels=1)
-    described = DescribeResult("describe", 650, (64,), "io_parallel", (dense,), {})
+    described = DescribeResult(
+        step="describe", parameters=650, input_shape=(64,), io_type="io_parallel", layers=(dense,), hls_config={}
+    )
     device = resolve_device(variant.flow.part)
     plan = make_plan(described, image_flow(variant.flow), device)
     synth = CsynthSummary(5.0, 4.2, 12, 13, 4, 5, {"LUT": 900, "FF": 800, "BRAM_18K": 0, "DSP": 40, "URAM": None})
