@@ -233,10 +233,11 @@ def surrogate_points() -> list[Point]:
     found = []
     for record in records:
         opinion = surrogate.predict(record["features"], record["tool"], records, exclude=record["id"])
+        figures = opinion.figures if opinion else {}
         for quantity in (*RESOURCES, *TIMING):
-            if record["reported"].get(quantity) is not None and quantity in opinion:
+            if record["reported"].get(quantity) is not None and quantity in figures:
                 found.append(
-                    Point(record["id"], record["tool"], quantity, opinion[quantity], record["reported"][quantity])
+                    Point(record["id"], record["tool"], quantity, figures[quantity], record["reported"][quantity])
                 )
     return found
 

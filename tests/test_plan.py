@@ -121,9 +121,11 @@ def test_a_plan_survives_its_json():
     """plan.json (what the sweep reads back): every field, kernel problems and ways out as their types."""
     plan = make_plan(described(conv_row("p", 16, 32, 8, rf=32, k=1), conv_row("b", 32, 56, 8)), flow(), Z010)
     assert plan.kernel_problems and plan.alternatives and plan.unfused_batchnorms == []
+    assert plan.second_opinion and len(plan.second_opinion.neighbours) == 3 and "DSP" in plan.second_opinion.figures
     back = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
     assert back == plan
     assert back.kernel_problems[0].consequence == plan.kernel_problems[0].consequence
+    assert back.verdict is plan.verdict and back.second_opinion.neighbours == plan.second_opinion.neighbours
 
 
 @pytest.mark.parametrize(("dsp", "verdict"), [(40, FITS), (75, TIGHT), (120, NO_FIT)])

@@ -190,7 +190,7 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
     totals = Table(title="Totals against the part (band: where the real figure lies, from the estimator's error)")
     for column in ("resource", "estimate", "band", plan.device, "used", "2nd opinion"):
         totals.add_column(column, justify="left" if column == "resource" else "right")
-    second = plan.second_opinion or {}
+    second = plan.second_opinion.figures if plan.second_opinion else {}
     for resource, used in plan.utilisation.items():
         colour = "red" if used > 1 else "yellow" if used > 0.8 else "green"
         low, high = plan.bands[resource]
@@ -238,10 +238,9 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
     numbered = len(plan.alternatives)
     for index, way in enumerate(plan.ways_out, start=1):
         console.print(f"  {index}. {way}" if index <= numbered else f"  • {way}")
-    if second.get("neighbours"):
-        console.print(
-            f"[dim]2nd opinion: the recorded designs most like this one ({', '.join(second['neighbours'])}).[/]"
-        )
+    if plan.second_opinion:
+        alike = ", ".join(plan.second_opinion.neighbours)
+        console.print(f"[dim]2nd opinion: the recorded designs most like this one ({alike}).[/]")
     console.print(f"[dim]Estimator accuracy: README, 'Estimator accuracy'. Plan: {run_dir}/plan.json[/]")
 
 

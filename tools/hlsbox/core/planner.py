@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from hlsbox.core import kernels
+from hlsbox.core import kernels, surrogate
 from hlsbox.core.contract import BatchNormNote, DescribeResult, ImageFlow, Verdict, _build_fields
 from hlsbox.core.estimator import (
     RESOURCES,
@@ -114,7 +114,7 @@ class Plan:
     bands: dict[str, tuple[int, int]]
     capacity: dict[str, int]
     utilisation: dict[str, float]
-    verdict: str
+    verdict: Verdict
     latency_cycles: int
     interval_cycles: int
     ways_out: list[str]
@@ -123,7 +123,7 @@ class Plan:
     alternatives: list[Variant] = field(default_factory=list)  # the ways out that can be written as flows
     kernel_problems: list[kernels.KernelProblem] = field(default_factory=list)  # layers whose hls4ml kernel would abort
     unfused_batchnorms: list[BatchNormNote] = field(default_factory=list)
-    second_opinion: dict = field(default_factory=dict)
+    second_opinion: surrogate.Opinion | None = None  # None: no recorded design to compare with
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -193,7 +193,6 @@ def make_plan(described: DescribeResult, flow: ImageFlow, device: Device) -> Pla
         unfused_batchnorms=list(described.unfused_batchnorms),
     )
     plan.kernel_problems = kernel_problems(design)
-    from hlsbox.core import surrogate  # the second opinion: the nearest recorded designs
 
     plan.second_opinion = surrogate.opinion(design)
     if verdict != FITS or plan.kernel_problems:
@@ -206,7 +205,7 @@ def make_plan(described: DescribeResult, flow: ImageFlow, device: Device) -> Pla
     return plan
 
 
-def parts_better_than(design: Design, verdict: str) -> list[str]:
+def parts_better_than(design: Design, verdict: Verdict) -> list[str]:
     """The other parts on which the design as is fits (or, when it does not fit here, is at least tight)."""
     wanted = {FITS} if verdict == TIGHT else {FITS, TIGHT}
     return [
@@ -226,7 +225,7 @@ class Variant:
     """A what-if: the same model with another io_type, precision width or ReuseFactors."""
 
     label: str
-    verdict: str
+    verdict: Verdict
     totals: dict[str, int]
     utilisation: dict[str, float]
     latency_cycles: int

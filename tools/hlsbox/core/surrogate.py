@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hlsbox.core.estimator import Design
@@ -58,15 +59,23 @@ def load() -> list[dict]:
     return json.loads(DATA.read_text()) if DATA.is_file() else []
 
 
-def predict(query: dict[str, float], tool: str, records: list[dict], exclude: str | None = None) -> dict:
+@dataclass(frozen=True)
+class Opinion:
+    """What the nearest recorded designs really used, each scaled to this design's size (geometric mean)."""
+
+    neighbours: tuple[str, ...]  # their ids in tests/data/estimator
+    figures: dict[str, int] = field(default_factory=dict)  # per quantity they report (QUANTITIES)
+
+
+def predict(query: dict[str, float], tool: str, records: list[dict], exclude: str | None = None) -> Opinion | None:
     """The k nearest recorded designs of the same tool, and their figures scaled to the query's size."""
     candidates = [r for r in records if r["tool"] == tool and r["id"] != exclude] or [
         r for r in records if r["id"] != exclude
     ]
     if not candidates:
-        return {}
+        return None
     nearest = sorted(candidates, key=lambda r: _distance(query, r["features"]))[:NEIGHBOURS]
-    opinion: dict = {"neighbours": [r["id"] for r in nearest]}
+    figures = {}
     for quantity in QUANTITIES:
         logs = []
         for record in nearest:
@@ -77,13 +86,13 @@ def predict(query: dict[str, float], tool: str, records: list[dict], exclude: st
             shift = query[size] - record["features"][size] if size else 0.0
             logs.append(math.log2(max(value, 0.5)) + shift)
         if logs:
-            opinion[quantity] = round(2 ** (sum(logs) / len(logs)))
-    return opinion
+            figures[quantity] = round(2 ** (sum(logs) / len(logs)))
+    return Opinion(tuple(r["id"] for r in nearest), figures)
 
 
 def _distance(a: dict[str, float], b: dict[str, float]) -> float:
     return math.sqrt(sum((SCALE[k] * (a[k] - b[k])) ** 2 for k in SCALE))
 
 
-def opinion(design: Design) -> dict:
+def opinion(design: Design) -> Opinion | None:
     return predict(features(design), design.tool, load())
