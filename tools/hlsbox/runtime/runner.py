@@ -176,6 +176,11 @@ def cache_key(request: RunRequest, model_sha256: str, image_tag: str) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def cache_key_of(run_dir: Path) -> str:
+    """The inputs' key a finished run recorded (its manifest): what a step built on it adds to its own."""
+    return json.loads((run_dir / "manifest.json").read_text())["cache_key"]
+
+
 def last_good(final: Path, key: str) -> dict | None:
     """The result of the last good run when it had these very inputs."""
     try:

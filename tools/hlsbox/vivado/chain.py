@@ -199,7 +199,7 @@ def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[Vivad
     step = registry.step(request.step)
     upstream = request.replace(step=step.upstream, force=False)  # --force redoes this step, not the ones before
     layers, upstream_dir = _upstream(console, upstream, tool)
-    upstream_key = json.loads((upstream_dir / "manifest.json").read_text())["cache_key"]
+    upstream_key = runner.cache_key_of(upstream_dir)
     params = VivadoParams.of(request)
     options = build_options(request.step, params.with_csim)
     fake_date = vivado.Y2K22_FAKE_DATE if "export" in step.build_options and _needs_faketime(tool, params) else None
