@@ -331,6 +331,8 @@ class FitRun(_Json):
 
 @dataclass(frozen=True)
 class FitTarget(_Json):
+    """What fit was asked for: top-1 agreement to keep, share of the part to use, on which part."""
+
     agreement: float
     budget: float
     part: str
