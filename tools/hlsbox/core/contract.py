@@ -22,6 +22,7 @@ import typing
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import ClassVar
 
 
 class Verdict(str, Enum):
@@ -39,7 +40,7 @@ def _build(cls, data):
     if data is None:
         return None
     if dataclasses.is_dataclass(cls):
-        return cls.from_dict(data) if "from_dict" in vars(cls) else _build_fields(cls, data)
+        return cls.from_dict(data) if issubclass(cls, _Json) else _build_fields(cls, data)
     if isinstance(cls, type) and issubclass(cls, Enum):
         return cls(data)
     if origin in (typing.Union, types.UnionType):
@@ -65,10 +66,10 @@ def _build_fields(cls, data: dict):
 
 
 def _dump(value):
-    """The JSON form of a contract value (a type with its own to_dict gives its own)."""
+    """The JSON form of a contract value (a contract type gives its own)."""
+    if isinstance(value, _Json):
+        return value.to_dict()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        if "to_dict" in vars(type(value)):
-            return value.to_dict()
         return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):
         return value.value
@@ -79,19 +80,23 @@ def _dump(value):
     return value
 
 
-def _renamed(data: dict, old: str, new: str) -> dict:
-    """`data` with key `old` as `new`, first (a JSON name that is a Python keyword: "class")."""
-    data = dict(data)
-    return {new: data.pop(old), **data}
-
-
 class _Json:
+    """A contract type's JSON form: its fields, under the names JSON_NAMES gives where they differ (a Python
+    keyword, another tool's name), without the unset ones when OMIT_NONE."""
+
+    JSON_NAMES: ClassVar[dict[str, str]] = {}  # field -> its name in JSON
+    OMIT_NONE: ClassVar[bool] = False
+
     def to_dict(self) -> dict:
-        return {f.name: _dump(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        data = {f.name: _dump(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        if self.OMIT_NONE:
+            data = {k: v for k, v in data.items() if v is not None}
+        return {self.JSON_NAMES.get(k, k): v for k, v in data.items()}
 
     @classmethod
     def from_dict(cls, data: dict):
-        return _build_fields(cls, data)
+        python = {theirs: ours for ours, theirs in cls.JSON_NAMES.items()}
+        return _build_fields(cls, {python.get(k, k): v for k, v in data.items()})
 
 
 @dataclass(frozen=True)
@@ -290,13 +295,8 @@ class LayerRow(_Json):
     def zero_weights(self) -> int:
         return self.weights.zero if self.weights else 0
 
-    def to_dict(self) -> dict:
-        data = {k: v for k, v in super().to_dict().items() if v is not None}
-        return {"name": data.pop("name"), **_renamed(data, "layer_class", "class")}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> LayerRow:
-        return _build_fields(cls, _renamed(data, "class", "layer_class"))
+    JSON_NAMES: ClassVar[dict[str, str]] = {"layer_class": "class"}
+    OMIT_NONE = True
 
     def replace(self, **changes: object) -> LayerRow:
         return dataclasses.replace(self, **changes)
@@ -389,12 +389,7 @@ class FitLayer(_Json):
     max_abs_diff: float | None  # None: not traced
     relative_diff: float | None
 
-    def to_dict(self) -> dict:
-        return _renamed(super().to_dict(), "layer_class", "class")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> FitLayer:
-        return _build_fields(cls, _renamed(data, "class", "layer_class"))
+    JSON_NAMES: ClassVar[dict[str, str]] = {"layer_class": "class"}
 
 
 @dataclass(frozen=True)

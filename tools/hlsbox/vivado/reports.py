@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from rich.console import Console
 from rich.table import Table
@@ -36,15 +37,6 @@ def _number(value: object) -> Number | None:
     except (TypeError, ValueError):
         return None
     return int(number) if number.is_integer() else number
-
-
-def _renamed(data: dict, names: dict[str, str]) -> dict:
-    """`data` with the keys `names` has renamed (the others as they are)."""
-    return {names.get(key, key): value for key, value in data.items()}
-
-
-def _reversed(names: dict[str, str]) -> dict[str, str]:
-    return {theirs: ours for ours, theirs in names.items()}
 
 
 # CsynthSummary's fields and hls4ml's names of them (CSynthesisReport's keys, report.json's)
@@ -72,12 +64,7 @@ class CsynthSummary(_Json):
     resources: dict[str, Number | None] = field(default_factory=dict)  # used, per resource (RESOURCES)
     available: dict[str, Number | None] = field(default_factory=dict)  # the part's, as the tool states it
 
-    def to_dict(self) -> dict:
-        return _renamed(super().to_dict(), CSYNTH_KEYS)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> CsynthSummary:
-        return _build_fields(cls, _renamed(data, _reversed(CSYNTH_KEYS)))
+    JSON_NAMES: ClassVar[dict[str, str]] = CSYNTH_KEYS
 
 
 # CosimSummary's fields and hls4ml's names of them (CosimReport's keys, report.json's)
@@ -108,12 +95,8 @@ class CosimSummary(_Json):
     interval_max: Number | None = None
     interval_avg: Number | None = None
 
-    def to_dict(self) -> dict:
-        return _renamed({k: v for k, v in super().to_dict().items() if v is not None}, COSIM_KEYS)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> CosimSummary:
-        return _build_fields(cls, _renamed(data, _reversed(COSIM_KEYS)))
+    JSON_NAMES: ClassVar[dict[str, str]] = COSIM_KEYS
+    OMIT_NONE = True
 
 
 @dataclass(frozen=True)
