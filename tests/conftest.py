@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -14,6 +15,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the commands under test a terminal's Ctrl-C. A shell that starts the suite in the background
+    (`bash .ci/run &`, nohup) ignores SIGINT for it, an ignored signal stays ignored through exec, and every
+    signal test would then see its Ctrl-C do nothing. A caught signal resets to default on exec, so catching it
+    here gives each child the default disposition."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass
