@@ -40,7 +40,7 @@ def _build(cls, data):
     if data is None:
         return None
     if dataclasses.is_dataclass(cls):
-        return cls.from_dict(data) if issubclass(cls, _Json) else _build_fields(cls, data)
+        return cls.from_dict(data) if issubclass(cls, JsonRecord) else build_fields(cls, data)
     if isinstance(cls, type) and issubclass(cls, Enum):
         return cls(data)
     if origin in (typing.Union, types.UnionType):
@@ -56,7 +56,7 @@ def _build(cls, data):
     return data
 
 
-def _build_fields(cls, data: dict):
+def build_fields(cls, data: dict):
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - known
@@ -67,7 +67,7 @@ def _build_fields(cls, data: dict):
 
 def _dump(value):
     """The JSON form of a contract value (a contract type gives its own)."""
-    if isinstance(value, _Json):
+    if isinstance(value, JsonRecord):
         return value.to_dict()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)}
@@ -80,7 +80,7 @@ def _dump(value):
     return value
 
 
-class _Json:
+class JsonRecord:
     """A contract type's JSON form: its fields, under the names JSON_NAMES gives where they differ (a Python
     keyword, another tool's name), without the unset ones when OMIT_NONE."""
 
@@ -96,11 +96,11 @@ class _Json:
     @classmethod
     def from_dict(cls, data: dict):
         python = {theirs: ours for ours, theirs in cls.JSON_NAMES.items()}
-        return _build_fields(cls, {python.get(k, k): v for k, v in data.items()})
+        return build_fields(cls, {python.get(k, k): v for k, v in data.items()})
 
 
 @dataclass(frozen=True)
-class LayerTable(_Json):
+class LayerTable(JsonRecord):
     """One `[layers.<name>]` or `[layer_types.<class>]` table, as the flow writes it (None: not set)."""
 
     precision: dict[str, str] = field(default_factory=dict)
@@ -135,7 +135,7 @@ class LayerTable(_Json):
 
 
 @dataclass(frozen=True)
-class CsimInputs(_Json):
+class CsimInputs(JsonRecord):
     """The flow's [csim] table: which inputs C simulation, trace and fit use."""
 
     dataset: str = "random"
@@ -150,7 +150,7 @@ class CsimInputs(_Json):
 
 
 @dataclass(frozen=True)
-class ImageFlow(_Json):
+class ImageFlow(JsonRecord):
     """A flow as the image sees it: validated on the host, every default filled in."""
 
     name: str
@@ -211,7 +211,7 @@ WEIGHTED = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "
 
 
 @dataclass(frozen=True)
-class WeightStats(_Json):
+class WeightStats(JsonRecord):
     """A layer's constants quantised to its type: zeros, powers of two, and the odd parts' bit lengths."""
 
     total: int
@@ -221,7 +221,7 @@ class WeightStats(_Json):
 
 
 @dataclass(frozen=True)
-class StreamFifo(_Json):
+class StreamFifo(JsonRecord):
     """One output FIFO of a fork (Clone) in io_stream."""
 
     depth: int
@@ -230,7 +230,7 @@ class StreamFifo(_Json):
 
 
 @dataclass(frozen=True)
-class LayerRow(_Json):
+class LayerRow(JsonRecord):
     """One layer as hls4ml builds it (steps/describe.py writes it): what convert and csim show, what the plan's
     estimator and fit read, and what tests/data/estimator records. None: hls4ml has no such value for the layer.
     In JSON `layer_class` is "class", as hls4ml calls it."""
@@ -308,14 +308,14 @@ def layer_rows(rows: list[dict]) -> list[LayerRow]:
 
 
 @dataclass(frozen=True)
-class CsimCache(_Json):
+class CsimCache(JsonRecord):
     """csim and fit: the workspace's compiler cache, mounted."""
 
     ccache_dir: str
 
 
 @dataclass(frozen=True)
-class FitParams(_Json):
+class FitParams(JsonRecord):
     agreement: float = 0.99  # top-1 agreement with the frontend to keep, on calibration and held-out inputs
     budget: float = 0.8  # share of every resource of the part the design may use
     io_type: str = "auto"  # auto: io_parallel, io_stream only where io_parallel cannot fit
@@ -324,13 +324,13 @@ class FitParams(_Json):
 
 
 @dataclass(frozen=True)
-class FitRun(_Json):
+class FitRun(JsonRecord):
     params: FitParams
     cache_dir: str  # the probe cache, mounted
 
 
 @dataclass(frozen=True)
-class FitTarget(_Json):
+class FitTarget(JsonRecord):
     """What fit was asked for: top-1 agreement to keep, share of the part to use, on which part."""
 
     agreement: float
@@ -339,7 +339,7 @@ class FitTarget(_Json):
 
 
 @dataclass(frozen=True)
-class FitCalibration(_Json):
+class FitCalibration(JsonRecord):
     """The chosen types on the calibration inputs (fewer than asked for when the data have fewer)."""
 
     samples: int
@@ -348,7 +348,7 @@ class FitCalibration(_Json):
 
 
 @dataclass(frozen=True)
-class FitDesign(_Json):
+class FitDesign(JsonRecord):
     """One architecture fit estimated (the plan's estimator): io_type, strategy, ReuseFactors and what they cost."""
 
     io_type: str
@@ -374,7 +374,7 @@ class FitBound(FitDesign):
 
 
 @dataclass(frozen=True)
-class FitLayer(_Json):
+class FitLayer(JsonRecord):
     """One layer of the chosen design: its types, ReuseFactor, estimated cost and error against the frontend.
     In JSON `layer_class` is "class"."""
 
@@ -393,7 +393,7 @@ class FitLayer(_Json):
 
 
 @dataclass(frozen=True)
-class FitProbe(_Json):
+class FitProbe(JsonRecord):
     """One C simulation of the search, with the search's verdict on it."""
 
     agreement: float
@@ -408,7 +408,7 @@ class FitProbe(_Json):
 
 
 @dataclass(frozen=True)
-class FitResult(_Json):
+class FitResult(JsonRecord):
     """The `fit` step (result.json and fit.json): the new flow, the chosen design, how it was found and checked."""
 
     step: str
@@ -438,7 +438,7 @@ class FitResult(_Json):
 
 
 @dataclass(frozen=True)
-class BestDesign(_Json):
+class BestDesign(JsonRecord):
     """best.json: the best types fit has found so far, written at every accepted probe (what a stop keeps)."""
 
     layers: dict[str, LayerTable]
@@ -453,7 +453,7 @@ class BestDesign(_Json):
 
 
 @dataclass(frozen=True)
-class VivadoRun(_Json):
+class VivadoRun(JsonRecord):
     """A Vivado step: the tool, what build_prj.tcl switches on, the command line, the faked date, the log lines
     that stop the tool at once, and the copy of the upstream project."""
 
@@ -466,7 +466,7 @@ class VivadoRun(_Json):
 
 
 @dataclass(frozen=True)
-class ParetoPoint(_Json):
+class ParetoPoint(JsonRecord):
     """One variant of a sweep: its latency against the largest share of its part any resource takes."""
 
     variant: str
@@ -477,7 +477,7 @@ class ParetoPoint(_Json):
 
 
 @dataclass(frozen=True)
-class ParetoPlot(_Json):
+class ParetoPlot(JsonRecord):
     """The spec of the sweep's plot (steps/pareto.py), the one step that runs on no flow."""
 
     run_dir: str
@@ -488,7 +488,7 @@ class ParetoPlot(_Json):
 
 
 @dataclass(frozen=True)
-class StepSpec(_Json):
+class StepSpec(JsonRecord):
     """spec.json: everything a step in the image is given."""
 
     step: str
@@ -519,7 +519,7 @@ class StepSpec(_Json):
 
 
 @dataclass(frozen=True)
-class BatchNormNote(_Json):
+class BatchNormNote(JsonRecord):
     """A BatchNormalization hls4ml keeps apart from the layer before it (each costs a multiply per element)."""
 
     batchnorm: str
@@ -528,7 +528,7 @@ class BatchNormNote(_Json):
 
 
 @dataclass(frozen=True)
-class SetColumns(_Json):
+class SetColumns(JsonRecord):
     """What the flow sets per layer, for convert's table: type variables and other settings."""
 
     types: tuple[str, ...] = ()
@@ -536,7 +536,7 @@ class SetColumns(_Json):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ConvertedModel(_Json):
+class ConvertedModel(JsonRecord):
     """What `describe` and `convert` both report: the model as hls4ml converts it, layer by layer."""
 
     step: str
@@ -568,7 +568,7 @@ class ConvertResult(ConvertedModel):
 
 
 @dataclass(frozen=True)
-class TraceRow(_Json):
+class TraceRow(JsonRecord):
     """One layer's output in C simulation against the frontend's (hls4ml's trace)."""
 
     layer: str
@@ -582,7 +582,7 @@ class TraceRow(_Json):
 
 
 @dataclass(frozen=True)
-class Agreement(_Json):
+class Agreement(JsonRecord):
     """C simulation's outputs against the frontend's on the same inputs (and the labels, where there are)."""
 
     samples: int
@@ -594,7 +594,7 @@ class Agreement(_Json):
 
 
 @dataclass(frozen=True)
-class CsimBuild(_Json):
+class CsimBuild(JsonRecord):
     """How C simulation's library was built: fastcsim's fast build, or hls4ml's own (exact). `record` is the
     build's own record as fastcsim keeps it (units, phases, compiler memory), for the curious."""
 
@@ -608,7 +608,7 @@ class CsimBuild(_Json):
 
 
 @dataclass(frozen=True)
-class CsimResult(_Json):
+class CsimResult(JsonRecord):
     """The `csim` step: the agreement, the build, every layer and its trace."""
 
     step: str
@@ -630,7 +630,7 @@ class CsimResult(_Json):
 
 
 @dataclass(frozen=True)
-class ResultTable(_Json):
+class ResultTable(JsonRecord):
     """A step's result as one table (result.json's "table"): what the default view of a step shows."""
 
     title: str
@@ -640,7 +640,7 @@ class ResultTable(_Json):
 
 
 @dataclass(frozen=True)
-class TableResult(_Json):
+class TableResult(JsonRecord):
     """The result of a step whose answer is one table (the step table's default: `weights`)."""
 
     step: str
@@ -650,7 +650,7 @@ class TableResult(_Json):
 
 
 @dataclass(frozen=True)
-class ErrorReport(_Json):
+class ErrorReport(JsonRecord):
     """error.json: a step's refusal (bad input, exit 2) or explained failure (exit 1), with its hint."""
 
     kind: str
@@ -666,7 +666,7 @@ class ErrorReport(_Json):
 
 
 @dataclass(frozen=True)
-class VivadoResult(_Json):
+class VivadoResult(JsonRecord):
     """A Vivado step (csynth, cosim, export, vsynth): the command the host built, the tool's real exit status and
     ERROR lines, what the step should have produced and did not, and hls4ml's reading of the reports."""
 

@@ -10,11 +10,12 @@ its low end, "tight" between. Pure Python: used on the host and, by `fit`, in th
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from hlsbox.core import kernels, surrogate
-from hlsbox.core.contract import BatchNormNote, DescribeResult, ImageFlow, Verdict, _build_fields
+from hlsbox.core.contract import BatchNormNote, DescribeResult, ImageFlow, JsonRecord, Verdict
 from hlsbox.core.estimator import (
     RESOURCES,
     Design,
@@ -100,8 +101,10 @@ def verdict_of(totals: dict[str, int], device: Device, tool: str) -> tuple[dict[
     return share, TIGHT
 
 
-@dataclass
-class Plan:
+@dataclass(frozen=True)
+class Plan(JsonRecord):
+    """`hlsbox plan`'s answer (plan.json): the estimate against the part, its band, the verdict and the ways out."""
+
     flow: str
     part: str
     device: str
@@ -124,14 +127,6 @@ class Plan:
     kernel_problems: list[kernels.KernelProblem] = field(default_factory=list)  # layers whose hls4ml kernel would abort
     unfused_batchnorms: list[BatchNormNote] = field(default_factory=list)
     second_opinion: surrogate.Opinion | None = None  # None: no recorded design to compare with
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Plan:
-        """A plan from its JSON (plan.json, to_dict's)."""
-        return _build_fields(cls, data)
 
 
 def kernel_problems(design: Design) -> list[kernels.KernelProblem]:
@@ -191,18 +186,19 @@ def make_plan(described: DescribeResult, flow: ImageFlow, device: Device) -> Pla
         estimate.interval,
         [],
         unfused_batchnorms=list(described.unfused_batchnorms),
+        kernel_problems=kernel_problems(design),
+        second_opinion=surrogate.opinion(design),
     )
-    plan.kernel_problems = kernel_problems(design)
-
-    plan.second_opinion = surrogate.opinion(design)
-    if verdict != FITS or plan.kernel_problems:
-        plan.parts_that_fit = parts_better_than(design, verdict)
-        tries = alternatives(plan, design)
-        plan.alternatives = [t for t in tries if not (t.searched_reuse and t.reuse is None)]  # writable as flows
-        if verdict == NO_FIT:
-            plan.reuse_that_fits = tries[0].reuse  # the first alternative: this io_type, ReuseFactors that fit
-        plan.ways_out = ways_out(plan, tries)
-    return plan
+    if verdict == FITS and not plan.kernel_problems:
+        return plan
+    plan = dataclasses.replace(plan, parts_that_fit=parts_better_than(design, verdict))
+    tries = alternatives(plan, design)
+    return dataclasses.replace(
+        plan,
+        alternatives=[t for t in tries if not (t.searched_reuse and t.reuse is None)],  # writable as flows
+        reuse_that_fits=tries[0].reuse if verdict == NO_FIT else None,  # this io_type, ReuseFactors that fit
+        ways_out=ways_out(plan, tries),
+    )
 
 
 def parts_better_than(design: Design, verdict: Verdict) -> list[str]:

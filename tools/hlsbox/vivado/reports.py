@@ -22,7 +22,7 @@ from typing import ClassVar
 from rich.console import Console
 from rich.table import Table
 
-from hlsbox.core.contract import LayerRow, VivadoResult, _build_fields, _Json
+from hlsbox.core.contract import JsonRecord, LayerRow, VivadoResult, build_fields
 from hlsbox.core.parts import Device
 from hlsbox.runtime.tables import cell_limit, print_table
 
@@ -51,7 +51,7 @@ CSYNTH_KEYS = {
 
 
 @dataclass(frozen=True)
-class CsynthSummary(_Json):
+class CsynthSummary(JsonRecord):
     """C synthesis as hls4ml's CSynthesisReport states it (from the csynth .xml), as numbers. None: the report
     states no such value."""
 
@@ -81,7 +81,7 @@ COSIM_KEYS = {
 
 
 @dataclass(frozen=True)
-class CosimSummary(_Json):
+class CosimSummary(JsonRecord):
     """C/RTL co-simulation as hls4ml's CosimReport states it: the cosim .rpt's first RTL row that ran, its
     latency and interval replaced by the transactions' (with their averages) where the tool wrote them. None:
     not stated (NA); left out of the JSON, as hls4ml leaves it out."""
@@ -100,7 +100,7 @@ class CosimSummary(_Json):
 
 
 @dataclass(frozen=True)
-class SynthInstance(_Json):
+class SynthInstance(JsonRecord):
     """One instance of the csynth .rpt's Instance tables (one per layer function in hls4ml designs): its
     resources and latency. In JSON each resource is a key of its own, as the report's columns."""
 
@@ -119,14 +119,14 @@ class SynthInstance(_Json):
     def from_dict(cls, data: dict) -> SynthInstance:
         resources = {key: value for key, value in data.items() if key in RESOURCES}
         rest = {key: value for key, value in data.items() if key not in RESOURCES}
-        return _build_fields(cls, {**rest, "resources": resources})
+        return build_fields(cls, {**rest, "resources": resources})
 
     def resource(self, name: str) -> Number:
         return self.resources.get(name, 0)
 
 
 @dataclass(frozen=True)
-class SynthReport(_Json):
+class SynthReport(JsonRecord):
     """report.json: what each report of a Vivado step says, as numbers, with the part's capacity and the
     per-layer breakdown. None: the step made no such report (left out of the JSON)."""
 
