@@ -148,3 +148,21 @@ def test_a_requests_own_options_survive_the_sweeps_json(tmp_path: Path):
     ):
         request = RunRequest(step, flow, flow_file, Workspace(tmp_path, tmp_path / "build"), options=options)
         assert RunRequest.from_json(request.to_json()).options == options
+
+
+def test_a_request_file_with_an_option_this_hlsbox_lacks_is_refused_cleanly(tmp_path: Path):
+    """An unknown option in a request file (another hlsbox's sweep) is named, exit 2, not run with it dropped."""
+    from hlsbox.runtime.request import RunRequest, Workspace
+    from hlsbox.vivado.chain import VivadoParams
+    from tests.conftest import assert_clean_error, run_cli
+
+    flow_file = tmp_path / "f.toml"
+    flow_file.write_text('name = "f"\nmodel = "m.keras"\n')
+    request = RunRequest("csynth", Flow(name="f", model="m.keras"), flow_file, Workspace(tmp_path, tmp_path / "b"))
+    data = json.loads(request.replace(options=VivadoParams()).to_json())
+    data["options"]["keep_going"] = True
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(data))
+    result = run_cli("run-request", str(path), cwd=tmp_path)
+    assert_clean_error(result, 2, "is not one this hlsbox reads", "VivadoParams has no field keep_going")
+    assert not (tmp_path / "b").exists()

@@ -315,7 +315,13 @@ def run_request(path: Annotated[Path, typer.Argument(help="A run request as JSON
     """Run one serialised request: what a sweep's executors (local, Slurm) start for each variant."""
     if not path.is_file():
         raise BadInput(f"Run request '{path}' does not exist.", "Requests are written by `hlsbox sweep`.")
-    request = RunRequest.from_json(path.read_text())
+    try:
+        request = RunRequest.from_json(path.read_text())
+    except (ValueError, KeyError, TypeError) as err:  # json's errors are ValueErrors
+        raise BadInput(
+            f"Run request '{path}' is not one this hlsbox reads ({type(err).__name__}: {err}).",
+            "Requests are written by `hlsbox sweep` of the same hlsbox: run the sweep again to write them anew.",
+        ) from None
     run_and_show(request)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
@@ -64,7 +63,7 @@ def with_fit_cache(request: RunRequest) -> RunRequest:
             extras,
             spec={**extras.spec, "fit": FitRun(params, str(cache))},
             mounts=(*extras.mounts, Mount(cache, cache, read_only=False)),
-            cache_inputs={**extras.cache_inputs, "fit": asdict(params)},
+            cache_inputs={**extras.cache_inputs, "fit": params.to_dict()},
         )
     )
 

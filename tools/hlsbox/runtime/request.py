@@ -7,10 +7,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Protocol
 
 from hlsbox.config.flow import Flow, load_flow
-from hlsbox.core.contract import FitParams, StepSpec
+from hlsbox.core.contract import FitParams, JsonRecord, StepSpec
 from hlsbox.runtime.engines import Limits, Mount
 
 
@@ -24,21 +24,17 @@ class Workspace:
 
 
 class StepOptions(Protocol):
-    """A step's own options (a dataclass: JSON for sweeps' executors through dataclasses.asdict)."""
+    """A step's own options (a JsonRecord: JSON for sweeps' executors; the step's read_options reads them back)."""
 
-    __dataclass_fields__: ClassVar[dict]
+    def to_dict(self) -> dict: ...
 
 
 @dataclass(frozen=True)
-class FitOptions:
+class FitOptions(JsonRecord):
     """`hlsbox fit`'s options: the search's parameters and where the new flow goes."""
 
     params: FitParams
     out: str
-
-    @classmethod
-    def from_dict(cls, data: dict) -> FitOptions:
-        return cls(FitParams.from_dict(data["params"]), data["out"])
 
 
 @dataclass(frozen=True)
@@ -96,7 +92,7 @@ class RunRequest:
                 "stall_warn": self.stall_warn,
                 "stall_kill": self.stall_kill,
                 "hang_after": self.hang_after,
-                "options": dataclasses.asdict(self.options) if self.options is not None else None,
+                "options": self.options.to_dict() if self.options is not None else None,
             },
             indent=1,
         )

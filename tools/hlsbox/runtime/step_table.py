@@ -141,7 +141,7 @@ class VivadoStep(Step):
     def read_options(self, data: dict) -> object:
         from hlsbox.vivado.chain import VivadoParams
 
-        return VivadoParams(**data)
+        return VivadoParams.from_dict(data)
 
     def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
         from hlsbox.vivado import chain

@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from hlsbox.commands import plan as plans
-from hlsbox.core.contract import LayerRow, StepSpec, VivadoResult, VivadoRun
+from hlsbox.core.contract import JsonRecord, LayerRow, StepSpec, VivadoResult, VivadoRun
 from hlsbox.core.errors import BadInput
 from hlsbox.core.parts import resolve_device
 from hlsbox.runtime import engines, image, runner
@@ -33,7 +33,7 @@ BUILD_OPTIONS = ("reset", "csim", "synth", "cosim", "validation", "export", "vsy
 
 
 @dataclass(frozen=True)
-class VivadoParams:
+class VivadoParams(JsonRecord):
     """The Vivado options of a request (its `options`)."""
 
     vivado: str | None = None  # the install asked for; discovered when None
