@@ -40,6 +40,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
 sys.path.insert(0, str(REPO))
 from hlsbox.config.flow import load_flow  # noqa: E402
+from hlsbox.core.contract import FitResult  # noqa: E402
+from hlsbox.core.planner import Plan  # noqa: E402
 
 NATIVE_VENV = REPO / "build" / "bench" / "native-venv"
 BEFORE = REPO / "tests" / "bench" / "results" / "bench-20261125-1820.json"  # fit before the lower bound
@@ -229,30 +231,33 @@ def fit(cap: int) -> dict:
         part = extra[-1] if "--part" in extra else loaded.part
         fit_json = REPO / "build" / stem / part / "fit" / "fit.json"
         if code == 0:
-            result = json.loads(fit_json.read_text())
-            row.update(
-                probes=len(result["probes"]),
-                probes_run=result["probes_run"],
-                held_out=result["held_out"],
-                design=result["design"],
-            )
+            row.update(fit_summary(FitResult.from_dict(json.loads(fit_json.read_text()))))
             original = hlsbox_run("plan", "--flow", flow, "--force", *(("--part", part) if "--part" in extra else ()))
-            plan = json.loads((REPO / "build" / stem / part / "plan" / "plan.json").read_text())
-            row["original"] = {"totals": plan["totals"], "verdict": plan["verdict"], "plan_exit": original[1]}
-        if fit_json.is_file() and code == 0:
-            row.update(probe_times(json.loads(fit_json.read_text())))
+            plan = Plan.from_dict(json.loads((REPO / "build" / stem / part / "plan" / "plan.json").read_text()))
+            row["original"] = {"totals": plan.totals, "verdict": str(plan.verdict), "plan_exit": original[1]}
         rows[name] = row
         print(f"bench: fit {name}: exit {code} in {seconds / 60:.1f} min", flush=True)
     return rows
 
 
-def probe_times(result: dict) -> dict:
+def fit_summary(result: FitResult) -> dict:
+    """What the bench records of a fit: its probes, the held-out check, the design, and the probe times."""
+    return {
+        "probes": len(result.probes),
+        "probes_run": result.probes_run,
+        "held_out": result.held_out.to_dict(),
+        "design": result.design.to_dict(),
+        **probe_times(result),
+    }
+
+
+def probe_times(result: FitResult) -> dict:
     """The median probe built in this run (cached ones left out) and the median of each of its phases."""
-    built = [p for p in result["probes"] if not p.get("cached")]
+    built = [p for p in result.probes if not p.cached]
     if not built:
         return {}
-    phases = {k: round(statistics.median(p["phases"][k] for p in built), 2) for k in built[0].get("phases", {})}
-    return {"probe_median_s": round(statistics.median(p["seconds"] for p in built), 2), "probe_phases_s": phases}
+    phases = {k: round(statistics.median(p.phases[k] for p in built), 2) for k in built[0].phases}
+    return {"probe_median_s": round(statistics.median(p.seconds for p in built), 2), "probe_phases_s": phases}
 
 
 def fit_speed(real_seed_flow: str | None, part: str | None, agreement: float = 0.99) -> dict:
@@ -281,9 +286,7 @@ def fit_speed(real_seed_flow: str | None, part: str | None, agreement: float = 0
         }
         fit_json = REPO / "build" / loaded.name / (part or loaded.part) / "fit" / "fit.json"
         if code == 0 and fit_json.is_file():
-            result = json.loads(fit_json.read_text())
-            row.update(probes=len(result["probes"]), held_out=result["held_out"], **probe_times(result))
-            row.update(design=result["design"], probes_run=result["probes_run"])
+            row.update(fit_summary(FitResult.from_dict(json.loads(fit_json.read_text()))))
         else:
             row["message"] = said
         rows["real_seed"], rows["real_seed_before"] = row, REAL_SEED_BEFORE
