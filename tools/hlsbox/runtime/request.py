@@ -7,7 +7,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from hlsbox.config.flow import Flow, load_flow
 from hlsbox.core.contract import FitParams, JsonRecord, StepSpec
@@ -21,12 +20,6 @@ class Workspace:
 
     def run_dir(self, flow: Flow, step: str) -> Path:
         return self.build / flow.name / flow.part / step
-
-
-class StepOptions(Protocol):
-    """A step's own options (a JsonRecord: JSON for sweeps' executors; the step's read_options reads them back)."""
-
-    def to_dict(self) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -64,7 +57,7 @@ class RunRequest:
     stall_kill: bool = False  # stop the step when it stalls
     hang_after: float | None = None  # seconds silent and idle before the step is hung; None: the flow's or 5 min
     run_name: str | None = None  # the run dir's name; default: the step's
-    options: StepOptions | None = None  # the step's own options (VivadoParams, FitOptions); the step reads them
+    options: JsonRecord | None = None  # the step's own options (VivadoParams, FitOptions); read_options reads them
     extras: StepExtras = field(default_factory=StepExtras)
 
     @property
