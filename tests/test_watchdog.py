@@ -110,6 +110,9 @@ BLOCKED_STEP = textwrap.dedent(
 )
 
 
+WHOLE_DUMP = ("feed_a_worker_that_is_gone", "Current thread", "in <module>")  # the blocked thread and the main one
+
+
 def test_sigusr1_dumps_every_threads_stack_of_a_blocked_step(tmp_path: Path):
     """The dump the watchdog asks for before it stops a hung step: written even with a thread blocked in a
     pipe write (the fit deadlock of issue 18)."""
@@ -123,13 +126,14 @@ def test_sigusr1_dumps_every_threads_stack_of_a_blocked_step(tmp_path: Path):
             assert pid == proc.pid
             os.kill(pid, signal.SIGUSR1)
             deadline = time.monotonic() + 10
-            while "feed_a_worker_that_is_gone" not in (tmp_path / "stacks.txt").read_text():
-                assert time.monotonic() < deadline, (tmp_path / "stacks.txt").read_text()
+            # faulthandler writes thread by thread, the current (main) thread last: wait for the whole dump,
+            # not only its first thread, before the step is killed
+            while not all(mark in (stacks := (tmp_path / "stacks.txt").read_text()) for mark in WHOLE_DUMP):
+                assert time.monotonic() < deadline, stacks
                 time.sleep(0.05)
         finally:
             proc.kill()
-    stacks = (tmp_path / "stacks.txt").read_text()
-    assert "Current thread" in stacks and "in <module>" in stacks  # the main thread too
+    assert all(mark in (tmp_path / "stacks.txt").read_text() for mark in WHOLE_DUMP)
 
 
 def test_a_step_that_ends_by_itself_leaves_no_dump_files(tmp_path: Path):
