@@ -11,12 +11,15 @@ import pytest
 
 from hlsbox.config.flow import CsimSettings, Flow, LayerSettings, image_flow
 from hlsbox.core.contract import (
+    CsimBuild,
     CsimInputs,
     ErrorReport,
     FitParams,
     FitRun,
     ImageFlow,
     LayerTable,
+    LibraryBuild,
+    SplitPhases,
     StepSpec,
     Verdict,
     VivadoResult,
@@ -166,3 +169,21 @@ def test_a_request_file_with_an_option_this_hlsbox_lacks_is_refused_cleanly(tmp_
     result = run_cli("run-request", str(path), cwd=tmp_path)
     assert_clean_error(result, 2, "is not one this hlsbox reads", "VivadoParams has no field keep_going")
     assert not (tmp_path / "b").exists()
+
+
+def test_the_c_builds_record_survives_json_and_reads_as_fastcsim_built_it():
+    """csim's build in result.json: fastcsim's split compile, nested, read back as its types (not a dict by key)."""
+    from hlsbox.cli.views import build_note
+
+    phases = SplitPhases(plan=0.1, pch=0.0, compile=2.4, link=0.2)
+    split = LibraryBuild("prj/firmware/myproject-1.so", 2.7, True, units=23, layers=17, from_cache=19, phases=phases)
+    fast = CsimBuild("fast", 3.1, classes=6, copies_replaced=40_000, library=split)
+    back = CsimBuild.from_dict(json.loads(json.dumps(fast.to_dict())))
+    assert back == fast and back.library.phases.compile == 2.4
+    assert build_note(back).endswith("23 units, 19 from the cache")
+    unsplit = LibraryBuild("x.so", 9.0, False, ccache=True, not_split="the precompiled header did not build")
+    assert CsimBuild("fast", 9.5, library=unsplit).ccache
+    assert (
+        build_note(CsimBuild("fast", 9.5, library=unsplit)) == "hls4ml's sources, translation units in parallel, ccache"
+    )
+    assert build_note(CsimBuild("exact", 900.0, reason="csim.exact_build")) == "hls4ml's own build: csim.exact_build"

@@ -173,13 +173,13 @@ def run_case(name, model_name, strategy, reuse, precision=None):
     row = {"case": name, "classes": len(recs), "unrecognised": [str(r) for r in fastcsim.unrecognised(recs)]}
     row["mapping_ok"], row["cxx"] = fastcsim.verify_cxx(project, recs, with_generated=True, log=None)
     fast = fastcsim.fast_compile(hls_model, TREE, log=None)
-    row["mode"] = fast["mode"]
-    row.update({k: fast.get(k) for k in ("split", "units", "compiled", "from_cache")})
+    row["mode"] = fast.mode
+    row.update({k: getattr(fast.library, k, None) for k in ("split", "units", "compiled", "from_cache")})
     rng = np.random.default_rng(sum(map(ord, name)))
     x = np.ascontiguousarray(rng.uniform(-4, 4, (N_INPUTS, *keras_model.input_shape[1:])).astype(np.float32))
     y_fast = np.array(hls_model.predict(x))
     exact = fastcsim.build(project, parallel=False, log=None)  # hls4ml's own build_lib.sh, unchanged
-    fastcsim.attach(hls_model, exact["lib"])
+    fastcsim.attach(hls_model, exact.lib)
     y_exact = np.array(hls_model.predict(x))
     if name == "conv2d_mix_latency":
         row["negative_control_differs"] = negative_control(project, hls_model, x, y_exact)
@@ -187,8 +187,8 @@ def run_case(name, model_name, strategy, reuse, precision=None):
         inputs=len(x),
         identical=bool(np.array_equal(y_fast, y_exact)),
         nonzero=float(np.mean(y_exact != 0)),
-        fast_seconds=round(fast.get("total_seconds", 0), 2),
-        exact_seconds=round(exact["seconds"], 2),
+        fast_seconds=round(fast.seconds, 2),
+        exact_seconds=round(exact.seconds, 2),
         generated_kb=round(os.path.getsize(os.path.join(project, "firmware/nnet_utils/nnet_code_gen.h")) / 1024),
     )
     return row
@@ -237,7 +237,7 @@ def negative_control(project, hls_model, x, y_exact):
     args = [a.strip() for a in match.group(1).split(",")]
     args[8] = str(int(args[8]) + 1)  # PL, the left padding
     code_gen.write_text(text[: match.start(1)] + ", ".join(args) + text[match.end(1) :])
-    fastcsim.attach(hls_model, fastcsim.build(TREE, log=None)["lib"])
+    fastcsim.attach(hls_model, fastcsim.build(TREE, log=None).lib)
     return not np.array_equal(np.array(hls_model.predict(x)), y_exact)
 
 

@@ -44,7 +44,7 @@ def library():
     )
     hls_model.write()
     built = fastcsim.fast_compile(hls_model, "/tmp/parallel-tree", log=None)
-    return hls_model, built["mode"]
+    return hls_model, built.mode
 
 
 def children() -> list[int]:

@@ -79,20 +79,24 @@ def show_csim(console: Console, result: CsimResult, run_dir: str) -> None:
     if result.keras_accuracy is not None and result.hls_accuracy is not None:
         table.add_row(f"{ref} accuracy (labels)", f"{result.keras_accuracy:.1%}")
         table.add_row("HLS accuracy (labels)", f"{result.hls_accuracy:.1%}")
-    table.add_row("g++ compile", f"{result.compile_seconds:.1f} s ({_build_note(result.build)})")
+    table.add_row("g++ compile", f"{result.compile_seconds:.1f} s ({build_note(result.build)})")
     table.add_row("HLS predict", f"{result.predict_seconds:.2f} s")
     print_table(console, table)
     show_trace(console, result)
     console.print(f"[green]Results:[/] {run_dir}/result.json")
 
 
-def _build_note(build: CsimBuild) -> str:
-    if build.mode == "fast":
-        cached = ", ccache" if build.ccache else ""
-        if not build.classes:
-            return f"hls4ml's build, translation units in parallel{cached}"
-        return f"fast build: {build.classes} im2col classes, {build.copies_replaced:,} copies as loops{cached}"
-    return "hls4ml's own build" + (f": {build.reason[:80]}" if build.reason else "")
+def build_note(build: CsimBuild) -> str:
+    if build.mode != "fast":
+        return "hls4ml's own build" + (f": {build.reason[:80]}" if build.reason else "")
+    library = build.library
+    if library is not None and library.split:
+        units = f"{library.units} units, {library.from_cache} from the cache"
+    else:
+        units = "translation units in parallel" + (", ccache" if build.ccache else "")
+    if not build.classes:
+        return f"hls4ml's sources, {units}"
+    return f"fast build: {build.classes} im2col classes, {build.copies_replaced:,} copies as loops; {units}"
 
 
 def show_trace(console: Console, result: CsimResult) -> None:

@@ -594,17 +594,53 @@ class Agreement(JsonRecord):
 
 
 @dataclass(frozen=True)
+class SplitPhases(JsonRecord):
+    """The split build's seconds by phase: cutting the sources, the precompiled header, the units, the link."""
+
+    plan: float
+    pch: float
+    compile: float
+    link: float
+
+
+@dataclass(frozen=True)
+class LibraryBuild(JsonRecord):
+    """One compile of a C-simulation library by fastcsim (steps/fastcsim/build.py): split, each layer its own unit
+    against one precompiled header with the objects cached by content, or build_lib.sh's own units in parallel."""
+
+    lib: str  # the shared library, named as build_lib.sh names it
+    seconds: float
+    split: bool
+    parallel: bool = True
+    ccache: bool = False
+    units: int = 0  # translation units of the split build
+    layers: int = 0
+    compiled: int = 0  # units compiled this time; the others came from the cache
+    from_cache: int = 0
+    pch_cached: bool = False
+    phases: SplitPhases | None = None
+    peak_tree_rss_mb: float | None = None  # the compilers' summed memory at its peak (unsplit build)
+    max_rss_mb: float | None = None  # the largest single compiler (unsplit build)
+    not_split: str | None = None  # why the split build did not apply, when it did not
+
+
+@dataclass(frozen=True)
 class CsimBuild(JsonRecord):
-    """How C simulation's library was built: fastcsim's fast build, or hls4ml's own (exact). `record` is the
-    build's own record as fastcsim keeps it (units, phases, compiler memory), for the curious."""
+    """How C simulation's library was built: fastcsim's fast build (`library`: its compile), or hls4ml's own
+    (exact, with the reason)."""
 
     mode: str  # "fast" or "exact"
-    seconds: float
+    seconds: float  # from the written project to the loaded library
     reason: str | None = None  # why hls4ml's own build
     classes: int = 0  # im2col classes fastcsim replaced (0: hls4ml's sources, split and in parallel)
     copies_replaced: int = 0
-    ccache: bool = False
-    record: dict = field(default_factory=dict)
+    generated_bytes: int = 0  # the size of the generated classes replaced
+    prepare_seconds: float = 0.0  # recognising and proving them
+    library: LibraryBuild | None = None
+
+    @property
+    def ccache(self) -> bool:
+        return bool(self.library and self.library.ccache)
 
 
 @dataclass(frozen=True)

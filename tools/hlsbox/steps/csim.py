@@ -179,21 +179,12 @@ def build_library(hls_model, flow: ImageFlow, cache: CsimCache | None) -> CsimBu
     hls_model.write()
     ccache = cache.ccache_dir if cache else None
     try:
-        info = fastcsim.fast_compile(hls_model, TREE_DIR, ccache)
+        build = fastcsim.fast_compile(hls_model, TREE_DIR, ccache)
     except fastcsim.BuildFailed as failed:
         layers = describe.layer_rows(hls_model)
         raise compile_check.explain(failed.output, TREE_DIR, layers, "g++ could not build the C simulation") from None
     fastcsim.patch_compile(hls_model, tree_dir=TREE_DIR, ccache_dir=ccache)  # trace() compiles again: fast too
-    fast = info["mode"] == "fast"
-    return CsimBuild(
-        mode=info["mode"],
-        seconds=info["total_seconds"] if fast else info["seconds"],
-        reason=info.get("reason"),
-        classes=info.get("classes", 0),
-        copies_replaced=info.get("copies_replaced", 0),
-        ccache=bool(info.get("ccache")),
-        record=info,
-    )
+    return build
 
 
 def check_first_input(hls_model, x: np.ndarray, flow: ImageFlow, layers: list[LayerRow]) -> None:

@@ -13,7 +13,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 
+from hlsbox.core.contract import CsimBuild, LibraryBuild
 from hlsbox.steps.fastcsim import split as splitting
 from hlsbox.steps.fastcsim.recognise import Unrecognised, recognise, unrecognised
 from hlsbox.steps.fastcsim.tree import make_fast_tree
@@ -66,18 +68,18 @@ def split_cache(ccache_dir):
     )
 
 
-def build(tree_dir, parallel=True, ccache_dir=None, log=print, split=False):
+def build(tree_dir, parallel=True, ccache_dir=None, log=print, split=False) -> LibraryBuild:
     """Compile tree_dir (a fast tree or any written project) as its build_lib.sh does: same compiler, flags and
     library name. parallel: the translation units run concurrently. split: each layer in its own unit, against one
     precompiled header, objects cached by content (split.py; the same sources, cut at the layer calls), else
     (or when split.py does not know the project's shape) build_lib.sh's own two units.
     ccache_dir: compile through ccache with its cache there (when ccache is installed); the split build's cache
-    is beside it. Returns dict(lib=..., seconds=..., peak_tree_rss_mb=..., max_rss_mb=..., ccache=bool)."""
+    is beside it. BuildFailed (with the compiler's output) when g++ fails."""
     tree_dir = os.path.abspath(tree_dir)
     not_split = None
     if split:
         try:
-            return {**splitting.build(tree_dir, split_cache(ccache_dir), log=log), "ccache": False, "parallel": True}
+            return splitting.build(tree_dir, split_cache(ccache_dir), log=log)
         except splitting.NotSplit as why:
             not_split = str(why)[:1000]
             if log:
@@ -100,16 +102,24 @@ def build(tree_dir, parallel=True, ccache_dir=None, log=print, split=False):
     lib = lib_path(tree_dir)
     if os.path.exists(lib):
         os.remove(lib)
-    res = measure(["bash", name], cwd=tree_dir, env=env)
-    if res["returncode"] != 0 or not os.path.isfile(lib):
-        raise BuildFailed(res["output"])
-    res.update(lib=lib, ccache=bool(launcher), parallel=parallel, split=False, not_split=not_split)
+    run = measure(["bash", name], cwd=tree_dir, env=env)
+    if run.returncode != 0 or not os.path.isfile(lib):
+        raise BuildFailed(run.output)
     if log:
         log(
-            f"fastcsim: built {os.path.basename(lib)} in {res['seconds']:.1f} s, peak memory of the compilers "
-            f"{res['peak_tree_rss_mb']:.0f} MB{' (through ccache)' if launcher else ''}"
+            f"fastcsim: built {os.path.basename(lib)} in {run.seconds:.1f} s, peak memory of the compilers "
+            f"{run.peak_tree_rss_mb:.0f} MB{' (through ccache)' if launcher else ''}"
         )
-    return res
+    return LibraryBuild(
+        lib=lib,
+        seconds=run.seconds,
+        split=False,
+        parallel=parallel,
+        ccache=bool(launcher),
+        peak_tree_rss_mb=run.peak_tree_rss_mb,
+        max_rss_mb=run.max_rss_mb,
+        not_split=not_split,
+    )
 
 
 def _tree_rss_kb(root_pid):
@@ -138,7 +148,19 @@ def _tree_rss_kb(root_pid):
     return total, largest
 
 
-def measure(cmd, cwd=None, env=None, interval=0.05):
+@dataclass(frozen=True)
+class Measured:
+    """A command's run: wall seconds, its process tree's peak memory (summed, and its largest process), its exit
+    code and output."""
+
+    seconds: float
+    peak_tree_rss_mb: float
+    max_rss_mb: float
+    returncode: int
+    output: str
+
+
+def measure(cmd, cwd=None, env=None, interval=0.05) -> Measured:
     """Run cmd; return wall seconds, the peak of the summed RSS of its process tree (sampled from /proc
     every `interval` s, so parallel compilers count together), the largest single-process RSS seen, the
     exit code and the output.  (wait4's ru_maxrss is not used: on Linux a forked child inherits the
@@ -159,13 +181,7 @@ def measure(cmd, cwd=None, env=None, interval=0.05):
     out = proc.communicate()[0]
     done.set()
     th.join()
-    return dict(
-        seconds=time.time() - t0,
-        peak_tree_rss_mb=peak[0] / 1024,
-        max_rss_mb=peak[1] / 1024,
-        returncode=proc.returncode,
-        output=out.decode(errors="replace"),
-    )
+    return Measured(time.time() - t0, peak[0] / 1024, peak[1] / 1024, proc.returncode, out.decode(errors="replace"))
 
 
 def attach(hls_model, lib):
@@ -186,7 +202,7 @@ def attach(hls_model, lib):
     return hls_model
 
 
-def fast_compile(hls_model, tree_dir, ccache_dir=None, log=print):
+def fast_compile(hls_model, tree_dir, ccache_dir=None, log=print) -> CsimBuild:
     """Drop-in for hls_model.compile() after hls_model.write(): recognise and prove the generated classes,
     check the C++ template, make the fast tree in tree_dir, build it as hls4ml would, load it. Anything not
     recognised: hls4ml's own build (hls_model._compile()), and the reason in the result. tree_dir should be the
@@ -203,7 +219,7 @@ def fast_compile(hls_model, tree_dir, ccache_dir=None, log=print):
             raise Unrecognised(message)
         prepare = time.time() - start
         make_fast_tree(project, tree_dir, recs)
-        result = build(tree_dir, ccache_dir=ccache_dir, log=log, split=True)
+        library = build(tree_dir, ccache_dir=ccache_dir, log=log, split=True)
     except Unrecognised as exc:
         if log:
             log(
@@ -211,19 +227,18 @@ def fast_compile(hls_model, tree_dir, ccache_dir=None, log=print):
                 "exactly as hls4ml does, which is slow for io_parallel convolutions."
             )
         hls_model._compile()
-        return {"mode": "exact", "reason": str(exc)[:500], "seconds": time.time() - start}
-    attach(hls_model, result["lib"])
+        return CsimBuild("exact", time.time() - start, reason=str(exc)[:500])
+    attach(hls_model, library.lib)
     replaced = [r for r in recs if r.ok]
-    result.update(
-        mode="fast",
-        prepare_seconds=prepare,
+    return CsimBuild(
+        "fast",
+        time.time() - start,
         classes=len(replaced),
         copies_replaced=sum(r.n_copies for r in replaced),
         generated_bytes=sum(r.src_bytes for r in replaced),
-        total_seconds=time.time() - start,
+        prepare_seconds=prepare,
+        library=library,
     )
-    result.pop("output", None)
-    return result
 
 
 def patch_compile(hls_model, **kw):

@@ -18,7 +18,7 @@ layer, its consumer, the top function and the bridge. Same compiler, same flags 
 it), same templates on the same arguments: the library computes bit for bit what hls4ml's own build computes
 (tests/in_image/fastcsim_exactness.py). A TU whose closure misses a name fails to compile rather than computing
 something else (every TU is self-contained, and its whole text is the cache key); anything unexpected (another
-shape of generated code, a compile or link error) returns None and the caller builds the classic way.
+shape of generated code, a compile or link error) raises NotSplit and the caller builds the classic way.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from hlsbox.core.contract import LibraryBuild, SplitPhases
 
 COMMON = "fastcsim_common.h"
 MAIN_PARAMS = "fastcsim_main.h"
@@ -388,7 +390,7 @@ def _store(cache: str, key: str, suffix: str, produce) -> str:
     return path
 
 
-def build(tree_dir: str, cache_dir: str, jobs: int | None = None, log=print) -> dict:
+def build(tree_dir: str, cache_dir: str, jobs: int | None = None, log=print) -> LibraryBuild:
     """Compile and link tree_dir split (see the module's doc); the library's path and what was compiled or found
     in the cache. NotSplit (with the reason, e.g. the compiler's output) when it cannot, with the sources the split
     rewrote (the top function's file, the bridge) put back: the caller builds unsplit, which also reports a real
@@ -407,7 +409,7 @@ def build(tree_dir: str, cache_dir: str, jobs: int | None = None, log=print) -> 
         raise
 
 
-def _build(tree_dir: str, cache_dir: str, script: Script, jobs: int | None, log) -> dict:
+def _build(tree_dir: str, cache_dir: str, script: Script, jobs: int | None, log) -> LibraryBuild:
     start = time.monotonic()
     units, common = plan(tree_dir, script.project)
     os.makedirs(cache_dir, exist_ok=True)
@@ -458,25 +460,25 @@ def _build(tree_dir: str, cache_dir: str, script: Script, jobs: int | None, log)
     if code or not os.path.isfile(lib):
         raise NotSplit(f"the split objects did not link: {out[-2000:]}")
     misses = sum(1 for u in units.units if not u.cached)
-    result = {
-        "lib": lib,
-        "split": True,
-        "units": len(units.units),
-        "layers": units.layers,
-        "compiled": misses,
-        "from_cache": len(units.units) - misses,
-        "pch_cached": pch_hit,
-        "seconds": time.monotonic() - start,
-        "phases": {
-            "plan": round(planned - start, 2),
-            "pch": round(pch_done - planned, 2),
-            "compile": round(compiled - pch_done, 2),
-            "link": round(time.monotonic() - compiled, 2),
-        },
-    }
+    result = LibraryBuild(
+        lib=lib,
+        seconds=time.monotonic() - start,
+        split=True,
+        units=len(units.units),
+        layers=units.layers,
+        compiled=misses,
+        from_cache=len(units.units) - misses,
+        pch_cached=pch_hit,
+        phases=SplitPhases(
+            plan=round(planned - start, 2),
+            pch=round(pch_done - planned, 2),
+            compile=round(compiled - pch_done, 2),
+            link=round(time.monotonic() - compiled, 2),
+        ),
+    )
     if log:
         log(
-            f"fastcsim: split build in {result['seconds']:.1f} s: {misses} of {len(units.units)} units compiled "
+            f"fastcsim: split build in {result.seconds:.1f} s: {misses} of {len(units.units)} units compiled "
             f"({units.layers} layers), the rest from the cache; precompiled header {'cached' if pch_hit else 'built'}"
         )
     return result
