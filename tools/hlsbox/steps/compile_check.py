@@ -32,8 +32,15 @@ class CompileError:
     config: int | None  # hls4ml's layer index: config<index> in parameters.h
 
 
-def syntax_check(project_dir: Path) -> dict:
-    """g++ -fsyntax-only of firmware/<project>.cpp with build_lib.sh's flags: {seconds, ok, output}."""
+@dataclass(frozen=True)
+class SyntaxCheck:
+    seconds: float
+    ok: bool
+    output: str  # the compiler's
+
+
+def syntax_check(project_dir: Path) -> SyntaxCheck:
+    """g++ -fsyntax-only of firmware/<project>.cpp with build_lib.sh's flags."""
     script = _syntax_script((project_dir / "build_lib.sh").read_text())
     start = time.monotonic()
     try:
@@ -47,7 +54,7 @@ def syntax_check(project_dir: Path) -> dict:
             'io_type = "io_stream" writes far less code.',
         ) from None
     output = done.stdout + done.stderr
-    return {"seconds": round(time.monotonic() - start, 2), "ok": done.returncode == 0, "output": output}
+    return SyntaxCheck(round(time.monotonic() - start, 2), done.returncode == 0, output)
 
 
 def _syntax_script(script: str) -> str:
@@ -138,6 +145,6 @@ def check(project_dir: Path, layers: list[LayerRow]) -> float:
     """The syntax check of a written project, its seconds; a failure is explained by layer (StepFailure)."""
     phase("checking the generated C++ (g++ -fsyntax-only)")
     result = syntax_check(project_dir)
-    if not result["ok"]:
-        raise explain(result["output"], project_dir, layers, "The syntax check of the written project")
-    return result["seconds"]
+    if not result.ok:
+        raise explain(result.output, project_dir, layers, "The syntax check of the written project")
+    return result.seconds
