@@ -16,6 +16,10 @@ from hlsbox.core.contract import LayerRow
 from hlsbox.steps.protocol import StepFailure, phase
 
 TIMEOUT_S = 600
+SLOW_COMPILE_HINT = (
+    "g++ is struggling with hls4ml's generated code for this design (a very large io_parallel layer?); "
+    'io_type = "io_stream" writes far less code.'
+)
 _COMPILE = re.compile(r"^(?P<head>\$\{CC\} .*) -c (?P<source>\S+) -o \S+\s*$")
 _ERROR = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+):(?:\d+:)? (?:fatal )?error: (?P<text>.*)$")
 _STRUCT = re.compile(r"\bstruct config(?P<index>\d+)\w*\b")
@@ -50,8 +54,7 @@ def syntax_check(project_dir: Path) -> SyntaxCheck:
     except subprocess.TimeoutExpired:
         raise StepFailure(
             f"The syntax check of the generated C++ (g++ -fsyntax-only) did not finish in {TIMEOUT_S} s.",
-            "g++ is struggling with hls4ml's generated code for this design (a very large io_parallel layer?); "
-            'io_type = "io_stream" writes far less code.',
+            SLOW_COMPILE_HINT,
         ) from None
     output = done.stdout + done.stderr
     return SyntaxCheck(round(time.monotonic() - start, 2), done.returncode == 0, output)

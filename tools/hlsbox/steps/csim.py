@@ -183,6 +183,10 @@ def build_library(hls_model, flow: ImageFlow, cache: CsimCache | None) -> CsimBu
     except fastcsim.BuildFailed as failed:
         layers = describe.layer_rows(hls_model)
         raise compile_check.explain(failed.output, TREE_DIR, layers, "g++ could not build the C simulation") from None
+    except fastcsim.CompileTimeout as late:
+        raise StepFailure(
+            f"The C simulation's build was stopped: {late}, and was killed.", compile_check.SLOW_COMPILE_HINT
+        ) from None
     fastcsim.patch_compile(hls_model, tree_dir=TREE_DIR, ccache_dir=ccache)  # trace() compiles again: fast too
     return build
 

@@ -160,13 +160,15 @@ class Measured:
     output: str
 
 
-def measure(cmd, cwd=None, env=None, interval=0.05) -> Measured:
+def measure(cmd, cwd=None, env=None, interval=0.05, timeout=splitting.COMPILE_TIMEOUT_S) -> Measured:
     """Run cmd; return wall seconds, the peak of the summed RSS of its process tree (sampled from /proc
     every `interval` s, so parallel compilers count together), the largest single-process RSS seen, the
     exit code and the output.  (wait4's ru_maxrss is not used: on Linux a forked child inherits the
     parent's high-water mark, so it reports the calling Python's RSS for small builds.)"""
     t0 = time.time()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     peak = [0, 0]
     done = threading.Event()
 
@@ -178,9 +180,11 @@ def measure(cmd, cwd=None, env=None, interval=0.05) -> Measured:
 
     th = threading.Thread(target=sampler, daemon=True)
     th.start()
-    out = proc.communicate()[0]
-    done.set()
-    th.join()
+    try:
+        out = splitting.communicate_bounded(proc, timeout, " ".join(cmd))
+    finally:
+        done.set()
+        th.join()
     return Measured(time.time() - t0, peak[0] / 1024, peak[1] / 1024, proc.returncode, out.decode(errors="replace"))
 
 

@@ -23,9 +23,11 @@ shape of generated code, a compile or link error) raises NotSplit and the caller
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -50,8 +52,33 @@ _LINES = (
 )
 
 
+# the bound of one compile: hls4ml's own unsplit build of the seed's Mini-ResNet takes ~15 min at -O3 (7 GB)
+COMPILE_TIMEOUT_S = 3 * 3600
+
+
 class NotSplit(Exception):
     """The project's C build does not have the shape the split build knows (the caller builds it unsplit)."""
+
+
+class CompileTimeout(Exception):
+    """A compile ran past its bound; it and every process it started were killed."""
+
+    def __init__(self, what: str, seconds: float) -> None:
+        super().__init__(f"{what} did not finish in {seconds:.0f} s")
+        self.what, self.seconds = what, seconds
+
+
+def communicate_bounded(proc: subprocess.Popen, timeout: float, what: str) -> bytes:
+    """proc's output once it ends; past `timeout` its whole process group (started with start_new_session, so the
+    compilers a driver or script started go too) is killed and CompileTimeout raised."""
+    try:
+        return proc.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=10)
+        raise CompileTimeout(what, timeout) from None
 
 
 @dataclass
@@ -368,9 +395,11 @@ def _compiler(cc: str) -> str:
     return out.stdout.decode(errors="replace").splitlines()[0] if out.returncode == 0 else cc
 
 
-def _run(args: list[str], cwd: str) -> tuple[int, str]:
-    proc = subprocess.run(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
-    return proc.returncode, proc.stdout.decode(errors="replace")
+def _run(args: list[str], cwd: str, timeout: float = COMPILE_TIMEOUT_S) -> tuple[int, str]:
+    """A compiler's exit code and output, within `timeout` (CompileTimeout past it)."""
+    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    out = communicate_bounded(proc, timeout, f"g++ ({os.path.basename(args[-1])})")
+    return proc.returncode, out.decode(errors="replace")
 
 
 def _store(cache: str, key: str, suffix: str, produce) -> str:
