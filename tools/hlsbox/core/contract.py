@@ -488,6 +488,14 @@ class ParetoPlot(JsonRecord):
 
 
 @dataclass(frozen=True)
+class PlotResult(JsonRecord):
+    """The sweep's plot drawn: where its image is."""
+
+    step: str
+    png: str
+
+
+@dataclass(frozen=True)
 class StepSpec(JsonRecord):
     """spec.json: everything a step in the image is given."""
 

@@ -1,10 +1,10 @@
 """Entry of a step inside the container: `python -m hlsbox.steps <step> --spec spec.json`.
 
 spec.json (core.contract.StepSpec, or the module's own SPEC type) names the module that runs the step
-(hlsbox.steps.<module>, from the host's step table); the module's `run(spec)` returns the result, and may define
-`exit_code_of(result)`. SIGUSR1 dumps every
-thread's Python stack into <run dir>/stacks.txt (the host's hang watchdog sends it before it stops a hung step;
-the step's pid is in <run dir>/step.pid).
+(hlsbox.steps.<module>, from the host's step table); the module's `run(spec)` returns the result, a contract type
+whose `to_dict()` is result.json, and may define `exit_code_of(result)`. SIGUSR1 dumps every thread's Python stack
+into <run dir>/stacks.txt (the host's hang watchdog sends it before it stops a hung step; the step's pid is in
+<run dir>/step.pid).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def main() -> None:
         result = module.run(spec)
     except (StepInputError, StepFailure) as error:
         fail_with_error(run_dir, error)
-    write_json(run_dir / "result.json", result.to_dict() if hasattr(result, "to_dict") else result)
+    write_json(run_dir / "result.json", result.to_dict())
     exit_code_of = getattr(module, "exit_code_of", None)
     code = exit_code_of(result) if exit_code_of else 0
     phase("done" if code == 0 else "failed")

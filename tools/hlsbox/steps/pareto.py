@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hlsbox.core.contract import ParetoPlot
+from hlsbox.core.contract import ParetoPlot, PlotResult
 
 SPEC = ParetoPlot  # the sweep's plot is given its points, not a flow
 
 
-def run(spec: ParetoPlot) -> dict:
+def run(spec: ParetoPlot) -> PlotResult:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -46,4 +46,4 @@ def run(spec: ParetoPlot) -> dict:
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     plt.close(fig)
-    return {"step": "pareto", "png": str(png)}
+    return PlotResult("pareto", str(png))

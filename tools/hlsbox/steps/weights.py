@@ -48,7 +48,7 @@ def check_constant(layer: str, name: str, values: np.ndarray, precision) -> tupl
     return row, outside, zeroed, needed
 
 
-def run(spec: StepSpec) -> dict:
+def run(spec: StepSpec) -> TableResult:
     start = time.monotonic()
     model = hls.load_spec_model(spec)
     hls_model, _ = hls.convert(model, spec.flow, spec.run_path / "hls4ml_prj", flow_file=spec.flow_file)
