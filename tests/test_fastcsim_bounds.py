@@ -30,10 +30,11 @@ def test_a_compile_past_its_bound_is_killed_with_its_children(tmp_path: Path, ru
     start = time.monotonic()
     with pytest.raises(CompileTimeout, match="did not finish in 1 s") as stopped:
         if runner == "split unit":
-            _run(["sh", "-c", NEVER_ENDS, str(child)], str(tmp_path), timeout=1)
+            _run(["sh", "-c", NEVER_ENDS, str(child)], str(tmp_path), "g++ of fastcsim_layer_3.cpp", timeout=1)
         else:
             measure(["sh", "-c", NEVER_ENDS, str(child)], cwd=str(tmp_path), timeout=1)
     assert time.monotonic() - start < 15 and stopped.value.seconds == 1
+    assert str(stopped.value).startswith("g++ of fastcsim_layer_3.cpp" if runner == "split unit" else "sh -c")
     pid = int(child.read_text())
     deadline = time.monotonic() + 5
     while not gone(pid):
@@ -42,6 +43,6 @@ def test_a_compile_past_its_bound_is_killed_with_its_children(tmp_path: Path, ru
 
 
 def test_a_compile_within_its_bound_gives_its_output_and_code(tmp_path: Path):
-    assert _run(["sh", "-c", "echo done; exit 3"], str(tmp_path), timeout=30) == (3, "done\n")
+    assert _run(["sh", "-c", "echo done; exit 3"], str(tmp_path), "g++ of a unit", timeout=30) == (3, "done\n")
     run = measure(["sh", "-c", "echo built"], cwd=str(tmp_path), timeout=30)
     assert (run.returncode, run.output) == (0, "built\n") and os.path.isdir(tmp_path)

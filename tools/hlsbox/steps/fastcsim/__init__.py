@@ -10,12 +10,11 @@ hls4ml's own build. Standard library only: it runs in the image beside hls4ml.
 
 from hlsbox.steps.fastcsim.build import BuildFailed, attach, build, fast_compile, patch_compile
 from hlsbox.steps.fastcsim.recognise import FillBufferClass, Unrecognised, recognise, unrecognised
-from hlsbox.steps.fastcsim.split import COMPILE_TIMEOUT_S, CompileTimeout
+from hlsbox.steps.fastcsim.split import CompileTimeout
 from hlsbox.steps.fastcsim.tree import make_fast_tree
 from hlsbox.steps.fastcsim.verify import verify_cxx
 
 __all__ = [
-    "COMPILE_TIMEOUT_S",
     "BuildFailed",
     "CompileTimeout",
     "FillBufferClass",

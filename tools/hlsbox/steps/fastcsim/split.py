@@ -395,10 +395,10 @@ def _compiler(cc: str) -> str:
     return out.stdout.decode(errors="replace").splitlines()[0] if out.returncode == 0 else cc
 
 
-def _run(args: list[str], cwd: str, timeout: float = COMPILE_TIMEOUT_S) -> tuple[int, str]:
-    """A compiler's exit code and output, within `timeout` (CompileTimeout past it)."""
+def _run(args: list[str], cwd: str, what: str, timeout: float = COMPILE_TIMEOUT_S) -> tuple[int, str]:
+    """A compiler's exit code and output, within `timeout` (CompileTimeout, naming `what`, past it)."""
     proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    out = communicate_bounded(proc, timeout, f"g++ ({os.path.basename(args[-1])})")
+    out = communicate_bounded(proc, timeout, what)
     return proc.returncode, out.decode(errors="replace")
 
 
@@ -449,7 +449,7 @@ def _build(tree_dir: str, cache_dir: str, script: Script, jobs: int | None, log)
     common_path = os.path.join(tree_dir, "firmware", COMMON)
 
     def make_pch(tmp: str) -> None:
-        code, out = _run([*args, "-x", "c++-header", common_path, "-o", tmp], tree_dir)
+        code, out = _run([*args, "-x", "c++-header", common_path, "-o", tmp], tree_dir, f"g++ of {COMMON}")
         if code:
             raise NotSplit(f"the precompiled header did not build: {out[-2000:]}")
 
@@ -466,7 +466,7 @@ def _build(tree_dir: str, cache_dir: str, script: Script, jobs: int | None, log)
 
     def compile_unit(unit: Unit) -> str:
         def produce(tmp: str) -> None:
-            code, out = _run([*args, "-Winvalid-pch", "-c", unit.name, "-o", tmp], tree_dir)
+            code, out = _run([*args, "-Winvalid-pch", "-c", unit.name, "-o", tmp], tree_dir, f"g++ of {unit.name}")
             if code:
                 raise NotSplit(f"{unit.name} did not compile: {out[-2000:]}")
             if "invalid-pch" in out or "not used because" in out:
@@ -485,7 +485,7 @@ def _build(tree_dir: str, cache_dir: str, script: Script, jobs: int | None, log)
     # build_lib.sh's link line, and no undefined symbol let through: a unit whose kernel hls4ml's library lacks (the
     # pointwise DenseResource_rf_gt_nin) compiles to nothing, and a shared library would only fail when loaded
     link = [script.cc, *script.cflags, *script.incflags, "-shared", "-Wl,--no-undefined", *objects, "-o", lib]
-    code, out = _run(link, tree_dir)
+    code, out = _run(link, tree_dir, f"the link of {os.path.basename(lib)}")
     if code or not os.path.isfile(lib):
         raise NotSplit(f"the split objects did not link: {out[-2000:]}")
     misses = sum(1 for u in units.units if not u.cached)
