@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hlsbox.core.contract import BatchNormNote, ConvertResult, CsimBuild, CsimResult, FitResult
+from hlsbox.core.contract import BatchNormNote, ConvertResult, CsimBuild, CsimResult, FitResult, GraphRepair
 from hlsbox.core.units import human_rate, human_time
 from hlsbox.runtime.tables import cell_limit, print_table
 
@@ -49,6 +49,17 @@ def show_layers(console: Console, result: ConvertResult, title: str) -> None:
             "the valid ones.[/]"
         )
     show_unfused_batchnorms(console, result.unfused_batchnorms)
+    show_conversion_notes(console, result.repairs, result.hls4ml_warnings)
+
+
+def show_conversion_notes(console: Console, repairs: Sequence[GraphRepair], hls4ml_warnings: Sequence[str]) -> None:
+    """What hlsbox repaired in hls4ml's conversion (each layer, what and why), and hls4ml's own warnings."""
+    if repairs:
+        console.print(f"[yellow]hlsbox repaired {len(repairs)} thing(s) in hls4ml's conversion:[/]")
+        for repair in repairs:
+            console.print(f"  [yellow]{escape(repair.layer)}[/]: {escape(repair.what)} — {escape(repair.why)}")
+    for text in hls4ml_warnings:
+        console.print(f"[yellow]hls4ml warned:[/] {escape(text)}")
 
 
 def show_unfused_batchnorms(console: Console, notes: Sequence[BatchNormNote], counted: str = "") -> None:
@@ -82,6 +93,7 @@ def show_csim(console: Console, result: CsimResult, run_dir: str) -> None:
     table.add_row("g++ compile", f"{result.compile_seconds:.1f} s ({build_note(result.build)})")
     table.add_row("HLS predict", f"{result.predict_seconds:.2f} s")
     print_table(console, table)
+    show_conversion_notes(console, result.repairs, result.hls4ml_warnings)
     show_trace(console, result)
     console.print(f"[green]Results:[/] {run_dir}/result.json")
 
@@ -237,6 +249,7 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
             f"{escape(problem.condition)}; {problem.consequence}. Fix: {escape(problem.fix)}."
         )
     show_unfused_batchnorms(console, plan.unfused_batchnorms, " (counted above)")
+    show_conversion_notes(console, plan.repairs, plan.hls4ml_warnings)
     if plan.ways_out:
         console.print("Ways out, each re-planned (`--write-flow PATH --way N` writes one as a flow):")
     numbered = len(plan.alternatives)

@@ -536,6 +536,15 @@ class BatchNormNote(JsonRecord):
 
 
 @dataclass(frozen=True)
+class GraphRepair(JsonRecord):
+    """A repair hlsbox made to hls4ml's conversion of the model (steps/repairs.py): the layer, what, and why."""
+
+    layer: str
+    what: str
+    why: str
+
+
+@dataclass(frozen=True)
 class SetColumns(JsonRecord):
     """What the flow sets per layer, for convert's table: type variables and other settings."""
 
@@ -552,6 +561,8 @@ class ConvertedModel(JsonRecord):
     layers: tuple[LayerRow, ...]
     hls_config: dict  # hls4ml's own config, as hls4ml takes it
     unfused_batchnorms: tuple[BatchNormNote, ...] = ()
+    repairs: tuple[GraphRepair, ...] = ()  # what hlsbox repaired in hls4ml's conversion
+    hls4ml_warnings: tuple[str, ...] = ()  # hls4ml's own warnings during the conversion
     seconds: float = 0.0
     versions: dict[str, str] = field(default_factory=dict)
 
@@ -670,6 +681,8 @@ class CsimResult(JsonRecord):
     first_divergence: TraceRow | None = None
     keras_accuracy: float | None = None
     hls_accuracy: float | None = None
+    repairs: tuple[GraphRepair, ...] = ()
+    hls4ml_warnings: tuple[str, ...] = ()
     versions: dict[str, str] = field(default_factory=dict)
 
 

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 
 from hlsbox.core import kernels, surrogate
-from hlsbox.core.contract import BatchNormNote, DescribeResult, ImageFlow, JsonRecord, Verdict
+from hlsbox.core.contract import BatchNormNote, DescribeResult, GraphRepair, ImageFlow, JsonRecord, Verdict
 from hlsbox.core.estimator import (
     RESOURCES,
     Design,
@@ -126,6 +126,8 @@ class Plan(JsonRecord):
     alternatives: list[Variant] = field(default_factory=list)  # the ways out that can be written as flows
     kernel_problems: list[kernels.KernelProblem] = field(default_factory=list)  # layers whose hls4ml kernel would abort
     unfused_batchnorms: list[BatchNormNote] = field(default_factory=list)
+    repairs: list[GraphRepair] = field(default_factory=list)  # what hlsbox repaired in hls4ml's conversion
+    hls4ml_warnings: list[str] = field(default_factory=list)
     second_opinion: surrogate.Opinion | None = None  # None: no recorded design to compare with
 
 
@@ -186,6 +188,8 @@ def make_plan(described: DescribeResult, flow: ImageFlow, device: Device) -> Pla
         estimate.interval,
         [],
         unfused_batchnorms=list(described.unfused_batchnorms),
+        repairs=list(described.repairs),
+        hls4ml_warnings=list(described.hls4ml_warnings),
         kernel_problems=kernel_problems(design),
         second_opinion=surrogate.opinion(design),
     )

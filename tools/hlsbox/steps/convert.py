@@ -19,7 +19,10 @@ def run(spec: StepSpec) -> ConvertResult:
     hls_model.write()
     layers = describe.layer_rows(hls_model)
     syntax_seconds = compile_check.check(run_dir / "hls4ml_prj", layers)
+    repaired, hls4ml_said = hls.conversion_notes(hls_model)
     return ConvertResult(
+        repairs=repaired,
+        hls4ml_warnings=hls4ml_said,
         step="convert",
         project_dir=str(run_dir / "hls4ml_prj"),
         plot=None if plot_warning else str(run_dir / "model.png"),

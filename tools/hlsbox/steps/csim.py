@@ -263,8 +263,11 @@ def run(spec: StepSpec) -> CsimResult:
     if tracing:
         phase(f"tracing every layer on {min(len(x), settings.trace_samples)} samples")
         layers_traced = trace.trace_layers(model, hls_model, x[: settings.trace_samples])
+    repaired, hls4ml_said = hls.conversion_notes(hls_model)
     return CsimResult(
         step="csim",
+        repairs=repaired,
+        hls4ml_warnings=hls4ml_said,
         reference=frontends.reference(),
         dataset=flow.csim.dataset,
         **dataclasses.asdict(compare(keras_out, hls_out, labels)),

@@ -150,8 +150,11 @@ def run(spec: StepSpec) -> DescribeResult:
     start = time.monotonic()
     model = hls.load_spec_model(spec)
     hls_model, config = hls.convert(model, flow, run_dir / "hls4ml_prj", flow_file=spec.flow_file)
+    repaired, hls4ml_said = hls.conversion_notes(hls_model)
     return DescribeResult(
         step="describe",
+        repairs=repaired,
+        hls4ml_warnings=hls4ml_said,
         parameters=frontends.count_params(model),
         input_shape=tuple(frontends.input_shape(model)),
         io_type=flow.io_type,

@@ -7,9 +7,9 @@ import io
 import zipfile
 from pathlib import Path
 
-from hlsbox.core.contract import BatchNormNote, ImageFlow, SetColumns, StepSpec, layer_tables
+from hlsbox.core.contract import BatchNormNote, GraphRepair, ImageFlow, SetColumns, StepSpec, layer_tables
 from hlsbox.core.hls4ml_names import HLS4ML_KEYS, table_entry
-from hlsbox.steps import fifos, frontends
+from hlsbox.steps import fifos, frontends, repairs
 from hlsbox.steps.protocol import StepInputError, phase
 
 
@@ -227,16 +227,19 @@ def convert(model, flow: ImageFlow, project_dir: Path, trace: bool = False, flow
         phase("configuring")
         config = hls_config(model, flow, trace, flow_file)
         phase("converting")
-        hls_model = frontends.convert_from_model(
-            model,
-            hls_config=config,
-            output_dir=str(project_dir),
-            project_name=flow.project_name,
-            part=flow.part,
-            backend=flow.backend,
-            io_type=flow.io_type,
-            clock_period=flow.clock_period,
-        )
+        with repairs.repairing(frontends.is_onnx(), flow_types(flow)) as session, repairs.hls4ml_warnings() as said:
+            hls_model = frontends.convert_from_model(
+                model,
+                hls_config=config,
+                output_dir=str(project_dir),
+                project_name=flow.project_name,
+                part=flow.part,
+                backend=flow.backend,
+                io_type=flow.io_type,
+                clock_period=flow.clock_period,
+            )
+        hls_model.hlsbox_notes = (tuple(session.repairs), tuple(said))
+        say_notes(hls_model)
         changed = fifos.set_fifo_depths(hls_model, flow.fifo_depth)
         if changed:
             deep = sum(1 for c in changed if c["to"] != fifos.SHALLOW)
@@ -253,6 +256,26 @@ def convert(model, flow: ImageFlow, project_dir: Path, trace: bool = False, flow
             ) from exc
         raise
     return hls_model, config
+
+
+def flow_types(flow: ImageFlow) -> frozenset[str]:
+    """The type variables the flow sets for every layer or a whole class (the repairs leave them alone)."""
+    tables = [table.set_values().get("precision", {}) for table in flow.layer_types.values()]
+    return frozenset({*flow.precision, *(name for table in tables for name in table)})
+
+
+def conversion_notes(hls_model) -> tuple[tuple[GraphRepair, ...], tuple[str, ...]]:
+    """What hlsbox repaired in the conversion, and hls4ml's own warnings during it."""
+    return getattr(hls_model, "hlsbox_notes", ((), ()))
+
+
+def say_notes(hls_model) -> None:
+    """The repairs and hls4ml's warnings, in the step's log and live output as they happen."""
+    repaired, said = conversion_notes(hls_model)
+    for repair in repaired:
+        print(f"hlsbox repaired {repair.layer}: {repair.what} ({repair.why})", flush=True)
+    for text in said:
+        print(f"hls4ml warned: {text}", flush=True)
 
 
 SETTINGS = ("strategy", "parallelization_factor", "conv_implementation", "table_size", "implementation")
