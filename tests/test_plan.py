@@ -178,8 +178,9 @@ def test_no_usable_reuse_factor_writes_c_plus_plus_that_does_not_compile(io_type
     assert usable and not [rf for rf in usable if does_not_compile(row.layer_class, "resource", row.n_in, rf)]
 
 
-def stream_plan(strategy="resource") -> Plan:
-    layers = [
+def stream_rows(strategy="resource") -> list[dict]:
+    """A streamed 4-bit-ish CNN: two convolutions on 28x28, a BatchNorm between them, a global pooling."""
+    return [
         {"name": "input", "class": "InputLayer", "output_shape": [28, 28, 3], "outputs": 2352, "result_bits": 8},
         {**conv_row("c1", 3, 16, 26, rf=27, strategy=strategy, bits=8), "in_height": 28, "in_width": 28,
          "filt_height": 3, "filt_width": 3, "n_chan": 3, "stream_depth": 676},
@@ -190,7 +191,10 @@ def stream_plan(strategy="resource") -> Plan:
         {"name": "gap", "class": "GlobalPooling2D", "output_shape": [32], "outputs": 32, "result_bits": 8,
          "input_shape": [24, 24, 32], "pool_height": 24, "pool_width": 24},
     ]  # fmt: skip
-    return make_plan(described(*layers), flow(io_type="io_stream"), Z010)
+
+
+def stream_plan(strategy="resource") -> Plan:
+    return make_plan(described(*stream_rows(strategy)), flow(io_type="io_stream"), Z010)
 
 
 def test_the_plan_tables_rows_add_up_to_its_totals():

@@ -196,6 +196,17 @@ def _sums(rows) -> list[str]:
     return [f"{sum(row.resources()[_RESOURCE_OF[c]] for row in rows):,}" for c in PLAN_SUMS]
 
 
+def disputed_sentence(plan) -> str:
+    """What the verdict says when the estimate and the second opinion differ by more than 3x on a total."""
+    second = plan.second_opinion.figures
+    pairs = ", ".join(f"{r} {plan.totals[r]:,} against {second[r]:,}" for r in plan.disputed)
+    return (
+        f"The verdict is uncertain: the estimate and the second opinion (the recorded designs most like this one) "
+        f"differ by more than 3× on {pairs}. Neither is a measurement: `hlsbox csynth` (Vivado HLS or Vitis HLS "
+        "on this host) settles it."
+    )
+
+
 def show_plan(console: Console, plan, run_dir: str) -> None:
     table = plan_table(plan, console)
     print_table(console, table)
@@ -239,6 +250,8 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
         f"[bold {colour}]Verdict: {plan.verdict}{note}[/] on {plan.part}: {worst} at "
         f"{plan.utilisation[worst]:.0%} of the part ({plan.totals[worst]:,} of {plan.capacity[worst]:,})."
     )
+    if plan.disputed:
+        console.print(f"[bold yellow]{disputed_sentence(plan)}[/]")
     for problem in plan.kernel_problems:
         console.print(
             f"[bold red]Kernel check:[/] {escape(problem.layer)}: hls4ml's {problem.kernel} "

@@ -637,15 +637,20 @@ def fifos_of(row: LayerRow, bits: int | None = None) -> list[tuple[int, int, int
     return [(row.stream_depth or 0, channels, bits or row.result_bits or 16)]
 
 
+def _row_estimate(design: Design, index: int, reuse: int | None, bits: int | None) -> LayerEstimate:
+    """A layer's row: the layer, and in a DATAFLOW top what it writes to the next (its port)."""
+    layer = estimate_layer(design.layers[index], design, reuse, bits)
+    written = port_bits(design, index, bits)
+    layer.lut += round(design.calibration.lut_per_port_bit * written)
+    layer.ff += round(design.calibration.ff_per_port_bit * written)
+    return layer
+
+
 def estimate_design(design: Design, reuse: dict[str, int] | None = None, bits: int | None = None) -> DesignEstimate:
     """Every row the design is made of (its layers, the memories between them, the top's own) and their sums."""
     reuse = reuse or {}
     calibration = design.calibration
-    layers = [estimate_layer(row, design, reuse.get(row.name), bits) for row in design.layers]
-    for index, layer in enumerate(layers):
-        written = port_bits(design, index, bits)
-        layer.lut += round(calibration.lut_per_port_bit * written)
-        layer.ff += round(calibration.ff_per_port_bit * written)
+    layers = [_row_estimate(design, index, reuse.get(row.name), bits) for index, row in enumerate(design.layers)]
     memories = [memory_cost(memory, design) for memory in between_layers(design, bits)]
     top = LayerEstimate("(top)", "top level", [], ff=round(calibration.ff_design), kind=TOP)
     rows = layers + memories + [top]
@@ -657,3 +662,35 @@ def estimate_design(design: Design, reuse: dict[str, int] | None = None, bits: i
         latency = sum(layer.latency for layer in layers)
         interval = max((layer.interval for layer in layers), default=1)
     return DesignEstimate(rows, totals, max(latency, 1), max(interval, 1))
+
+
+# ---------- the cheapest any ReuseFactor can make it ----------
+
+
+def lower_bound_totals(design: Design, bits: int | None = None) -> dict[str, int]:
+    """A bound below every estimate of this design at these types, whatever the ReuseFactors: per resource, each
+    row at its cheapest (a weighted layer over the ReuseFactor hls4ml converted it with and every usable one; at
+    8 bits too when its operands are no wider, where a multiply that took half a DSP at 4 bits takes none), the
+    rows that no ReuseFactor changes (the others, the FIFOs and buffers, the top's own) as they are. Each row
+    depends only on its own ReuseFactor and types, so the sum of the minima is at most any estimate's sum."""
+    base = estimate_design(design, None, bits)
+    totals = dict(base.totals)
+    for index, (row, layer) in enumerate(zip(design.layers, base.layers, strict=False)):
+        if not row.weighted:
+            continue
+        cheapest = _cheapest_row(design, index, bits, layer)
+        for resource in RESOURCES:
+            totals[resource] -= layer.resources()[resource] - cheapest[resource]
+    return totals
+
+
+def _cheapest_row(design: Design, index: int, bits: int | None, as_converted: LayerEstimate) -> dict[str, int]:
+    row = design.layers[index]
+    widths = [bits]
+    if (bits or max(row.weight_bits or 16, row.input_bits or 16)) <= 8:
+        widths.append(8)
+    candidates = [as_converted.resources()]
+    for width in widths:
+        for rf in usable_reuse_factors(row, design.io_type):
+            candidates.append(_row_estimate(design, index, rf, width).resources())
+    return {r: min(c[r] for c in candidates) for r in RESOURCES}

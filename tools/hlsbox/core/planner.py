@@ -127,6 +127,7 @@ class Plan(JsonRecord):
     kernel_problems: list[kernels.KernelProblem] = field(default_factory=list)  # layers whose hls4ml kernel would abort
     unfused_batchnorms: list[BatchNormNote] = field(default_factory=list)
     second_opinion: surrogate.Opinion | None = None  # None: no recorded design to compare with
+    disputed: tuple[str, ...] = ()  # totals on which the estimate and the second opinion differ by more than 3x
 
 
 def kernel_problems(design: Design) -> list[kernels.KernelProblem]:
@@ -189,6 +190,7 @@ def make_plan(described: DescribeResult, flow: ImageFlow, device: Device) -> Pla
         kernel_problems=kernel_problems(design),
         second_opinion=surrogate.opinion(design),
     )
+    plan = dataclasses.replace(plan, disputed=surrogate.disagreements(plan.totals, plan.second_opinion))
     if verdict == FITS and not plan.kernel_problems:
         return plan
     plan = dataclasses.replace(plan, parts_that_fit=parts_better_than(design, verdict))

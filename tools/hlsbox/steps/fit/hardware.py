@@ -21,11 +21,12 @@ estimator's error band, no search can succeed: fit says so in seconds instead of
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from hlsbox.core import surrogate
 from hlsbox.core.contract import ImageFlow, LayerRow, LayerTable
-from hlsbox.core.estimator import RESOURCES, Design, estimate_design, usable_reuse_factors
+from hlsbox.core.estimator import RESOURCES, Design, estimate_design, lower_bound_totals, usable_reuse_factors
 from hlsbox.core.parts import DEVICES, Device
 from hlsbox.core.planner import band, tool_of, verdict_of
 from hlsbox.steps import hls
@@ -204,10 +205,13 @@ def parts_that_fit(arch: Architecture, flow: ImageFlow, budget: float) -> list[s
 
 @dataclass
 class Bound:
-    """The cheapest design the search can reach, estimated; `low` its share of the part at the band's low end."""
+    """A bound below every design the search can reach, estimated; `low` its share of the part at the band's low
+    end. `disputed`: the resources on which the second opinion (the recorded designs most like it) differs from
+    the estimate by more than 3x, where the bound alone is no reason to refuse."""
 
     arch: Architecture
     low: dict[str, float]
+    disputed: tuple[str, ...] = ()
 
     @property
     def worst(self) -> str:
@@ -216,18 +220,27 @@ class Bound:
     def reachable(self, budget: float) -> bool:
         return self.low[self.worst] <= budget
 
+    def refutable(self, budget: float) -> bool:
+        """Every resource the bound puts over the budget is one the second opinion disputes."""
+        over = [r for r, share in self.low.items() if share > budget]
+        return bool(over) and all(r in self.disputed for r in over)
+
 
 def cheapest(design: Design, budget: float) -> Bound:
-    """A design with every weighted layer at its largest usable ReuseFactor, estimated."""
+    """Below every estimate of this design, whatever its ReuseFactors (estimator.lower_bound_totals); reported
+    as the design with every weighted layer at its largest usable ReuseFactor, who uses the most there."""
     reuse = {row.name: usable_reuse_factors(row, design.io_type)[-1] for row in design.layers if row.weighted}
     estimate = estimate_design(design, reuse)
+    estimate.totals = lower_bound_totals(design)
     capacity = design.device.capacity()
     high = high_share(design, estimate.totals)
     worst = max(high, key=high.get)
     arch = _architecture(design, reuse, estimate, worst)
     arch.fits_budget = high[worst] <= budget
     low = {r: band(design.tool, r, estimate.totals[r])[0] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES}
-    return Bound(arch, {r: round(v, 4) for r, v in low.items()})
+    rows = [replace(row, reuse_used=reuse.get(row.name, row.reuse_used)) for row in design.layers]
+    opinion = surrogate.opinion(replace(design, layers=rows))
+    return Bound(arch, {r: round(v, 4) for r, v in low.items()}, surrogate.disagreements(estimate.totals, opinion))
 
 
 def lower_bound(
