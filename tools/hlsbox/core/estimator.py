@@ -98,20 +98,20 @@ class Calibration:
 CALIBRATION = {
     "vivado_hls": Calibration(
         # LUT and FF: fitted to every recorded design of the tool (python -m tests.calibrate_estimator)
-        lut_per_product=0.8085,
-        lut_per_multiplier_bit=3.196,
-        lut_resource_layer=1482,
-        lut_per_element_bit=2.243,
-        lut_per_port_bit=4.841,
+        lut_per_product=0.8107,
+        lut_per_multiplier_bit=3.292,
+        lut_resource_layer=1573,
+        lut_per_element_bit=2.27,
+        lut_per_port_bit=4.901,
         ff_per_tree_bit=1.391,
-        ff_per_tree_bit_stream=5.688,
+        ff_per_tree_bit_stream=5.672,
         ff_per_shared_tree_bit=0.7081,
-        ff_per_shared_tree_bit_stream=1.822,
-        ff_per_multiplier_bit=2.042,
-        ff_resource_layer=948.8,
-        ff_per_input_bit=1.422,
+        ff_per_shared_tree_bit_stream=1.846,
+        ff_per_multiplier_bit=2.056,
+        ff_resource_layer=965.6,
+        ff_per_input_bit=1.393,
         ff_per_element_bit=1.202,
-        ff_per_port_bit=2.35,
+        ff_per_port_bit=2.424,
         ff_per_dsp=0.009986,
         ff_design=0.01,
     ),
@@ -128,7 +128,7 @@ CALIBRATION = {
         lut_per_multiplier_bit=1.6,
         lut_resource_layer=1200,
         lut_per_element_bit=1.787,
-        lut_per_port_bit=1.926,
+        lut_per_port_bit=1.928,
         ff_per_tree_bit=5.216,
         ff_per_tree_bit_stream=0.6644,
         ff_per_shared_tree_bit=3.909,
@@ -589,6 +589,8 @@ def between_layers(design: Design, bits: int | None = None) -> list[Memory]:
         return [Memory(f"{first.name} buffer", "Buffer", 512, 18, copies * math.ceil(elements * width / 18), True)]
     found = []
     for row in layers[1:-1]:
+        if not row.streams and row.stream_depth is None:
+            continue  # no stream pragma: hls4ml's in-place variable (a Flatten before a Dense reads its input), no FIFO
         for index, (depth, channels, width) in enumerate(fifos_of(row, bits)):
             name = f"{row.name} FIFO" + (f" {index + 1}" if index else "")
             if calibration.fifo_per_channel:
@@ -617,7 +619,8 @@ def _row_buffers(row: LayerRow, bits: int | None) -> list[Memory]:
 
 def port_bits(design: Design, row_index: int, bits: int | None = None) -> int:
     """The bits a layer of a DATAFLOW top writes to what follows it at once (what lut_per_port_bit and
-    ff_per_port_bit are per): an io_stream layer's output streams, an io_parallel top's input buffer."""
+    ff_per_port_bit are per): an io_stream layer's output streams (an in-place Flatten's whole vector: what the
+    Dense after it gathers), an io_parallel top's input buffer."""
     if not design.dataflow:
         return 0
     layers = design.layers
