@@ -12,10 +12,12 @@ without any design of its repository), not on the point estimate: "fits within 8
 such designs would, by their real reports, use at most 80% of every resource (the point estimate alone let 7 of 27
 recorded Vivado HLS designs exceed estimate / 0.8).
 
-Before any C simulation, lower_bound() estimates the cheapest design the search can reach at all: the narrowest
-types it allows (every knob at 0 fractional bits), every weighted layer at its largest usable ReuseFactor, each
-io_type and strategy fit may choose. If even the cheapest of those needs more than the budget at the low end of the
-estimator's error band, no search can succeed: fit says so in seconds instead of after its C simulations.
+Before any C simulation, lower_bound() bounds what the search can reach at all: at the narrowest types it allows
+(every knob at 0 fractional bits), for each io_type and strategy fit may choose, every row at its cheapest over the
+usable ReuseFactors (estimator.lower_bound_totals: below the estimate at any of them). If even that needs more than
+the budget at the low end of the estimator's error band, no search can succeed: fit says so in seconds instead of
+after its C simulations, unless the second opinion disputes the estimate (more than 3x apart) on every resource
+over the budget.
 """
 
 from __future__ import annotations
