@@ -83,6 +83,26 @@ def test_a_conv_line_buffer_is_a_row_of_its_shape():
             assert buffer.bram18 == 2 * 3 * bram18_for(16, in_width) and buffer.lut == 0
 
 
+def test_a_flatten_before_a_dense_is_no_fifo_and_its_vector_is_gathered_by_the_dense():
+    """hls4ml's io_stream Flatten is an in-place variable (no stream pragma, no function): the Dense reads the
+    32-channel stream word by word into data[n_in] (nnet_dense_stream.h DataPrepare). FINN's network: 7x7x32 ->
+    1,568 inputs, which the plan charged as a 1,568-channel FIFO and a 1,568-wide stream (255k LUT in all)."""
+    pool = row("pool", "Pooling2D", (7, 7, 32), pool_height=2, pool_width=2, stream_depth=2)
+    flatten = row("flatten", "Reshape", (1568,), input_shape=[7, 7, 32])
+    dense = row(
+        "dense", "Dense", (10,), n_in=1568, n_out=10, pixels=1, strategy="resource", reuse_used=15680,
+        weight_bits=4, input_shape=[1568], stream_depth=1,
+    )  # fmt: skip
+    rows = [row("input", "InputLayer", (14, 14, 32)), pool, flatten, dense, row("out", "Activation", (10,))]
+    estimate = estimate_design(design(rows))
+    assert not [e for e in estimate.layers if e.name.startswith("flatten ")]  # no FIFO of its own
+    gathered = 1568 * 16
+    assert next(e for e in estimate.layers if e.name == "flatten").lut == 0
+    alone = estimate_design(design([rows[0], pool, dense, rows[-1]]))
+    extra = estimate.totals["LUT"] - alone.totals["LUT"]
+    assert 0 < extra <= gathered  # at most a write enable per gathered bit
+
+
 def batchnorm(cls: str, channels: int, per_element: bool, hw: int = 28) -> dict:
     elements = hw * hw * channels
     total = elements if per_element else channels

@@ -98,20 +98,20 @@ class Calibration:
 CALIBRATION = {
     "vivado_hls": Calibration(
         # LUT and FF: fitted to every recorded design of the tool (python -m tests.calibrate_estimator)
-        lut_per_product=0.8107,
-        lut_per_multiplier_bit=3.292,
-        lut_resource_layer=1573,
-        lut_per_element_bit=2.27,
-        lut_per_port_bit=4.901,
-        ff_per_tree_bit=1.391,
-        ff_per_tree_bit_stream=5.672,
-        ff_per_shared_tree_bit=0.7081,
-        ff_per_shared_tree_bit_stream=1.846,
-        ff_per_multiplier_bit=2.056,
-        ff_resource_layer=965.6,
-        ff_per_input_bit=1.393,
-        ff_per_element_bit=1.202,
-        ff_per_port_bit=2.424,
+        lut_per_product=0.8074,
+        lut_per_multiplier_bit=3.509,
+        lut_resource_layer=1920,
+        lut_per_element_bit=2.603,
+        lut_per_port_bit=4.386,
+        ff_per_tree_bit=1.388,
+        ff_per_tree_bit_stream=5.703,
+        ff_per_shared_tree_bit=0.7033,
+        ff_per_shared_tree_bit_stream=2.175,
+        ff_per_multiplier_bit=2.095,
+        ff_resource_layer=1066,
+        ff_per_input_bit=1.511,
+        ff_per_element_bit=1.238,
+        ff_per_port_bit=2.229,
         ff_per_dsp=0.009986,
         ff_design=0.01,
     ),
@@ -124,20 +124,20 @@ CALIBRATION = {
         srl_lut_per_bit=0.0,
         latency_limit_share=0.6,
         # LUT and FF: fitted to every recorded design of the tool (python -m tests.calibrate_estimator)
-        lut_per_product=1.07,
+        lut_per_product=1.071,
         lut_per_multiplier_bit=1.6,
         lut_resource_layer=1200,
-        lut_per_element_bit=1.787,
-        lut_per_port_bit=1.928,
-        ff_per_tree_bit=5.216,
-        ff_per_tree_bit_stream=0.6644,
-        ff_per_shared_tree_bit=3.909,
+        lut_per_element_bit=1.789,
+        lut_per_port_bit=1.884,
+        ff_per_tree_bit=5.194,
+        ff_per_tree_bit_stream=0.6827,
+        ff_per_shared_tree_bit=3.883,
         ff_per_shared_tree_bit_stream=0.5,
         ff_per_multiplier_bit=3.5,
         ff_resource_layer=800,
         ff_per_input_bit=1,
-        ff_per_element_bit=3.39,
-        ff_per_port_bit=1.029,
+        ff_per_element_bit=3.459,
+        ff_per_port_bit=0.8722,
         ff_per_dsp=0.01,
         ff_design=0.01,
     ),
@@ -589,8 +589,8 @@ def between_layers(design: Design, bits: int | None = None) -> list[Memory]:
         return [Memory(f"{first.name} buffer", "Buffer", 512, 18, copies * math.ceil(elements * width / 18), True)]
     found = []
     for row in layers[1:-1]:
-        if not row.streams and row.stream_depth is None:
-            continue  # no stream pragma: hls4ml's in-place variable (a Flatten before a Dense reads its input), no FIFO
+        if in_place(row):
+            continue
         for index, (depth, channels, width) in enumerate(fifos_of(row, bits)):
             name = f"{row.name} FIFO" + (f" {index + 1}" if index else "")
             if calibration.fifo_per_channel:
@@ -619,17 +619,32 @@ def _row_buffers(row: LayerRow, bits: int | None) -> list[Memory]:
 
 def port_bits(design: Design, row_index: int, bits: int | None = None) -> int:
     """The bits a layer of a DATAFLOW top writes to what follows it at once (what lut_per_port_bit and
-    ff_per_port_bit are per): an io_stream layer's output streams (an in-place Flatten's whole vector: what the
-    Dense after it gathers), an io_parallel top's input buffer."""
+    ff_per_port_bit are per): an io_stream layer's output streams, an io_parallel top's input buffer."""
     if not design.dataflow:
         return 0
     layers = design.layers
     if design.io_type == "io_parallel":
         first = layers[0]
         return math.prod(first.output_shape or (1,)) * (bits or first.result_bits or 16) if row_index == 0 else 0
-    if row_index == 0 or row_index == len(layers) - 1:
+    row = layers[row_index]
+    if row_index == 0 or row_index == len(layers) - 1 or in_place(row):
+        return 0  # the model's ports; an in-place variable has no function writing it (its reader gathers it)
+    return sum(channels * width for _, channels, width in fifos_of(row, bits))
+
+
+def in_place(row: LayerRow) -> bool:
+    """An io_stream layer output without a stream pragma: hls4ml's in-place variable (a Flatten a Dense reads
+    word by word), no function and no FIFO of its own."""
+    return not row.streams and row.stream_depth is None
+
+
+def gathered_bits(design: Design, row_index: int, bits: int | None = None) -> int:
+    """What a streamed layer collects into registers from an in-place variable before it (a Dense after a
+    Flatten: nnet_dense_stream's DataPrepare writes data[n_in] word by word): a write enable per bit."""
+    if design.io_type != "io_stream" or row_index < 2 or not in_place(design.layers[row_index - 1]):
         return 0
-    return sum(channels * width for _, channels, width in fifos_of(layers[row_index], bits))
+    source = design.layers[row_index - 1]
+    return (source.outputs or math.prod(source.output_shape or (1,))) * (bits or source.result_bits or 16)
 
 
 def fifos_of(row: LayerRow, bits: int | None = None) -> list[tuple[int, int, int]]:
@@ -641,11 +656,14 @@ def fifos_of(row: LayerRow, bits: int | None = None) -> list[tuple[int, int, int
 
 
 def _row_estimate(design: Design, index: int, reuse: int | None, bits: int | None) -> LayerEstimate:
-    """A layer's row: the layer, and in a DATAFLOW top what it writes to the next (its port)."""
+    """A layer's row: the layer, and in a DATAFLOW top what it writes to the next (its port) and what it gathers
+    from an in-place variable before it."""
     layer = estimate_layer(design.layers[index], design, reuse, bits)
     written = port_bits(design, index, bits)
     layer.lut += round(design.calibration.lut_per_port_bit * written)
-    layer.ff += round(design.calibration.ff_per_port_bit * written)
+    gathered = gathered_bits(design, index, bits)  # the registers it collects them in, a write enable each
+    layer.lut += gathered
+    layer.ff += round(design.calibration.ff_per_port_bit * written) + gathered
     return layer
 
 
