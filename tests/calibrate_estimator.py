@@ -30,7 +30,7 @@ FEATURES = {
         "lut_per_multiplier_bit",
         "lut_resource_layer",
         "lut_per_element_bit",
-        "lut_per_fifo_bit",
+        "lut_per_port_bit",
     ),
     "FF": (
         "ff_per_tree_bit",
@@ -41,7 +41,7 @@ FEATURES = {
         "ff_resource_layer",
         "ff_per_input_bit",
         "ff_per_element_bit",
-        "ff_per_fifo_bit",
+        "ff_per_port_bit",
         "ff_per_dsp",
         "ff_design",
     ),
@@ -60,7 +60,7 @@ class Sample:
     tool: str
     record: dict
     design: Design
-    contributions: dict[str, tuple[float, ...]]  # per resource, in FEATURES order
+    contributions: dict[str, tuple[float, ...]]  # per resource: the fixed part, then each feature's (FEATURES order)
     reported: dict[str, float]
 
 
@@ -73,10 +73,13 @@ def samples() -> tuple[Sample, ...]:
         base = estimator.CALIBRATION[tool]
         contributions = {}
         for resource, names in FEATURES.items():
-            row = []
+            # what no constant scales (the memories between layers, costed from their depth and width)
+            zero = replace(base, **dict.fromkeys(names, 0.0))
+            fixed = float(estimator.estimate_design(replace(design, fitted=zero)).totals[resource])
+            row = [fixed]
             for name in names:
                 unit = replace(base, **{n: (1.0 if n == name else 0.0) for n in names})
-                row.append(float(estimator.estimate_design(replace(design, fitted=unit)).totals[resource]))
+                row.append(float(estimator.estimate_design(replace(design, fitted=unit)).totals[resource]) - fixed)
             contributions[resource] = tuple(row)
         reported = {r: float(record["reported"][r]) for r in FEATURES if record["reported"].get(r)}
         found.append(Sample(record["id"], record["source"]["repo"], tool, record, design, contributions, reported))
@@ -90,7 +93,7 @@ def start_of(resource: str) -> list[float]:
 def loss(weights: list[float], rows: Rows, start: list[float]) -> float:
     total = 0.0
     for row, value in rows:
-        estimate = sum(w * x for w, x in zip(weights, row, strict=True))
+        estimate = row[0] + sum(w * x for w, x in zip(weights, row[1:], strict=True))
         total += math.log(max(estimate, 1.0) / value) ** 2
     return total + PRIOR * sum(math.log(w / s) ** 2 for w, s in zip(weights, start, strict=True))
 

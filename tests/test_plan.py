@@ -176,3 +176,39 @@ def test_no_usable_reuse_factor_writes_c_plus_plus_that_does_not_compile(io_type
     row = LayerRow.from_dict(conv_row("c", n_chan, n_filt, 8, k=k))
     usable = usable_reuse_factors(row, io_type)
     assert usable and not [rf for rf in usable if does_not_compile(row.layer_class, "resource", row.n_in, rf)]
+
+
+def stream_rows(strategy="resource") -> list[dict]:
+    """A streamed 4-bit-ish CNN: two convolutions on 28x28, a BatchNorm between them, a global pooling."""
+    return [
+        {"name": "input", "class": "InputLayer", "output_shape": [28, 28, 3], "outputs": 2352, "result_bits": 8},
+        {**conv_row("c1", 3, 16, 26, rf=27, strategy=strategy, bits=8), "in_height": 28, "in_width": 28,
+         "filt_height": 3, "filt_width": 3, "n_chan": 3, "stream_depth": 676},
+        {"name": "bn", "class": "BatchNormalization", "output_shape": [26, 26, 16], "outputs": 10816,
+         "result_bits": 8, "elementwise_multiplies": 10816, "stream_depth": 2},
+        {**conv_row("c2", 16, 32, 24, rf=144, strategy=strategy, bits=8), "in_height": 26, "in_width": 26,
+         "filt_height": 3, "filt_width": 3, "n_chan": 16, "stream_depth": 2},
+        {"name": "gap", "class": "GlobalPooling2D", "output_shape": [32], "outputs": 32, "result_bits": 8,
+         "input_shape": [24, 24, 32], "pool_height": 24, "pool_width": 24},
+    ]  # fmt: skip
+
+
+def stream_plan(strategy="resource") -> Plan:
+    return make_plan(described(*stream_rows(strategy)), flow(io_type="io_stream"), Z010)
+
+
+def test_the_plan_tables_rows_add_up_to_its_totals():
+    """Every row the plan counts is in its table (the FIFOs and buffers too) and in plan.json, and they add up."""
+    from hlsbox.cli.views import PLAN_SUMS, plan_table
+
+    plan = stream_plan()
+    assert any(layer.kind == "memory" and layer.cls == "FIFO" for layer in plan.layers)
+    back = Plan.from_dict(json.loads(json.dumps(plan.to_dict())))
+    for resource in ("LUT", "FF", "BRAM_18K", "DSP"):
+        assert sum(layer.resources()[resource] for layer in back.layers) == back.totals[resource]
+    table = plan_table(plan)
+    columns = {column.header: column._cells for column in table.columns}
+    for name in PLAN_SUMS:
+        *rows, total = (int(cell.replace(",", "")) for cell in columns[name])
+        resource = {"BRAM18": "BRAM_18K"}.get(name, name)
+        assert total == plan.totals[resource] and sum(rows) == total, name

@@ -159,18 +159,26 @@ def _near(valid: list[int], asked: int | None, n: int = 5) -> str:
     return " ".join(map(str, nearest))
 
 
-def show_plan(console: Console, plan, run_dir: str) -> None:
+PLAN_SUMS = ("DSP", "BRAM18", "LUT", "FF")  # the plan table's columns that add up to its totals
+_RESOURCE_OF = {"DSP": "DSP", "BRAM18": "BRAM_18K", "LUT": "LUT", "FF": "FF"}
+
+
+def plan_table(plan, console: Console | None = None) -> Table:
+    """The plan's rows: each layer with multipliers, the other layers together, the FIFOs and buffers between
+    layers together (the top's own with them), and the total: every column that counts adds up to the totals."""
     title = f"Plan: {plan.flow} on {plan.part} ({plan.io_type}, {plan.strategy}, {plan.tool.replace('_', ' ')})"
     table = Table(title=title, title_justify="left")
-    for column in ("layer", "class", "mult/out", "RF", "valid RF near", "mults ∥", "DSP", "BRAM18", "LUT", "cycles"):
+    for column in ("layer", "class", "mult/out", "RF", "valid RF near", "mults ∥", *PLAN_SUMS, "cycles"):
         table.add_column(
             column,
             justify="left" if column in ("layer", "class", "valid RF near") else "right",
             no_wrap=column != "valid RF near",
-            max_width=cell_limit(console, 18) if column == "layer" else None,
+            max_width=cell_limit(console, 18) if column == "layer" and console else None,
         )
-    others = [layer for layer in plan.layers if not layer.multipliers]
-    for layer in plan.layers:
+    layers = [layer for layer in plan.layers if layer.kind == "layer"]
+    others = [layer for layer in layers if not layer.multipliers]
+    memories = [layer for layer in plan.layers if layer.kind != "layer"]
+    for layer in layers:
         if not layer.multipliers:
             continue
         rf = ""
@@ -184,24 +192,35 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
             rf,
             _near(layer.reuse_valid, layer.reuse_asked),
             f"{layer.multipliers:,}",
-            f"{layer.dsp:,}",
-            f"{layer.bram18:,}",
-            f"{layer.lut:,}",
+            *_sums([layer]),
             f"{layer.latency:,}",
         )
     if others:
-        table.add_row(
-            f"{len(others)} other layers",
-            "logic",
-            "",
-            "",
-            "",
-            "",
-            f"{sum(layer.dsp for layer in others):,}",
-            f"{sum(layer.bram18 for layer in others):,}",
-            f"{sum(layer.lut for layer in others):,}",
-            f"{sum(layer.latency for layer in others):,}",
-        )
+        cycles = f"{sum(layer.latency for layer in others):,}"
+        table.add_row(f"{len(others)} other layers", "logic", "", "", "", "", *_sums(others), cycles)
+    label = f"{sum(m.kind == 'memory' for m in memories)} FIFOs and buffers"
+    table.add_row(label, "between layers", "", "", "", "", *_sums(memories), "", end_section=True)
+    table.add_row("total", "", "", "", "", "", *(f"{plan.totals[_RESOURCE_OF[c]]:,}" for c in PLAN_SUMS), "")
+    return table
+
+
+def _sums(rows) -> list[str]:
+    return [f"{sum(row.resources()[_RESOURCE_OF[c]] for row in rows):,}" for c in PLAN_SUMS]
+
+
+def disputed_sentence(plan) -> str:
+    """What the verdict says when the estimate and the second opinion differ by more than 3x on a total."""
+    second = plan.second_opinion.figures
+    pairs = ", ".join(f"{r} {plan.totals[r]:,} against {second[r]:,}" for r in plan.disputed)
+    return (
+        f"The verdict is uncertain: the estimate and the second opinion (the recorded designs most like this one) "
+        f"differ by more than 3× on {pairs}. Neither is a measurement: `hlsbox csynth` (Vivado HLS or Vitis HLS "
+        "on this host) settles it."
+    )
+
+
+def show_plan(console: Console, plan, run_dir: str) -> None:
+    table = plan_table(plan, console)
     print_table(console, table)
     totals = Table(title="Totals against the part (band: where the real figure lies, from the estimator's error)")
     for column in ("resource", "estimate", "band", plan.device, "used", "2nd opinion"):
@@ -243,6 +262,8 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
         f"[bold {colour}]Verdict: {plan.verdict}{note}[/] on {plan.part}: {worst} at "
         f"{plan.utilisation[worst]:.0%} of the part ({plan.totals[worst]:,} of {plan.capacity[worst]:,})."
     )
+    if plan.disputed:
+        console.print(f"[bold yellow]{disputed_sentence(plan)}[/]")
     for problem in plan.kernel_problems:
         console.print(
             f"[bold red]Kernel check:[/] {escape(problem.layer)}: hls4ml's {problem.kernel} "

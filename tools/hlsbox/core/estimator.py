@@ -30,6 +30,7 @@ from hlsbox.core.contract import LayerRow, WeightStats
 from hlsbox.core.parts import Device
 
 RESOURCES = ("LUT", "FF", "BRAM_18K", "DSP")
+LAYER, MEMORY, TOP = "layer", "memory", "top"  # what a row of the estimate is (LayerEstimate.kind)
 WEIGHTED = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "DepthwiseConv1D", "DepthwiseConv2D")
 CLOCK_UNCERTAINTY = 0.125  # Vivado HLS's default: the share of the clock period it keeps free
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softsign", "softplus", "elu", "selu", "hard_sigmoid")
@@ -52,12 +53,14 @@ class Calibration:
     # non-zero constant product of the Latency strategy (the adder trees and shift-adds), scaled by (2 b - 5) for
     # b = the operands' mean width; per Resource-strategy multiplier (b wide) and fixed per Resource layer (its
     # RF-deep control and read muxes); per element of activations and other elementwise layers (b wide); per bit
-    # of the FIFOs and buffers between the layers of a DATAFLOW top.
+    # a layer of a DATAFLOW top writes to its output stream (its output register, packing and handshake: the
+    # writer's, not the FIFO's; the FIFOs and buffers themselves are costed from their depth and width, see
+    # fifo_cost).
     lut_per_product: float = 1.0
     lut_per_multiplier_bit: float = 1.6
     lut_resource_layer: float = 1200.0
     lut_per_element_bit: float = 1.2
-    lut_per_fifo_bit: float = 1.0
+    lut_per_port_bit: float = 1.0
     # FF of the Latency strategy: pipeline registers, per bit of tree_bits (each output's accumulator at every
     # level of its adder tree, and the inputs). At RF 1 times the stages the clock cuts the layer into
     # (pipeline_stages: none when it fits in one period); at RF > 1 the inputs are muxed to the shared multipliers
@@ -68,18 +71,23 @@ class Calibration:
     ff_per_shared_tree_bit_stream: float = 0.5
     # FF of the Resource strategy: per bit of each multiplier's product (its operands' widths added), per
     # registered input bit (a convolution's window), and fixed per layer. Then per element bit of activations and
-    # other elementwise layers, per FIFO bit, per DSP of a Latency layer (times its stages), and the top's own.
+    # other elementwise layers, per bit a DATAFLOW layer writes, per DSP of a Latency layer (times its stages),
+    # and the top's own.
     ff_per_multiplier_bit: float = 3.5
     ff_per_input_bit: float = 1.0
     ff_resource_layer: float = 800.0
     ff_per_element_bit: float = 0.3
-    ff_per_fifo_bit: float = 1.0
+    ff_per_port_bit: float = 1.0
     ff_per_dsp: float = 0.0
     ff_design: float = 0.0
     softmax_per_class: bool = False  # Vitis HLS: a BRAM and a DSP per class, whatever the ReuseFactor
     fifo_per_channel: bool = True  # io_stream: a FIFO per channel (Vivado HLS) or one per pixel (Vitis HLS)
     fifo_word_bits: int = 18  # a pixel FIFO's BRAM18 holds this many bits of its width (Vitis HLS 2024.1: 36)
     fifo_min_depth: int = 33  # shallower FIFOs are shift registers (SRL), not BRAM
+    # LUTs per bit per 32 words of a shallow FIFO in the csynth report's FIFO row: Vivado HLS counts its SRLs
+    # (hls4ml's fixture: five 2-deep 16-bit FIFOs, 140 LUT); Vitis HLS only the control (seven 1-2 deep FIFOs of
+    # 4,176 bits in all, 469 LUT: taitashaw's design)
+    srl_lut_per_bit: float = 1.0
     latency_limit_share: float = 1.0  # Latency strategy at RF > 1: DSPs / the ALLOCATION limit
     dense_depth: float = 1.0  # pipeline depth of a fully parallel dense layer: cycles + per log2(n_in)
     dense_depth_per_log2: float = 0.25
@@ -90,20 +98,20 @@ class Calibration:
 CALIBRATION = {
     "vivado_hls": Calibration(
         # LUT and FF: fitted to every recorded design of the tool (python -m tests.calibrate_estimator)
-        lut_per_product=0.8375,
-        lut_per_multiplier_bit=3.556,
-        lut_resource_layer=1690,
-        lut_per_element_bit=1.962,
-        lut_per_fifo_bit=5.875,
-        ff_per_tree_bit=1.391,
+        lut_per_product=0.8074,
+        lut_per_multiplier_bit=3.509,
+        lut_resource_layer=1920,
+        lut_per_element_bit=2.603,
+        lut_per_port_bit=4.386,
+        ff_per_tree_bit=1.388,
         ff_per_tree_bit_stream=5.703,
-        ff_per_shared_tree_bit=0.7062,
-        ff_per_shared_tree_bit_stream=1.976,
-        ff_per_multiplier_bit=2.115,
-        ff_resource_layer=1039,
-        ff_per_input_bit=1.416,
-        ff_per_element_bit=1.208,
-        ff_per_fifo_bit=2.566,
+        ff_per_shared_tree_bit=0.7033,
+        ff_per_shared_tree_bit_stream=2.175,
+        ff_per_multiplier_bit=2.095,
+        ff_resource_layer=1066,
+        ff_per_input_bit=1.511,
+        ff_per_element_bit=1.238,
+        ff_per_port_bit=2.229,
         ff_per_dsp=0.009986,
         ff_design=0.01,
     ),
@@ -113,22 +121,23 @@ CALIBRATION = {
         dsp_share_narrow=(0.05, 0.05, 0.05, 0.5, 1.0),
         softmax_per_class=True,
         fifo_per_channel=False,
+        srl_lut_per_bit=0.0,
         latency_limit_share=0.6,
         # LUT and FF: fitted to every recorded design of the tool (python -m tests.calibrate_estimator)
-        lut_per_product=1.076,
+        lut_per_product=1.071,
         lut_per_multiplier_bit=1.6,
         lut_resource_layer=1200,
-        lut_per_element_bit=1.619,
-        lut_per_fifo_bit=4.63,
+        lut_per_element_bit=1.789,
+        lut_per_port_bit=1.884,
         ff_per_tree_bit=5.194,
-        ff_per_tree_bit_stream=0.7206,
-        ff_per_shared_tree_bit=3.888,
+        ff_per_tree_bit_stream=0.6827,
+        ff_per_shared_tree_bit=3.883,
         ff_per_shared_tree_bit_stream=0.5,
         ff_per_multiplier_bit=3.5,
         ff_resource_layer=800,
-        ff_per_input_bit=1.0,
-        ff_per_element_bit=3.45,
-        ff_per_fifo_bit=1.077,
+        ff_per_input_bit=1,
+        ff_per_element_bit=3.459,
+        ff_per_port_bit=0.8722,
         ff_per_dsp=0.01,
         ff_design=0.01,
     ),
@@ -190,6 +199,7 @@ class LayerEstimate:
     weight_width: int = 0  # bits of one weight (from the layer's type, e.g. a QKeras quantiser)
     latency: int = 0  # cycles from its first input to its last output
     interval: int = 1  # cycles between inputs
+    kind: str = LAYER  # LAYER: a layer of the model; MEMORY: a FIFO or buffer between layers; TOP: the top's own
 
     @property
     def cycles(self) -> int:
@@ -398,22 +408,35 @@ def _weighted(row: LayerRow, design: Design, reuse: int | None, bits: int | None
 
 
 def _batchnorm(row: LayerRow, design: Design, reuse: int | None, bits: int | None) -> LayerEstimate:
+    """BatchNormalization and its kin (ApplyAlpha, a QONNX scale): a multiply and an add per element.
+    hls4ml's normalize: in io_parallel every element at once, PIPELINE II=RF with ALLOCATION mul limit
+    ceil(n_in / RF) (the multipliers shared over RF cycles); in io_stream (nnet_batchnorm_stream.h) one pixel per
+    cycle (II about RF), its channels unrolled: at most one multiplier per channel, shared over the II."""
     est = LayerEstimate(row.name, row.layer_class, list(row.output_shape))
     result_bits = bits or row.result_bits or 16
-    channels = row.output_shape[-1]
-    width = row.elementwise_multiplies if design.io_type == "io_parallel" else channels
-    # One scale per channel, the same constant for every pixel of it.
-    # hls4ml's normalize: PIPELINE II=RF, ALLOCATION mul limit = ceil(n_in / RF): the scales shared over RF cycles.
+    channels = row.output_shape[-1] if row.output_shape else 1
+    elements = row.elementwise_multiplies or row.outputs or channels
     rf = reuse or row.reuse_used or 1
-    at_once = math.ceil(width / rf)
-    weights = row.weights
-    dsp_share = constant_multiplies(weights, result_bits, design) / max(1, channels) if weights else 1.0
-    est.dsp = round(dsp_share * at_once)
-    est.multipliers = est.dsp
+    # io_stream: II = n_in / ceil(n_in / RF), about RF cycles a pixel, for its channels' multiplies
+    at_once = math.ceil((elements if design.io_type == "io_parallel" else channels) / rf)
+    est.dsp = round(_scale_dsp_share(row, result_bits, design) * at_once)
+    est.multipliers = at_once
     est.lut = round(2 * at_once * result_bits * design.calibration.lut_per_element_bit)
     est.ff = round(at_once * result_bits * design.calibration.ff_per_element_bit)
     est.latency, est.interval = _elementwise_timing(row, design)
     return est
+
+
+def _scale_dsp_share(row: LayerRow, data_bits: int, design: Design) -> float:
+    """The share of a scale layer's multiplies that take a DSP (at most one each): its constants' share, by
+    their statistics (a scale per element makes the stream's multiplier a real one: the DSP rule for its width)."""
+    weights = row.weights
+    if not weights or not weights.total:
+        return min(1.0, dsp_per_multiply(row.weight_bits or 16, data_bits, design))
+    channels = row.output_shape[-1] if row.output_shape else 1
+    if design.io_type != "io_parallel" and weights.total > channels:
+        return min(1.0, dsp_per_multiply(row.weight_bits or 16, data_bits, design))
+    return min(1.0, constant_multiplies(weights, data_bits, design) / weights.total)
 
 
 def _activation(row: LayerRow, design: Design, bits: int | None) -> LayerEstimate:
@@ -444,19 +467,48 @@ def _activation(row: LayerRow, design: Design, bits: int | None) -> LayerEstimat
     return est
 
 
+WIRING = ("Input", "InputLayer", "Reshape", "Flatten", "Transpose", "ZeroPadding1D", "ZeroPadding2D", "Concatenate")
+
+
 def _other(row: LayerRow, design: Design, bits: int | None) -> LayerEstimate:
-    """Pooling, merges, reshapes, inputs: logic per element (per channel when streaming)."""
+    """Pooling, merges, reshapes, padding, inputs: logic per element (per channel when streaming)."""
     est = LayerEstimate(row.name, row.layer_class, list(row.output_shape))
     result_bits = bits or row.result_bits or 16
-    if row.layer_class in ("Input", "InputLayer", "Reshape", "Flatten", "Transpose"):
-        est.latency, est.interval = (0, 1) if design.io_type == "io_parallel" else _elementwise_timing(row, design)
-        return est
-    width = row.outputs if design.io_type == "io_parallel" else row.output_shape[-1]
-    window = (row.pool_height or 1) * (row.pool_width or 1)
-    est.lut = round(width * result_bits * max(1, window - 1) * design.calibration.lut_per_element_bit)
-    est.ff = round(width * result_bits * max(1, window - 1) * design.calibration.ff_per_element_bit)
     est.latency, est.interval = _elementwise_timing(row, design)
+    stream = design.io_type != "io_parallel"
+    channels = row.output_shape[-1] if row.output_shape else 1
+    if row.layer_class in WIRING or row.layer_class.startswith(("Concatenate", "ZeroPadding")):
+        if not stream:  # io_parallel: a copy of wires, no logic
+            est.latency = 0
+            return est
+        if row.layer_class in ("Input", "InputLayer", "Reshape", "Flatten", "Transpose"):
+            return est  # a stream passed on (a Transpose's buffer is its own row: between_layers)
+        # ZeroPadding, Concatenate in a stream: a mux per channel between the data and zeros (or the inputs)
+        est.lut = round(channels * result_bits * design.calibration.lut_per_element_bit)
+        est.ff = round(channels * result_bits * design.calibration.ff_per_element_bit)
+        return est
+    operations, registers = _pool_operations(row, stream)
+    est.lut = round(operations * result_bits * design.calibration.lut_per_element_bit)
+    est.ff = round(registers * result_bits * design.calibration.ff_per_element_bit)
     return est
+
+
+def _pool_operations(row: LayerRow, stream: bool) -> tuple[int, int]:
+    """Adders or comparators working at once, and the registers they keep (in words). A global pooling (hls4ml's
+    GlobalPooling, which a Keras 3 GlobalAveragePooling arrives as, with the whole map as its window) keeps one
+    accumulator per channel in a stream, and reduces the whole map at once in io_parallel (an adder or comparator
+    tree per channel, its result registered); a windowed pooling reduces its window per output, per channel of a
+    pixel when streaming; merges and other elementwise layers one operation per element."""
+    channels = row.output_shape[-1] if row.output_shape else 1
+    width = channels if stream else (row.outputs or channels)
+    if "Global" in row.layer_class:
+        shape = row.input_shape or ()
+        pixels = math.prod(shape[:-1]) if len(shape) > 1 else (row.pool_height or 1) * (row.pool_width or 1)
+        if stream:
+            return channels, channels
+        return channels * max(1, pixels - 1), channels
+    window = (row.pool_height or 1) * (row.pool_width or 1)
+    return width * max(1, window - 1), width * max(1, window - 1)
 
 
 def _elementwise_timing(row: LayerRow, design: Design) -> tuple[int, int]:
@@ -471,7 +523,7 @@ def estimate_layer(row: LayerRow, design: Design, reuse: int | None = None, bits
     """One described layer; `reuse` and `bits` (every operand's width) are what-ifs."""
     if row.weighted:
         return _weighted(row, design, reuse, bits)
-    if row.elementwise_multiplies is not None:
+    if row.elementwise_multiplies is not None or row.layer_class in ("BatchNormalization", "ApplyAlpha"):
         return _batchnorm(row, design, reuse, bits)
     if row.layer_class in ("Activation", "Softmax", "ReLU", "LeakyReLU", "PReLU", "ThresholdedReLU", "HardActivation"):
         return _activation(row, design, bits)
@@ -481,47 +533,118 @@ def estimate_layer(row: LayerRow, design: Design, reuse: int | None = None, bits
 # ---------- the design ----------
 
 
-def dataflow_memories(design: Design, bits: int | None = None) -> int:
-    """BRAM18 of the memories between layers: io_stream FIFOs (hls4ml's depths; the model's input and output are
-    ports, not FIFOs) and conv line buffers; in an io_parallel DATAFLOW top, the model input's buffer (its words
-    side by side, 18 bits a BRAM18; twice, ping-pong, when a layer uses the Resource strategy)."""
+# A FIFO as Vivado HLS builds it: a shift register (SRL32: a LUT per bit per 32 words) with a few LUTs and about
+# five FFs of control when shallow, else a block RAM with its read-ahead register and pointers (the FIFO rows of
+# the csynth reports in tests/data/estimator: a 2-deep 16-bit FIFO 28 LUT and 5 FF, hls4ml's own fixture).
+SRL_CONTROL_LUT, SRL_CONTROL_FF = 9, 5
+BRAM_FIFO_CONTROL_LUT, BRAM_FIFO_CONTROL_FF = 20, 12
+
+
+@dataclass(frozen=True)
+class Memory:
+    """A FIFO or buffer between layers (or a conv's line buffer): `instances` memories of depth x width."""
+
+    name: str
+    cls: str  # FIFO, LineBuffer, Buffer
+    depth: int
+    width: int  # bits of one instance's word
+    instances: int = 1
+    shift_register: bool = False  # a buffer (a line buffer's ap_shift_reg, a Transpose's map): no FIFO control
+
+
+def memory_cost(memory: Memory, design: Design) -> LayerEstimate:
+    """LUT, FF and BRAM18 of a memory from its depth and width: a shift register (SRL32) when shallower than
+    the calibration's fifo_min_depth, else BRAM18 (its aspect ratios)."""
+    est = LayerEstimate(memory.name, memory.cls, [memory.depth, memory.width], kind=MEMORY)
+    depth, width, n = max(1, memory.depth), memory.width, memory.instances
+    if depth < design.calibration.fifo_min_depth:
+        control_lut, control_ff = (0, 0) if memory.shift_register else (SRL_CONTROL_LUT, SRL_CONTROL_FF)
+        est.lut = n * (round(design.calibration.srl_lut_per_bit * width * math.ceil(depth / 32)) + control_lut)
+        est.ff = n * control_ff
+    elif memory.shift_register:  # a buffer in block RAM: its address counters are its user's
+        est.bram18 = n * bram18_for(width, depth)
+    elif design.calibration.fifo_per_channel:
+        est.bram18 = n * bram18_for(width, depth)
+        est.lut, est.ff = n * (width + BRAM_FIFO_CONTROL_LUT), n * (width + BRAM_FIFO_CONTROL_FF)
+    else:  # Vitis HLS: a pixel's channels in one word, fifo_word_bits of it per BRAM18
+        est.bram18 = n * math.ceil(width / design.calibration.fifo_word_bits) * math.ceil(depth / 1024)
+        est.lut, est.ff = n * (width + BRAM_FIFO_CONTROL_LUT), n * (width + BRAM_FIFO_CONTROL_FF)
+    return est
+
+
+def between_layers(design: Design, bits: int | None = None) -> list[Memory]:
+    """The memories of a DATAFLOW top between its layers: io_stream FIFOs (hls4ml's depths; the model's input and
+    output are ports, not FIFOs), conv and pooling line buffers, a Transpose's whole map; in an io_parallel DATAFLOW
+    top, the model input's buffer (18 bits a BRAM18; twice, ping-pong, when a layer uses the Resource strategy)."""
     if not design.dataflow:
-        return 0
+        return []
     layers, calibration = design.layers, design.calibration
     if design.io_type == "io_parallel":
         if design.tool != "vivado_hls":  # seen only with Vivado HLS (Vitis HLS keeps the input in registers)
-            return 0
+            return []
         first = layers[0]
         elements = math.prod(first.output_shape) if first.output_shape else 1
         width = bits or first.result_bits or 16
         copies = 2 if any(kernels.is_resource(row.strategy) for row in layers) else 1
-        return copies * math.ceil(elements * width / 18)
-    total = 0
+        return [Memory(f"{first.name} buffer", "Buffer", 512, 18, copies * math.ceil(elements * width / 18), True)]
+    found = []
     for row in layers[1:-1]:
-        for depth, channels, width in fifos_of(row, bits):
-            if depth < calibration.fifo_min_depth:
-                continue
+        if in_place(row):
+            continue
+        for index, (depth, channels, width) in enumerate(fifos_of(row, bits)):
+            name = f"{row.name} FIFO" + (f" {index + 1}" if index else "")
             if calibration.fifo_per_channel:
-                total += channels * bram18_for(width, depth)
+                found.append(Memory(name, "FIFO", depth, width, channels))
             else:
-                total += math.ceil(channels * width / calibration.fifo_word_bits) * max(1, math.ceil(depth / 1024))
-        width = bits or row.result_bits or 16
-        if "Conv" in row.layer_class and (row.filt_height or 1) > 1 and row.in_width is not None:
-            lines = (row.filt_height - 1) * (row.n_chan if row.n_chan is not None else (row.output_shape or (1,))[-1])
-            if row.in_width >= calibration.fifo_min_depth:
-                total += lines * bram18_for(width, row.in_width)
-    return total
+                found.append(Memory(name, "FIFO", depth, channels * width))
+    for row in layers:
+        found += _row_buffers(row, bits)
+    return found
 
 
-def dataflow_bits(design: Design, bits: int | None = None) -> int:
-    """The width of everything a DATAFLOW top passes between layers in FIFOs or buffers, in bits."""
+def _row_buffers(row: LayerRow, bits: int | None) -> list[Memory]:
+    """A streamed layer's own buffers: the line buffers of a windowed conv or pooling (window height - 1 rows of
+    its input, a shift register per channel), a Transpose's whole map."""
+    width = bits or row.input_bits or row.result_bits or 16
+    channels = row.n_chan if row.n_chan is not None else (row.output_shape or (1,))[-1]
+    if row.layer_class == "Transpose" and row.input_shape:
+        return [Memory(f"{row.name} buffer", "Buffer", math.prod(row.input_shape), width, 1, True)]
+    if "Global" in row.layer_class or row.in_width is None:
+        return []
+    height = row.filt_height if "Conv" in row.layer_class else row.pool_height
+    if (height or 1) <= 1:
+        return []
+    return [Memory(f"{row.name} line buffer", "LineBuffer", row.in_width, width, (height - 1) * channels, True)]
+
+
+def port_bits(design: Design, row_index: int, bits: int | None = None) -> int:
+    """The bits a layer of a DATAFLOW top writes to what follows it at once (what lut_per_port_bit and
+    ff_per_port_bit are per): an io_stream layer's output streams, an io_parallel top's input buffer."""
     if not design.dataflow:
         return 0
     layers = design.layers
     if design.io_type == "io_parallel":
         first = layers[0]
-        return math.prod(first.output_shape or (1,)) * (bits or first.result_bits or 16)
-    return sum(channels * width for row in layers[1:-1] for _, channels, width in fifos_of(row, bits))
+        return math.prod(first.output_shape or (1,)) * (bits or first.result_bits or 16) if row_index == 0 else 0
+    row = layers[row_index]
+    if row_index == 0 or row_index == len(layers) - 1 or in_place(row):
+        return 0  # the model's ports; an in-place variable has no function writing it (its reader gathers it)
+    return sum(channels * width for _, channels, width in fifos_of(row, bits))
+
+
+def in_place(row: LayerRow) -> bool:
+    """An io_stream layer output without a stream pragma: hls4ml's in-place variable (a Flatten a Dense reads
+    word by word), no function and no FIFO of its own."""
+    return not row.streams and row.stream_depth is None
+
+
+def gathered_bits(design: Design, row_index: int, bits: int | None = None) -> int:
+    """What a streamed layer collects into registers from an in-place variable before it (a Dense after a
+    Flatten: nnet_dense_stream's DataPrepare writes data[n_in] word by word): a write enable per bit."""
+    if design.io_type != "io_stream" or row_index < 2 or not in_place(design.layers[row_index - 1]):
+        return 0
+    source = design.layers[row_index - 1]
+    return (source.outputs or math.prod(source.output_shape or (1,))) * (bits or source.result_bits or 16)
 
 
 def fifos_of(row: LayerRow, bits: int | None = None) -> list[tuple[int, int, int]]:
@@ -532,19 +655,63 @@ def fifos_of(row: LayerRow, bits: int | None = None) -> list[tuple[int, int, int
     return [(row.stream_depth or 0, channels, bits or row.result_bits or 16)]
 
 
+def _row_estimate(design: Design, index: int, reuse: int | None, bits: int | None) -> LayerEstimate:
+    """A layer's row: the layer, and in a DATAFLOW top what it writes to the next (its port) and what it gathers
+    from an in-place variable before it."""
+    layer = estimate_layer(design.layers[index], design, reuse, bits)
+    written = port_bits(design, index, bits)
+    layer.lut += round(design.calibration.lut_per_port_bit * written)
+    gathered = gathered_bits(design, index, bits)  # the registers it collects them in, a write enable each
+    layer.lut += gathered
+    layer.ff += round(design.calibration.ff_per_port_bit * written) + gathered
+    return layer
+
+
 def estimate_design(design: Design, reuse: dict[str, int] | None = None, bits: int | None = None) -> DesignEstimate:
+    """Every row the design is made of (its layers, the memories between them, the top's own) and their sums."""
     reuse = reuse or {}
     calibration = design.calibration
-    layers = [estimate_layer(row, design, reuse.get(row.name), bits) for row in design.layers]
-    totals = {r: sum(layer.resources()[r] for layer in layers) for r in RESOURCES}
-    totals["BRAM_18K"] += dataflow_memories(design, bits)
-    between = dataflow_bits(design, bits)
-    totals["LUT"] += round(calibration.lut_per_fifo_bit * between)
-    totals["FF"] += round(calibration.ff_per_fifo_bit * between + calibration.ff_design)
+    layers = [_row_estimate(design, index, reuse.get(row.name), bits) for index, row in enumerate(design.layers)]
+    memories = [memory_cost(memory, design) for memory in between_layers(design, bits)]
+    top = LayerEstimate("(top)", "top level", [], ff=round(calibration.ff_design), kind=TOP)
+    rows = layers + memories + [top]
+    totals = {r: sum(row.resources()[r] for row in rows) for r in RESOURCES}
     if design.dataflow:  # layers overlap; the slowest sets the pace
         interval = max((layer.interval for layer in layers), default=1)
         latency = interval + sum(layer.latency - layer.interval for layer in layers)
     else:  # one pipelined function: the depths add up; a new input every max(ReuseFactor) cycles
         latency = sum(layer.latency for layer in layers)
         interval = max((layer.interval for layer in layers), default=1)
-    return DesignEstimate(layers, totals, max(latency, 1), max(interval, 1))
+    return DesignEstimate(rows, totals, max(latency, 1), max(interval, 1))
+
+
+# ---------- the cheapest any ReuseFactor can make it ----------
+
+
+def lower_bound_totals(design: Design, bits: int | None = None) -> dict[str, int]:
+    """A bound below every estimate of this design at these types, whatever the ReuseFactors: per resource, each
+    row at its cheapest (a weighted layer over the ReuseFactor hls4ml converted it with and every usable one; at
+    8 bits too when its operands are no wider, where a multiply that took half a DSP at 4 bits takes none), the
+    rows that no ReuseFactor changes (the others, the FIFOs and buffers, the top's own) as they are. Each row
+    depends only on its own ReuseFactor and types, so the sum of the minima is at most any estimate's sum."""
+    base = estimate_design(design, None, bits)
+    totals = dict(base.totals)
+    for index, (row, layer) in enumerate(zip(design.layers, base.layers, strict=False)):
+        if not row.weighted:
+            continue
+        cheapest = _cheapest_row(design, index, bits, layer)
+        for resource in RESOURCES:
+            totals[resource] -= layer.resources()[resource] - cheapest[resource]
+    return totals
+
+
+def _cheapest_row(design: Design, index: int, bits: int | None, as_converted: LayerEstimate) -> dict[str, int]:
+    row = design.layers[index]
+    widths = [bits]
+    if (bits or max(row.weight_bits or 16, row.input_bits or 16)) <= 8:
+        widths.append(8)
+    candidates = [as_converted.resources()]
+    for width in widths:
+        for rf in usable_reuse_factors(row, design.io_type):
+            candidates.append(_row_estimate(design, index, rf, width).resources())
+    return {r: min(c[r] for c in candidates) for r in RESOURCES}

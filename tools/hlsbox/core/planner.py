@@ -51,7 +51,7 @@ ERROR_BANDS = {
     "vivado_hls": {
         "DSP": (0.99, 1.35),
         "BRAM_18K": (0.82, 1.07),
-        "LUT": (0.71, 1.37),
+        "LUT": (0.69, 1.35),
         "FF": (0.35, 1.64),
         "latency": (0.64, 1.76),
         "interval": (0.64, 1.27),
@@ -59,8 +59,8 @@ ERROR_BANDS = {
     "vitis_hls": {
         "DSP": (0.82, 1.37),
         "BRAM_18K": (1.0, 1.0),
-        "LUT": (0.77, 1.85),
-        "FF": (0.2, 1.09),
+        "LUT": (0.77, 1.61),
+        "FF": (0.2, 1.06),
         "latency": (0.14, 3.36),
         "interval": (0.53, 2.47),
     },
@@ -129,6 +129,7 @@ class Plan(JsonRecord):
     repairs: list[GraphRepair] = field(default_factory=list)  # what hlsbox repaired in hls4ml's conversion
     hls4ml_warnings: list[str] = field(default_factory=list)
     second_opinion: surrogate.Opinion | None = None  # None: no recorded design to compare with
+    disputed: tuple[str, ...] = ()  # totals on which the estimate and the second opinion differ by more than 3x
 
 
 def kernel_problems(design: Design) -> list[kernels.KernelProblem]:
@@ -193,6 +194,7 @@ def make_plan(described: DescribeResult, flow: ImageFlow, device: Device) -> Pla
         kernel_problems=kernel_problems(design),
         second_opinion=surrogate.opinion(design),
     )
+    plan = dataclasses.replace(plan, disputed=surrogate.disagreements(plan.totals, plan.second_opinion))
     if verdict == FITS and not plan.kernel_problems:
         return plan
     plan = dataclasses.replace(plan, parts_that_fit=parts_better_than(design, verdict))

@@ -96,3 +96,20 @@ def _distance(a: dict[str, float], b: dict[str, float]) -> float:
 
 def opinion(design: Design) -> Opinion | None:
     return predict(features(design), design.tool, load())
+
+
+DISAGREE = 3.0  # estimate / second opinion beyond this (either way): the two disagree on that total
+
+
+def disagreements(totals: dict[str, int], opinion: Opinion | None) -> tuple[str, ...]:
+    """The resources on which the estimate and the second opinion differ by more than DISAGREE times."""
+    if opinion is None:
+        return ()
+    found = []
+    for resource, theirs in opinion.figures.items():
+        if resource not in totals or resource in ("latency", "interval"):
+            continue
+        ours = totals[resource]
+        if max(ours, theirs) > DISAGREE * max(1, min(ours, theirs)):
+            found.append(resource)
+    return tuple(found)

@@ -130,7 +130,7 @@ def describe_layer(layer, asked_reuse: int | None) -> LayerRow:
             accum_bits=width(get("accum_t").precision) if get("accum_t") else None,
             weights=value_stats(np.asarray(weights.data), weights.type.precision),
         )
-    elif layer.class_name == "BatchNormalization":
+    elif layer.class_name in ("BatchNormalization", "ApplyAlpha") and "scale" in layer.weights:  # a QONNX scale too
         scale = layer.weights["scale"]
         row.update(
             elementwise_multiplies=int(np.prod(out.shape)),

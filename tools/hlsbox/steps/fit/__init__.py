@@ -62,7 +62,7 @@ def run(spec: StepSpec) -> FitResult:
     phase("lower bound: the cheapest design the search can reach (the plan's estimator)")
     narrowest = tables(found, search.uniform(found, 0))
     bound = hardware.lower_bound(model, flow, narrowest, device, params.budget, io_types, run_dir)
-    if not bound.reachable(params.budget):
+    if not bound.reachable(params.budget) and not bound.refutable(params.budget):
         raise outputs.unreachable_at_best(bound, flow, params)
     phase(outputs.room(bound, params.budget))
     prober = Prober(model, flow, spec, found, x_calibration, params.agreement)

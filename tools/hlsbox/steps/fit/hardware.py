@@ -9,23 +9,26 @@ fit, the one with the shortest interval (then latency) wins; when none fits, the
 The budget is tested at the high end of the estimator's out-of-sample error band (plan.band: the estimate divided
 by the 10th percentile of estimated / reported over recorded designs, each estimated by a calibration fitted
 without any design of its repository), not on the point estimate: "fits within 80%" then means that about 9 in 10
-such designs would, by their real reports, use at most 80% of every resource (the point estimate alone let 9 of 27
+such designs would, by their real reports, use at most 80% of every resource (the point estimate alone let 7 of 27
 recorded Vivado HLS designs exceed estimate / 0.8).
 
-Before any C simulation, lower_bound() estimates the cheapest design the search can reach at all: the narrowest
-types it allows (every knob at 0 fractional bits), every weighted layer at its largest usable ReuseFactor, each
-io_type and strategy fit may choose. If even the cheapest of those needs more than the budget at the low end of the
-estimator's error band, no search can succeed: fit says so in seconds instead of after its C simulations.
+Before any C simulation, lower_bound() bounds what the search can reach at all: at the narrowest types it allows
+(every knob at 0 fractional bits), for each io_type and strategy fit may choose, every row at its cheapest over the
+usable ReuseFactors (estimator.lower_bound_totals: below the estimate at any of them). If even that needs more than
+the budget at the low end of the estimator's error band, no search can succeed: fit says so in seconds instead of
+after its C simulations, unless the second opinion disputes the estimate (more than 3x apart) on every resource
+over the budget.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from hlsbox.core import surrogate
 from hlsbox.core.contract import ImageFlow, LayerRow, LayerTable
-from hlsbox.core.estimator import RESOURCES, Design, estimate_design, usable_reuse_factors
+from hlsbox.core.estimator import RESOURCES, Design, estimate_design, lower_bound_totals, usable_reuse_factors
 from hlsbox.core.parts import DEVICES, Device
 from hlsbox.core.planner import band, tool_of, verdict_of
 from hlsbox.steps import hls
@@ -133,10 +136,8 @@ def _architecture(design: Design, reuse: dict[str, int], estimate, binding: str 
 
 
 def _users(estimate, resource: str) -> list[tuple[str, int]]:
-    """Who uses a resource, most first: the layers, and the FIFOs and buffers between them."""
-    users = [(e.name, e.resources()[resource]) for e in estimate.layers]
-    users.append(("the FIFOs and buffers between layers", estimate.totals[resource] - sum(u for _, u in users)))
-    return sorted(users, key=lambda u: -u[1])
+    """Who uses a resource, most first: the layers, and the FIFOs and buffers between them (rows of their own)."""
+    return sorted(((e.name, e.resources()[resource]) for e in estimate.layers), key=lambda u: -u[1])
 
 
 def _heaviest_growable(estimate, resource: str, reuse: dict, usable: dict, stuck: set[str]) -> str | None:
@@ -206,10 +207,13 @@ def parts_that_fit(arch: Architecture, flow: ImageFlow, budget: float) -> list[s
 
 @dataclass
 class Bound:
-    """The cheapest design the search can reach, estimated; `low` its share of the part at the band's low end."""
+    """A bound below every design the search can reach, estimated; `low` its share of the part at the band's low
+    end. `disputed`: the resources on which the second opinion (the recorded designs most like it) differs from
+    the estimate by more than 3x, where the bound alone is no reason to refuse."""
 
     arch: Architecture
     low: dict[str, float]
+    disputed: tuple[str, ...] = ()
 
     @property
     def worst(self) -> str:
@@ -218,18 +222,27 @@ class Bound:
     def reachable(self, budget: float) -> bool:
         return self.low[self.worst] <= budget
 
+    def refutable(self, budget: float) -> bool:
+        """Every resource the bound puts over the budget is one the second opinion disputes."""
+        over = [r for r, share in self.low.items() if share > budget]
+        return bool(over) and all(r in self.disputed for r in over)
+
 
 def cheapest(design: Design, budget: float) -> Bound:
-    """A design with every weighted layer at its largest usable ReuseFactor, estimated."""
+    """Below every estimate of this design, whatever its ReuseFactors (estimator.lower_bound_totals); reported
+    as the design with every weighted layer at its largest usable ReuseFactor, who uses the most there."""
     reuse = {row.name: usable_reuse_factors(row, design.io_type)[-1] for row in design.layers if row.weighted}
     estimate = estimate_design(design, reuse)
+    estimate.totals = lower_bound_totals(design)
     capacity = design.device.capacity()
     high = high_share(design, estimate.totals)
     worst = max(high, key=high.get)
     arch = _architecture(design, reuse, estimate, worst)
     arch.fits_budget = high[worst] <= budget
     low = {r: band(design.tool, r, estimate.totals[r])[0] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES}
-    return Bound(arch, {r: round(v, 4) for r, v in low.items()})
+    rows = [replace(row, reuse_used=reuse.get(row.name, row.reuse_used)) for row in design.layers]
+    opinion = surrogate.opinion(replace(design, layers=rows))
+    return Bound(arch, {r: round(v, 4) for r, v in low.items()}, surrogate.disagreements(estimate.totals, opinion))
 
 
 def lower_bound(

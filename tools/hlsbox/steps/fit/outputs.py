@@ -164,14 +164,21 @@ def unreachable_at_best(bound: hardware.Bound, flow: ImageFlow, params: FitParam
 
 
 def room(bound: hardware.Bound, budget: float) -> str:
-    """How much the search has to spend, in one line."""
+    """How much the search has to spend, in one line (and why it goes on when the bound alone says no)."""
     worst = bound.worst
-    return (
+    text = (
         f"lower bound: the cheapest design the search can reach ({bound.arch.io_type}, {bound.arch.strategy}) needs "
         f"{worst} at {bound.arch.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the band's low end), "
         f"budget {budget:.0%}, tested at the high end of the estimator's out-of-sample error band (about 9 in 10 "
         "designs so estimated use at most that in their real reports)"
     )
+    if bound.refutable(budget):
+        text += (
+            f"; over the budget, but the second opinion (the recorded designs most like it) differs from the "
+            f"estimate by more than 3x on {', '.join(bound.disputed)}: the search goes on rather than refuse on the "
+            "estimate alone"
+        )
+    return text
 
 
 def draw(
