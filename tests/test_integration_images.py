@@ -215,8 +215,16 @@ def test_csim_center_crops_images_larger_than_the_model_input(engine, workspace:
 @pytest.mark.parametrize(
     ("size", "resize", "phrases"),
     [
-        (10, "none", ("The model takes 8x8 images", "are 10x10", 'csim.resize = "center_crop" (the center 8x8')),
-        (6, "center_crop", ("The model takes 8x8 images", "are 6x6: a center crop", 'csim.resize = "bilinear"')),
+        (10, "none", ("The model takes 8x8 images", "are 10x10", 'Set resize = "center_crop" (the center 8x8')),
+        (
+            6,
+            "center_crop",
+            (
+                "The model takes 8x8 images",
+                "are 6x6: a center crop",
+                'Set a PIL resampling filter (resize = "bilinear"',
+            ),
+        ),
     ],
 )
 def test_images_resize_cannot_fit_are_bad_input(engine, workspace: Path, size: int, resize: str, phrases: tuple):

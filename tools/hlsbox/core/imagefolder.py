@@ -149,18 +149,18 @@ def check_fit(image: Size, target: Size, resize: str, folder: Path) -> None:
     smaller = image[0] < target[0] or image[1] < target[1]
     if resize in FILTERS or image == target or (resize == CENTER_CROP and not smaller):
         return
-    scale = f'a PIL resampling filter (csim.resize = "bilinear", or any of {", ".join(FILTERS)})'
+    scale = f'a PIL resampling filter (resize = "bilinear", or any of {", ".join(FILTERS)})'
     if resize == NO_RESIZE:
-        crop = "" if smaller else f'csim.resize = "{CENTER_CROP}" (the center {text(target)}, pixels exact) or '
+        crop = "" if smaller else f'resize = "{CENTER_CROP}" (the center {text(target)}, pixels exact) or '
         raise ImageFolderError(
             f"The model takes {text(target)} images; the images in '{folder}' are {text(image)}, and csim.resize "
             f'is "{NO_RESIZE}" (the images as they are).',
-            f"In the flow's [csim] section set {crop}{scale}, or give images of the model's input size.",
+            f"Set {crop}{scale} in the flow's [csim] section, or give images of the model's input size.",
         )
     raise ImageFolderError(
         f"The model takes {text(target)} images; the images in '{folder}' are {text(image)}: a center crop "
         f'(csim.resize = "{CENTER_CROP}") cannot make them larger.',
-        f"In the flow's [csim] section set {scale} to scale them to the model's input, or give larger images.",
+        f"Set {scale} in the flow's [csim] section to scale them to the model's input, or give larger images.",
     )
 
 
