@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox.config.flow import Flow, check_precision, inside_workspace, load_flow
+from hlsbox.config.flow import Flow, check_precision, image_flow, inside_workspace, load_flow
 from hlsbox.core.errors import BadInput
 from tests.conftest import REPO, write_flow
 
@@ -37,6 +37,12 @@ def test_every_shipped_flow_is_valid():
         ({"csim": {"dataset": "images", "scale": 255}}, "and scale = <what the model divided the pixels by"),
         ({"csim": {"dataset": "images", "images": "d", "scale": 0}}, "'csim.scale': Input should be greater than 0"),
         ({"csim": {"dataset": "random", "images": "d", "scale": 255}}, 'images and scale are for dataset = "images"'),
+        (
+            {"csim": {"dataset": "images", "images": "d", "scale": 255, "resize": "centre_crop"}},
+            "'csim.resize': 'centre_crop' is not a way to fit images to the model's input: \"none\"",
+        ),
+        ({"csim": {"dataset": "images", "images": "d", "scale": 255, "resize": "cubic"}}, "bilinear, hamming, bicubic"),
+        ({"csim": {"dataset": "digits", "resize": "center_crop"}}, 'resize is for dataset = "images"'),
     ],
 )
 def test_bad_flows_name_the_field(tmp_path: Path, fields: dict, phrase: str):
@@ -178,3 +184,13 @@ def test_bad_hls4ml_yaml_is_bad_input(tmp_path: Path, edit: tuple[str, str], phr
     with pytest.raises(BadInput) as info:
         load_flow(tmp_path / "c.yml")
     assert phrase in str(info.value)
+
+
+def test_resize_defaults_to_the_images_as_they_are(tmp_path: Path):
+    """Left out, csim.resize is "none" (today's behaviour: the images must be the model's size); every mode the
+    image knows passes the host's validation and reaches the image's flow."""
+    images = {"dataset": "images", "images": "d", "scale": 255}
+    assert load_flow(write_flow(tmp_path, csim=images)).csim.resize == "none"
+    for mode in ("none", "center_crop", "nearest", "box", "bilinear", "hamming", "bicubic", "lanczos"):
+        flow = load_flow(write_flow(tmp_path, csim={**images, "resize": mode}))
+        assert image_flow(flow).csim.resize == mode

@@ -520,6 +520,7 @@ def run_sweep(
 ) -> None:
     """The plan of every variant first (cheap, cached), then the step on the executor, then the results."""
     variants = expand(template.flow, grid)
+    template.flow.csim.check_images(template.workspace.root)  # before any variant: one message, not one each
     directory = template.workspace.build / "sweeps" / template.flow.name
     prepare_dir(directory)
     paths = write_variants(variants, directory / "flows")

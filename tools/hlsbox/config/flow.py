@@ -23,6 +23,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from hlsbox.core.contract import ImageFlow
 from hlsbox.core.errors import BadInput
 from hlsbox.core.hls4ml_names import HLS4ML_KEYS, PRECISION_NAMES, table_entry
+from hlsbox.core.imagefolder import FILTERS, NO_RESIZE, RESIZE_MODES, check_folder
 from hlsbox.core.parts import resolve_device
 from hlsbox.core.units import parse_duration_or_off
 
@@ -128,6 +129,10 @@ class CsimSettings(_Strict):
     # classes sorted by name), each pixel divided by `scale` as the model was trained (the seed: 255).
     images: str | None = None
     scale: float | None = Field(None, gt=0)
+    # How images of another size become the model's input size: "none" (they must be it), "center_crop" (the
+    # centre, pixels exact) or a PIL resampling filter (nearest, box, bilinear, hamming, bicubic, lanczos: PIL's
+    # Image.resize of the 8-bit image to the model's height and width). See core/imagefolder.py.
+    resize: str = NO_RESIZE
     # Compare every layer's output with Keras (hls4ml's trace) on the first trace_samples inputs.
     trace: bool = True
     trace_samples: int = Field(20, ge=1, le=1000)
@@ -143,7 +148,26 @@ class CsimSettings(_Strict):
             )
         if self.dataset != "images" and (self.images is not None or self.scale is not None):
             raise ValueError(f'images and scale are for dataset = "images"; the dataset is "{self.dataset}"')
+        if self.dataset != "images" and self.resize != NO_RESIZE:
+            raise ValueError(f'resize is for dataset = "images" (a folder of images); the dataset is "{self.dataset}"')
         return self
+
+    @field_validator("resize")
+    @classmethod
+    def _known_resize(cls, resize: str) -> str:
+        if resize not in RESIZE_MODES:
+            raise ValueError(
+                f"'{resize}' is not a way to fit images to the model's input: "
+                '"none" (the images are its size), "center_crop" (their centre, pixels exact) or a PIL resampling '
+                f"filter ({', '.join(FILTERS)})"
+            )
+        return resize
+
+    def check_images(self, workspace: Path) -> None:
+        """The host's check of dataset = "images" before any container: the folder, its images, one size (the
+        model's input size is known only in the image, which checks csim.resize against it)."""
+        if self.dataset == "images":
+            check_folder(inside_workspace(workspace, self.images or "", "csim.images"))
 
     def data_path(self, workspace: Path) -> Path | None:
         """The data folder the flow names, inside the workspace (the container sees nothing else)."""

@@ -24,6 +24,8 @@ from enum import Enum
 from pathlib import Path
 from typing import ClassVar
 
+from hlsbox.core.imagefolder import describe
+
 
 class Verdict(str, Enum):
     FITS = "fits"
@@ -144,6 +146,7 @@ class CsimInputs(JsonRecord):
     cifar10_path: str | None = None
     images: str | None = None
     scale: float | None = None
+    resize: str = "none"  # how images become the model's input size (core.imagefolder)
     trace: bool = True
     trace_samples: int = 20
     exact_build: bool = False
@@ -663,6 +666,24 @@ class CsimBuild(JsonRecord):
 
 
 @dataclass(frozen=True)
+class ImageInputs(JsonRecord):
+    """How a folder of images (dataset = "images") became the model's inputs: recorded in result.json."""
+
+    images: int
+    classes: tuple[str, ...]
+    size: tuple[int, ...]  # the images' height, width
+    input_size: tuple[int, ...]  # the model's
+    resize: str  # csim.resize: none, center_crop or a PIL resampling filter
+    scale: float
+
+    def summary(self) -> str:
+        """E.g. '100 in 10 classes (airplane, ...), 32x32 center-cropped to 28x28, pixels / 255'."""
+        shown = ", ".join(self.classes[:10]) + (", ..." if len(self.classes) > 10 else "")
+        made = describe(tuple(self.size), tuple(self.input_size), self.resize)  # type: ignore[arg-type]
+        return f"{self.images} in {len(self.classes)} classes ({shown}), {made}, pixels / {self.scale:g}"
+
+
+@dataclass(frozen=True)
 class CsimResult(JsonRecord):
     """The `csim` step: the agreement, the build, every layer and its trace."""
 
@@ -683,6 +704,7 @@ class CsimResult(JsonRecord):
     hls_accuracy: float | None = None
     repairs: tuple[GraphRepair, ...] = ()
     hls4ml_warnings: tuple[str, ...] = ()
+    images: ImageInputs | None = None  # dataset = "images": the folder, its size and what csim.resize did
     versions: dict[str, str] = field(default_factory=dict)
 
 

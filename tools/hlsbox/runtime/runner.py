@@ -350,6 +350,7 @@ def run_step(console: Console, request: RunRequest, module: str | None = None) -
     toolchain = toolchains.for_model(model, flow.toolchain, image.docker_dir())
     request = with_toolchain(request, toolchain)
     flow.csim.data_path(request.workspace.root)  # a data folder outside the workspace is bad input
+    flow.csim.check_images(request.workspace.root)  # a folder of images of several sizes is bad input
     final = request.final_dir
     prepare_dir(final.parent)
     engine = engines.select()

@@ -17,7 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from hlsbox.core import kernels
-from hlsbox.core.contract import Agreement, CsimBuild, CsimCache, CsimInputs, CsimResult, ImageFlow, LayerRow, StepSpec
+from hlsbox.core.contract import (
+    Agreement,
+    CsimBuild,
+    CsimCache,
+    CsimInputs,
+    CsimResult,
+    ImageFlow,
+    ImageInputs,
+    LayerRow,
+    StepSpec,
+)
 from hlsbox.steps import compile_check, datasets, describe, fastcsim, frontends, hls, trace
 from hlsbox.steps.protocol import StepFailure, StepInputError, phase
 
@@ -28,8 +38,9 @@ TREE_DIR = Path("/tmp/hlsbox-fastcsim")
 
 def test_inputs(
     settings: CsimInputs, input_shape: tuple[int, ...], workspace: Path
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The flow's inputs for C simulation against Keras (a stratified subset of a labelled folder of images)."""
+) -> tuple[np.ndarray, np.ndarray | None, ImageInputs | None]:
+    """The flow's inputs for C simulation against Keras (a stratified subset of a labelled folder of images),
+    their labels, and for a folder of images how it became the model's inputs."""
     name, samples = settings.dataset, settings.samples
     if name == "digits":
         _, _, x, y = datasets.digits_split()
@@ -40,13 +51,13 @@ def test_inputs(
     elif name == "cifar10":
         x, y = datasets.cifar10_test(_cifar10_path(settings, workspace))
     elif name == "images":
-        x, y = _images(settings, input_shape, workspace)
-        pick = datasets.stratified(y, samples, settings.seed)
-        x, y = x[pick], y[pick]
+        images = _images(settings, input_shape, workspace)
+        pick = datasets.stratified(images.labels, samples, settings.seed)
+        return images.x[pick], images.labels[pick], images.inputs
     else:
-        return datasets.random_inputs(input_shape, samples, settings.seed), None
+        return datasets.random_inputs(input_shape, samples, settings.seed), None, None
     _check_shape(x, input_shape, name)
-    return x[:samples], y[:samples]
+    return x[:samples], y[:samples], None
 
 
 def _cifar10_path(settings: CsimInputs, workspace: Path) -> Path:
@@ -58,11 +69,11 @@ def _cifar10_path(settings: CsimInputs, workspace: Path) -> Path:
     return workspace / settings.cifar10_path
 
 
-def _images(settings: CsimInputs, input_shape: tuple[int, ...], workspace: Path) -> tuple[np.ndarray, np.ndarray]:
-    x, y, classes = datasets.image_folder(workspace / settings.images, input_shape[-1], settings.scale)
-    phase(f"images: {len(x)} in {len(classes)} classes ({', '.join(classes[:10])}), pixels / {settings.scale:g}")
-    _check_shape(x, input_shape, "images")
-    return x, y
+def _images(settings: CsimInputs, input_shape: tuple[int, ...], workspace: Path) -> datasets.ImageSet:
+    """The flow's folder of images as the model's inputs (csim.resize), said in one line."""
+    images = datasets.image_folder(workspace / settings.images, input_shape, settings.scale, settings.resize)
+    phase(f"images: {images.inputs.summary()}")
+    return images
 
 
 def _check_shape(x: np.ndarray, input_shape: tuple[int, ...], name: str) -> None:
@@ -92,11 +103,12 @@ def split_inputs(
     other draws of a synthetic set); a single labelled set (a folder of images, a CIFAR-10 test batch alone) is
     split 50/50, stratified by class, and fit says so."""
     if settings.dataset == "images":
-        x, y = _images(settings, input_shape, workspace)
+        images = _images(settings, input_shape, workspace)
+        x, y = images.x, images.labels
     else:
         one = one_labelled_set(settings, workspace)
         if one is None:
-            x_held, labels = test_inputs(settings, input_shape, workspace)
+            x_held, labels, _ = test_inputs(settings, input_shape, workspace)
             return calibration_inputs(settings, input_shape, workspace, samples), x_held, labels
         x, y = one
         _check_shape(x, input_shape, settings.dataset)
@@ -244,7 +256,7 @@ def explain_crash(signum: int, stderr: str, flow: ImageFlow, layers: list[LayerR
 def run(spec: StepSpec) -> CsimResult:
     flow, run_dir = spec.flow, spec.run_path
     model = hls.load_spec_model(spec)
-    x, labels = test_inputs(flow.csim, frontends.input_shape(model), Path(spec.workspace))
+    x, labels, images = test_inputs(flow.csim, frontends.input_shape(model), Path(spec.workspace))
     settings = flow.csim
     tracing = settings.trace and flow.granularity == "name"
     hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=tracing, flow_file=spec.flow_file)
@@ -277,5 +289,6 @@ def run(spec: StepSpec) -> CsimResult:
         layers=tuple(layers),
         trace=tuple(layers_traced),
         first_divergence=trace.first_divergence(layers_traced),
+        images=images,
         versions=hls.versions(),
     )

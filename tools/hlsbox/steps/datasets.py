@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import pickle
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from hlsbox.core import imagefolder
+from hlsbox.core.contract import ImageInputs
 from hlsbox.steps.protocol import StepInputError
 
 
@@ -79,60 +82,71 @@ def has_cifar10_train(path: Path) -> bool:
         return False
 
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 MODES = {1: "L", 3: "RGB"}  # input channels -> the PIL mode images are converted to
 
 
-def image_folder(path: Path, channels: int, scale: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
+@dataclass(frozen=True)
+class ImageSet:
+    """A folder of labelled images as the model's inputs (float32 pixels / scale), and how they were made so."""
+
+    x: np.ndarray
+    labels: np.ndarray
+    inputs: ImageInputs
+
+
+def image_folder(
+    path: Path, input_shape: tuple[int, ...], scale: float, resize: str = imagefolder.NO_RESIZE
+) -> ImageSet:
     """Labelled images in class subfolders (torchvision's ImageFolder layout: the classes sorted by name, a
-    class's label its index), as float32 pixels / scale; the images, labels and class names."""
-    files = _image_files(path)
-    if channels not in MODES:
-        raise StepInputError(
-            f"The model takes {channels} input channels; images give 1 (grey) or 3 (RGB).",
-            'Use dataset = "images" only with a model of grey or RGB image inputs.',
-        )
-    pixels = [_read_image(file, MODES[channels]) for file, _ in files]
-    sizes = sorted({p.shape for p in pixels})
-    if len(sizes) > 1:
-        raise StepInputError(
-            f"The images in '{path}' differ in size ({', '.join('x'.join(map(str, s[:2])) for s in sizes[:3])}); "
-            "hlsbox does not resize them.",
-            "Resize every image to the model's input size first.",
-        )
-    x = np.stack(pixels).reshape(len(pixels), *pixels[0].shape[:2], channels) / np.float32(scale)
-    classes = sorted({file.parent.name for file, _ in files})
-    return x.astype(np.float32), np.array([label for _, label in files]), classes
+    class's label its index), made the model's input height and width as csim.resize says (core.imagefolder),
+    as float32 pixels / scale."""
+    try:
+        files = imagefolder.image_files(path)
+        channels, target = input_shape[-1], tuple(input_shape[:2])
+        if len(input_shape) != 3 or channels not in MODES:
+            raise StepInputError(
+                f"The model takes inputs of shape {input_shape}; images give height x width x 1 (grey) or 3 (RGB).",
+                'Use dataset = "images" only with a model of grey or RGB image inputs.',
+            )
+        images = [_read_image(file, MODES[channels]) for file, _ in files]
+        size = imagefolder.one_size(path, _sizes(images, files))
+        imagefolder.check_fit(size, target, resize, path)
+    except imagefolder.ImageFolderError as exc:
+        raise StepInputError(exc.message, exc.hint) from None
+    pixels = np.stack([_fit(image, target, resize) for image in images]).astype(np.float32)
+    x = pixels.reshape(len(files), *target, channels) / np.float32(scale)
+    labels = np.array([label for _, label in files])
+    classes = tuple(imagefolder.class_names(files))
+    return ImageSet(x.astype(np.float32), labels, ImageInputs(len(files), classes, size, target, resize, scale))
 
 
-def _image_files(path: Path) -> list[tuple[Path, int]]:
-    if not path.is_dir():
-        raise StepInputError(
-            f"The flow's images folder '{path}' does not exist or is not a folder.",
-            "Set csim.images to a folder with one subfolder of PNG/JPEG images per class (ImageFolder layout).",
-        )
-    classes = sorted(d.name for d in path.iterdir() if d.is_dir() and not d.name.startswith("."))
-    files = [
-        (file, label)
-        for label, name in enumerate(classes)
-        for file in sorted((path / name).iterdir())
-        if file.suffix.lower() in IMAGE_SUFFIXES
-    ]
-    if not files:
-        raise StepInputError(
-            f"The images folder '{path}' has no PNG/JPEG images in class subfolders ({len(classes)} subfolders found).",
-            "Put each class's images in a subfolder named after the class (ImageFolder layout: "
-            "<folder>/<class>/*.png).",
-        )
-    return files
+def _sizes(images: list, files: list[tuple[Path, int]]) -> dict[imagefolder.Size, list[Path]]:
+    sizes: dict[imagefolder.Size, list[Path]] = {}
+    for image, (file, _) in zip(images, files, strict=True):
+        sizes.setdefault((image.height, image.width), []).append(file)
+    return sizes
 
 
-def _read_image(file: Path, mode: str) -> np.ndarray:
+def _fit(image, target: imagefolder.Size, resize: str) -> np.ndarray:
+    """One image (PIL, 8-bit) as the model's input size: as it is, its centre, or PIL's resize with a filter."""
+    if resize in imagefolder.FILTERS:
+        from PIL import Image
+
+        filter_ = Image.Resampling[resize.upper()]
+        image = image.resize((target[1], target[0]), resample=filter_)  # PIL sizes are width, height
+    pixels = np.asarray(image, dtype=np.float32)
+    if resize == imagefolder.CENTER_CROP:
+        top, left, bottom, right = imagefolder.crop_box(pixels.shape[:2], target)
+        pixels = pixels[top:bottom, left:right]
+    return pixels
+
+
+def _read_image(file: Path, mode: str):
     from PIL import Image
 
     try:
         with Image.open(file) as image:
-            return np.asarray(image.convert(mode), dtype=np.float32)
+            return image.convert(mode)
     except (OSError, ValueError, SyntaxError) as exc:  # PIL: unidentified, truncated or corrupt files
         raise StepInputError(
             f"Image '{file}' cannot be read: {exc}.",
