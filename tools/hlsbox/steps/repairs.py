@@ -17,6 +17,8 @@ the step's output (GraphRepair) and never silent. Found on the seed author's 4-b
 - Constants hls4ml types with the model's default (ApplyAlpha and BatchNormalization scales and biases, which the
   Quant nodes do not fix): where the default cannot hold them (a scale of 126.9 wraps in fixed<16,6>, a scale of
   0.0079 keeps 3 bits), they get a type that holds their range with SIGNIFICANT_BITS bits of precision.
+- What a Quant reads (the model's input, a ReLU), typed by hls4ml's default fixed<16,6>: truncated before the Quant
+  rounds it, it moves codes; it gets a type that saturates at the Quant's range, ten fractional bits below its step.
 - Average pooling sums accumulated in the default type (a global average over 8x8 sums 64 values; fixed<16,6>
   overflows at 32): the accumulator gets the input's type widened by log2 of the window.
 
@@ -36,7 +38,7 @@ import numpy as np
 
 from hlsbox.core.contract import GraphRepair
 
-SIGNIFICANT_BITS = 18  # a repaired constant's relative error stays below 2^-18
+SIGNIFICANT_BITS = 24  # a repaired constant keeps float32's 24 significant bits (qonnx computes in float32)
 HLS4ML_WARNING_LIMIT = 20
 
 
@@ -211,6 +213,58 @@ def _constants_held():
     return ConstantsTheirTypesHold
 
 
+def _quant_inputs_held():
+    from hls4ml.model.layers import Activation, ApplyAlpha, Input, Reshape, Transpose
+    from hls4ml.model.optimizer import OptimizerPass
+    from hls4ml.model.types import FixedPrecisionType, SaturationMode, UnspecifiedPrecisionType
+
+    class WhatAQuantReadsHoldsItsSteps(OptimizerPass):
+        """The layer a Quant reads (the model's input, a ReLU; through transposes and reshapes), when hls4ml would
+        give it its default type: a type that saturates at the Quant's range and keeps ten fractional bits below its
+        step. fixed<16,6> truncates x before round(x / step), which moves codes (and wraps past 32)."""
+
+        def match(self, node) -> bool:
+            return (
+                _session.active
+                and "result" not in _session.flow_types
+                and isinstance(node, ApplyAlpha)
+                and node.name.endswith("_scale")
+                and not node.get_attr("hlsbox_source_typed")
+            )
+
+        def transform(self, model, node) -> bool:
+            node.set_attr("hlsbox_source_typed", True)
+            source = node.get_input_node(node.inputs[0])
+            while isinstance(source, Transpose | Reshape) and len(_consumers(model, source.outputs[0])) == 1:
+                source = source.get_input_node(source.inputs[0])
+            codes = node.get_output_variable().type.precision  # the Quant's integer codes, e.g. fixed<8,8>
+            scale = float(np.abs(node.weights["scale"].data).max())  # 1 / the Quant's step
+            variable = source.get_output_variable()
+            if (
+                not isinstance(source, Input | Activation)  # the layers hls4ml gives its default, not a sum's type
+                or np.any(node.weights["bias"].data != 0)  # a scale with an offset folded in: no plain rounding
+                or not isinstance(variable.type.precision, UnspecifiedPrecisionType)
+                or len(_consumers(model, source.outputs[0])) != 1
+                or scale <= 0
+                or getattr(codes, "integer", None) is None
+            ):
+                return False
+            step = 1.0 / scale
+            top = 2.0 ** (codes.integer - (1 if getattr(codes, "signed", True) else 0)) * step  # the Quant's range
+            integer = max(1, math.ceil(math.log2(top)) + 2)  # a sign bit, and one to saturate past the range
+            fractional = max(0, math.ceil(-math.log2(step))) + 10
+            new = FixedPrecisionType(integer + fractional, integer, True, saturation_mode=SaturationMode.SAT)
+            variable.type.precision = new
+            _note(
+                source.name,
+                f"result {new} (hls4ml's default: fixed<16,6>)",
+                f"{node.name} rounds it to steps of {step:.3g}: truncated to hls4ml's default it would move codes",
+            )
+            return False
+
+    return WhatAQuantReadsHoldsItsSteps
+
+
 def _pooling_sums_held():
     from hls4ml.model.layers import GlobalPooling1D, GlobalPooling2D, Pooling1D, Pooling2D
     from hls4ml.model.optimizer import OptimizerPass
@@ -261,11 +315,13 @@ def _register() -> None:
     register_pass("hlsbox_quant_wired", _quant_wired_at_forks())
     register_pass("hlsbox_transpose_into_global_pooling", _transpose_into_global_pooling())
     register_pass("hlsbox_constants_held", _constants_held())
+    register_pass("hlsbox_quant_inputs_held", _quant_inputs_held())
     register_pass("hlsbox_pooling_sums_held", _pooling_sums_held())
     parse = get_flow("parse_qonnx").optimizers
     parse[parse.index("quant_to_alpha_activation_alpha")] = "hlsbox_quant_wired"
     convert = get_flow("convert").optimizers
     convert.insert(convert.index("infer_precision_types"), "hlsbox_constants_held")
+    convert.insert(convert.index("infer_precision_types"), "hlsbox_quant_inputs_held")
     convert.insert(convert.index("infer_precision_types") + 1, "hlsbox_pooling_sums_held")
     convert.append("hlsbox_transpose_into_global_pooling")
 
