@@ -1,7 +1,8 @@
 """The keras3 and qonnx toolchains end to end in their real images: each test model made by its script in its
 own image, picked by its file alone (no `toolchain` in the flows), converted, C-simulated against the frontend's
 own execution (Keras 3 predict; qonnx's execution of the cleaned channels-last graph), traced layer by layer and
-planned; fit of the QONNX model (its Quant types kept); the Vivado steps and a sweep with the vivado_hls double."""
+planned; fit of the QONNX model (its Quant types kept) and of a Keras 3 Sequential model; the Vivado steps and a
+sweep with the vivado_hls double."""
 
 import json
 from pathlib import Path
@@ -31,6 +32,11 @@ def images(engine) -> None:
 @pytest.fixture(scope="module")
 def keras3_model(workspace: Path, images) -> Path:
     return make_model(workspace, "digits_resnet_keras3.py", "digits_resnet_keras3.keras", toolchain="keras3")
+
+
+@pytest.fixture(scope="module")
+def sequential_model(workspace: Path, images) -> Path:
+    return make_model(workspace, "digits_sequential_keras3.py", "digits_sequential_keras3.keras", toolchain="keras3")
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +78,28 @@ def test_keras3_convert_csim_plan(workspace: Path, keras3_model: Path):
     assert {"stem_relu", "branch", "add", "add_relu", "pool", "dense_relu", "output_softmax"} <= set(traced), traced
     assert traced["add"]["relative_diff"] < 0.05, traced["add"]  # ap_fixed<16,6> through the residual Add
     assert "Verdict:" in plan_output
+
+
+def test_a_keras3_sequential_model_goes_through_csim_and_fit(workspace: Path, sequential_model: Path):
+    """A Keras 3 Sequential model (no input or per-layer outputs of its own until called) is read as the functional
+    model of its layers by every step: csim against Keras 3's predict, traced per layer, and fit (its profiling of
+    every layer) ending in a fitted flow."""
+    flow = "digits_sequential_keras3"
+    csim = run_cli("csim", "--flow", f"flows/{flow}.toml", cwd=workspace)
+    assert csim.exit_code == 0, csim.output
+    result = _result(workspace, flow, "csim")
+    assert result["reference"] == "Keras" and result["samples"] == 450
+    assert result["top1_agreement"] >= 0.95, result["top1_agreement"]  # ap_fixed<16,6>: 99.8% measured
+    assert {"conv_relu", "pool", "output_softmax"} <= {row["layer"] for row in result["trace"]}, result["trace"]
+    out = workspace / "flows" / f"{flow}_fit.toml"
+    args = ("--agreement", "0.95", "--max-probes", "4", "--samples", "60")
+    fit = run_cli("fit", "--flow", f"flows/{flow}.toml", *args, cwd=workspace)
+    assert fit.exit_code == 0, fit.output
+    fitted = json.loads((workspace / "build" / flow / "xc7z020clg400-1" / "fit" / "fit.json").read_text())
+    assert fitted["reference"] == "Keras" and fitted["meets_target"]
+    assert fitted["held_out"]["top1_agreement"] >= 0.95 and fitted["held_out"]["samples"] == 450
+    assert {"conv", "conv_relu", "pool", "output"} <= {row["layer"] for row in fitted["layers"]}  # profiled
+    assert "[layers.conv]" in out.read_text()
 
 
 @pytest.mark.core
