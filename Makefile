@@ -31,7 +31,7 @@ STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeou
             $(if $(HANG_AFTER),--hang-after $(HANG_AFTER))
 MODELS = models/digits_cnn.keras models/model_2_15.keras models/jet_tagger_qkeras.h5
 # The models of the other toolchains: made (with their toolchain's image) only when a flow or a test needs them.
-TOOLCHAIN_MODELS = models/digits_resnet_keras3.keras models/digits_qonnx_w4a4.onnx
+TOOLCHAIN_MODELS = models/digits_resnet_keras3.keras models/digits_sequential_keras3.keras models/digits_qonnx_w4a4.onnx
 BUILD_ARGS = $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--index-url $(INDEX_URL))
 # FLOW's model, when it is one of TOOLCHAIN_MODELS (a TOML flow's `model = "..."` line).
 FLOW_MODEL = $(filter $(TOOLCHAIN_MODELS),$(shell sed -n 's/^model *= *"\([^"]*\)".*/\1/p' $(FLOW) 2>/dev/null))
@@ -70,6 +70,9 @@ models/jet_tagger_qkeras.h5: models/jet_tagger_qkeras.py | image
 models/model_2_15.keras: models/mini_resnet.py | image
 	$(call make_model,$(if $(CIFAR10),-- --cifar10 $(CIFAR10)))
 models/digits_resnet_keras3.keras: models/digits_resnet_keras3.py | setup
+	$(HLSBOX) image build --toolchain keras3 $(BUILD_ARGS)
+	$(HLSBOX) model $< --toolchain keras3 --out $@
+models/digits_sequential_keras3.keras: models/digits_sequential_keras3.py | setup
 	$(HLSBOX) image build --toolchain keras3 $(BUILD_ARGS)
 	$(HLSBOX) model $< --toolchain keras3 --out $@
 models/digits_qonnx_w4a4.onnx: models/digits_qonnx_w4a4.py | setup

@@ -187,3 +187,37 @@ def test_the_c_builds_record_survives_json_and_reads_as_fastcsim_built_it():
         build_note(CsimBuild("fast", 9.5, library=unsplit)) == "hls4ml's sources, translation units in parallel, ccache"
     )
     assert build_note(CsimBuild("exact", 900.0, reason="csim.exact_build")) == "hls4ml's own build: csim.exact_build"
+
+
+def test_an_unexpected_exception_in_a_step_ends_with_an_error_record(tmp_path: Path):
+    """A step that raises what it does not explain (here the step entry on the host, where fit's libraries are not
+    installed: a real ModuleNotFoundError) writes error.json (exit 1, a failure with a hint) and keeps the traceback
+    in traceback.txt, off the console, like a step's explained failure."""
+    import subprocess
+    import sys
+
+    flow = Flow(name="f", model="m.keras")
+    spec = StepSpec(
+        step="fit",
+        module="fit",
+        flow=image_flow(flow),
+        model_path=str(tmp_path / "m.keras"),
+        flow_file=str(tmp_path / "f.toml"),
+        run_dir=str(tmp_path),
+        workspace=str(tmp_path),
+        fit=FitRun(FitParams(agreement=0.95), str(tmp_path / "cache")),
+    )
+    spec.write(tmp_path / "spec.json")
+    proc = subprocess.run(
+        [sys.executable, "-m", "hlsbox.steps", "fit", "--spec", str(tmp_path / "spec.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    error = ErrorReport.read(tmp_path / "error.json")
+    assert error is not None and error.kind == "step_failed", proc.stderr
+    assert error.message.startswith("The fit step stopped on an unexpected error: ModuleNotFoundError"), error
+    assert "traceback.txt" in error.hint and "fit.failed/" in error.hint
+    assert "Traceback (most recent call last)" in (tmp_path / "traceback.txt").read_text()

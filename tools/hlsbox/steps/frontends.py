@@ -9,7 +9,9 @@ qonnx toolchains (hlsbox.runtime.toolchains); unset, keras2 (TF 2.15), whose cod
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +45,30 @@ def load(path: Path):
 def _load_keras3(path: Path):
     import keras
 
-    return keras.saving.load_model(path, compile=False)
+    return as_functional(keras.saving.load_model(path, compile=False), path)
+
+
+def as_functional(model, path: Path):
+    """A Keras 3 Sequential model as the functional model of the same layers, rebuilt as Keras 3 itself recommends
+    (`keras.Input`, then each layer called in turn; each a copy from its config, with its weights): a Sequential
+    model defines no `input` and no per-layer outputs of its own until called, and every step (hls4ml's profiling,
+    the per-layer trace) reads them. A functional model is returned as it is."""
+    import keras
+
+    if not isinstance(model, keras.Sequential):
+        return model
+    if not model.built:
+        raise StepInputError(
+            f"The Keras 3 Sequential model in '{path}' has no input shape: it was saved before it was built.",
+            "Give it one and save it again: keras.Input(shape) as its first layer, or model.build((None, *shape)).",
+        )
+    inputs = keras.Input(shape=tuple(model.inputs[0].shape[1:]), dtype=model.inputs[0].dtype)
+    outputs = inputs
+    for layer in model.layers:
+        copy = type(layer).from_config(layer.get_config())
+        outputs = copy(outputs)
+        copy.set_weights(layer.get_weights())
+    return keras.Model(inputs, outputs, name=model.name)
 
 
 def _load_onnx(path: Path):
@@ -70,8 +95,45 @@ def convert_from_model(model, **kwargs):
     import hls4ml
 
     if is_onnx():
-        return hls4ml.converters.convert_from_onnx_model(model, **kwargs)
+        with created_layers_keep_their_types(set(created_layers(parsed_layers(model)))):
+            return hls4ml.converters.convert_from_onnx_model(model, **kwargs)
     return hls4ml.converters.convert_from_keras_model(model, **kwargs)
+
+
+def created_layers(parsed: list[dict]) -> dict[str, str]:
+    """Layers hls4ml makes as it converts a QONNX graph that a flow's [layers.X] table may set: the ApplyAlpha
+    `<Quant>_rescale` of each Quant node (its scale put back; hls4ml infers its type, often wide: ap_fixed<40,20>
+    before a 4-bit activation) -> its class. Only on qonnx."""
+    if not is_onnx():
+        return {}
+    return {f"{layer['name']}_rescale": "ApplyAlpha" for layer in parsed if layer["class_name"] == "Quant"}
+
+
+@contextlib.contextmanager
+def created_layers_keep_their_types(names: set[str]) -> Iterator[None]:
+    """hls4ml gives a layer it makes from a Quant node a copy of the Quant node's config (HLSConfig.set_name_config
+    and parse_name_config), which replaces the layer's own config entry: the precision a flow sets for it would be
+    lost. During the conversion the types in that entry are put back over the copy (the rest is hls4ml's)."""
+    from hls4ml.model.graph import HLSConfig
+
+    set_name, parse_name = HLSConfig.set_name_config, HLSConfig.parse_name_config
+
+    def pinned(config: HLSConfig, name: str, layer_config: dict) -> dict:
+        pins = config.__dict__.setdefault("_hlsbox_pins", {})
+        given = config.config["HLSConfig"].get("LayerName", {}).get(name)
+        if name in names and name not in pins and isinstance(given, dict) and isinstance(given.get("Precision"), dict):
+            pins[name] = dict(given["Precision"])
+        if name not in pins:
+            return layer_config
+        precision = layer_config.get("Precision")
+        return {**layer_config, "Precision": {**(precision if isinstance(precision, dict) else {}), **pins[name]}}
+
+    HLSConfig.set_name_config = lambda self, name, cfg: set_name(self, name, pinned(self, name, cfg))
+    HLSConfig.parse_name_config = lambda self, name, cfg: parse_name(self, name, pinned(self, name, cfg))
+    try:
+        yield
+    finally:
+        HLSConfig.set_name_config, HLSConfig.parse_name_config = set_name, parse_name
 
 
 def parsed_layers(model) -> list[dict]:

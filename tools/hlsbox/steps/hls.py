@@ -182,7 +182,7 @@ def hls_config(model, flow: ImageFlow, trace: bool = False, flow_file: str = "th
     else:
         config = hls4ml.utils.config_from_keras_model(model, granularity=granularity, backend=flow.backend)
     layers = parsed_layers(model)
-    classes = {layer["name"]: layer["class_name"] for layer in layers}
+    classes = {layer["name"]: layer["class_name"] for layer in layers} | frontends.created_layers(layers)
     check_tables(flow, flow_file, classes, backend)
     precision = dict(flow.precision)
     model_cfg = config["Model"]
@@ -210,6 +210,9 @@ def hls_config(model, flow: ImageFlow, trace: bool = False, flow_file: str = "th
                 merge(entry, table_entry(layer_tables(flow, name, classes.get(name, name))))
             else:
                 merge(entry, types.get(name, {}))
+        if section == "LayerName":  # the layers hls4ml makes as it converts (frontends.created_layers)
+            created = {name for name in flow.layers if name not in config["LayerName"] and name in classes}
+            config["LayerName"].update({name: table_entry(flow.layers[name].set_values()) for name in created})
         if section == "LayerName" and types:
             config["LayerType"] = types
         if section == "LayerType" and names:

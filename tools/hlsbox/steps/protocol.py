@@ -61,6 +61,24 @@ def fail_with_error(run_dir: Path, error: StepInputError) -> None:
     sys.exit(error.exit_code)
 
 
+TRACEBACK = "traceback.txt"
+
+
+def unexpected(step: str, error: Exception, run_dir: Path) -> StepFailure:
+    """An exception no step explains: what it was, with its traceback kept beside the record (not on the console)."""
+    import traceback
+
+    (run_dir / TRACEBACK).write_text("".join(traceback.format_exception(error)))
+    where = traceback.extract_tb(error.__traceback__)[-1]
+    text = (str(error).strip().splitlines() or [""])[0][:300]
+    return StepFailure(
+        f"The {step} step stopped on an unexpected error: {type(error).__name__}: {text} "
+        f"(in {Path(where.filename).name}, line {where.lineno}).",
+        f"This is a bug in hlsbox or a library it calls, not in the flow: please report it with {TRACEBACK}, the "
+        f"whole traceback, in the failed run's directory ({step}.failed/ in the flow's build directory).",
+    )
+
+
 STACKS = "stacks.txt"
 PID_FILE = "step.pid"
 

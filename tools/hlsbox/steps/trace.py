@@ -58,7 +58,7 @@ def _keras_references(model, traced: dict, x: np.ndarray) -> list[tuple[str, np.
     return found
 
 
-def _onnx_references(model, hls_model, traced: dict, x: np.ndarray) -> list[tuple[str, np.ndarray, float]]:
+def onnx_references(model, hls_model, traced: dict, x: np.ndarray) -> list[tuple[str, np.ndarray, float]]:
     tensors = frontends.onnx_tensors(model, x)
     output_names = {v.name for v in hls_model.get_output_variables()}
     found = []
@@ -89,7 +89,7 @@ def trace_layers(model, hls_model, x: np.ndarray) -> list[TraceRow]:
     """Every layer's output against the frontend's (Keras, or qonnx's execution)."""
     _, traced = hls_model.trace(np.ascontiguousarray(x))
     if frontends.is_onnx():
-        references = _onnx_references(model, hls_model, traced, x)
+        references = onnx_references(model, hls_model, traced, x)
     else:
         references = _keras_references(model, traced, x)
     rows = []

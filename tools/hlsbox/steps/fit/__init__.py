@@ -7,9 +7,11 @@
    probes.py); resources never need a build.
 3. Architecture: io_type, strategy and ReuseFactors from the plan's estimator within the budget (hardware.py).
 4. Check: the chosen design, built as it is, on held-out inputs never used above; every layer traced.
-On the qonnx toolchain the Quant nodes fix the types (hls4ml takes them, and infers the rest exactly: 'auto'
-accumulators and results): fit keeps every type, says which, and judges them in one calibration probe; steps 3 and
-4 are as above, the reference outputs qonnx's own execution.
+On the qonnx toolchain the Quant nodes fix the types of the model (weights, quantised activations): fit keeps them,
+judges the graph's own types in one calibration probe, then narrows the types hls4ml infers where no Quant node
+fixes them (quantised.py: rescales, accumulators and results, pooling, BatchNormalization, Add) with the search of
+step 2; steps 3 and 4 are as above, the reference outputs qonnx's own execution. A plain ONNX graph (no Quant
+nodes) keeps the flow's types.
 Everything the search learns is cached in the flow's fit-cache directory; the best design so far is in the run dir
 (best.json) from the first passing probe on.
 """
@@ -35,7 +37,7 @@ from hlsbox.core.contract import (
 )
 from hlsbox.core.parts import resolve_device
 from hlsbox.steps import csim, describe, frontends, hls, trace
-from hlsbox.steps.fit import hardware, knobs, outputs, search
+from hlsbox.steps.fit import hardware, knobs, outputs, quantised, search
 from hlsbox.steps.fit.probes import Probe, Prober, probe_flow, tables
 from hlsbox.steps.protocol import StepInputError, muted_phases, phase, write_json
 
@@ -51,12 +53,7 @@ def run(spec: StepSpec) -> FitResult:
     workspace = Path(spec.workspace)
     pool, x_held, labels = csim.split_inputs(flow.csim, shape, workspace, POOL * params.calibration_samples)
     x_calibration = hardest(model, pool, params.calibration_samples)
-    if frontends.is_onnx():
-        phase(f"keeping the types of the QONNX graph: {kept_types(model, flow, run_dir)}")
-        found = []
-    else:
-        phase(f"profiling every layer on {len(x_calibration)} calibration inputs")
-        found = profile(model, flow, x_calibration, run_dir)
+    found, quantised_graph = knobs_of(model, spec, x_calibration)
     device = resolve_device(flow.part)
     io_types = ["io_parallel", "io_stream"] if params.io_type == "auto" else [params.io_type]
     phase("lower bound: the cheapest design the search can reach (the plan's estimator)")
@@ -66,10 +63,16 @@ def run(spec: StepSpec) -> FitResult:
         raise outputs.unreachable_at_best(bound, flow, params)
     phase(outputs.room(bound, params.budget))
     prober = Prober(model, flow, spec, found, x_calibration, params.agreement)
+    own = judge_kept(prober, keep(found, run_dir)) if frontends.is_onnx() else None
     if found:
         result = search.search(prober, found, params.max_probes, report(prober), keep(found, run_dir))
+        if own is not None:  # the graph's own types were the first probe
+            result.probes.insert(0, own.best_probe)
+            result.verdicts.insert(0, own.verdicts[0])
     else:
-        result = judge_kept(prober, keep(found, run_dir))
+        result = own
+    if quantised_graph is not None:
+        phase(quantised.narrowed(quantised_graph, result.best))
     layer_tables = tables(found, result.best)
     phase("choosing io_type, strategy and ReuseFactors (the plan's estimator)")
     chosen, tried = hardware.choose(model, flow, layer_tables, device, params.budget, io_types, run_dir)
@@ -78,7 +81,8 @@ def run(spec: StepSpec) -> FitResult:
     final_flow = outputs.fitted_flow(flow, found, result.best, config_names(model, chosen), spec.flow_file)
     phase(f"checking the design on {len(x_held)} held-out inputs")
     held_out, traced, built = check(model, final_flow, spec, x_held, labels, run_dir)
-    layers = outputs.layer_rows(found, result.best, chosen, traced) if found else kept_rows(built, chosen, traced)
+    onnx = frontends.is_onnx()
+    layers = kept_rows(built, chosen, traced) if onnx else outputs.layer_rows(found, result.best, chosen, traced)
     fitted = FitResult(
         step="fit",
         target=FitTarget(params.agreement, params.budget, flow.part),
@@ -102,6 +106,22 @@ def run(spec: StepSpec) -> FitResult:
     outputs.draw(run_dir / "fit.png", result, chosen, device, flow, params)
     write_json(run_dir / "fit.json", fitted.to_dict())
     return fitted
+
+
+def knobs_of(model, spec: StepSpec, x: np.ndarray) -> tuple[list[knobs.Knob], quantised.Profile | None]:
+    """What the search may change: every layer's types (Keras), the types no Quant node fixes (QONNX), or nothing
+    (a plain ONNX graph); a QONNX graph's profile too."""
+    flow, run_dir = spec.flow, spec.run_path
+    if frontends.is_onnx() and quantised.has_quant_nodes(model):
+        phase(f"profiling the QONNX graph on {len(x)} calibration inputs (its own types, qonnx's execution)")
+        found = quantised.profile(model, flow, spec, x, run_dir)
+        phase(quantised.kept_and_narrowed(found))
+        return found.knobs, found
+    if frontends.is_onnx():
+        phase(f"keeping the types of the ONNX graph: {kept_types()}")
+        return [], None
+    phase(f"profiling every layer on {len(x)} calibration inputs")
+    return profile(model, flow, x, run_dir), None
 
 
 def hardest(model, pool: np.ndarray, samples: int) -> np.ndarray:
@@ -134,25 +154,17 @@ def profile(model, flow: ImageFlow, x: np.ndarray, run_dir: Path) -> list[knobs.
     return found
 
 
-def kept_types(model, flow: ImageFlow, run_dir: Path) -> str:
-    """What fit keeps of a QONNX graph, in words: each layer's result type as hls4ml builds it."""
-    with muted_phases():
-        hls_model, _ = hls.convert(model, probe_flow(flow, {}), run_dir / "profile_prj")
-    layers = describe.layer_rows(hls_model)
-    fixed = [f"{row.name} {row.result_precision}" for row in layers if "RND" in (row.result_precision or "")]
-    if not fixed:  # plain ONNX: no Quant nodes, the flow's types
-        return (
-            "a plain ONNX graph, no Quant nodes: fit keeps the flow's types (its [precision] and [layers.X], hls4ml's "
-            "default elsewhere) and chooses io_type, strategy and ReuseFactors"
-        )
+def kept_types() -> str:
+    """What fit keeps of an ONNX graph without Quant nodes, in words."""
     return (
-        f"{len(fixed)} from its Quant nodes ({', '.join(fixed) or 'none'}), the other {len(layers) - len(fixed)} "
-        "hls4ml's own (exact for the quantised inputs); fit chooses io_type, strategy and ReuseFactors"
+        "a plain ONNX graph, no Quant nodes: fit keeps the flow's types (its [precision] and [layers.X], hls4ml's "
+        "default elsewhere) and chooses io_type, strategy and ReuseFactors"
     )
 
 
 def judge_kept(prober: Prober, save) -> search.SearchResult:
-    """The one probe of a graph whose types are kept: they must reach the target on the calibration inputs."""
+    """The probe of an ONNX graph's own types (no knob set): they must reach the target on the calibration inputs,
+    since fit never changes what its Quant nodes fix."""
     probe = prober.judge({})
     verdict = search.verdict_of(probe, prober.threshold, None)
     report(prober)("the QONNX graph's own types", probe, verdict)
@@ -160,7 +172,7 @@ def judge_kept(prober: Prober, save) -> search.SearchResult:
         raise search.Unreachable(
             f"The QONNX graph's own types (its Quant nodes, hls4ml's exact types elsewhere) agree with qonnx's "
             f"execution on only {probe.agreement:.1%} of {probe.samples} calibration inputs (target "
-            f"{prober.target:.1%}); fit keeps a QONNX graph's types, so no search can raise it.",
+            f"{prober.target:.1%}); fit keeps the types its Quant nodes fix, so no search can raise it.",
             "`hlsbox csim` on the flow traces where the layers part ways; or ask for less (--agreement).",
         )
     save(probe)
@@ -181,8 +193,9 @@ def config_names(model, chosen):
 
 
 def kept_rows(layers: list[LayerRow], chosen, traced: list[TraceRow]) -> tuple[FitLayer, ...]:
-    """The per-layer rows of a graph whose types fit keeps: each layer's types as hls4ml built them, its
-    ReuseFactor, estimated cost and error against the frontend."""
+    """The per-layer rows of an ONNX graph: each layer's types as hls4ml built them in the chosen design (the
+    Quant nodes' kept, the inferred ones as narrowed), its ReuseFactor, estimated cost and error against the
+    frontend."""
     return tuple(
         outputs.fit_layer(row.name, row.layer_class, row.result_precision, row.precisions.get("weight"), chosen, traced)
         for row in layers

@@ -38,6 +38,7 @@ class Knob:
     cost: float = 1.0  # how much hardware its widths drive (products, or elements), for the search order
     fractions: dict[str, int] = field(default_factory=dict)  # "result" / "weight" -> fractional bits
     followers: tuple[str, ...] = ()  # linear activations hls4ml inserted after it: they get its result type
+    table: str | None = None  # the [layers.X] name, where hls4ml's config reads the layer under another (QONNX)
 
     def variables(self) -> list[str]:
         return [v for v in ("weight", "result") if self._has(v)]

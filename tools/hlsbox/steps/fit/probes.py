@@ -61,8 +61,10 @@ def tables(knobs: list[Knob], fractions: Fractions) -> dict[str, LayerTable]:
     """The flow's [layers] tables for these fractional bits."""
     found = {}
     for knob in knobs:
+        if knob.layer not in fractions:  # left as hls4ml builds it (the graph's own types of a QONNX model)
+            continue
         types = knob.types(fractions[knob.layer])
-        found[knob.layer] = LayerTable(precision=types)
+        found[knob.table or knob.layer] = LayerTable(precision=types)
         found.update({follower: LayerTable(precision={"result": types["result"]}) for follower in knob.followers})
     return found
 

@@ -20,6 +20,7 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hlsbox.steps import frontends
 from hlsbox.steps.fit.knobs import Knob
 from hlsbox.steps.fit.probes import Fractions, Probe, Prober
 from hlsbox.steps.protocol import StepInputError
@@ -98,7 +99,8 @@ def search(
             break
     if passing is None:
         raise Unreachable(
-            f"Even {STARTS[-1]} fractional bits in every layer agree with Keras on only {probes[-1].agreement:.1%} of "
+            f"Even {STARTS[-1]} fractional bits in every layer agree with {frontends.reference()} on only "
+            f"{probes[-1].agreement:.1%} of "
             f"the calibration inputs (target {prober.target:.1%}).",
             "The integer bits come from the calibration inputs' ranges: check that the flow's data are what the "
             "model sees; `hlsbox csim` on the written flow traces where the layers part ways. Or ask for less "
