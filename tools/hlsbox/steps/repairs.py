@@ -18,7 +18,8 @@ the step's output (GraphRepair) and never silent. Found on the seed author's 4-b
   Quant nodes do not fix): where the default cannot hold them (a scale of 126.9 wraps in fixed<16,6>, a scale of
   0.0079 keeps 3 bits), they get a type that holds their range with SIGNIFICANT_BITS bits of precision.
 - What a Quant reads (the model's input, a ReLU), typed by hls4ml's default fixed<16,6>: truncated before the Quant
-  rounds it, it moves codes; it gets a type that saturates at the Quant's range, ten fractional bits below its step.
+  rounds it, it moves codes; a ReLU keeps its input's (exact) type, the input gets one that saturates at the
+  Quant's range with 16 fractional bits below its step.
 - Average pooling sums accumulated in the default type (a global average over 8x8 sums 64 values; fixed<16,6>
   overflows at 32): the accumulator gets the input's type widened by log2 of the window.
 
@@ -220,8 +221,8 @@ def _quant_inputs_held():
 
     class WhatAQuantReadsHoldsItsSteps(OptimizerPass):
         """The layer a Quant reads (the model's input, a ReLU; through transposes and reshapes), when hls4ml would
-        give it its default type: a type that saturates at the Quant's range and keeps ten fractional bits below its
-        step. fixed<16,6> truncates x before round(x / step), which moves codes (and wraps past 32)."""
+        give it its default type: fixed<16,6> truncates x before round(x / step), which moves codes (and wraps past
+        32)."""
 
         def match(self, node) -> bool:
             return (
@@ -249,20 +250,53 @@ def _quant_inputs_held():
                 or getattr(codes, "integer", None) is None
             ):
                 return False
-            step = 1.0 / scale
-            top = 2.0 ** (codes.integer - (1 if getattr(codes, "signed", True) else 0)) * step  # the Quant's range
-            integer = max(1, math.ceil(math.log2(top)) + 2)  # a sign bit, and one to saturate past the range
-            fractional = max(0, math.ceil(-math.log2(step))) + 10
-            new = FixedPrecisionType(integer + fractional, integer, True, saturation_mode=SaturationMode.SAT)
+            if isinstance(source, Activation):  # its input's type is inferred after this pass: set it then
+                source.set_attr("hlsbox_exact_result_for", node.name)
+                return False
+            new = _rounding_input(codes, 1.0 / scale)
             variable.type.precision = new
             _note(
                 source.name,
                 f"result {new} (hls4ml's default: fixed<16,6>)",
-                f"{node.name} rounds it to steps of {step:.3g}: truncated to hls4ml's default it would move codes",
+                f"{node.name} rounds it to steps of {1.0 / scale:.3g}: truncated to hls4ml's default it would move "
+                "codes",
             )
             return False
 
+    def _rounding_input(codes, step: float):
+        """A type that saturates past the Quant's range and keeps 16 fractional bits below its step."""
+        top = 2.0 ** (codes.integer - (1 if getattr(codes, "signed", True) else 0)) * step  # the Quant's range
+        integer = max(1, math.ceil(math.log2(top)) + 2)  # a sign bit, and one to saturate past the range
+        fractional = max(0, math.ceil(-math.log2(step))) + 16
+        return FixedPrecisionType(integer + fractional, integer, True, saturation_mode=SaturationMode.SAT)
+
     return WhatAQuantReadsHoldsItsSteps
+
+
+def _activations_exact():
+    from hls4ml.model.layers import Activation
+    from hls4ml.model.optimizer import OptimizerPass
+    from hls4ml.model.types import FixedPrecisionType
+
+    class ActivationBeforeAQuantExact(OptimizerPass):
+        """A ReLU a Quant reads (marked before the types were inferred) keeps its input's type, exactly: the Quant
+        then rounds what the frontend rounds. hls4ml gives it its default fixed<16,6>, which moves codes."""
+
+        def match(self, node) -> bool:
+            return isinstance(node, Activation) and bool(node.get_attr("hlsbox_exact_result_for"))
+
+        def transform(self, model, node) -> bool:
+            quant = node.get_attr("hlsbox_exact_result_for")
+            node.set_attr("hlsbox_exact_result_for", None)
+            given = node.get_input_variable().type.precision
+            if node.get_attr("activation") not in ("relu", "linear") or not isinstance(given, FixedPrecisionType):
+                return False
+            old = node.get_output_variable().type.precision
+            node.get_output_variable().type.precision = given
+            _note(node.name, f"result {old} → {given}", f"{quant} rounds it: truncated to {old} it would move codes")
+            return False
+
+    return ActivationBeforeAQuantExact
 
 
 def _pooling_sums_held():
@@ -317,12 +351,14 @@ def _register() -> None:
     register_pass("hlsbox_constants_held", _constants_held())
     register_pass("hlsbox_quant_inputs_held", _quant_inputs_held())
     register_pass("hlsbox_pooling_sums_held", _pooling_sums_held())
+    register_pass("hlsbox_activations_exact", _activations_exact())
     parse = get_flow("parse_qonnx").optimizers
     parse[parse.index("quant_to_alpha_activation_alpha")] = "hlsbox_quant_wired"
     convert = get_flow("convert").optimizers
     convert.insert(convert.index("infer_precision_types"), "hlsbox_constants_held")
     convert.insert(convert.index("infer_precision_types"), "hlsbox_quant_inputs_held")
     convert.insert(convert.index("infer_precision_types") + 1, "hlsbox_pooling_sums_held")
+    convert.insert(convert.index("infer_precision_types") + 1, "hlsbox_activations_exact")
     convert.append("hlsbox_transpose_into_global_pooling")
 
 
