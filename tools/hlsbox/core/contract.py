@@ -241,6 +241,7 @@ class LayerRow(JsonRecord):
     name: str
     layer_class: str
     index: int | None = None  # hls4ml names the layer's HLS function and config after it
+    flow_name: str | None = None  # the name a flow's [layers.X] takes, where hls4ml renamed the layer (Conv_0)
     output_shape: tuple[int, ...] = ()
     outputs: int = 0
     result_bits: int | None = None

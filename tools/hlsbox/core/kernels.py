@@ -67,7 +67,9 @@ def does_not_compile(cls: str, strategy: str | None, n_in: int, reuse: int) -> b
     return cls in CONV_RESOURCE and is_resource(strategy) and reuse > n_in and reuse % n_in != 0
 
 
-def compile_problem(name: str, cls: str, strategy: str | None, n_in: int, reuse: int) -> KernelProblem | None:
+def compile_problem(
+    name: str, cls: str, strategy: str | None, n_in: int, reuse: int, table: str | None = None
+) -> KernelProblem | None:
     if not does_not_compile(cls, strategy, n_in, reuse):
         return None
     return KernelProblem(
@@ -75,15 +77,18 @@ def compile_problem(name: str, cls: str, strategy: str | None, n_in: int, reuse:
         f"nnet::{UNDEFINED_KERNEL}",
         f"is the kernel class hls4ml names for its ReuseFactor {reuse} (above its {n_in} inputs per output and no "
         "multiple of them), and hls4ml's nnet_dense.h does not define it",
-        f"a ReuseFactor of at most {n_in} for it ([layers.{name}] reuse_factor = {n_in}), or "
-        f'strategy = "Latency" for it ([layers.{name}] strategy = "Latency")',
+        f"a ReuseFactor of at most {n_in} for it ([layers.{table or name}] reuse_factor = {n_in}), or "
+        f'strategy = "Latency" for it ([layers.{table or name}] strategy = "Latency")',
         COMPILE,
     )
 
 
-def problem(name: str, cls: str, io_type: str, strategy: str | None, n_in: int, reuse: int) -> KernelProblem | None:
-    """What hls4ml's C++ for this layer will not compile with, or its kernel assert on, before anything is built."""
-    if (found := compile_problem(name, cls, strategy, n_in, reuse)) is not None:
+def problem(
+    name: str, cls: str, io_type: str, strategy: str | None, n_in: int, reuse: int, table: str | None = None
+) -> KernelProblem | None:
+    """What hls4ml's C++ for this layer will not compile with, or its kernel assert on, before anything is built.
+    `table`: the name the flow's [layers.X] takes for the layer, where hls4ml renamed it (LayerRow.flow_name)."""
+    if (found := compile_problem(name, cls, strategy, n_in, reuse, table)) is not None:
         return found
     if io_type != "io_parallel" or not is_resource(strategy):
         return None
@@ -92,7 +97,7 @@ def problem(name: str, cls: str, io_type: str, strategy: str | None, n_in: int, 
             name,
             f"nnet::depthwise_conv_{cls[-2:].lower()}_cl",
             "does not support the Resource strategy in io_parallel (it asserts as soon as it runs)",
-            f'strategy = "Latency" for this layer ([layers.{name}] strategy = "Latency"), or io_stream',
+            f'strategy = "Latency" for this layer ([layers.{table or name}] strategy = "Latency"), or io_stream',
         )
     limit = max_reuse(cls, io_type, strategy, n_in)
     if limit is not None and reuse > limit:
@@ -102,8 +107,8 @@ def problem(name: str, cls: str, io_type: str, strategy: str | None, n_in: int, 
             f"nnet::conv_{dims}_resource_cl",
             f"is correct only for a ReuseFactor up to the layer's {n_in} inputs per output "
             f"(filter size x input channels); it has {reuse}, and the kernel asserts rather than compute wrong results",
-            f"a ReuseFactor of at most {n_in} for it ([layers.{name}] reuse_factor), or "
-            f'strategy = "Latency" for it ([layers.{name}] strategy = "Latency")',
+            f"a ReuseFactor of at most {n_in} for it ([layers.{table or name}] reuse_factor), or "
+            f'strategy = "Latency" for it ([layers.{table or name}] strategy = "Latency")',
         )
     return None
 

@@ -137,7 +137,9 @@ def kernel_problems(design: Design) -> list[kernels.KernelProblem]:
     for row in design.layers:
         if row.weighted:
             rf = row.reuse_used or 1
-            problem = kernels.problem(row.name, row.layer_class, design.io_type, row.strategy, row.n_in, rf)
+            problem = kernels.problem(
+                row.name, row.layer_class, design.io_type, row.strategy, row.n_in, rf, row.flow_name
+            )
             if problem is not None:
                 found.append(problem)
     return found

@@ -129,7 +129,7 @@ def _known_causes(found: list[CompileError], by_index: dict) -> list[tuple[Layer
         if row is None or kernels.UNDEFINED_KERNEL not in error.text:
             continue
         rf = row.reuse_used or 1
-        problem = kernels.compile_problem(row.name, row.layer_class, row.strategy, row.n_in or 0, rf)
+        problem = kernels.compile_problem(row.name, row.layer_class, row.strategy, row.n_in or 0, rf, row.flow_name)
         if problem is not None:
             known.setdefault(row.name, (row, problem))
     return list(known.values())

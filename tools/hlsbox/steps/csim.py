@@ -28,7 +28,7 @@ from hlsbox.core.contract import (
     LayerRow,
     StepSpec,
 )
-from hlsbox.steps import compile_check, datasets, describe, fastcsim, frontends, hls, trace
+from hlsbox.steps import compile_check, crashsite, datasets, describe, fastcsim, frontends, hls, trace
 from hlsbox.steps.protocol import StepFailure, StepInputError, phase
 
 # The fast tree sits at one path in every container (on its /tmp tmpfs): the weights directory is on the
@@ -211,6 +211,7 @@ def check_first_input(hls_model, x: np.ndarray, flow: ImageFlow, layers: list[La
             code = 3
             try:
                 os.dup2(stderr.fileno(), 2)
+                crashsite.install()
                 hls_model.predict(np.ascontiguousarray(x[:1]))
                 code = 0
             finally:
@@ -223,24 +224,49 @@ def check_first_input(hls_model, x: np.ndarray, flow: ImageFlow, layers: list[La
     raise explain_crash(os.WTERMSIG(status), text, flow, layers)
 
 
+def crash_hint(signal_name: str, flow: ImageFlow) -> str:
+    """Only what is true of this flow: no stack advice for io_stream, no --exact-build after one."""
+    hints = []
+    if signal_name in ("SIGILL", "SIGFPE"):
+        hints.append(
+            "SIGILL/SIGFPE in hls4ml's kernels is most often an integer division by zero that g++ -O3 turns into a "
+            "trap: a layer whose sizes the kernel does not expect (e.g. a pooling or a reshape after a transpose)"
+        )
+    if signal_name == "SIGSEGV" and flow.io_type == "io_parallel":
+        hints.append('a large io_parallel design may overflow the stack: io_type = "io_stream" keeps arrays small')
+    if signal_name == "SIGKILL":
+        hints.append("the memory limit? Give --mem more")
+    if not flow.csim.exact_build:
+        hints.append("compare with hls4ml's own build (csim.exact_build = true in the flow, or --exact-build)")
+    hints.append("step.log has hls4ml's output and the build's")
+    text = "; ".join(hints)
+    return text[0].upper() + text[1:] + "."
+
+
 def explain_crash(signum: int, stderr: str, flow: ImageFlow, layers: list[LayerRow]) -> StepFailure:
     name = signal.Signals(signum).name
     abort = kernels.parse_abort(stderr)
     if abort is None:
         what = {"SIGSEGV": "a segmentation fault", "SIGFPE": "a floating point exception", "SIGKILL": "a kill"}
+        site = crashsite.locate(stderr, layers)
+        if site is None:
+            where = "inside hls4ml's generated C++ or its kernels (the backtrace names no hls4ml kernel)"
+        elif site.layer is None:
+            where = f"in hls4ml's nnet::{site.kernel}"
+        else:
+            where = f"in layer {site.layer.name} ({site.layer.layer_class}), in hls4ml's nnet::{site.kernel}"
         return StepFailure(
-            f"The C simulation library crashed with {what.get(name, name)} on the first input, inside hls4ml's "
-            "generated C++ or its kernels.",
-            "Compare with hls4ml's own build (csim.exact_build = true in the flow, or --exact-build); a large "
-            'io_parallel design may overflow the stack: io_type = "io_stream" keeps arrays small.'
-            + (" SIGKILL: the memory limit? Give --mem more." if name == "SIGKILL" else ""),
+            f"The C simulation library crashed with {what.get(name, name)} on the first input, {where}.",
+            crash_hint(name, flow),
         )
     layer = next((row for row in layers if row.index == abort.config_index), None)
     where = f"layer {layer.name} ({layer.layer_class})" if layer else f"config{abort.config_index}"
     known = None
     if layer is not None:
         rf = layer.reuse_used or 1
-        known = kernels.problem(layer.name, layer.layer_class, flow.io_type, layer.strategy, layer.n_in or 0, rf)
+        known = kernels.problem(
+            layer.name, layer.layer_class, flow.io_type, layer.strategy, layer.n_in or 0, rf, layer.flow_name
+        )
     message = (
         f"The C simulation aborted in {where}: hls4ml's nnet::{abort.function} ({abort.header}) asserts "
         f"`{abort.condition}`"

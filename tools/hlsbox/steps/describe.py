@@ -9,6 +9,7 @@ implementation, and the depth of each io_stream FIFO.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -142,7 +143,18 @@ def describe_layer(layer, asked_reuse: int | None) -> LayerRow:
 
 def layer_rows(hls_model) -> list[LayerRow]:
     """Every layer of a converted model, with the ReuseFactor its config asks for."""
-    return [describe_layer(layer, hls_model.config.get_reuse_factor(layer)) for layer in hls_model.get_layers()]
+    named = set((hls_model.config.config.get("HLSConfig", {}).get("LayerName") or {}).keys())
+    rows = [describe_layer(layer, hls_model.config.get_reuse_factor(layer)) for layer in hls_model.get_layers()]
+    return [dataclasses.replace(row, flow_name=flow_name(row.name, named)) for row in rows]
+
+
+def flow_name(name: str, named: set[str]) -> str | None:
+    """The name a flow's [layers.X] table takes for a layer hls4ml renamed while converting: it names the layer it
+    makes from a QONNX Conv or MatMul `<Class>_<node>` (Conv2D_Conv_0) and configures it from the node's entry."""
+    if name in named or "_" not in name:
+        return None
+    node = name.split("_", 1)[1]
+    return node if node in named else None
 
 
 def run(spec: StepSpec) -> DescribeResult:
