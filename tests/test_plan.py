@@ -212,3 +212,13 @@ def test_the_plan_tables_rows_add_up_to_its_totals():
         *rows, total = (int(cell.replace(",", "")) for cell in columns[name])
         resource = {"BRAM18": "BRAM_18K"}.get(name, name)
         assert total == plan.totals[resource] and sum(rows) == total, name
+
+
+def test_a_kernel_fix_names_the_layer_as_the_flow_takes_it():
+    """hls4ml renames a QONNX Conv 'Conv_0' to 'Conv2D_Conv_0' and configures it from 'Conv_0''s entry: the fix says
+    [layers.Conv_0], the table the flow validator accepts, and still names the layer as hls4ml built it."""
+    from hlsbox.core import kernels
+
+    found = kernels.problem("Conv2D_Conv_0", "PointwiseConv2D", "io_parallel", "resource", 3, 6, table="Conv_0")
+    assert found is not None and found.layer == "Conv2D_Conv_0"
+    assert "[layers.Conv_0] reuse_factor" in found.fix and "Conv2D_Conv_0]" not in found.fix
