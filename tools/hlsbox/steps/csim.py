@@ -179,7 +179,7 @@ def build_library(hls_model, flow: ImageFlow, cache: CsimCache | None) -> CsimBu
     hls_model.write()
     ccache = cache.ccache_dir if cache else None
     try:
-        build = fastcsim.fast_compile(hls_model, TREE_DIR, ccache)
+        build = fastcsim.fast_compile(hls_model, TREE_DIR, ccache, progress=phase)
     except fastcsim.BuildFailed as failed:
         layers = describe.layer_rows(hls_model)
         raise compile_check.explain(failed.output, TREE_DIR, layers, "g++ could not build the C simulation") from None
@@ -187,7 +187,8 @@ def build_library(hls_model, flow: ImageFlow, cache: CsimCache | None) -> CsimBu
         raise StepFailure(
             f"The C simulation's build was stopped: {late}, and was killed.", compile_check.SLOW_COMPILE_HINT
         ) from None
-    fastcsim.patch_compile(hls_model, tree_dir=TREE_DIR, ccache_dir=ccache)  # trace() compiles again: fast too
+    # trace() compiles again: fast too
+    fastcsim.patch_compile(hls_model, tree_dir=TREE_DIR, ccache_dir=ccache, progress=phase)
     return build
 
 
