@@ -198,3 +198,9 @@ def test_the_build_is_chosen_by_the_designs_size_and_says_why(layers: int, copie
     assert choice.split is split
     assert choice.reason.startswith("split: " if split else "build_lib.sh's two units: ")
     assert f"{layers} layers, {copies:,} im2col copies" in choice.reason
+
+
+def test_a_build_repeated_for_fits_probes_is_split_whatever_its_size():
+    """Each probe reuses the objects of the layers whose types it did not change; two units would compile it all."""
+    choice = choose_build(3, 100, repeated=True)
+    assert choice.split and choice.reason.startswith("split: 3 layers, 100 im2col copies, built again for each probe")

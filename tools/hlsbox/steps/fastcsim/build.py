@@ -238,10 +238,14 @@ class BuildChoice:
     reason: str
 
 
-def choose_build(layers: int, copies: int) -> BuildChoice:
-    """Split (a unit a layer, precompiled header, objects cached) for big designs, build_lib.sh's two units for
-    small ones: `layers` the top function's layer calls, `copies` the im2col element copies fastcsim replaced."""
+def choose_build(layers: int, copies: int, repeated: bool = False) -> BuildChoice:
+    """Split (a unit a layer, precompiled header, objects cached) for big designs and for builds repeated with a few
+    layers changed each time (fit's probes: each reuses the objects of the layers whose types did not change),
+    build_lib.sh's two units for a small design built once: `layers` the top function's layer calls, `copies` the
+    im2col element copies fastcsim replaced."""
     size = f"{layers} layers, {copies:,} im2col copies"
+    if repeated:
+        return BuildChoice(True, f"split: {size}, built again for each probe (unchanged layers from the cache)")
     if layers >= SPLIT_MIN_LAYERS or copies >= SPLIT_MIN_COPIES:
         return BuildChoice(
             True, f"split: {size} (>= {SPLIT_MIN_LAYERS} layers or >= {SPLIT_MIN_COPIES:,} copies: faster split)"
@@ -267,12 +271,14 @@ def fast_compile(
     log=print,
     split: bool | None = None,
     progress: Callable[[str], None] | None = None,
+    repeated: bool = False,
 ) -> CsimBuild:
     """Drop-in for hls_model.compile() after hls_model.write(): recognise and prove the generated classes,
     check the C++ template, make the fast tree in tree_dir, build it as hls4ml would, load it. Anything not
     recognised: hls4ml's own build (hls_model._compile()), and the reason in the result. tree_dir should be the
     same path every time: the weights directory is on the compiler's command line, so ccache hits only there.
-    split: the split build or build_lib.sh's units (None: choose_build's rule). progress: told of a fallback."""
+    split: the split build or build_lib.sh's units (None: choose_build's rule; repeated: one of many builds of the
+    design with a few layers changed each time, fit's probes). progress: told of a fallback."""
     project = os.path.abspath(hls_model.config.get_output_dir())
     start = time.time()
     try:
@@ -286,7 +292,7 @@ def fast_compile(
         prepare = time.time() - start
         make_fast_tree(project, tree_dir, recs)
         replaced = [r for r in recs if r.ok]
-        choice = choose_build(_layer_calls(tree_dir), sum(r.n_copies for r in replaced))
+        choice = choose_build(_layer_calls(tree_dir), sum(r.n_copies for r in replaced), repeated)
         if split is not None:
             choice = BuildChoice(split, ("split" if split else UNSPLIT) + ": asked for")
         library = build(
