@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox.steps.fastcsim.build import SPLIT_MIN_COPIES, SPLIT_MIN_LAYERS, build, choose_build
+from hlsbox.steps.fastcsim.build import build, choose_build
 from hlsbox.steps.fastcsim.split import _chunks, first_error
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
@@ -185,19 +185,12 @@ def test_every_definition_hls4ml_writes_in_a_header_is_known_with_its_linkage():
     }
 
 
-@pytest.mark.parametrize(
-    ("layers", "copies", "split"),
-    [
-        (SPLIT_MIN_LAYERS - 1, SPLIT_MIN_COPIES - 1, False),
-        (SPLIT_MIN_LAYERS, 0, True),
-        (3, SPLIT_MIN_COPIES, True),
-    ],
-)
-def test_the_build_is_chosen_by_the_designs_size_and_says_why(layers: int, copies: int, split: bool):
+@pytest.mark.parametrize(("layers", "copies"), [(6, 516), (37, 489_472)])
+def test_a_design_built_once_gets_build_lib_shs_two_units_whatever_its_size(layers: int, copies: int):
+    """Measured cold on 2 cores (build.py): the split build was 1.7x to 4.1x slower, from 6 layers to 37."""
     choice = choose_build(layers, copies)
-    assert choice.split is split
-    assert choice.reason.startswith("split: " if split else "build_lib.sh's two units: ")
-    assert f"{layers} layers, {copies:,} im2col copies" in choice.reason
+    assert not choice.split
+    assert choice.reason.startswith(f"build_lib.sh's two units: {layers} layers, {copies:,} im2col copies, built once")
 
 
 def test_a_build_repeated_for_fits_probes_is_split_whatever_its_size():

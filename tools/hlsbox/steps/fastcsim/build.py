@@ -222,11 +222,17 @@ def attach(hls_model, lib):
     return hls_model
 
 
-# Which build a design gets (choose_build). Provisional thresholds, from issue 32's one measurement (an io_parallel
-# Conv1D+BatchNorm model: split 18.6 s cold, hls4ml's own two units 8.8 s): the split build pays a precompiled header
-# and a unit per layer before its parallelism pays, so small designs get build_lib.sh's two units.
-SPLIT_MIN_LAYERS = 12
-SPLIT_MIN_COPIES = 20_000
+# Which build a design gets (choose_build), from `make bench` part csim_builds (tests/in_image/csim_builds.py), cold
+# caches, g++ 12 -O3, 2 cores shared with other work, one run each (2026-12-06):
+#   design                         layers  im2col copies  two units  split cold  split, all cached
+#   digits CNN (flows/digits.toml)      7            324     21.7 s      40.2 s              4.2 s
+#   Conv1D+BN (models/conv1d_bn.py)     6            516     22.3 s      38.2 s              7.4 s
+#   seed author's W4A4 ResNet          37        489,472     25.8 s     106.7 s              4.2 s
+# (two units: the fast tree, im2col classes as loops, as build_lib.sh's two units in parallel; hls4ml's own build of
+# the first two: 24.1 s and 22.5 s.) Built once, build_lib.sh's two units win at every size measured, by 1.7x to 4.1x:
+# each split unit reloads the precompiled header and instantiates again the templates the layers share, more work in
+# all than two cores win back. The split build wins only when its objects are reused: a build repeated with a few
+# layers' types changed (fit's probes, then fit's check of the chosen design) compiles only those layers.
 UNSPLIT = "build_lib.sh's two units"
 
 
@@ -239,21 +245,15 @@ class BuildChoice:
 
 
 def choose_build(layers: int, copies: int, repeated: bool = False) -> BuildChoice:
-    """Split (a unit a layer, precompiled header, objects cached) for big designs and for builds repeated with a few
-    layers changed each time (fit's probes: each reuses the objects of the layers whose types did not change),
-    build_lib.sh's two units for a small design built once: `layers` the top function's layer calls, `copies` the
-    im2col element copies fastcsim replaced."""
+    """Split (a unit a layer, precompiled header, objects cached) for a build repeated with a few layers changed each
+    time (fit's probes: each reuses the objects of the layers whose types did not change), build_lib.sh's two units
+    for a design built once, whatever its size (the measurements above). `layers`: the top function's layer calls,
+    `copies`: the im2col element copies fastcsim replaced, both stated in the reason."""
     size = f"{layers} layers, {copies:,} im2col copies"
     if repeated:
         return BuildChoice(True, f"split: {size}, built again for each probe (unchanged layers from the cache)")
-    if layers >= SPLIT_MIN_LAYERS or copies >= SPLIT_MIN_COPIES:
-        return BuildChoice(
-            True, f"split: {size} (>= {SPLIT_MIN_LAYERS} layers or >= {SPLIT_MIN_COPIES:,} copies: faster split)"
-        )
     return BuildChoice(
-        False,
-        f"{UNSPLIT}: {size} (< {SPLIT_MIN_LAYERS} layers and < {SPLIT_MIN_COPIES:,} copies: "
-        "a precompiled header and a unit a layer would be slower)",
+        False, f"{UNSPLIT}: {size}, built once (cold, faster than a precompiled header and a unit a layer)"
     )
 
 
