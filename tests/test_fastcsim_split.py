@@ -187,7 +187,7 @@ def test_every_definition_hls4ml_writes_in_a_header_is_known_with_its_linkage():
 
 @pytest.mark.parametrize(("layers", "copies"), [(6, 516), (37, 489_472)])
 def test_a_design_built_once_gets_build_lib_shs_two_units_whatever_its_size(layers: int, copies: int):
-    """Measured cold on 2 cores (build.py): the split build was 1.7x to 4.1x slower, from 6 layers to 37."""
+    """Measured cold on 2 cores (build.py): the split build was 1.3x to 4.1x slower, from 6 layers to 37."""
     choice = choose_build(layers, copies)
     assert not choice.split
     assert choice.reason.startswith(f"build_lib.sh's two units: {layers} layers, {copies:,} im2col copies, built once")

@@ -223,16 +223,18 @@ def attach(hls_model, lib):
 
 
 # Which build a design gets (choose_build), from `make bench` part csim_builds (tests/in_image/csim_builds.py), cold
-# caches, g++ 12 -O3, 2 cores shared with other work, one run each (2026-12-06):
-#   design                         layers  im2col copies  two units  split cold  split, all cached
-#   digits CNN (flows/digits.toml)      7            324     21.7 s      40.2 s              4.2 s
-#   Conv1D+BN (models/conv1d_bn.py)     6            516     22.3 s      38.2 s              7.4 s
-#   seed author's W4A4 ResNet          37        489,472     25.8 s     106.7 s              4.2 s
-# (two units: the fast tree, im2col classes as loops, as build_lib.sh's two units in parallel; hls4ml's own build of
-# the first two: 24.1 s and 22.5 s.) Built once, build_lib.sh's two units win at every size measured, by 1.7x to 4.1x:
-# each split unit reloads the precompiled header and instantiates again the templates the layers share, more work in
-# all than two cores win back. The split build wins only when its objects are reused: a build repeated with a few
-# layers' types changed (fit's probes, then fit's check of the chosen design) compiles only those layers.
+# caches, g++ 12 -O3, 2 cores shared with other work, one run each (tests/bench/results/bench-20261206-0456.json; the
+# W4A4 ResNet, a qonnx model, by the same script in the qonnx image, the machine busier):
+#   design                            layers  im2col copies  hls4ml's own  two units  split cold  split, all cached
+#   digits CNN (flows/digits.toml)         7            324        5.8 s      5.5 s      10.8 s              1.2 s
+#   Conv1D+BN (models/conv1d_bn.py)        6            516        6.0 s      6.0 s       7.5 s              0.8 s
+#   seed_fit (io_stream Mini-ResNet)      23              0       14.5 s     14.5 s      23.6 s              2.3 s
+#   seed author's W4A4 ResNet (parallel)  37        489,472    (not run)     25.8 s     106.7 s              4.2 s
+# (two units: the fast tree, im2col classes as loops, as build_lib.sh's two units in parallel.) Built once, the two
+# units win at every size measured, by 1.3x to 4.1x: each split unit reloads the precompiled header and instantiates
+# again the templates the layers share, more work in all than two cores win back. The split build wins only when its
+# objects are reused: a build repeated with a few layers' types changed (fit's probes, then fit's check of the chosen
+# design) compiles only those layers.
 UNSPLIT = "build_lib.sh's two units"
 
 
