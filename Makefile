@@ -67,6 +67,8 @@ models/digits_cnn.keras: models/digits_cnn.py | image
 	$(call make_model)
 models/jet_tagger_qkeras.h5: models/jet_tagger_qkeras.py | image
 	$(call make_model)
+models/conv1d_bn.keras: models/conv1d_bn.py | image
+	$(call make_model)
 models/model_2_15.keras: models/mini_resnet.py | image
 	$(call make_model,$(if $(CIFAR10),-- --cifar10 $(CIFAR10)))
 models/digits_resnet_keras3.keras: models/digits_resnet_keras3.py | setup
@@ -129,7 +131,7 @@ lint: setup ## ruff
 	$(VENV)/bin/ruff check tools tests models
 	$(VENV)/bin/ruff format --check tools tests models
 
-bench: image models ## benchmarks -> tests/bench/results/ (not tests: timings)
+bench: image models models/conv1d_bn.keras ## benchmarks -> tests/bench/results/ (not tests: timings)
 	$(VENV)/bin/python tests/bench/run.py
 
 estimator-data: image ## re-describe the recorded designs of tests/data/estimator in the image, then the surrogate's data

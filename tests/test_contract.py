@@ -13,6 +13,7 @@ from hlsbox.config.flow import CsimSettings, Flow, LayerSettings, image_flow
 from hlsbox.core.contract import (
     CsimBuild,
     CsimInputs,
+    CsimResult,
     ErrorReport,
     FitParams,
     FitRun,
@@ -184,7 +185,8 @@ def test_the_c_builds_record_survives_json_and_reads_as_fastcsim_built_it():
     unsplit = LibraryBuild("x.so", 9.0, False, ccache=True, not_split="the precompiled header did not build")
     assert CsimBuild("fast", 9.5, library=unsplit).ccache
     assert (
-        build_note(CsimBuild("fast", 9.5, library=unsplit)) == "hls4ml's sources, translation units in parallel, ccache"
+        build_note(CsimBuild("fast", 9.5, library=unsplit))
+        == "hls4ml's sources, translation units in parallel, ccache, the split build having failed"
     )
     assert build_note(CsimBuild("exact", 900.0, reason="csim.exact_build")) == "hls4ml's own build: csim.exact_build"
 
@@ -221,3 +223,23 @@ def test_an_unexpected_exception_in_a_step_ends_with_an_error_record(tmp_path: P
     assert error.message.startswith("The fit step stopped on an unexpected error: ModuleNotFoundError"), error
     assert "traceback.txt" in error.hint and "fit.failed/" in error.hint
     assert "Traceback (most recent call last)" in (tmp_path / "traceback.txt").read_text()
+
+
+def test_the_csim_view_says_which_build_was_chosen_and_why_a_split_build_fell_back():
+    """A fallback is never silent: result.json's build carries the choice and the failure, and csim shows both."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    from hlsbox.cli.views import show_csim
+
+    failed = "the split objects did not link: ld: a.o: multiple definition of `config75::perm'"
+    library = LibraryBuild("x.so", 9.0, False, not_split=failed, choice="split: 40 layers, 90,000 im2col copies")
+    build = CsimBuild.from_dict(json.loads(json.dumps(CsimBuild("fast", 9.5, classes=3, library=library).to_dict())))
+    result = CsimResult("csim", "Keras", "images", 10, 0.0, 0.0, 1.0, build, 9.5, 0.1, ())
+    out = StringIO()
+    show_csim(Console(file=out, width=300), result, "build/x")
+    text = out.getvalue()
+    assert "build chosen" in text and "split: 40 layers, 90,000 im2col copies" in text
+    assert "split build failed" in text and "multiple definition of `config75::perm'" in text
+    assert "the split build having failed" in text

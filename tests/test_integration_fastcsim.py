@@ -53,6 +53,7 @@ def test_fast_and_exact_builds_are_bit_identical(compared: dict, case: str):
     assert row["mode"] == "fast" and row["inputs"] >= 500
     assert row["split"] and row["units"] >= 3, row  # every layer in its own unit (split.py), not build_lib.sh's two
     assert row["identical"], row
+    assert row["once_split"] is False and row["once_identical"], row  # csim's build: the fast tree, two units
     assert row["nonzero"] > 0.1, row  # the outputs carry information: not a comparison of zeros
 
 

@@ -8,6 +8,9 @@
    path's overhead per task.
 3. The Vivado wrapper's overhead (probe, container start, mount, log streaming, report parsing): a 30 s
    csynth of the vivado_hls test double natively vs through `hlsbox csynth` (goal <= 1.15).
+7. Issue 32: the C-simulation library of the digits CNN, a small Conv1D+BatchNorm model (models/conv1d_bn.py) and,
+   with --with-seed, the seed_fit flow, built every way side by side (hls4ml's own, fast unsplit, fast split cold and
+   cached) and the build fastcsim's rule picks, as a ratio to hls4ml's own.
 2. C simulation of the seed's io_parallel design: hlsbox's fast build (cold, then with ccache) against hls4ml's own
    compile() under a 20 min cap (the cap is reported when hit).
 6. No run hangs (issue 18): csynth of the seed flow refused by its plan before any Vivado process; the seed's
@@ -207,6 +210,43 @@ def fast_csim(cap: int) -> dict:
         + (" (or more: capped)" if row["hls4ml_compile"]["capped"] else "")
     )
     return row
+
+
+def csim_builds(with_seed: bool) -> dict:
+    """Issue 32: each design's C-simulation library built every way, cold, in the image (tests/in_image/csim_builds.py):
+    hls4ml's own build_lib.sh, the fast tree as build_lib.sh's two units, the fast tree split (empty cache, then full);
+    the build fastcsim's rule picks, and its time as a ratio to hls4ml's own (goal <= 1.0), all in one run."""
+    from tests.conftest import run_in_image
+
+    from hlsbox.config.flow import image_flow
+    from hlsbox.runtime import engines
+
+    bench = REPO / "build" / "bench"
+    bench.mkdir(parents=True, exist_ok=True)
+    conv1d = bench / "conv1d_bn.toml"
+    digits = (REPO / "flows" / "digits.toml").read_text()
+    conv1d.write_text(
+        digits.replace('name = "digits"', 'name = "conv1d_bn"').replace("digits_cnn.keras", "conv1d_bn.keras")
+    )
+    flows = {"digits": REPO / "flows" / "digits.toml", "conv1d_bn": conv1d}
+    if with_seed:
+        flows["seed_fit"] = REPO / "flows" / "seed_fit.toml"
+    spec = {
+        "out": str(bench / "csim_builds"),
+        "designs": {name: image_flow(load_flow(path)).to_dict() for name, path in flows.items()},
+    }
+    (bench / "csim_builds.json").write_text(json.dumps(spec))
+    script = (REPO / "tests" / "in_image" / "csim_builds.py").read_text()
+    lines = run_in_image(engines.select(), REPO, script, timeout=3600, args=(str(bench / "csim_builds.json"),))
+    rows = [json.loads(line[7:]) for line in lines if line.startswith("BUILDS ")]
+    for row in rows:
+        print(
+            f"bench: csim build of {row['design']} ({row['layers']} layers, {row['im2col_copies']:,} im2col copies): "
+            f"hls4ml's own {row['hls4ml_own_s']} s, fast unsplit {row['fast_unsplit_s']} s, split cold "
+            f"{row['fast_split_cold_s']} s (cached {row['fast_split_cached_s']} s); built once it gets "
+            f"{row['chosen']}: {row['chosen_over_hls4ml_own']}x hls4ml's own, {row['chosen_over_best']}x the faster"
+        )
+    return {"designs": rows}
 
 
 def fit(cap: int) -> dict:
@@ -456,6 +496,7 @@ PARTS = {
     "plan": lambda args: plan_time(args.repeats),
     "container_vs_native": lambda args: container_vs_native(args.repeats),
     "fast_csim": lambda args: fast_csim(args.cap),
+    "csim_builds": lambda args: csim_builds(args.with_seed),
     "fit": lambda args: fit(args.cap),
     "fit_speed": lambda args: fit_speed(args.real_seed_flow, args.real_seed_part, args.real_seed_agreement),
     "vivado_overhead": lambda args: vivado_overhead(args.repeats),
@@ -471,6 +512,7 @@ def main() -> None:
     parser.add_argument("--real-seed-flow", help="fit_speed: a flow of the seed's real model with real images")
     parser.add_argument("--real-seed-part", help="fit_speed: the part to fit it on (default: the flow's)")
     parser.add_argument("--real-seed-agreement", type=float, default=0.99, help="fit_speed: --agreement for it")
+    parser.add_argument("--with-seed", action="store_true", help="csim_builds: the seed_fit flow too (slow)")
     parser.add_argument("--only", choices=sorted(PARTS), action="append", help="run these parts only")
     args = parser.parse_args()
     results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine()}

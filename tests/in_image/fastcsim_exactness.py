@@ -172,12 +172,15 @@ def run_case(name, model_name, strategy, reuse, precision=None):
     recs = fastcsim.recognise(project)
     row = {"case": name, "classes": len(recs), "unrecognised": [str(r) for r in fastcsim.unrecognised(recs)]}
     row["mapping_ok"], row["cxx"] = fastcsim.verify_cxx(project, recs, with_generated=True, log=None)
-    fast = fastcsim.fast_compile(hls_model, TREE, log=None)
+    fast = fastcsim.fast_compile(hls_model, TREE, log=None, split=True)  # as fit's probes build it
     row["mode"] = fast.mode
     row.update({k: getattr(fast.library, k, None) for k in ("split", "units", "compiled", "from_cache")})
     rng = np.random.default_rng(sum(map(ord, name)))
     x = np.ascontiguousarray(rng.uniform(-4, 4, (N_INPUTS, *keras_model.input_shape[1:])).astype(np.float32))
     y_fast = np.array(hls_model.predict(x))
+    once = fastcsim.fast_compile(hls_model, TREE, log=None)  # as csim builds it: the rule's choice, two units
+    row["once_split"] = once.library.split if once.library else None
+    y_once = np.array(hls_model.predict(x))
     exact = fastcsim.build(project, parallel=False, log=None)  # hls4ml's own build_lib.sh, unchanged
     fastcsim.attach(hls_model, exact.lib)
     y_exact = np.array(hls_model.predict(x))
@@ -186,6 +189,7 @@ def run_case(name, model_name, strategy, reuse, precision=None):
     row.update(
         inputs=len(x),
         identical=bool(np.array_equal(y_fast, y_exact)),
+        once_identical=bool(np.array_equal(y_once, y_exact)),
         nonzero=float(np.mean(y_exact != 0)),
         fast_seconds=round(fast.seconds, 2),
         exact_seconds=round(exact.seconds, 2),

@@ -91,6 +91,11 @@ def show_csim(console: Console, result: CsimResult, run_dir: str) -> None:
         table.add_row(f"{ref} accuracy (labels)", f"{result.keras_accuracy:.1%}")
         table.add_row("HLS accuracy (labels)", f"{result.hls_accuracy:.1%}")
     table.add_row("g++ compile", f"{result.compile_seconds:.1f} s ({build_note(result.build)})")
+    library = result.build.library
+    if library is not None and library.choice:
+        table.add_row("build chosen", escape(library.choice))
+    if library is not None and library.not_split:
+        table.add_row("split build failed", f"[yellow]{escape(library.not_split)}[/] (built unsplit instead)")
     table.add_row("HLS predict", f"{result.predict_seconds:.2f} s")
     print_table(console, table)
     show_conversion_notes(console, result.repairs, result.hls4ml_warnings)
@@ -106,6 +111,8 @@ def build_note(build: CsimBuild) -> str:
         units = f"{library.units} units, {library.from_cache} from the cache"
     else:
         units = "translation units in parallel" + (", ccache" if build.ccache else "")
+        if library is not None and library.not_split:
+            units += ", the split build having failed"
     if not build.classes:
         return f"hls4ml's sources, {units}"
     return f"fast build: {build.classes} im2col classes, {build.copies_replaced:,} copies as loops; {units}"

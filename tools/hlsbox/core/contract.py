@@ -645,6 +645,8 @@ class LibraryBuild(JsonRecord):
     peak_tree_rss_mb: float | None = None  # the compilers' summed memory at its peak (unsplit build)
     max_rss_mb: float | None = None  # the largest single compiler (unsplit build)
     not_split: str | None = None  # why the split build did not apply, when it did not
+    # why this build, split or build_lib.sh's units (fastcsim.build.choose_build's rule), e.g. "split: 23 layers, ..."
+    choice: str | None = None
 
 
 @dataclass(frozen=True)

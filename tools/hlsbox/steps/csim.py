@@ -179,8 +179,9 @@ def warn_if_slow_compile(hls_model, flow: ImageFlow) -> None:
         )
 
 
-def build_library(hls_model, flow: ImageFlow, cache: CsimCache | None) -> CsimBuild:
-    """The C-simulation library: the fast exact build, or hls4ml's own (csim.exact_build)."""
+def build_library(hls_model, flow: ImageFlow, cache: CsimCache | None, repeated: bool = False) -> CsimBuild:
+    """The C-simulation library: the fast exact build, or hls4ml's own (csim.exact_build). repeated: one of many
+    builds of the design with a few layers changed each time (fit's probes; fastcsim.choose_build)."""
     if flow.csim.exact_build:
         warn_if_slow_compile(hls_model, flow)
         phase("compiling (g++, exactly as hls4ml does)")
@@ -191,7 +192,7 @@ def build_library(hls_model, flow: ImageFlow, cache: CsimCache | None) -> CsimBu
     hls_model.write()
     ccache = cache.ccache_dir if cache else None
     try:
-        build = fastcsim.fast_compile(hls_model, TREE_DIR, ccache)
+        build = fastcsim.fast_compile(hls_model, TREE_DIR, ccache, progress=phase, repeated=repeated)
     except fastcsim.BuildFailed as failed:
         layers = describe.layer_rows(hls_model)
         raise compile_check.explain(failed.output, TREE_DIR, layers, "g++ could not build the C simulation") from None
@@ -199,7 +200,8 @@ def build_library(hls_model, flow: ImageFlow, cache: CsimCache | None) -> CsimBu
         raise StepFailure(
             f"The C simulation's build was stopped: {late}, and was killed.", compile_check.SLOW_COMPILE_HINT
         ) from None
-    fastcsim.patch_compile(hls_model, tree_dir=TREE_DIR, ccache_dir=ccache)  # trace() compiles again: fast too
+    # trace() compiles again: fast too
+    fastcsim.patch_compile(hls_model, tree_dir=TREE_DIR, ccache_dir=ccache, progress=phase, repeated=repeated)
     return build
 
 

@@ -5,6 +5,7 @@ the hls4ml model the way ModelGraph._compile does, so predict() and trace() use 
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import platform
 import re
@@ -13,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hlsbox.core.contract import CsimBuild, LibraryBuild
@@ -68,22 +70,37 @@ def split_cache(ccache_dir):
     )
 
 
-def build(tree_dir, parallel=True, ccache_dir=None, log=print, split=False) -> LibraryBuild:
+def build(
+    tree_dir,
+    parallel=True,
+    ccache_dir=None,
+    log=print,
+    split=False,
+    choice: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LibraryBuild:
     """Compile tree_dir (a fast tree or any written project) as its build_lib.sh does: same compiler, flags and
     library name. parallel: the translation units run concurrently. split: each layer in its own unit, against one
     precompiled header, objects cached by content (split.py; the same sources, cut at the layer calls), else
-    (or when split.py does not know the project's shape) build_lib.sh's own two units.
+    (or when split.py does not know the project's shape, or its build fails) build_lib.sh's own two units.
     ccache_dir: compile through ccache with its cache there (when ccache is installed); the split build's cache
-    is beside it. BuildFailed (with the compiler's output) when g++ fails."""
+    is beside it. choice: why split or not (recorded). progress: told when the split build falls back, and why.
+    BuildFailed (with the compiler's output) when g++ fails."""
     tree_dir = os.path.abspath(tree_dir)
     not_split = None
     if split:
         try:
-            return splitting.build(tree_dir, split_cache(ccache_dir), log=log)
+            return dataclasses.replace(splitting.build(tree_dir, split_cache(ccache_dir), log=log), choice=choice)
         except splitting.NotSplit as why:
-            not_split = str(why)[:1000]
+            not_split = splitting.first_error(str(why))
             if log:
-                log(f"fastcsim: the split build does not apply ({str(why)[:300]}); building as build_lib.sh does")
+                log(f"fastcsim: the split build does not apply ({str(why)[:2000]}); building as build_lib.sh does")
+            if progress:
+                progress(f"compiling (g++, build_lib.sh's two units: the split build failed: {not_split})")
+    return dataclasses.replace(_build_script(tree_dir, parallel, ccache_dir, log), not_split=not_split, choice=choice)
+
+
+def _build_script(tree_dir: str, parallel: bool, ccache_dir: str | None, log) -> LibraryBuild:
     with open(os.path.join(tree_dir, "build_lib.sh")) as f:
         script = f.read()
     env = dict(os.environ)
@@ -118,7 +135,6 @@ def build(tree_dir, parallel=True, ccache_dir=None, log=print, split=False) -> L
         ccache=bool(launcher),
         peak_tree_rss_mb=run.peak_tree_rss_mb,
         max_rss_mb=run.max_rss_mb,
-        not_split=not_split,
     )
 
 
@@ -206,11 +222,65 @@ def attach(hls_model, lib):
     return hls_model
 
 
-def fast_compile(hls_model, tree_dir, ccache_dir=None, log=print) -> CsimBuild:
+# Which build a design gets (choose_build), from `make bench` part csim_builds (tests/in_image/csim_builds.py), cold
+# caches, g++ 12 -O3, 2 cores shared with other work, one run each (tests/bench/results/bench-20261206-0456.json; the
+# W4A4 ResNet, a qonnx model, by the same script in the qonnx image, the machine busier):
+#   design                            layers  im2col copies  hls4ml's own  two units  split cold  split, all cached
+#   digits CNN (flows/digits.toml)         7            324        5.8 s      5.5 s      10.8 s              1.2 s
+#   Conv1D+BN (models/conv1d_bn.py)        6            516        6.0 s      6.0 s       7.5 s              0.8 s
+#   seed_fit (io_stream Mini-ResNet)      23              0       14.5 s     14.5 s      23.6 s              2.3 s
+#   seed author's W4A4 ResNet (parallel)  37        489,472    (not run)     25.8 s     106.7 s              4.2 s
+# (two units: the fast tree, im2col classes as loops, as build_lib.sh's two units in parallel.) Built once, the two
+# units win at every size measured, by 1.3x to 4.1x: each split unit reloads the precompiled header and instantiates
+# again the templates the layers share, more work in all than two cores win back. The split build wins only when its
+# objects are reused: a build repeated with a few layers' types changed (fit's probes, then fit's check of the chosen
+# design) compiles only those layers.
+UNSPLIT = "build_lib.sh's two units"
+
+
+@dataclass(frozen=True)
+class BuildChoice:
+    """The build a design gets and why, in words result.json and the csim view show."""
+
+    split: bool
+    reason: str
+
+
+def choose_build(layers: int, copies: int, repeated: bool = False) -> BuildChoice:
+    """Split (a unit a layer, precompiled header, objects cached) for a build repeated with a few layers changed each
+    time (fit's probes: each reuses the objects of the layers whose types did not change), build_lib.sh's two units
+    for a design built once, whatever its size (the measurements above). `layers`: the top function's layer calls,
+    `copies`: the im2col element copies fastcsim replaced, both stated in the reason."""
+    size = f"{layers} layers, {copies:,} im2col copies"
+    if repeated:
+        return BuildChoice(True, f"split: {size}, built again for each probe (unchanged layers from the cache)")
+    return BuildChoice(
+        False, f"{UNSPLIT}: {size}, built once (cold, faster than a precompiled header and a unit a layer)"
+    )
+
+
+def _layer_calls(tree_dir: str) -> int:
+    with open(os.path.join(tree_dir, "build_lib.sh")) as f:
+        project = _script_value(f.read(), "PROJECT")
+    with open(os.path.join(tree_dir, "firmware", f"{project}.cpp")) as f:
+        return splitting.count_layers(f.read())
+
+
+def fast_compile(
+    hls_model,
+    tree_dir,
+    ccache_dir=None,
+    log=print,
+    split: bool | None = None,
+    progress: Callable[[str], None] | None = None,
+    repeated: bool = False,
+) -> CsimBuild:
     """Drop-in for hls_model.compile() after hls_model.write(): recognise and prove the generated classes,
     check the C++ template, make the fast tree in tree_dir, build it as hls4ml would, load it. Anything not
     recognised: hls4ml's own build (hls_model._compile()), and the reason in the result. tree_dir should be the
-    same path every time: the weights directory is on the compiler's command line, so ccache hits only there."""
+    same path every time: the weights directory is on the compiler's command line, so ccache hits only there.
+    split: the split build or build_lib.sh's units (None: choose_build's rule; repeated: one of many builds of the
+    design with a few layers changed each time, fit's probes). progress: told of a fallback."""
     project = os.path.abspath(hls_model.config.get_output_dir())
     start = time.time()
     try:
@@ -223,17 +293,24 @@ def fast_compile(hls_model, tree_dir, ccache_dir=None, log=print) -> CsimBuild:
             raise Unrecognised(message)
         prepare = time.time() - start
         make_fast_tree(project, tree_dir, recs)
-        library = build(tree_dir, ccache_dir=ccache_dir, log=log, split=True)
+        replaced = [r for r in recs if r.ok]
+        choice = choose_build(_layer_calls(tree_dir), sum(r.n_copies for r in replaced), repeated)
+        if split is not None:
+            choice = BuildChoice(split, ("split" if split else UNSPLIT) + ": asked for")
+        library = build(
+            tree_dir, ccache_dir=ccache_dir, log=log, split=choice.split, choice=choice.reason, progress=progress
+        )
     except Unrecognised as exc:
         if log:
             log(
                 f"WARNING: fastcsim does not recognise this project's generated im2col code ({exc}); building "
                 "exactly as hls4ml does, which is slow for io_parallel convolutions."
             )
+        if progress:
+            progress(f"compiling (g++, exactly as hls4ml does: fastcsim does not recognise {str(exc)[:200]})")
         hls_model._compile()
         return CsimBuild("exact", time.time() - start, reason=str(exc)[:500])
     attach(hls_model, library.lib)
-    replaced = [r for r in recs if r.ok]
     return CsimBuild(
         "fast",
         time.time() - start,

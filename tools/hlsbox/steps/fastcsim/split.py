@@ -12,7 +12,12 @@ So: `fastcsim_common.h` (every include of the project's C build, in their order)
 and flags; each layer call `nnet::f<...>(args);` of myproject.cpp becomes a wrapper function in
 `fastcsim_layer_N.cpp`, which holds only the typedefs and config structs that call reaches (the closure of the
 names it uses, in their original order), so its text changes only when that layer's types change; myproject.cpp
-calls the wrappers and includes the weights, not the configs. An object is compiled only when the sha256 of its text,
+calls the wrappers and includes the weights, not the configs. What parameters.h defines rather than declares, with
+external linkage (a Transpose's `unsigned configN_perm[]` and `configN::perm`, a convolution's `configN::pixels`, a
+hard activation's `slope`), is defined in the first unit that needs it only, the others holding an extern declaration
+(or, for a static member, the declaration in its struct): hls4ml's one unit defined it once, and so does the split.
+The project's own files are never changed: this is the fast tree, a copy.
+An object is compiled only when the sha256 of its text,
 the precompiled header's key and the flags is not in the cache: a probe that narrows one layer recompiles that
 layer, its consumer, the top function and the bridge. Same compiler, same flags (build_lib.sh's own, read from
 it), same templates on the same arguments: the library computes bit for bit what hls4ml's own build computes
@@ -60,6 +65,24 @@ class NotSplit(Exception):
     """The project's C build does not have the shape the split build knows (the caller builds it unsplit)."""
 
 
+def first_error(message: str, limit: int = 300) -> str:
+    """A NotSplit's reason in one line: its lead ("the split objects did not link") and the compiler's or linker's
+    first error line (``multiple definition of `config75::perm'``), not the whole output."""
+    lead, _, output = message.partition(": ")
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    error = next((line for line in lines if _ERROR_LINE.search(line)), lines[0] if lines else "")
+    return (f"{lead}: {error}" if error else lead)[:limit]
+
+
+_ERROR_LINE = re.compile(r"\berror\b|multiple definition|undefined reference", re.I)
+
+
+def count_layers(top: str) -> int:
+    """The layer calls of a top function's text (myproject.cpp), as the split build counts its layer units (a weight
+    load, a call with a file name, goes with its layer)."""
+    return sum(1 for line in top.splitlines() if (m := _CALL.match(line)) and '"' not in m.group(4))
+
+
 class CompileTimeout(Exception):
     """A compile ran past its bound; it and every process it started were killed."""
 
@@ -105,6 +128,10 @@ class Chunk:
     text: str
     owner: str | None = None  # an out-of-class member definition: it goes wherever its struct goes
     always: bool = False  # not a declaration split knows: in every TU
+    # A definition with external linkage (a static member's, or a namespace-scope variable's: hls4ml's Transpose
+    # writes both in parameters.h): what a unit holds instead when another unit already holds the definition (an
+    # extern declaration, or nothing for a member: its class declares it), so it is defined exactly once.
+    elsewhere: str | None = None
 
 
 @dataclass
@@ -176,6 +203,10 @@ def _chunks(text: str) -> tuple[list[str], list[Chunk]]:
     return includes, chunks
 
 
+# the declarator of a definition: a (qualified) name, maybe in parentheses (a reference to an array), maybe an array
+_DECLARATOR = re.compile(r"(?:\(\s*[&*]\s*)?((?:\w+(?:<[^<>;]*>)?\s*::\s*)*)(\w+)\s*\)?\s*(?:\[[^\]]*\]\s*)*$")
+
+
 def _chunk(text: str) -> Chunk:
     head = text.lstrip()
     if head.startswith("#define"):
@@ -186,10 +217,37 @@ def _chunk(text: str) -> Chunk:
     match = re.match(r"typedef\s[^;{]*?\b(\w+)\s*;\s*$", head, re.S)
     if match:
         return Chunk({match.group(1)}, text)
-    match = re.match(r"[^=;{]*?\b(\w+)::\w+\s*\[[^\]]*\]\s*=", head, re.S)
-    if match:
-        return Chunk(set(), text, owner=match.group(1))
-    return Chunk(set(), text, always=True)
+    return _definition(text) or Chunk(set(), text, always=True)
+
+
+def _definition(text: str) -> Chunk | None:
+    """A variable's definition (`T name[n] = {...};`, `T name;`) or a static member's (`T cls::name = v;`),
+    with what another unit holds in its place; None for anything else (a function, a template, a declaration)."""
+    head = " ".join(text.split())
+    declaration = head.split("=", 1)[0] if "=" in head else head.rstrip(";")
+    function = "(" in re.sub(r"\(\s*&", "", declaration)  # not the parenthesis of a reference to an array
+    if function or re.match(r"(extern|template|using|namespace)\b", head):
+        return None
+    match = _DECLARATOR.search(declaration.strip())
+    specifiers = declaration[: match.start()].strip() if match else ""
+    if not match or not specifiers:
+        return None
+    qualifiers, name = match.group(1), match.group(2)
+    if qualifiers:  # a static data member: the class's linkage, defined once; its class declares it for the rest
+        owner = re.match(r"\w+", qualifiers).group(0)
+        return Chunk(set(), text, owner=owner, elsewhere="")
+    if _internal(specifiers, declaration):
+        return Chunk({name}, text)  # each unit its own copy, as a header included twice would give
+    return Chunk({name}, text, elsewhere=f"extern {declaration.strip()};")
+
+
+def _internal(specifiers: str, declaration: str) -> bool:
+    """A namespace-scope variable with internal linkage: static, or a const object (not a pointer to const)."""
+    if re.match(r"static\b", specifiers):
+        return True
+    if "*" in declaration:
+        return bool(re.search(r"\*\s*const\s+\w+\s*(\[[^\]]*\]\s*)*$", declaration.strip()))
+    return bool(re.search(r"\b(const|constexpr)\b", specifiers))
 
 
 def _closure(start: str, chunks: list[Chunk]) -> list[Chunk]:
@@ -212,6 +270,19 @@ def _closure(start: str, chunks: list[Chunk]) -> list[Chunk]:
                 chosen.add(i)
                 todo |= set(_IDENT.findall(chunks[i].text)) - seen
     return [chunks[i] for i in sorted(chosen)]
+
+
+def _once(needed: list[Chunk], defined: set[int]) -> list[str]:
+    """The text of a unit's chunks, each definition with external linkage in the first unit that needs it only:
+    the others get what stands for it elsewhere (hls4ml's one parameters.h in one unit defined each once)."""
+    texts = []
+    for chunk in needed:
+        if chunk.elsewhere is None or id(chunk) not in defined:
+            defined.add(id(chunk))
+            texts.append(chunk.text)
+        elif chunk.elsewhere:
+            texts.append(chunk.elsewhere)
+    return texts
 
 
 def _variables(main: str, firmware: str) -> dict[str, tuple[str, str]]:
@@ -302,6 +373,7 @@ def plan(tree_dir: str, project: str) -> tuple[Plan, str]:
         members.setdefault(group[number], []).append(number)
     unit_of = {leader: i for i, leader in enumerate(sorted(members))}
     declarations, replaced = [], {}
+    defined: set[int] = set()  # the definitions with external linkage some unit already holds
     for leader, numbers in sorted(members.items()):
         wrappers, used = [], []
         for number in numbers:
@@ -322,7 +394,7 @@ def plan(tree_dir: str, project: str) -> tuple[Plan, str]:
         needed = _closure(" ".join(used), chunks)
         text = (
             f"// fastcsim: {what}, split out of {project}.cpp (split.py)\n"
-            f'#include "{COMMON}"\n\n' + "\n".join(c.text for c in needed) + "\n\n" + "\n".join(wrappers)
+            f'#include "{COMMON}"\n\n' + "\n".join(_once(needed, defined)) + "\n\n" + "\n".join(wrappers)
         )
         result.units.append(Unit(f"firmware/fastcsim_layer_{unit_of[leader]}.cpp", text))
     main_lines = [

@@ -228,7 +228,7 @@ def check(
     with muted_phases():
         hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=True)
         layers = describe.layer_rows(hls_model)
-        csim.build_library(hls_model, flow, spec.csim_cache)
+        csim.build_library(hls_model, flow, spec.csim_cache, repeated=True)  # the probes' layers are cached
         csim.check_first_input(hls_model, x, flow, layers)
     keras_out = frontends.predict(model, x).reshape(len(x), -1)
     hls_out = np.asarray(hls_model.predict(np.ascontiguousarray(x))).reshape(len(x), -1)

@@ -125,7 +125,7 @@ class Prober:
             hls_model, _ = hls.convert(self.model, flow, self.spec.run_path / "probe_prj")
             rows = [describe_layer(layer, 1) for layer in hls_model.get_layers()]
             converted = time.monotonic()
-            csim.build_library(hls_model, flow, self.spec.csim_cache)
+            csim.build_library(hls_model, flow, self.spec.csim_cache, repeated=True)
         compiled = time.monotonic()
         hls_out, disagree, over_error = self._predict(hls_model, error_budget)
         phases = {
