@@ -180,3 +180,16 @@ def test_every_toolchain_pins_the_same_hls4ml():
         lock = (toolchains.build_dir(toolchain, REPO / "docker") / "requirements.lock").read_text()
         pins.add(re.search(r"^hls4ml==(\S+)", lock, re.M).group(1))
     assert len(pins) == 1, pins
+
+
+def test_a_graph_from_inside_finns_build_is_refused_with_what_would_work(tmp_path: Path):
+    """After FINN's streamlining a graph has MultiThreshold nodes (and later FINN's hardware layers, of a finn.*
+    domain) in place of its Quant nodes: hls4ml reads none of them, so the file is refused before any container,
+    naming what it is and which file to give instead (before: 'Unsupported operation type: MultiThreshold')."""
+    streamlined = onnx_model(tmp_path / "s.onnx", ["MultiThreshold", "Conv", "MultiThreshold", "MatMul"])
+    assert origin_of(streamlined).finn_ops == {"MultiThreshold": 2}
+    with pytest.raises(BadInput, match=r"a graph from inside FINN's build \(MultiThreshold x2\)") as caught:
+        toolchains.for_model(streamlined, None, docker_with(tmp_path, "qonnx"))
+    assert "QONNX export from before FINN's steps" in caught.value.hint
+    quantised = onnx_model(tmp_path / "q.onnx", ["Quant", "Conv", "Quant"])
+    assert origin_of(quantised).finn_ops == {}  # a QONNX export is read as before

@@ -15,6 +15,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 QONNX_OPS = ("Quant", "BipolarQuant", "Trunc")
+# What FINN's own steps put in a graph in place of Quant nodes and standard layers (its streamlining's thresholds,
+# its hardware layers): hls4ml reads none of them. A node of a `finn.*` domain is FINN's too.
+FINN_OPS = frozenset(
+    {
+        "MultiThreshold",
+        "MatrixVectorActivation",
+        "MVAU",
+        "VectorVectorActivation",
+        "VVAU",
+        "Thresholding",
+        "ConvolutionInputGenerator",
+        "StreamingMaxPool",
+        "StreamingFIFO",
+        "StreamingDataWidthConverter",
+        "FMPadding",
+        "IODMA",
+        "StreamingDataflowPartition",
+        "LabelSelect",
+        "AddStreams",
+        "ChannelwiseOp",
+        "DuplicateStreams",
+        "GlobalAccPool",
+        "Im2Col",
+        "Lookup",
+        "Pool",
+        "StreamingConcat",
+        "UpsampleNearestNeighbour",
+        "XnorPopcountMatMul",
+    }
+)
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
@@ -26,6 +56,7 @@ class ModelOrigin:
     keras_version: str | None = None
     producer: str = ""
     quant_ops: dict[str, int] = field(default_factory=dict)  # QONNX op type -> how many nodes
+    finn_ops: dict[str, int] = field(default_factory=dict)  # FINN-internal op type -> how many nodes
 
     @property
     def keras_major(self) -> int | None:
@@ -190,10 +221,15 @@ def _onnx_origin(data: bytes) -> ModelOrigin:
     if graph is None:
         raise UnreadableModel("an .onnx file without a graph (truncated, or not an ONNX model)")
     ops: dict[str, int] = {}
+    finn: dict[str, int] = {}
     for number, wire, node in _fields(graph):
         if number == 1 and wire == 2:
-            op = next((v.decode() for n, w, v in _fields(node) if n == 4 and w == 2), "")
+            fields = [(n, v) for n, w, v in _fields(node) if w == 2 and n in (4, 7)]
+            op = next((v.decode("utf-8", "replace") for n, v in fields if n == 4), "")
+            domain = next((v.decode("utf-8", "replace") for n, v in fields if n == 7), "")
             if op in QONNX_OPS:
                 ops[op] = ops.get(op, 0) + 1
+            if op in FINN_OPS or domain.startswith("finn."):
+                finn[op] = finn.get(op, 0) + 1
     by = f"{producer} {version}".strip()
-    return ModelOrigin("qonnx" if ops else "onnx", producer=by, quant_ops=ops)
+    return ModelOrigin("qonnx" if ops else "onnx", producer=by, quant_ops=ops, finn_ops=finn)

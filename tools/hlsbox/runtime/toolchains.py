@@ -101,6 +101,14 @@ def for_model(path: Path, pinned: str | None, docker: Path) -> Toolchain:
     """The toolchain that runs this model: the flow's pin if it reads the file, else the first that does.
     Bad input, naming the file's origin and what would read it, when none of this checkout's does."""
     found = origin(path)
+    if found.finn_ops:
+        ops = ", ".join(f"{op} x{n}" for op, n in sorted(found.finn_ops.items()))
+        raise BadInput(
+            f"Model '{path.name}' is a graph from inside FINN's build ({ops}): FINN's own steps have already turned "
+            "its Quant nodes into thresholds and its layers into FINN's hardware layers, which hls4ml does not read.",
+            "Give hlsbox the QONNX export from before FINN's steps (Brevitas' export_qonnx output, the model file "
+            "FINN's build started from).",
+        )
     readers = [t for t in TOOLCHAINS if t.reads_origin(found)]
     if pinned is not None:
         toolchain = by_name(pinned)
