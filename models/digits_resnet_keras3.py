@@ -28,10 +28,11 @@ def build(keras):
     return keras.Model(inputs, outputs, name="digits_resnet_keras3")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def train_on_digits(build_model, name: str, epochs: int, learning_rate: float) -> None:
+    """The command line of a Keras 3 digits model script: train build_model(keras) on scikit-learn's digits, save."""
+    parser = argparse.ArgumentParser(description=f"{name}: a Keras 3 model on scikit-learn's digits")
     parser.add_argument("--out", required=True, help="output .keras file")
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=epochs)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -42,16 +43,17 @@ def main() -> None:
 
     keras.utils.set_random_seed(args.seed)
     x_train, y_train, x_test, y_test = digits_split()
-    model = build(keras)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = build_model(keras)
+    optimizer = keras.optimizers.Adam(learning_rate)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=32, verbose=2)
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(
-        f"digits_resnet_keras3: Keras {keras.__version__} ({keras.backend.backend()}), {model.count_params()} "
+        f"{name}: Keras {keras.__version__} ({keras.backend.backend()}), {model.count_params()} "
         f"parameters, test accuracy {accuracy:.4f} on {len(x_test)} images"
     )
     model.save(args.out)
 
 
 if __name__ == "__main__":
-    main()
+    train_on_digits(build, "digits_resnet_keras3", epochs=40, learning_rate=3e-3)

@@ -11,9 +11,6 @@ Run inside the keras3 image:  hlsbox model models/digits_sequential_keras3.py --
 
 from __future__ import annotations
 
-import argparse
-import os
-
 
 def build(keras):
     layers = keras.layers
@@ -29,30 +26,7 @@ def build(keras):
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="output .keras file")
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
-
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    import keras
-
-    from hlsbox.steps.datasets import digits_split
-
-    keras.utils.set_random_seed(args.seed)
-    x_train, y_train, x_test, y_test = digits_split()
-    model = build(keras)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=args.epochs, batch_size=32, verbose=2)
-    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    print(
-        f"digits_sequential_keras3: Keras {keras.__version__} ({keras.backend.backend()}), {model.count_params()} "
-        f"parameters, test accuracy {accuracy:.4f} on {len(x_test)} images"
-    )
-    model.save(args.out)
-
-
 if __name__ == "__main__":
-    main()
+    from digits_resnet_keras3 import train_on_digits  # this folder: the script's own directory is on sys.path
+
+    train_on_digits(build, "digits_sequential_keras3", epochs=15, learning_rate=1e-2)
