@@ -204,11 +204,10 @@ def _constants_held():
                 weight.update_precision(new)
                 node.set_attr(f"{name}_t", named)
                 largest, smallest = float(np.abs(values).max()), float(np.abs(values[values != 0]).min())
-                _note(
-                    node.name,
-                    f"{name} {old} → {new}",
-                    f"its {name} ({smallest:.3g} to {largest:.3g}) does not fit hls4ml's default type",
-                )
+                wraps = largest >= 2.0 ** (getattr(old, "integer", 0) - 1)
+                loss = "wraps it" if wraps else f"keeps fewer than {SIGNIFICANT_BITS - 2} significant bits of it"
+                why = f"its {name} is {smallest:.3g} to {largest:.3g}: {old} {loss}"
+                _note(node.name, f"{name} {old} → {new}", why)
             return False  # attributes only: the graph is unchanged
 
     return ConstantsTheirTypesHold
