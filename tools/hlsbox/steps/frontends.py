@@ -77,10 +77,15 @@ def _load_onnx(path: Path):
     from qonnx.transformation.gemm_to_matmul import GemmToMatMul
     from qonnx.util.cleanup import cleanup_model
 
+    from hlsbox.steps import repairs
+
     model = cleanup_model(ModelWrapper(str(path)))
+    written = repairs.onnx_defaults(model)
     model = model.transform(ConvertToChannelsLastAndClean(make_input_channels_last=True))
     model = model.transform(GemmToMatMul())
-    return cleanup_model(model)
+    model = cleanup_model(model)
+    model.hlsbox_repairs = written  # said with the conversion's own repairs (hls.convert)
+    return model
 
 
 def config_from_model(model, granularity: str, backend: str) -> dict:

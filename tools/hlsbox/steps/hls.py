@@ -230,7 +230,11 @@ def convert(model, flow: ImageFlow, project_dir: Path, trace: bool = False, flow
         phase("configuring")
         config = hls_config(model, flow, trace, flow_file)
         phase("converting")
-        with repairs.repairing(frontends.is_onnx(), flow_types(flow)) as session, repairs.hls4ml_warnings() as said:
+        made = getattr(model, "hlsbox_repairs", [])  # repairs of the graph itself, as it was loaded
+        with (
+            repairs.repairing(frontends.is_onnx(), flow_types(flow), made) as session,
+            repairs.hls4ml_warnings() as said,
+        ):
             hls_model = frontends.convert_from_model(
                 model,
                 hls_config=config,

@@ -338,6 +338,44 @@ def _pooling_sums_held():
     return PoolingSumsTheirTypesHold
 
 
+def onnx_defaults(model) -> list[GraphRepair]:
+    """The attributes ONNX gives a default that hls4ml's ONNX parser reads as if every exporter wrote them
+    (`int(get_onnx_attribute(node, 'group'))` stops on a Conv without `group`), written out on the graph before it is
+    converted: Conv's group, strides, pads and kernel_shape, a pooling's strides and pads."""
+    from onnx import helper
+
+    written = []
+    for node in model.graph.node:
+        if node.op_type not in ("Conv", "MaxPool", "AveragePool"):
+            continue
+        given = {attribute.name for attribute in node.attribute}
+        kernel = _kernel_shape(model, node)
+        if kernel is None:
+            continue
+        defaults = {"strides": [1] * len(kernel), "pads": [0] * 2 * len(kernel)}
+        if node.op_type == "Conv":
+            defaults |= {"group": 1, "kernel_shape": kernel}
+        for name, value in defaults.items():
+            if name not in given:
+                node.attribute.append(helper.make_attribute(name, value))
+                written.append(
+                    GraphRepair(
+                        layer=node.name or node.op_type,
+                        what=f"{name} = {value} written out (ONNX's default)",
+                        why="hls4ml's ONNX parser reads it as if every exporter wrote it, and stops without it",
+                    )
+                )
+    return written
+
+
+def _kernel_shape(model, node) -> list[int] | None:
+    for attribute in node.attribute:
+        if attribute.name == "kernel_shape":
+            return list(attribute.ints)
+    weights = model.get_tensor_shape(node.input[1]) if node.op_type == "Conv" and len(node.input) > 1 else None
+    return list(weights[2:]) if weights else None
+
+
 def _register() -> None:
     """The passes, in hls4ml's optimizer registry and its flows (once per process)."""
     from hls4ml.model.flow import get_flow
@@ -362,12 +400,12 @@ def _register() -> None:
 
 
 @contextmanager
-def repairing(active: bool, flow_types: frozenset[str]) -> Iterator[_Session]:
+def repairing(active: bool, flow_types: frozenset[str], before: list[GraphRepair] = ()) -> Iterator[_Session]:
     """One conversion with the repairs installed (acting only when active: the QONNX path); the session's repairs
-    are read after it."""
+    (after those made to the graph `before` it) are read after it."""
     global _session
     _register()
-    _session = _Session(active=active, flow_types=flow_types)
+    _session = _Session(active=active, flow_types=flow_types, repairs=list(before))
     try:
         yield _session
     finally:
