@@ -40,22 +40,26 @@ def weight_codes(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.n
     return np.clip(np.round(values / scale), -7, 7) * scale, scale
 
 
-def initial_parameters(seed: int) -> dict:
+def initial_parameters(seed: int, chain: bool) -> dict:
+    """The graph's constants, before calibration. A chain has no shortcut, Add or pooling (its weights differ)."""
     rng = np.random.default_rng(seed)
     params: dict = {"input_scale": INPUT_SCALE}
     for name, shape in (
         ("short_w", (FILTERS, CHANNELS, 1, 1)),
         ("conv_a_w", (FILTERS, CHANNELS, 3, 3)),
         ("conv_b_w", (FILTERS, FILTERS, 3, 3)),
-        ("fc_w", (CLASSES, FILTERS)),
+        ("fc_w", (CLASSES, FILTERS * SIZE * SIZE if chain else FILTERS)),
     ):
-        params[name], params[f"{name}_q"] = weight_codes(rng, shape)
+        if not (chain and name == "short_w"):
+            params[name], params[f"{name}_q"] = weight_codes(rng, shape)
     for bn in ("bn_a", "bn_b"):
         params[f"{bn}_gamma"] = rng.uniform(0.5, 1.5, FILTERS).astype(np.float32)
         params[f"{bn}_beta"] = rng.normal(0, 0.3, FILTERS).astype(np.float32)
         params[f"{bn}_mean"] = np.zeros(FILTERS, np.float32)
         params[f"{bn}_var"] = np.ones(FILTERS, np.float32)
-    params.update(relu_scale=1.0, add_in_scale=1.0, add_scale=1.0)  # activation Quants' (the Add's inputs share one)
+    params.update(relu_scale=1.0, add_in_scale=1.0)  # activation Quants' (the Add's inputs share one)
+    if not chain:
+        params["add_scale"] = 1.0
     params["fc_b"] = np.zeros(CLASSES, np.float32)
     return params
 
@@ -84,10 +88,12 @@ def build_graph(params: dict):
             )
         )
 
-    for weight in ("short_w", "conv_a_w", "conv_b_w", "fc_w"):
+    chain = "short_w" not in params
+    for weight in ("conv_a_w", "conv_b_w", "fc_w") if chain else ("short_w", "conv_a_w", "conv_b_w", "fc_w"):
         quant(weight, f"{weight}_quant", f"{weight}_q", 4, narrow=1)
     quant("image", "image_q", "input_scale", 8)
-    nodes.append(helper.make_node("Conv", ["image_q", "short_w_quant"], ["short"], name="shortcut", **CONV1))
+    if not chain:
+        nodes.append(helper.make_node("Conv", ["image_q", "short_w_quant"], ["short"], name="shortcut", **CONV1))
     nodes.append(helper.make_node("Conv", ["image_q", "conv_a_w_quant"], ["conv_a"], name="conv_a", **CONV3))
     for bn, inp in (("bn_a", "conv_a"), ("bn_b", "conv_b")):
         if bn == "bn_b":
@@ -98,13 +104,17 @@ def build_graph(params: dict):
             nodes.append(helper.make_node("Relu", ["bn_a"], ["relu"], name="relu"))
             quant("relu", "relu_q", "relu_scale", 4)
     quant("bn_b", "main_q", "add_in_scale", 8)
-    quant("short", "short_q", "add_in_scale", 8)
-    nodes.append(helper.make_node("Add", ["main_q", "short_q"], ["add"], name="add"))  # the shortcut second
-    quant("add", "add_q", "add_scale", 8)
-    nodes.append(helper.make_node("GlobalAveragePool", ["add_q"], ["gap"], name="gap"))
-    nodes.append(helper.make_node("Reshape", ["gap", "flat_shape"], ["flat"], name="reshape"))
+    if chain:
+        nodes.append(helper.make_node("Reshape", ["main_q", "flat_shape"], ["flat"], name="reshape"))
+    else:
+        quant("short", "short_q", "add_in_scale", 8)
+        nodes.append(helper.make_node("Add", ["main_q", "short_q"], ["add"], name="add"))  # the shortcut second
+        quant("add", "add_q", "add_scale", 8)
+        nodes.append(helper.make_node("GlobalAveragePool", ["add_q"], ["gap"], name="gap"))
+        nodes.append(helper.make_node("Reshape", ["gap", "flat_shape"], ["flat"], name="reshape"))
     nodes.append(helper.make_node("Gemm", ["flat", "fc_w_quant", "fc_b"], ["logits"], name="fc", transB=1))
-    inits.append(numpy_helper.from_array(np.asarray([1, FILTERS], dtype=np.int64), "flat_shape"))
+    flat = FILTERS * SIZE * SIZE if chain else FILTERS
+    inits.append(numpy_helper.from_array(np.asarray([1, flat], dtype=np.int64), "flat_shape"))
     graph = helper.make_graph(
         nodes,
         "qonnx_resnet_fork",
@@ -139,9 +149,12 @@ def calibrate(params: dict, inputs: np.ndarray) -> dict:
         if bn == "bn_a":
             relu = execute(params, inputs, ("relu",))["relu"]
             params["relu_scale"] = float(np.percentile(relu, 99.5) / 7)  # signed 4-bit: codes 0..7 after a ReLU
-    both = execute(params, inputs, ("bn_b", "short"))
-    params["add_in_scale"] = float(max(np.abs(both["bn_b"]).max(), np.abs(both["short"]).max()) / 127)
-    params["add_scale"] = float(np.abs(execute(params, inputs, ("add",))["add"]).max() / 127)
+    if "short_w" not in params:  # a chain: no Add
+        params["add_in_scale"] = float(np.abs(execute(params, inputs, ("bn_b",))["bn_b"]).max() / 127)
+    else:
+        both = execute(params, inputs, ("bn_b", "short"))
+        params["add_in_scale"] = float(max(np.abs(both["bn_b"]).max(), np.abs(both["short"]).max()) / 127)
+        params["add_scale"] = float(np.abs(execute(params, inputs, ("add",))["add"]).max() / 127)
     logits = execute(params, inputs, ("logits",))["logits"]
     params["fc_b"] = (-logits.mean(axis=0)).astype(np.float32)  # centred: each class wins on some inputs
     return params
@@ -151,12 +164,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="output .onnx file")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--chain", action="store_true", help="no shortcut, Add or pooling: the second branch alone, flattened"
+    )
     args = parser.parse_args()
 
     import onnx
 
     rng = np.random.default_rng(args.seed + 1)
-    params = initial_parameters(args.seed)
+    params = initial_parameters(args.seed, args.chain)
     params = calibrate(params, rng.random((CALIBRATION, CHANNELS, SIZE, SIZE), dtype=np.float32))
     model = build_graph(params)
     onnx.save(model, args.out)
