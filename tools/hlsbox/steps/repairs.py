@@ -289,7 +289,8 @@ def _activations_exact():
             quant = node.get_attr("hlsbox_exact_result_for")
             node.set_attr("hlsbox_exact_result_for", None)
             given = node.get_input_variable().type.precision
-            if node.get_attr("activation") not in ("relu", "linear") or not isinstance(given, FixedPrecisionType):
+            activation = str(node.get_attr("activation")).lower()  # hls4ml's ONNX parser says "ReLU"
+            if activation not in ("relu", "linear") or not isinstance(given, FixedPrecisionType):
                 return False
             old = node.get_output_variable().type.precision
             node.get_output_variable().type.precision = given
