@@ -104,6 +104,7 @@ def test_convert_says_what_it_repaired(workspace: Path, fork_model: str):
     flat = " ".join(output.split())
     assert f"hlsbox repaired {len(converted['repairs'])} thing(s) in hls4ml's conversion" in flat, flat
     assert "removed the Transpose before GlobalAveragePool" in flat and "its rescale wired to every consumer" in flat
+    assert "the sum of its 64 inputs" in flat, flat  # the pooling's accumulator: 8x8 per channel
     assert isinstance(converted["hls4ml_warnings"], list)
 
 
