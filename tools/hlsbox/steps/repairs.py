@@ -288,7 +288,8 @@ def _activations_exact():
             quant = node.get_attr("hlsbox_exact_result_for")
             node.set_attr("hlsbox_exact_result_for", None)
             given = node.get_input_variable().type.precision
-            if node.get_attr("activation") not in ("relu", "linear") or not isinstance(given, FixedPrecisionType):
+            activation = str(node.get_attr("activation")).lower()  # hls4ml's ONNX parser says "ReLU"
+            if activation not in ("relu", "linear") or not isinstance(given, FixedPrecisionType):
                 return False
             old = node.get_output_variable().type.precision
             node.get_output_variable().type.precision = given
@@ -320,8 +321,8 @@ def _pooling_sums_held():
             node.set_attr("hlsbox_sum_typed", True)
             source = node.get_input_variable()
             given = source.type.precision
-            if isinstance(node, GlobalPooling1D | GlobalPooling2D):
-                window = int(np.prod(source.shape[:-1]))
+            if isinstance(node, GlobalPooling1D | GlobalPooling2D):  # every element of a channel, whatever the layout
+                window = int(np.prod(source.shape)) // int(node.get_attr("n_filt", source.shape[-1]))
             else:
                 window = int(node.get_attr("pool_height", 1) * node.get_attr("pool_width", 1))
             grow = math.ceil(math.log2(max(window, 1)))
