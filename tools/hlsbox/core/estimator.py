@@ -689,20 +689,24 @@ def estimate_design(design: Design, reuse: dict[str, int] | None = None, bits: i
 
 
 def lower_bound_totals(design: Design, bits: int | None = None) -> dict[str, int]:
-    """A bound below every estimate of this design at these types, whatever the ReuseFactors: per resource, each
-    row at its cheapest (a weighted layer over the ReuseFactor hls4ml converted it with and every usable one; at
-    8 bits too when its operands are no wider, where a multiply that took half a DSP at 4 bits takes none), the
-    rows that no ReuseFactor changes (the others, the FIFOs and buffers, the top's own) as they are. Each row
-    depends only on its own ReuseFactor and types, so the sum of the minima is at most any estimate's sum."""
+    """A bound below every estimate of this design at these types, whatever the ReuseFactors: the sums of
+    lower_bound_rows."""
+    rows = lower_bound_rows(design, bits)
+    return {resource: sum(amounts[resource] for _, amounts in rows) for resource in RESOURCES}
+
+
+def lower_bound_rows(design: Design, bits: int | None = None) -> list[tuple[str, dict[str, int]]]:
+    """Each row of the design at its cheapest, per resource: a weighted layer over the ReuseFactor hls4ml
+    converted it with and every usable one (at 8 bits too when its operands are no wider, where a multiply that
+    took half a DSP at 4 bits takes none), the rows that no ReuseFactor changes (the others, the FIFOs and
+    buffers, the top's own) as they are. Each row depends only on its own ReuseFactor and types, so the sum of
+    the minima is at most any estimate's sum, and a row's figure is at most what it uses in any of them."""
     base = estimate_design(design, None, bits)
-    totals = dict(base.totals)
+    rows = [(estimate.name, estimate.resources()) for estimate in base.layers]
     for index, (row, layer) in enumerate(zip(design.layers, base.layers, strict=False)):
-        if not row.weighted:
-            continue
-        cheapest = _cheapest_row(design, index, bits, layer)
-        for resource in RESOURCES:
-            totals[resource] -= layer.resources()[resource] - cheapest[resource]
-    return totals
+        if row.weighted:
+            rows[index] = (layer.name, _cheapest_row(design, index, bits, layer))
+    return rows
 
 
 def _cheapest_row(design: Design, index: int, bits: int | None, as_converted: LayerEstimate) -> dict[str, int]:
