@@ -141,8 +141,11 @@ def no_fit(tried: list[hardware.Architecture], flow: ImageFlow, params: FitParam
     )
 
 
-def unreachable_at_best(bound: hardware.Bound, flow: ImageFlow, params: FitParams) -> Unreachable:
-    """Why no search can succeed: even the cheapest design it can reach is over the budget at the band's low end."""
+def unreachable_at_best(
+    bound: hardware.Bound, flow: ImageFlow, params: FitParams, simulated: bool = False
+) -> Unreachable:
+    """Why no search can succeed: even the cheapest design it can reach is over the budget at the band's low end.
+    `simulated`: the bound's types came from a C simulation (a QONNX graph's profile)."""
     arch, worst = bound.arch, bound.worst
     users = ", ".join(f"{name} {amount:,}" for name, amount in arch.heaviest)
     parts = hardware.parts_that_fit(arch, flow, params.budget)
@@ -157,7 +160,8 @@ def unreachable_at_best(bound: hardware.Bound, flow: ImageFlow, params: FitParam
         f"whatever the C simulation finds: the cheapest design the search can reach (the narrowest types it tries, "
         f"the largest usable ReuseFactors, {arch.io_type}, {arch.strategy}) needs {worst} at "
         f"{arch.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the low end of the estimator's error "
-        f"band; most used by {users}). No C simulation was run.",
+        f"band; most used by {users}). "
+        + ("Only the profile's C simulation was run." if simulated else "No C simulation was run."),
         f"What would: {where}; or a larger --budget. A lower --agreement does not help: these are already the "
         "narrowest types fit tries.",
     )
