@@ -19,6 +19,7 @@ from hlsbox.core.estimator import (
     RESOURCES,
     Design,
     estimate_design,
+    is_scale,
     lower_bound_rows,
     lower_bound_totals,
     usable_reuse_factors,
@@ -80,6 +81,9 @@ def test_the_bound_is_below_every_design_the_plan_and_fit_evaluate(design):
     for _ in range(8):  # any usable ReuseFactors, as fit's growth may stop at them
         reuse = {name: generator.choice(rfs) for name, rfs in usable.items()}
         assert not over(design, estimate_design(design, reuse).totals)
+    for rf in (2, 8, 64):  # a flow's model-wide ReuseFactor, which hls4ml gives its scale layers too
+        reuse = {row.name: rf for row in design.layers if row.weighted or is_scale(row)}
+        assert not over(design, estimate_design(design, reuse).totals), rf
 
 
 @pytest.mark.parametrize("design", RECORDED + STREAMED + QONNX, ids=design_id)
@@ -94,6 +98,7 @@ def test_each_row_of_the_bound_is_below_that_row_in_every_design(design):
     generator = random.Random(len(design.layers))
     reuses = [{}, {name: rfs[-1] for name, rfs in usable.items()}]
     reuses += [{name: generator.choice(rfs) for name, rfs in usable.items()} for _ in range(4)]
+    reuses += [{row.name: 8 for row in design.layers if row.weighted or is_scale(row)}]
     for reuse in reuses:
         estimate = estimate_design(design, reuse)
         for (name, amounts), row in zip(rows, estimate.layers, strict=True):
@@ -103,14 +108,16 @@ def test_each_row_of_the_bound_is_below_that_row_in_every_design(design):
 
 def test_a_4_bit_qonnx_convolution_needs_no_dsp_at_its_cheapest():
     """The W4A4 ResNet at its narrowest: 4-bit codes times 4-bit weights; a DSP each only shared by two, so at its
-    largest usable ReuseFactors no convolution needs one and the DSPs the bound counts are the kept scales'."""
+    largest usable ReuseFactors no convolution needs one; its kept scales (25 to 31-bit constants, a DSP per
+    multiply) one each at the ReuseFactor that shares one multiplier over a pixel's channels (fit's describe
+    converts them at ReuseFactor 1: 56 DSPs each, a 568-DSP "bound" over the plan's own 8-bit design's 74)."""
     for design in QONNX:
         rows = dict(lower_bound_rows(design))
         convs = [row.name for row in design.layers if row.weighted]
+        scales = [row.name for row in design.layers if is_scale(row)]
         assert convs and all(rows[name]["DSP"] == 0 for name in convs)
-        assert lower_bound_totals(design)["DSP"] == sum(
-            amounts["DSP"] for name, amounts in rows.items() if name not in convs
-        )
+        assert len(scales) == 15 and all(rows[name]["DSP"] <= 1 for name in scales)
+        assert lower_bound_totals(design)["DSP"] <= len(scales)
 
 
 def test_the_bound_is_no_looser_than_it_needs_to_be():
