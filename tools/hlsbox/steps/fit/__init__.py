@@ -57,7 +57,10 @@ def run(spec: StepSpec) -> FitResult:
     if quant:  # its integer bits need a C simulation: first the bound at the narrowest any can give
         phase("lower bound before any C simulation: every type hls4ml infers at its floor (the plan's estimator)")
         floor = quantised.floor(model, flow, run_dir)
-        refuse_unreachable(model, flow, tables(floor, search.uniform(floor, 0)), device, io_types, spec, False)
+        floor_bound = refuse_unreachable(
+            model, flow, tables(floor, search.uniform(floor, 0)), device, io_types, spec, False
+        )
+        phase(outputs.room(floor_bound, params.budget, "lower bound at the floor"))
     workspace = Path(spec.workspace)
     pool, x_held, labels = csim.split_inputs(flow.csim, shape, workspace, POOL * params.calibration_samples)
     x_calibration = hardest(model, pool, params.calibration_samples)

@@ -167,11 +167,11 @@ def unreachable_at_best(
     )
 
 
-def room(bound: hardware.Bound, budget: float) -> str:
+def room(bound: hardware.Bound, budget: float, label: str = "lower bound") -> str:
     """How much the search has to spend, in one line (and why it goes on when the bound alone says no)."""
     worst = bound.worst
     text = (
-        f"lower bound: the cheapest design the search can reach ({bound.arch.io_type}, {bound.arch.strategy}) needs "
+        f"{label}: the cheapest design the search can reach ({bound.arch.io_type}, {bound.arch.strategy}) needs "
         f"{worst} at {bound.arch.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the band's low end), "
         f"budget {budget:.0%}, tested at the high end of the estimator's out-of-sample error band (about 9 in 10 "
         "designs so estimated use at most that in their real reports)"
