@@ -5,6 +5,8 @@ planned; fit of the QONNX model (its Quant types kept, the inferred ones narrowe
 the Vivado steps and a sweep with the vivado_hls double."""
 
 import json
+import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from hlsbox.runtime import toolchains
 from hlsbox.runtime.modelfiles import origin_of
 from tests.conftest import _need, assert_clean_error, make_model, run_cli, write_flow
+from tests.shared import seed_author
 from tests.vivado_double import make_install
 
 pytestmark = pytest.mark.integration
@@ -169,6 +172,26 @@ def test_qonnx_fit_keeps_the_quant_types_and_narrows_the_inferred_ones(workspace
 def test_qonnx_fit_says_when_the_quant_types_cannot_reach_the_target(workspace: Path, qonnx_model: Path):
     result = run_cli("fit", "--flow", "flows/digits_qonnx_w4a4.toml", "--agreement", "0.999", cwd=workspace)
     assert_clean_error(result, 2, "The QONNX graph's own types", "no search can raise it", "--agreement")
+
+
+def test_qonnx_fit_refuses_before_any_c_simulation_when_even_the_floor_cannot_fit(workspace: Path, images):
+    """The seed author's W4A4 ResNet on the xc7z010: even with every type hls4ml infers at its floor (known from
+    the conversion alone) and every multiply at its cheapest ReuseFactor, the design needs more LUTs than the part
+    has, and fit says so in seconds, before profiling (which C-simulates the graph on the calibration inputs: 1 min
+    21 s of the 1 min 33 s it took to refuse before)."""
+    shutil.copy(seed_author("zybo_resnet_w4a4.onnx"), workspace / "models" / "zybo_resnet_w4a4.onnx")
+    if not (workspace / "data" / "sample_images").is_dir():
+        shutil.copytree(seed_author("sample_images"), workspace / "data" / "sample_images")
+    csim = {"dataset": "images", "images": "data/sample_images", "scale": 255, "samples": 100}
+    fields = {"io_type": "io_stream", "strategy": "Resource", "reuse_factor": 8, "granularity": "name"}
+    write_flow(workspace / "flows", "zybo_w4a4", model="models/zybo_resnet_w4a4.onnx", csim=csim, **fields)
+    start = time.monotonic()
+    result = run_cli("fit", "--flow", "flows/zybo_w4a4.toml", "--part", "xc7z010clg400-1", cwd=workspace)
+    seconds = time.monotonic() - start
+    phrases = ("No design reaches 99% agreement within 80% of xc7z010clg400-1", "needs LUT at", "most used by")
+    assert_clean_error(result, 2, *phrases, "No C simulation was run.")
+    assert "profiling the QONNX graph" not in result.output
+    assert seconds < 60, seconds  # 9 to 13 s measured on 2 cores
 
 
 @pytest.fixture(scope="module")

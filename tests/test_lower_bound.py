@@ -5,15 +5,25 @@ recorded design's describe output (tests/data/estimator) and the plan tests' str
 And where the estimate and the second opinion differ by more than 3x on a total, the plan's verdict says so."""
 
 import dataclasses
+import json
 import random
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from hlsbox.cli.views import show_plan
 from hlsbox.core import surrogate
-from hlsbox.core.contract import DescribeResult
-from hlsbox.core.estimator import RESOURCES, Design, estimate_design, lower_bound_totals, usable_reuse_factors
+from hlsbox.core.contract import DescribeResult, layer_rows
+from hlsbox.core.estimator import (
+    RESOURCES,
+    Design,
+    estimate_design,
+    is_scale,
+    lower_bound_rows,
+    lower_bound_totals,
+    usable_reuse_factors,
+)
 from hlsbox.core.parts import resolve_device
 from hlsbox.core.planner import alternatives, design_for, make_plan, smallest_reuse_that_fits
 from tests.estimator_accuracy import design_of, designs
@@ -24,6 +34,13 @@ RECORDED = [dataclasses.replace(design_of(record, found), device=Z010) for recor
 STREAMED = [
     design_for(described(*stream_rows(strategy)), flow(io_type="io_stream"), Z010)
     for strategy in ("resource", "latency")
+]
+# A QONNX graph as fit's lower bound describes it: the seed author's W4A4 ResNet with every type hls4ml infers at
+# 0 fractional bits (4-bit activations and weights into every convolution; the Quant nodes' ApplyAlpha scales kept).
+W4A4 = json.loads((Path(__file__).parent / "data/fit/zybo_resnet_w4a4_narrowest.json").read_text())
+QONNX = [
+    Design(layer_rows(rows), W4A4["io_type"], Z010, W4A4["part"], "vivado_hls", W4A4["clock_period"])
+    for rows in W4A4["layers"].values()
 ]
 
 
@@ -44,7 +61,11 @@ def describe_result(design: Design) -> DescribeResult:
     )
 
 
-@pytest.mark.parametrize("design", RECORDED + STREAMED, ids=lambda d: f"{d.io_type}-{d.layers[1].name}")
+def design_id(design: Design) -> str:
+    return f"{design.io_type}-{design.layers[1].name}-{design.layers[-1].strategy}"
+
+
+@pytest.mark.parametrize("design", RECORDED + STREAMED + QONNX, ids=design_id)
 def test_the_bound_is_below_every_design_the_plan_and_fit_evaluate(design):
     assert not over(design, estimate_design(design).totals)  # as converted
     plan = make_plan(describe_result(design), flow(io_type=design.io_type), Z010)
@@ -60,6 +81,43 @@ def test_the_bound_is_below_every_design_the_plan_and_fit_evaluate(design):
     for _ in range(8):  # any usable ReuseFactors, as fit's growth may stop at them
         reuse = {name: generator.choice(rfs) for name, rfs in usable.items()}
         assert not over(design, estimate_design(design, reuse).totals)
+    for rf in (2, 8, 64):  # a flow's model-wide ReuseFactor, which hls4ml gives its scale layers too
+        reuse = {row.name: rf for row in design.layers if row.weighted or is_scale(row)}
+        assert not over(design, estimate_design(design, reuse).totals), rf
+
+
+@pytest.mark.parametrize("design", RECORDED + STREAMED + QONNX, ids=design_id)
+def test_each_row_of_the_bound_is_below_that_row_in_every_design(design):
+    """The per-layer figures fit's refusal names ("most used by ...") are the bound's own rows: each at most what
+    that row uses at any usable ReuseFactor, and they add up to the bound's totals (the figures once named LUTs
+    of the design at its largest ReuseFactors beside a DSP total: 4,965 for Conv_5 of a 568-DSP bound)."""
+    rows = lower_bound_rows(design)
+    totals = lower_bound_totals(design)
+    assert {r: sum(amounts[r] for _, amounts in rows) for r in RESOURCES} == totals
+    usable = {row.name: usable_reuse_factors(row, design.io_type) for row in design.layers if row.weighted}
+    generator = random.Random(len(design.layers))
+    reuses = [{}, {name: rfs[-1] for name, rfs in usable.items()}]
+    reuses += [{name: generator.choice(rfs) for name, rfs in usable.items()} for _ in range(4)]
+    reuses += [{row.name: 8 for row in design.layers if row.weighted or is_scale(row)}]
+    for reuse in reuses:
+        estimate = estimate_design(design, reuse)
+        for (name, amounts), row in zip(rows, estimate.layers, strict=True):
+            assert name == row.name
+            assert all(amounts[r] <= row.resources()[r] for r in RESOURCES), (name, amounts, row.resources())
+
+
+def test_a_4_bit_qonnx_convolution_needs_no_dsp_at_its_cheapest():
+    """The W4A4 ResNet at its narrowest: 4-bit codes times 4-bit weights; a DSP each only shared by two, so at its
+    largest usable ReuseFactors no convolution needs one; its kept scales (25 to 31-bit constants, a DSP per
+    multiply) one each at the ReuseFactor that shares one multiplier over a pixel's channels (fit's describe
+    converts them at ReuseFactor 1: 56 DSPs each, a 568-DSP "bound" over the plan's own 8-bit design's 74)."""
+    for design in QONNX:
+        rows = dict(lower_bound_rows(design))
+        convs = [row.name for row in design.layers if row.weighted]
+        scales = [row.name for row in design.layers if is_scale(row)]
+        assert convs and all(rows[name]["DSP"] == 0 for name in convs)
+        assert len(scales) == 15 and all(rows[name]["DSP"] <= 1 for name in scales)
+        assert lower_bound_totals(design)["DSP"] <= len(scales)
 
 
 def test_the_bound_is_no_looser_than_it_needs_to_be():

@@ -407,6 +407,21 @@ def _weighted(row: LayerRow, design: Design, reuse: int | None, bits: int | None
     return est
 
 
+def is_scale(row: LayerRow) -> bool:
+    """A BatchNormalization or its kin (ApplyAlpha, a QONNX scale): multiplies a ReuseFactor shares too."""
+    return not row.weighted and (
+        row.elementwise_multiplies is not None or row.layer_class in ("BatchNormalization", "ApplyAlpha")
+    )
+
+
+def scale_reuse_factors(row: LayerRow, io_type: str) -> list[int]:
+    """The ReuseFactors that change a scale layer's cost (_batchnorm): the divisors of the multiplies it shares
+    (a pixel's channels in io_stream, every element in io_parallel), the largest one multiplier for them all."""
+    channels = row.output_shape[-1] if row.output_shape else 1
+    count = channels if io_type != "io_parallel" else (row.elementwise_multiplies or row.outputs or channels)
+    return _divisors(max(1, count))
+
+
 def _batchnorm(row: LayerRow, design: Design, reuse: int | None, bits: int | None) -> LayerEstimate:
     """BatchNormalization and its kin (ApplyAlpha, a QONNX scale): a multiply and an add per element.
     hls4ml's normalize: in io_parallel every element at once, PIPELINE II=RF with ALLOCATION mul limit
@@ -523,7 +538,7 @@ def estimate_layer(row: LayerRow, design: Design, reuse: int | None = None, bits
     """One described layer; `reuse` and `bits` (every operand's width) are what-ifs."""
     if row.weighted:
         return _weighted(row, design, reuse, bits)
-    if row.elementwise_multiplies is not None or row.layer_class in ("BatchNormalization", "ApplyAlpha"):
+    if is_scale(row):
         return _batchnorm(row, design, reuse, bits)
     if row.layer_class in ("Activation", "Softmax", "ReLU", "LeakyReLU", "PReLU", "ThresholdedReLU", "HardActivation"):
         return _activation(row, design, bits)
@@ -689,20 +704,32 @@ def estimate_design(design: Design, reuse: dict[str, int] | None = None, bits: i
 
 
 def lower_bound_totals(design: Design, bits: int | None = None) -> dict[str, int]:
-    """A bound below every estimate of this design at these types, whatever the ReuseFactors: per resource, each
-    row at its cheapest (a weighted layer over the ReuseFactor hls4ml converted it with and every usable one; at
-    8 bits too when its operands are no wider, where a multiply that took half a DSP at 4 bits takes none), the
-    rows that no ReuseFactor changes (the others, the FIFOs and buffers, the top's own) as they are. Each row
-    depends only on its own ReuseFactor and types, so the sum of the minima is at most any estimate's sum."""
+    """A bound below every estimate of this design at these types, whatever the ReuseFactors: the sums of
+    lower_bound_rows."""
+    rows = lower_bound_rows(design, bits)
+    return {resource: sum(amounts[resource] for _, amounts in rows) for resource in RESOURCES}
+
+
+def lower_bound_rows(design: Design, bits: int | None = None) -> list[tuple[str, dict[str, int]]]:
+    """Each row of the design at its cheapest, per resource: a weighted layer over the ReuseFactor hls4ml
+    converted it with and every usable one (at 8 bits too when its operands are no wider, where a multiply that
+    took half a DSP at 4 bits takes none), the rows that no ReuseFactor changes (the others, the FIFOs and
+    buffers, the top's own) as they are; a scale layer (BatchNormalization, a QONNX graph's ApplyAlpha) at its
+    cheapest ReuseFactor too, as a model-wide one shares its multiplies (the plan's design of a flow with
+    ReuseFactor 8 has them at 8). Each row depends only on its own ReuseFactor and types, so the sum of the minima
+    is at most any estimate's sum, and a row's figure is at most what it uses in any of them."""
     base = estimate_design(design, None, bits)
-    totals = dict(base.totals)
+    rows = [(estimate.name, estimate.resources()) for estimate in base.layers]
     for index, (row, layer) in enumerate(zip(design.layers, base.layers, strict=False)):
-        if not row.weighted:
-            continue
-        cheapest = _cheapest_row(design, index, bits, layer)
-        for resource in RESOURCES:
-            totals[resource] -= layer.resources()[resource] - cheapest[resource]
-    return totals
+        if row.weighted:
+            rows[index] = (layer.name, _cheapest_row(design, index, bits, layer))
+        elif is_scale(row):
+            candidates = [layer.resources()]
+            candidates += [
+                _row_estimate(design, index, rf, bits).resources() for rf in scale_reuse_factors(row, design.io_type)
+            ]
+            rows[index] = (layer.name, {r: min(c[r] for c in candidates) for r in RESOURCES})
+    return rows
 
 
 def _cheapest_row(design: Design, index: int, bits: int | None, as_converted: LayerEstimate) -> dict[str, int]:

@@ -10,8 +10,9 @@
 On the qonnx toolchain the Quant nodes fix the types of the model (weights, quantised activations): fit keeps them,
 judges the graph's own types in one calibration probe, then narrows the types hls4ml infers where no Quant node
 fixes them (quantised.py: rescales, accumulators and results, pooling, BatchNormalization, Add) with the search of
-step 2; steps 3 and 4 are as above, the reference outputs qonnx's own execution. A plain ONNX graph (no Quant
-nodes) keeps the flow's types.
+step 2; steps 3 and 4 are as above, the reference outputs qonnx's own execution. Its profile is a C simulation, so
+a lower bound at the floor of those types (quantised.floor: from the conversion alone) comes first. A plain ONNX
+graph (no Quant nodes) keeps the flow's types.
 Everything the search learns is cached in the flow's fit-cache directory; the best design so far is in the run dir
 (best.json) from the first passing probe on.
 """
@@ -50,17 +51,23 @@ def run(spec: StepSpec) -> FitResult:
     start = time.monotonic()
     model = hls.load_spec_model(spec)
     shape = frontends.input_shape(model)
+    device = resolve_device(flow.part)
+    io_types = ["io_parallel", "io_stream"] if params.io_type == "auto" else [params.io_type]
+    quant = frontends.is_onnx() and quantised.has_quant_nodes(model)
+    if quant:  # its integer bits need a C simulation: first the bound at the narrowest any can give
+        phase("lower bound before any C simulation: every type hls4ml infers at its floor (the plan's estimator)")
+        floor = quantised.floor(model, flow, run_dir)
+        floor_bound = refuse_unreachable(
+            model, flow, tables(floor, search.uniform(floor, 0)), device, io_types, spec, False
+        )
+        phase(outputs.room(floor_bound, params.budget, "lower bound at the floor"))
     workspace = Path(spec.workspace)
     pool, x_held, labels = csim.split_inputs(flow.csim, shape, workspace, POOL * params.calibration_samples)
     x_calibration = hardest(model, pool, params.calibration_samples)
     found, quantised_graph = knobs_of(model, spec, x_calibration)
-    device = resolve_device(flow.part)
-    io_types = ["io_parallel", "io_stream"] if params.io_type == "auto" else [params.io_type]
     phase("lower bound: the cheapest design the search can reach (the plan's estimator)")
     narrowest = tables(found, search.uniform(found, 0))
-    bound = hardware.lower_bound(model, flow, narrowest, device, params.budget, io_types, run_dir)
-    if not bound.reachable(params.budget) and not bound.refutable(params.budget):
-        raise outputs.unreachable_at_best(bound, flow, params)
+    bound = refuse_unreachable(model, flow, narrowest, device, io_types, spec, quant)
     phase(outputs.room(bound, params.budget))
     prober = Prober(model, flow, spec, found, x_calibration, params.agreement)
     own = judge_kept(prober, keep(found, run_dir)) if frontends.is_onnx() else None
@@ -106,6 +113,18 @@ def run(spec: StepSpec) -> FitResult:
     outputs.draw(run_dir / "fit.png", result, chosen, device, flow, params)
     write_json(run_dir / "fit.json", fitted.to_dict())
     return fitted
+
+
+def refuse_unreachable(
+    model, flow: ImageFlow, narrowest: dict, device, io_types: list[str], spec: StepSpec, simulated: bool
+) -> hardware.Bound:
+    """The lower bound at these types; when even it cannot fit (and the second opinion does not dispute it), the
+    refusal (exit 2) naming it."""
+    params = spec.fit.params
+    bound = hardware.lower_bound(model, flow, narrowest, device, params.budget, io_types, spec.run_path)
+    if not bound.reachable(params.budget) and not bound.refutable(params.budget):
+        raise outputs.unreachable_at_best(bound, flow, params, simulated)
+    return bound
 
 
 def knobs_of(model, spec: StepSpec, x: np.ndarray) -> tuple[list[knobs.Knob], quantised.Profile | None]:

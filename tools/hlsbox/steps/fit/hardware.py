@@ -14,7 +14,8 @@ recorded Vivado HLS designs exceed estimate / 0.8).
 
 Before any C simulation, lower_bound() bounds what the search can reach at all: at the narrowest types it allows
 (every knob at 0 fractional bits), for each io_type and strategy fit may choose, every row at its cheapest over the
-usable ReuseFactors (estimator.lower_bound_totals: below the estimate at any of them). If even that needs more than
+usable ReuseFactors (estimator.lower_bound_rows: below the estimate at any of them; the largest users a refusal
+names are these rows, of the resource it names). If even that needs more than
 the budget at the low end of the estimator's error band, no search can succeed: fit says so in seconds instead of
 after its C simulations, unless the second opinion disputes the estimate (more than 3x apart) on every resource
 over the budget.
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from hlsbox.core import surrogate
 from hlsbox.core.contract import ImageFlow, LayerRow, LayerTable
-from hlsbox.core.estimator import RESOURCES, Design, estimate_design, lower_bound_totals, usable_reuse_factors
+from hlsbox.core.estimator import RESOURCES, Design, estimate_design, lower_bound_rows, usable_reuse_factors
 from hlsbox.core.parts import DEVICES, Device
 from hlsbox.core.planner import band, tool_of, verdict_of
 from hlsbox.steps import hls
@@ -229,20 +230,25 @@ class Bound:
 
 
 def cheapest(design: Design, budget: float) -> Bound:
-    """Below every estimate of this design, whatever its ReuseFactors (estimator.lower_bound_totals); reported
-    as the design with every weighted layer at its largest usable ReuseFactor, who uses the most there."""
+    """Below every estimate of this design, whatever its ReuseFactors (estimator.lower_bound_rows, each row at its
+    cheapest); reported as the design with every weighted layer at its largest usable ReuseFactor, its totals and
+    largest users the bound's own (the rows at their cheapest, of the resource furthest over)."""
     reuse = {row.name: usable_reuse_factors(row, design.io_type)[-1] for row in design.layers if row.weighted}
     estimate = estimate_design(design, reuse)
-    estimate.totals = lower_bound_totals(design)
+    bound_rows = lower_bound_rows(design)
+    estimate.totals = {r: sum(amounts[r] for _, amounts in bound_rows) for r in RESOURCES}
     capacity = design.device.capacity()
     high = high_share(design, estimate.totals)
-    worst = max(high, key=high.get)
-    arch = _architecture(design, reuse, estimate, worst)
-    arch.fits_budget = high[worst] <= budget
+    arch = _architecture(design, reuse, estimate, max(high, key=high.get))
+    arch.fits_budget = max(high.values()) <= budget
     low = {r: band(design.tool, r, estimate.totals[r])[0] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES}
     rows = [replace(row, reuse_used=reuse.get(row.name, row.reuse_used)) for row in design.layers]
     opinion = surrogate.opinion(replace(design, layers=rows))
-    return Bound(arch, {r: round(v, 4) for r, v in low.items()}, surrogate.disagreements(estimate.totals, opinion))
+    bound = Bound(arch, {r: round(v, 4) for r, v in low.items()}, surrogate.disagreements(estimate.totals, opinion))
+    arch.binding = bound.worst
+    users = sorted(((name, amounts[bound.worst]) for name, amounts in bound_rows), key=lambda u: -u[1])
+    arch.heaviest = [u for u in users if u[1] > 0][:3]
+    return bound
 
 
 def lower_bound(

@@ -141,8 +141,11 @@ def no_fit(tried: list[hardware.Architecture], flow: ImageFlow, params: FitParam
     )
 
 
-def unreachable_at_best(bound: hardware.Bound, flow: ImageFlow, params: FitParams) -> Unreachable:
-    """Why no search can succeed: even the cheapest design it can reach is over the budget at the band's low end."""
+def unreachable_at_best(
+    bound: hardware.Bound, flow: ImageFlow, params: FitParams, simulated: bool = False
+) -> Unreachable:
+    """Why no search can succeed: even the cheapest design it can reach is over the budget at the band's low end.
+    `simulated`: the bound's types came from a C simulation (a QONNX graph's profile)."""
     arch, worst = bound.arch, bound.worst
     users = ", ".join(f"{name} {amount:,}" for name, amount in arch.heaviest)
     parts = hardware.parts_that_fit(arch, flow, params.budget)
@@ -157,17 +160,18 @@ def unreachable_at_best(bound: hardware.Bound, flow: ImageFlow, params: FitParam
         f"whatever the C simulation finds: the cheapest design the search can reach (the narrowest types it tries, "
         f"the largest usable ReuseFactors, {arch.io_type}, {arch.strategy}) needs {worst} at "
         f"{arch.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the low end of the estimator's error "
-        f"band; most used by {users}). No C simulation was run.",
+        f"band; most used by {users}). "
+        + ("Only the profile's C simulation was run." if simulated else "No C simulation was run."),
         f"What would: {where}; or a larger --budget. A lower --agreement does not help: these are already the "
         "narrowest types fit tries.",
     )
 
 
-def room(bound: hardware.Bound, budget: float) -> str:
+def room(bound: hardware.Bound, budget: float, label: str = "lower bound") -> str:
     """How much the search has to spend, in one line (and why it goes on when the bound alone says no)."""
     worst = bound.worst
     text = (
-        f"lower bound: the cheapest design the search can reach ({bound.arch.io_type}, {bound.arch.strategy}) needs "
+        f"{label}: the cheapest design the search can reach ({bound.arch.io_type}, {bound.arch.strategy}) needs "
         f"{worst} at {bound.arch.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the band's low end), "
         f"budget {budget:.0%}, tested at the high end of the estimator's out-of-sample error band (about 9 in 10 "
         "designs so estimated use at most that in their real reports)"

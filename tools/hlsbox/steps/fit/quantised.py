@@ -58,17 +58,39 @@ def profile(model, flow: ImageFlow, spec: StepSpec, x: np.ndarray, run_dir: Path
     for name, reference, _ in trace.onnx_references(model, hls_model, traced, x):
         ranges[name] = max(ranges.get(name, 0.0), float(np.abs(reference).max(initial=0.0)))
         signed[name] = signed.get(name, False) or bool(np.min(reference) < 0)
+    inferred, kept, built = split_types(model, hls_model)
+    found = [
+        knob_of(layer, table, ranges[layer.name], signed.get(layer.name, True), traced)
+        for layer, table in inferred
+        if layer.name in ranges
+    ]
+    return Profile(found, kept, built)
+
+
+def floor(model, flow: ImageFlow, run_dir: Path) -> list[knobs.Knob]:
+    """The knobs of a QONNX graph at the narrowest integer bits any profile can give them (an output that never
+    leaves 0: one bit of headroom, no sign; a pooling's sum log2 of its window more), known without a C
+    simulation: with 0 fractional bits, no type the search can reach is narrower."""
+    with muted_phases():
+        hls_model, _ = hls.convert(model, probe_flow(flow, {}), run_dir / "floor_prj")
+    inferred, _, _ = split_types(model, hls_model)
+    return [knob_of(layer, table, 0.0, False, {}) for layer, table in inferred]
+
+
+def split_types(model, hls_model) -> tuple[list[tuple], dict[str, str], dict[str, str]]:
+    """The graph's own types as hls4ml builds them: the layers whose result type it infers (with the [layers.X]
+    name that sets it), the types the Quant nodes fix, and every layer's result type."""
     built = {row.name: row.result_precision or "" for row in describe.layer_rows(hls_model)}
     table_of = config_name_of(model)
-    found, kept = [], {}
+    inferred, kept = [], {}
     for layer in hls_model.get_layers():
         if layer.name not in built or layer.class_name == "Input" or layer.class_name in knobs.UNTOUCHED:
             continue
         if is_kept(built[layer.name]):
             kept[layer.name] = built[layer.name]
-        elif layer.name in ranges and table_of(layer.name):
-            found.append(knob_of(layer, table_of(layer.name), ranges[layer.name], signed.get(layer.name, True), traced))
-    return Profile(found, kept, built)
+        elif table_of(layer.name):
+            inferred.append((layer, table_of(layer.name)))
+    return inferred, kept, built
 
 
 def knob_of(layer, table: str, largest: float, signed: bool, traced: dict) -> knobs.Knob:
