@@ -72,7 +72,8 @@ def test_io_stream_csim_runs_and_agrees_with_qonnx(workspace: Path, fork_model: 
     fork = _said(repairs, "its rescale wired to every consumer")
     assert any(repair["what"].count("(input 0)") == 2 for repair in fork), fork  # the input Quant: both branches
     assert any("Add" in repair["what"] and "(input 1)" in repair["what"] for repair in fork), fork  # the shortcut
-    held = [r for r in _said(repairs, "scale fixed<16,6") if "(127 to 127)" in r["why"]]  # 1 / the input's step
+    # 1 / the input's step
+    held = [r for r in _said(repairs, "scale fixed<16,6") if "is 127 to 127: fixed<16,6" in r["why"]]
     assert held, repairs  # 126.9 wraps in hls4ml's default fixed<16,6>
 
 
@@ -95,7 +96,7 @@ def test_constants_hls4mls_default_type_cannot_hold_get_one_that_does(workspace:
     assert traced["Conv2D_Conv_1"]["max_abs_diff"] < 1e-3, traced  # the ReLU's 4-bit codes, exact (a code moved: 6)
     repairs = csim["repairs"]
     assert not _said(repairs, "removed the Transpose") and not _said(repairs, "rescale wired"), repairs
-    assert [r for r in _said(repairs, "scale fixed<16,6") if "(127 to 127)" in r["why"]], repairs
+    assert [r for r in _said(repairs, "scale fixed<16,6") if "is 127 to 127: fixed<16,6" in r["why"]], repairs
     assert [r for r in repairs if r["layer"] == "Relu_0" and r["what"].startswith("result fixed<16,6")], repairs
 
 

@@ -108,17 +108,23 @@ def convert_from_model(model, **kwargs):
 def created_layers(parsed: list[dict]) -> dict[str, str]:
     """Layers hls4ml makes as it converts a QONNX graph that a flow's [layers.X] table may set: the ApplyAlpha
     `<Quant>_rescale` of each Quant node (its scale put back; hls4ml infers its type, often wide: ap_fixed<40,20>
-    before a 4-bit activation) -> its class. Only on qonnx."""
+    before a 4-bit activation) and `<Quant>_scale` (its input divided by the scale, where the Quant reads a
+    computed tensor) -> their class. Only on qonnx."""
     if not is_onnx():
         return {}
-    return {f"{layer['name']}_rescale": "ApplyAlpha" for layer in parsed if layer["class_name"] == "Quant"}
+    quants = [layer["name"] for layer in parsed if layer["class_name"] == "Quant"]
+    return {f"{quant}{suffix}": "ApplyAlpha" for quant in quants for suffix in ("_scale", "_rescale")}
+
+
+PINNED = ("ReuseFactor",)  # what a created layer keeps of its own config entry, besides its types
 
 
 @contextlib.contextmanager
 def created_layers_keep_their_types(names: set[str]) -> Iterator[None]:
     """hls4ml gives a layer it makes from a Quant node a copy of the Quant node's config (HLSConfig.set_name_config
-    and parse_name_config), which replaces the layer's own config entry: the precision a flow sets for it would be
-    lost. During the conversion the types in that entry are put back over the copy (the rest is hls4ml's)."""
+    and parse_name_config), which replaces the layer's own config entry: the precision and ReuseFactor a flow (or
+    fit) sets for it would be lost. During the conversion the types and the ReuseFactor in that entry are put back
+    over the copy (the rest is hls4ml's)."""
     from hls4ml.model.graph import HLSConfig
 
     set_name, parse_name = HLSConfig.set_name_config, HLSConfig.parse_name_config
@@ -126,12 +132,18 @@ def created_layers_keep_their_types(names: set[str]) -> Iterator[None]:
     def pinned(config: HLSConfig, name: str, layer_config: dict) -> dict:
         pins = config.__dict__.setdefault("_hlsbox_pins", {})
         given = config.config["HLSConfig"].get("LayerName", {}).get(name)
-        if name in names and name not in pins and isinstance(given, dict) and isinstance(given.get("Precision"), dict):
-            pins[name] = dict(given["Precision"])
+        if name in names and name not in pins and isinstance(given, dict):
+            precision = given.get("Precision")
+            pins[name] = {key: given[key] for key in PINNED if key in given}
+            pins[name]["Precision"] = dict(precision) if isinstance(precision, dict) else {}
         if name not in pins:
             return layer_config
         precision = layer_config.get("Precision")
-        return {**layer_config, "Precision": {**(precision if isinstance(precision, dict) else {}), **pins[name]}}
+        return {
+            **layer_config,
+            **{key: value for key, value in pins[name].items() if key != "Precision"},
+            "Precision": {**(precision if isinstance(precision, dict) else {}), **pins[name]["Precision"]},
+        }
 
     HLSConfig.set_name_config = lambda self, name, cfg: set_name(self, name, pinned(self, name, cfg))
     HLSConfig.parse_name_config = lambda self, name, cfg: parse_name(self, name, pinned(self, name, cfg))

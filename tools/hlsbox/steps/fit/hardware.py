@@ -2,8 +2,9 @@
 
 For each io_type allowed (io_parallel first; io_stream with fifo_depth = "auto") and each strategy, the design is
 described as hls4ml converts it, then ReuseFactors grow greedily: while a resource is over the budget, the layer
-that uses most of it moves to its next usable ReuseFactor (hls4ml's valid values that its kernel also runs
-correctly with, so the plan's kernel checks pass), as long as that saves some of it. Of the combinations that
+(weighted, or a scale layer: BatchNormalization, ApplyAlpha) that uses most of it moves to its next usable
+ReuseFactor (hls4ml's valid values that its kernel also runs correctly with, so the plan's kernel checks pass), as
+long as that saves some of it. Of the combinations that
 fit, the one with the shortest interval (then latency) wins; when none fits, the closest says what stops it.
 
 The budget is tested at the high end of the estimator's out-of-sample error band (plan.band: the estimate divided
@@ -29,7 +30,15 @@ from pathlib import Path
 
 from hlsbox.core import surrogate
 from hlsbox.core.contract import ImageFlow, LayerRow, LayerTable
-from hlsbox.core.estimator import RESOURCES, Design, estimate_design, lower_bound_rows, usable_reuse_factors
+from hlsbox.core.estimator import (
+    RESOURCES,
+    Design,
+    estimate_design,
+    is_scale,
+    lower_bound_rows,
+    scale_reuse_factors,
+    usable_reuse_factors,
+)
 from hlsbox.core.parts import DEVICES, Device
 from hlsbox.core.planner import band, tool_of, verdict_of
 from hlsbox.steps import hls
@@ -79,9 +88,17 @@ def describe(model, flow: ImageFlow, run_dir: Path) -> list[LayerRow]:
     return [describe_layer(layer, 1) for layer in hls_model.get_layers()]
 
 
+def growable_reuse_factors(design: Design) -> dict[str, list[int]]:
+    """The ReuseFactors each layer may take, smallest first: a weighted layer's usable ones, and a scale layer's
+    (BatchNormalization, a QONNX graph's ApplyAlpha: hls4ml's normalize shares its multiplies over its ReuseFactor
+    too, and at ReuseFactor 1 an io_parallel one has a multiplier per element)."""
+    usable = {row.name: usable_reuse_factors(row, design.io_type) for row in design.layers if row.weighted}
+    scales = {row.name: scale_reuse_factors(row, design.io_type) for row in design.layers if is_scale(row)}
+    return {**usable, **scales}
+
+
 def grow_reuse(design: Design, budget: float) -> Architecture:
-    weighted = {row.name: row for row in design.layers if row.weighted}
-    usable = {name: usable_reuse_factors(row, design.io_type) for name, row in weighted.items()}
+    usable = growable_reuse_factors(design)
     reuse = {name: rfs[0] for name, rfs in usable.items()}
     capacity = design.device.capacity()
     stuck: set[str] = set()  # layers whose larger ReuseFactor no longer saves what is over the budget
