@@ -33,8 +33,9 @@ MODELS = models/digits_cnn.keras models/model_2_15.keras models/jet_tagger_qkera
 # The models of the other toolchains: made (with their toolchain's image) only when a flow or a test needs them.
 TOOLCHAIN_MODELS = models/digits_resnet_keras3.keras models/digits_sequential_keras3.keras models/digits_qonnx_w4a4.onnx
 BUILD_ARGS = $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--index-url $(INDEX_URL))
-# FLOW's model, when it is one of TOOLCHAIN_MODELS (a TOML flow's `model = "..."` line).
-FLOW_MODEL = $(filter $(TOOLCHAIN_MODELS),$(shell sed -n 's/^model *= *"\([^"]*\)".*/\1/p' $(FLOW) 2>/dev/null))
+# FLOW's model (a TOML flow's `model = "..."` line), when a rule below makes it: the only model a step of FLOW makes.
+FLOW_MODEL = $(filter $(MODELS) $(TOOLCHAIN_MODELS) models/conv1d_bn.keras,\
+  $(shell sed -n 's/^model *= *"\([^"]*\)".*/\1/p' $(FLOW) 2>/dev/null))
 
 .PHONY: help setup image flow-image toolchain-images models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor estimator-data fit test-podman
 
@@ -52,8 +53,8 @@ $(VENV)/.installed: $(ROOT)/pyproject.toml
 image: setup ## build the pinned image of TOOLCHAIN (base image first if missing); a no-op when docker/ is unchanged
 	$(HLSBOX) image build --toolchain $(TOOLCHAIN) $(BUILD_ARGS)
 
-flow-image: image models $(FLOW_MODEL) ## the image of FLOW's toolchain too (its model picks it), built when first needed
-	$(if $(FLOW_MODEL),$(HLSBOX) image build --flow $(FLOW) $(BUILD_ARGS))
+flow-image: setup $(FLOW_MODEL) ## the image of FLOW's toolchain (its model picks it; any model), built when first needed
+	$(HLSBOX) image build --flow $(FLOW) $(BUILD_ARGS)
 
 models: $(MODELS) ## make the models with their scripts in models/ (CIFAR10=<dir> to train on CIFAR-10)
 # A model file make did not write (no <file>.made-by-make beside it) is the user's own, e.g. the seed author's

@@ -192,3 +192,47 @@ def test_a_layer_without_activation_leaves_no_cast_behind(workspace: Path):
     planned = json.loads(plan_json.read_text())
     names = [layer["name"] for layer in planned["layers"]]
     assert "bottleneck" in names and "bottleneck_linear" not in names
+
+
+def test_nearly_uniform_outputs_are_said_not_blamed_on_the_types(workspace: Path):
+    """An untrained stand-in (the plain clone's seed model is one): its softmax outputs are nearly uniform, so no
+    width of the layers' types decides its top-1; fit says that, not "the integer bits come from ..."."""
+    (workspace / "models" / "untrained.py").write_text(UNTRAINED_MODEL)
+    make_model(workspace, "untrained.py", "untrained.keras")
+    flow = write_flow(
+        workspace / "flows", "untrained", model="models/untrained.keras", part="xc7z020clg400-1",
+        csim={"dataset": "digits", "samples": 100},
+    )  # fmt: skip
+    result = run_cli("fit", "--flow", str(flow.relative_to(workspace)), *ARGS, cwd=workspace)
+    assert_clean_error(result, 2, "Even 22 fractional bits", "nearly uniform", "Fit a trained model")
+    assert "integer bits come from" not in result.output
+
+
+UNTRAINED_MODEL = """
+import argparse
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)
+    layers = tf.keras.layers
+    tiny = tf.keras.initializers.RandomNormal(stddev=1e-4)  # logits about 1e-3 apart: softmax outputs about 0.1 each
+    model = tf.keras.Sequential(
+        [
+            layers.Input((8, 8, 1)),
+            layers.Flatten(name="flatten"),
+            layers.Dense(16, activation="relu", kernel_initializer=tiny, name="hidden"),
+            layers.Dense(10, activation="softmax", kernel_initializer=tiny, name="output"),
+        ]
+    )
+    model.save(args.out)
+
+
+if __name__ == "__main__":
+    main()
+"""

@@ -22,9 +22,9 @@ echo made > "$2"
 """
 
 
-def _make(root: Path, target: str) -> subprocess.CompletedProcess:
+def _make(root: Path, *targets: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["make", "-o", "image", "-o", "setup", target, f"HLSBOX={root / 'hlsbox'}"],
+        ["make", "-o", "image", "-o", "setup", *targets, f"HLSBOX={root / 'hlsbox'}"],
         cwd=root,
         capture_output=True,
         text=True,
@@ -64,6 +64,44 @@ def test_make_models_remakes_what_it_wrote(checkout: Path):
     _newer(checkout / "models" / "mini_resnet.py", model)
     assert _make(checkout, "models/model_2_15.keras").returncode == 0
     assert model.read_text() == "made\n"
+
+
+# Records every call of the hlsbox CLI the Makefile makes, and writes the --out file as `hlsbox model` would.
+LOGGING_HLSBOX = """#!/bin/sh
+echo "$@" >> "$(dirname "$0")/calls.log"
+while [ $# -gt 0 ] && [ "$1" != --out ]; do shift; done
+[ $# -gt 0 ] && echo made > "$2"
+exit 0
+"""
+
+
+def _calls(checkout: Path, *make_args: str) -> list[str]:
+    (checkout / "hlsbox").write_text(LOGGING_HLSBOX)
+    result = _make(checkout, *make_args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = checkout / "calls.log"
+    return log.read_text().splitlines() if log.is_file() else []
+
+
+def test_a_step_of_a_flow_makes_only_its_model_and_builds_its_toolchains_image(checkout: Path):
+    """`make plan FLOW=...`: the shipped model the flow names is made (no other demo model), and the image of the
+    flow's toolchain is built (`hlsbox image build --flow`: its model picks it), for a model of the user's own too."""
+    (checkout / "flows").mkdir()
+    (checkout / "flows" / "mine.toml").write_text('name = "mine"\nmodel = "models/mine.keras"\n')
+    (checkout / "models" / "mine.keras").write_text("the user's own Keras 3 model")
+    calls = _calls(checkout, "plan", "FLOW=flows/mine.toml")
+    assert [call.split()[:4] for call in calls] == [
+        ["image", "build", "--flow", "flows/mine.toml"],
+        ["plan", "--flow", "flows/mine.toml"],
+    ], calls
+    (checkout / "calls.log").unlink()
+    (checkout / "flows" / "digits.toml").write_text('name = "digits"\nmodel = "models/digits_cnn.keras"\n')
+    calls = _calls(checkout, "plan", "FLOW=flows/digits.toml")
+    assert [call.split()[:2] for call in calls] == [
+        ["model", "models/digits_cnn.py"],
+        ["image", "build"],
+        ["plan", "--flow"],
+    ], calls
 
 
 def _layers(keras_file: Path) -> list[tuple[str, str, dict]]:

@@ -2,7 +2,8 @@
 
 A run writes into a hidden temporary dir beside its final place; on success it replaces the last good
 result in one rename, on failure it is kept as `<step>.failed` and the good one stays. When the engine
-refuses to start the container, nothing ran and the temporary dir goes. A run whose inputs (flow, model,
+refuses to start the container, or the step refuses its input (bad input, exit 2: the message says all), nothing
+is kept and the temporary dir goes. A run whose inputs (flow, model,
 image, step code, upstream run) are those of the last good run is skipped unless forced.
 """
 
@@ -278,7 +279,7 @@ def explain_failure(
     if NO_SPACE in log_text:
         return BadInput(
             f"{what} filled the disk of its output directory ({NO_SPACE}); the last good result is untouched.",
-            f"Free some space or give --build-dir on a larger disk. Log: {log}",
+            "Free some space or give --build-dir on a larger disk (the failed run's files are removed).",
         )
     error = ErrorReport.read(run_dir / "error.json")
     if error is not None:  # the step refused its input, or explained its own failure (e.g. a csim abort)
@@ -479,6 +480,9 @@ def _run_fresh(
     if not ok:
         what = f"{request.step} of flow '{flow.name}'"
         failure = explain_failure(what, outcome, display, tmp, request.limits, extras.diagnose)
+        if isinstance(failure, BadInput):  # refused its input: nothing to keep, nothing left behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise failure
         kept = finish(tmp, final, ok=False)
         failure.hint = failure.hint.replace(str(tmp), str(kept))
         failure.message = failure.message.replace(str(tmp), str(kept))

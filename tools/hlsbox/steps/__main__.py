@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -36,6 +37,9 @@ def main() -> None:
     raw = json.loads(args.spec.read_text())
     run_dir = Path(raw["run_dir"])
     dump_stacks_on_sigusr1(run_dir)
+    # TensorFlow's Python warnings ("... triggered tf.function retracing" on every fit probe's predict) are noise
+    # in a step's output; its errors still show
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
         module = importlib.import_module(f"hlsbox.steps.{raw.get('module', args.step)}")
         result = module.run(getattr(module, "SPEC", StepSpec).from_dict(raw))

@@ -104,6 +104,15 @@ class Prober:
         self.count = 0
         self.run = 0  # probes built here (not from the cache)
 
+    def undecided(self, error: float) -> tuple[float, float]:
+        """The share of the calibration inputs whose reference top-1 wins by less than this output error (the first
+        output over the second), and the median of those margins: where it is most, no type decides the top-1."""
+        top_two = np.sort(self.keras_out, axis=1)[:, -2:] if self.keras_out.shape[1] > 1 else None
+        if top_two is None:
+            return 0.0, float("inf")
+        margins = top_two[:, 1] - top_two[:, 0]
+        return float(np.mean(margins < error)), float(np.median(margins))
+
     def judge(self, fractions: Fractions, error_budget: float | None = None) -> Probe:
         """The probe of these types; with an error budget (mean |Keras - HLS|) it stops as soon as it is over."""
         self.count += 1

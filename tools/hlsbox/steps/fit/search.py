@@ -28,6 +28,7 @@ from hlsbox.steps.protocol import StepInputError
 STARTS = (12, 16, 22)  # common fractional bits tried first, widening until one keeps the target
 PER_LAYER_RANGE = 7  # how far below the common width a layer's bisection looks
 ERROR_GROWTH = 1.2  # the per-layer stage may let the mean output error grow this much over the common width's
+UNDECIDED = 0.5  # outputs nearly uniform: this share of top-1s wins by less than the HLS outputs' error
 
 
 class Unreachable(StepInputError):
@@ -68,6 +69,33 @@ def verdict_of(probe: Probe, threshold: float, error_budget: float | None) -> Ve
     return Verdict(True, f"accepted: {probe.agreement:.1%} of {probe.samples} agree")
 
 
+def unreachable(prober: Prober, widest: Probe) -> Unreachable:
+    """Even the widest types miss the target: the types' fault, unless the reference's own top-1 is decided by
+    less than the HLS outputs' error on most inputs (nearly uniform outputs, as of an untrained stand-in model,
+    where hls4ml's softmax tables decide the top-1 whatever the layers' types)."""
+    reference = frontends.reference()
+    said = (
+        f"Even {STARTS[-1]} fractional bits in every layer agree with {reference} on only {widest.agreement:.1%} "
+        f"of the calibration inputs (target {prober.target:.1%})."
+    )
+    share, margin = prober.undecided(widest.mean_abs_diff)
+    if share >= UNDECIDED:
+        return Unreachable(
+            f"{said} On {share:.0%} of them {reference}'s own top output wins by less than the HLS outputs' mean "
+            f"error ({widest.mean_abs_diff:.3g}; median margin {margin:.3g}): the model's outputs are nearly "
+            "uniform, so the top-1 is decided by rounding (hls4ml's softmax lookup tables, whatever the layers' "
+            "types), not by the types fit searches.",
+            "Fit a trained model, whose top output stands out (a stand-in or untrained model cannot be judged by "
+            "top-1 agreement); `hlsbox csim` on the flow shows the outputs side by side.",
+        )
+    return Unreachable(
+        said,
+        "The integer bits come from the calibration inputs' ranges: check that the flow's data are what the "
+        "model sees; `hlsbox csim` on the written flow traces where the layers part ways. Or ask for less "
+        "(--agreement).",
+    )
+
+
 def uniform(knobs: list[Knob], bits: int) -> Fractions:
     return {k.layer: {v: bits for v in k.variables()} for k in knobs}
 
@@ -98,14 +126,7 @@ def search(
             passing, common = probes[-1], bits
             break
     if passing is None:
-        raise Unreachable(
-            f"Even {STARTS[-1]} fractional bits in every layer agree with {frontends.reference()} on only "
-            f"{probes[-1].agreement:.1%} of "
-            f"the calibration inputs (target {prober.target:.1%}).",
-            "The integer bits come from the calibration inputs' ranges: check that the flow's data are what the "
-            "model sees; `hlsbox csim` on the written flow traces where the layers part ways. Or ask for less "
-            "(--agreement).",
-        )
+        raise unreachable(prober, probes[-1])
     low = -1
     while common - low > 1:
         middle = (common + low) // 2
