@@ -193,3 +193,52 @@ def test_a_graph_from_inside_finns_build_is_refused_with_what_would_work(tmp_pat
     assert "QONNX export from before FINN's steps" in caught.value.hint
     quantised = onnx_model(tmp_path / "q.onnx", ["Quant", "Conv", "Quant"])
     assert origin_of(quantised).finn_ops == {}  # a QONNX export is read as before
+
+
+FRONTENDS = REPO / "tools" / "hlsbox" / "steps" / "frontends"
+
+
+def _frontend_classes(module: Path) -> dict[str, list[str]]:
+    """The classes a module defines -> their bases' names, and what FRONTEND is made of (read, not imported: the
+    frontends import their libraries, which only the images have)."""
+    import ast
+
+    tree = ast.parse(module.read_text())
+    classes = {
+        node.name: [ast.unparse(base) for base in node.bases] for node in tree.body if isinstance(node, ast.ClassDef)
+    }
+    made = [
+        ast.unparse(node.value.func)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "FRONTEND" for t in node.targets)
+        and isinstance(node.value, ast.Call)
+    ]
+    return {**classes, "FRONTEND": made}
+
+
+@pytest.mark.parametrize("toolchain", toolchains.NAMES)
+def test_every_toolchain_has_its_frontend_in_the_image(toolchain: str):
+    """A toolchain is its docker folder, its host table entry and its frontend module: steps/frontends/<name>.py,
+    whose FRONTEND is a Frontend (through the shared Keras one or directly) named as the toolchain."""
+    module = FRONTENDS / f"{toolchain}.py"
+    assert module.is_file(), f"no frontend for the {toolchain} toolchain: {module}"
+    classes = _frontend_classes(module)
+    assert len(classes["FRONTEND"]) == 1, classes
+    made = classes["FRONTEND"][0]
+    assert {"Frontend", "KerasFrontend"} & set(classes.get(made, [])), (made, classes)
+    assert f'name = "{toolchain}"' in module.read_text()
+    docker = REPO / "docker" / toolchains.by_name(toolchain).subdir
+    assert (docker / "requirements.lock").is_file() and (docker / "requirements.in").is_file()
+
+
+def test_no_step_asks_which_toolchain_it_runs_in():
+    """Only the frontends (and their package's picker) read HLSBOX_TOOLCHAIN: the rest of the step code calls a
+    frontend's methods."""
+    steps = REPO / "tools" / "hlsbox" / "steps"
+    asking = [
+        str(path.relative_to(steps))
+        for path in steps.rglob("*.py")
+        if FRONTENDS not in path.parents and ("HLSBOX_TOOLCHAIN" in path.read_text() or "is_onnx" in path.read_text())
+    ]
+    assert not asking, asking

@@ -23,7 +23,7 @@ SPEC = json.loads(Path(sys.argv[1]).read_text())
 
 
 def measure(name: str, flow: ImageFlow, out: Path) -> dict:
-    model = frontends.load(Path(flow.model))
+    model = frontends.current().load(Path(flow.model))
     hls_model, _ = hls.convert(model, flow, out / name / "hls4ml_prj")
     hls_model.write()
     project = hls_model.config.get_output_dir()

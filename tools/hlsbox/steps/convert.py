@@ -27,7 +27,7 @@ def run(spec: StepSpec) -> ConvertResult:
         project_dir=str(run_dir / "hls4ml_prj"),
         plot=None if plot_warning else str(run_dir / "model.png"),
         warnings=(plot_warning,) if plot_warning else (),
-        parameters=frontends.count_params(model),
+        parameters=frontends.current().count_params(model),
         layers=tuple(layers),
         syntax_check_seconds=syntax_seconds,
         unfused_batchnorms=hls.unfused_batchnorms(model, hls_model, flow),

@@ -317,7 +317,7 @@ def explain_crash(signum: int, stderr: str, flow: ImageFlow, layers: list[LayerR
 def run(spec: StepSpec) -> CsimResult:
     flow, run_dir = spec.flow, spec.run_path
     model = hls.load_spec_model(spec)
-    x, labels, images = test_inputs(flow.csim, frontends.input_shape(model), Path(spec.workspace))
+    x, labels, images = test_inputs(flow.csim, frontends.current().input_shape(model), Path(spec.workspace))
     settings = flow.csim
     tracing = settings.trace and flow.granularity == "name"
     hls_model, _ = hls.convert(model, flow, run_dir / "hls4ml_prj", trace=tracing, flow_file=spec.flow_file)
@@ -326,7 +326,7 @@ def run(spec: StepSpec) -> CsimResult:
     phase("checking the first input")
     check_first_input(hls_model, x, flow, layers)
     phase(f"predicting {len(x)} samples")
-    keras_out = frontends.predict(model, x).reshape(len(x), -1)
+    keras_out = frontends.current().predict(model, x).reshape(len(x), -1)
     start = time.monotonic()
     hls_out = predict_on_every_core(hls_model, x)
     predict_seconds = time.monotonic() - start
@@ -341,7 +341,7 @@ def run(spec: StepSpec) -> CsimResult:
         step="csim",
         repairs=repaired,
         hls4ml_warnings=hls4ml_said,
-        reference=frontends.reference(),
+        reference=frontends.current().reference,
         dataset=flow.csim.dataset,
         **dataclasses.asdict(compare(keras_out, hls_out, labels)),
         build=build,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import zipfile
 from pathlib import Path
 
 from hlsbox.core.contract import BatchNormNote, GraphRepair, ImageFlow, SetColumns, StepSpec, layer_tables
@@ -13,65 +12,19 @@ from hlsbox.steps import fifos, frontends, repairs
 from hlsbox.steps.protocol import StepInputError, phase
 
 
-def custom_objects() -> dict:
-    """Keras objects of the quantisation libraries in the image (QKeras, HGQ), for loading their models."""
-    objects: dict = {}
-    try:
-        from qkeras.utils import _add_supported_quantized_objects
-
-        _add_supported_quantized_objects(objects)
-    except ImportError:  # an image without QKeras: plain Keras models still load
-        pass
-    try:
-        import HGQ.layers
-
-        objects.update({name: getattr(HGQ.layers, name) for name in dir(HGQ.layers) if name.startswith(("H", "P"))})
-    except ImportError:
-        pass
-    return objects
-
-
-def load_keras_model(path: Path, weights: Path | None = None):
+def load_model(path: Path, weights: Path | None = None):
     phase("loading model")
-    if frontends.active() != "keras2":
-        return frontends.load(path)
-    import tensorflow as tf
-
-    if not path.is_file():
-        raise StepInputError(f"Model file '{path}' does not exist.", "Make it first (see models/, `make models`).")
-    try:
-        if path.suffix.lower() == ".json":  # hls4ml's KerasJson + KerasH5
-            model = tf.keras.models.model_from_json(path.read_text(), custom_objects=custom_objects())
-            if weights is not None:
-                model.load_weights(weights)
-            return model
-        return tf.keras.models.load_model(path, compile=False, custom_objects=custom_objects())
-    except (OSError, ValueError, zipfile.BadZipFile, KeyError, TypeError, EOFError) as exc:
-        raise StepInputError(
-            f"'{path}' could not be loaded as a Keras model: {str(exc).strip().splitlines()[0][:300]}.",
-            "Check that it is a complete .keras or .h5 file saved by TF 2.15 / Keras 2; re-make it with its script.",
-        ) from exc
+    return frontends.current().load(path, weights)
 
 
 def load_spec_model(spec: StepSpec):
     """The model the step's spec names (with its weights, for a Keras JSON)."""
-    return load_keras_model(Path(spec.model_path), Path(spec.weights_path) if spec.weights_path else None)
+    return load_model(Path(spec.model_path), Path(spec.weights_path) if spec.weights_path else None)
 
 
 def parsed_layers(model) -> list[dict]:
-    """hls4ml's own parse of the Keras model (what config_from_keras_model walks), with each layer's class as
-    hls4ml's config names it (a softmax activation is 'Softmax')."""
-    import json
-
-    from hls4ml.converters.keras_v2_to_hls import KerasModelReader, parse_keras_model
-
-    if frontends.active() != "keras2":
-        return frontends.parsed_layers(model)
-    layers, *_ = parse_keras_model(json.loads(model.to_json()), KerasModelReader(model))
-    for layer in layers:
-        if (layer.get("config") or {}).get("activation") == "softmax" or layer.get("activation") == "softmax":
-            layer["class_name"] = "Softmax" if layer["class_name"] in ("Activation", "Softmax") else layer["class_name"]
-    return layers
+    """hls4ml's own parse of the model (what its config walks), each layer's class as hls4ml's config names it."""
+    return frontends.current().parsed_layers(model)
 
 
 FUSABLE = ("Dense", "Conv1D", "Conv2D", "QDense", "QConv1D", "QConv2D")
@@ -177,12 +130,10 @@ def hls_config(model, flow: ImageFlow, trace: bool = False, flow_file: str = "th
 
     backend = hls4ml.backends.get_backend(flow.backend)
     granularity = flow.granularity
-    if frontends.active() != "keras2":
-        config = frontends.config_from_model(model, granularity, flow.backend)
-    else:
-        config = hls4ml.utils.config_from_keras_model(model, granularity=granularity, backend=flow.backend)
+    frontend = frontends.current()
+    config = frontend.config_from_model(model, granularity, flow.backend)
     layers = parsed_layers(model)
-    classes = {layer["name"]: layer["class_name"] for layer in layers} | frontends.created_layers(layers)
+    classes = {layer["name"]: layer["class_name"] for layer in layers} | frontend.created_layers(layers)
     check_tables(flow, flow_file, classes, backend)
     precision = dict(flow.precision)
     model_cfg = config["Model"]
@@ -232,10 +183,10 @@ def convert(model, flow: ImageFlow, project_dir: Path, trace: bool = False, flow
         phase("converting")
         made = getattr(model, "hlsbox_repairs", [])  # repairs of the graph itself, as it was loaded
         with (
-            repairs.repairing(frontends.is_onnx(), flow_types(flow), made) as session,
+            repairs.repairing(frontends.current().own_types, flow_types(flow), made) as session,
             repairs.hls4ml_warnings() as said,
         ):
-            hls_model = frontends.convert_from_model(
+            hls_model = frontends.current().convert(
                 model,
                 hls_config=config,
                 output_dir=str(project_dir),
@@ -369,15 +320,5 @@ def versions() -> dict[str, str]:
     import hls4ml
     import numpy
 
-    if frontends.active() != "keras2":
-        return {"python": platform.python_version(), "numpy": numpy.__version__, "hls4ml": hls4ml.__version__} | (
-            frontends.versions()
-        )
-    import tensorflow as tf
-
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "numpy": numpy.__version__,
-        "hls4ml": hls4ml.__version__,
-    }
+    base = {"python": platform.python_version(), "numpy": numpy.__version__, "hls4ml": hls4ml.__version__}
+    return base | frontends.current().versions()

@@ -50,10 +50,11 @@ def run(spec: StepSpec) -> FitResult:
     flow, params, run_dir = spec.flow, spec.fit.params, spec.run_path
     start = time.monotonic()
     model = hls.load_spec_model(spec)
-    shape = frontends.input_shape(model)
+    frontend = frontends.current()
+    shape = frontend.input_shape(model)
     device = resolve_device(flow.part)
     io_types = ["io_parallel", "io_stream"] if params.io_type == "auto" else [params.io_type]
-    quant = frontends.is_onnx() and quantised.has_quant_nodes(model)
+    quant = frontend.has_quant_nodes(model)
     if quant:  # its integer bits need a C simulation: first the bound at the narrowest any can give
         phase("lower bound before any C simulation: every type hls4ml infers at its floor (the plan's estimator)")
         floor = quantised.floor(model, flow, run_dir)
@@ -70,7 +71,7 @@ def run(spec: StepSpec) -> FitResult:
     bound = refuse_unreachable(model, flow, narrowest, device, io_types, spec, quant)
     phase(outputs.room(bound, params.budget))
     prober = Prober(model, flow, spec, found, x_calibration, params.agreement)
-    own = judge_kept(prober, keep(found, run_dir)) if frontends.is_onnx() else None
+    own = judge_kept(prober, keep(found, run_dir)) if frontend.own_types else None
     if found:
         result = search.search(prober, found, params.max_probes, report(prober), keep(found, run_dir))
         if own is not None:  # the graph's own types were the first probe
@@ -88,13 +89,15 @@ def run(spec: StepSpec) -> FitResult:
     final_flow = outputs.fitted_flow(flow, found, result.best, config_names(model, chosen), spec.flow_file)
     phase(f"checking the design on {len(x_held)} held-out inputs")
     held_out, traced, built = check(model, final_flow, spec, x_held, labels, run_dir)
-    onnx = frontends.is_onnx()
-    layers = kept_rows(built, chosen, traced) if onnx else outputs.layer_rows(found, result.best, chosen, traced)
+    if frontend.own_types:
+        layers = kept_rows(built, chosen, traced)
+    else:
+        layers = outputs.layer_rows(found, result.best, chosen, traced)
     fitted = FitResult(
         step="fit",
         target=FitTarget(params.agreement, params.budget, flow.part),
         flow=final_flow,
-        reference=frontends.reference(),
+        reference=frontend.reference,
         calibration=outputs.calibration(result),
         held_out=held_out,
         design=outputs.design(chosen),
@@ -131,12 +134,13 @@ def knobs_of(model, spec: StepSpec, x: np.ndarray) -> tuple[list[knobs.Knob], qu
     """What the search may change: every layer's types (Keras), the types no Quant node fixes (QONNX), or nothing
     (a plain ONNX graph); a QONNX graph's profile too."""
     flow, run_dir = spec.flow, spec.run_path
-    if frontends.is_onnx() and quantised.has_quant_nodes(model):
+    frontend = frontends.current()
+    if frontend.has_quant_nodes(model):
         phase(f"profiling the QONNX graph on {len(x)} calibration inputs (its own types, qonnx's execution)")
         found = quantised.profile(model, flow, spec, x, run_dir)
         phase(quantised.kept_and_narrowed(found))
         return found.knobs, found
-    if frontends.is_onnx():
+    if frontend.own_types:
         phase(f"keeping the types of the ONNX graph: {kept_types()}")
         return [], None
     phase(f"profiling every layer on {len(x)} calibration inputs")
@@ -147,7 +151,7 @@ def hardest(model, pool: np.ndarray, samples: int) -> np.ndarray:
     """The inputs Keras is least sure about (smallest gap between its top two outputs), least sure first: the ones
     fewer bits flip first, so agreement on them is a cautious stand-in for inputs the search never sees, and a probe
     that fails meets its disagreements in its first chunks and stops there."""
-    out = frontends.predict(model, pool).reshape(len(pool), -1)
+    out = frontends.current().predict(model, pool).reshape(len(pool), -1)
     ranked = np.sort(out, axis=1)
     gap = ranked[:, -1] - ranked[:, -2] if out.shape[1] > 1 else np.abs(out[:, 0])
     return pool[np.argsort(gap, kind="stable")[:samples]]
@@ -199,16 +203,11 @@ def judge_kept(prober: Prober, save) -> search.SearchResult:
 
 
 def config_names(model, chosen):
-    """The chosen design with its ReuseFactors under the names an hls4ml config takes: hls4ml renames an ONNX
-    node as it converts it (MatMul_0 -> Dense_MatMul_0) but reads the config by the node's name."""
-    if not frontends.is_onnx():
-        return chosen
-    names = sorted((layer["name"] for layer in hls.parsed_layers(model)), key=len, reverse=True)
-
-    def config_name(layer: str) -> str:
-        return next((name for name in names if layer == name or layer.endswith(f"_{name}")), layer)
-
-    return dataclasses.replace(chosen, reuse={config_name(layer): rf for layer, rf in chosen.reuse.items()})
+    """The chosen design with its ReuseFactors under the names an hls4ml config takes (the frontend's)."""
+    frontend = frontends.current()
+    names = [layer["name"] for layer in hls.parsed_layers(model)]
+    reuse = {frontend.config_name(layer, names): rf for layer, rf in chosen.reuse.items()}
+    return dataclasses.replace(chosen, reuse=reuse)
 
 
 def kept_rows(layers: list[LayerRow], chosen, traced: list[TraceRow]) -> tuple[FitLayer, ...]:
@@ -249,7 +248,7 @@ def check(
         layers = describe.layer_rows(hls_model)
         csim.build_library(hls_model, flow, spec.csim_cache, repeated=True)  # the probes' layers are cached
         csim.check_first_input(hls_model, x, flow, layers)
-    keras_out = frontends.predict(model, x).reshape(len(x), -1)
+    keras_out = frontends.current().predict(model, x).reshape(len(x), -1)
     hls_out = np.asarray(hls_model.predict(np.ascontiguousarray(x))).reshape(len(x), -1)
     phase(f"tracing every layer on {min(len(x), TRACE_SAMPLES)} held-out inputs")
     traced = trace.trace_layers(model, hls_model, x[:TRACE_SAMPLES])

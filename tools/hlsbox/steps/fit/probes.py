@@ -89,7 +89,7 @@ class Prober:
     def __init__(self, model, flow: ImageFlow, spec: StepSpec, knobs: list[Knob], x: np.ndarray, target: float) -> None:
         self.model, self.flow, self.spec, self.knobs = model, flow, spec, knobs
         self.x = np.ascontiguousarray(x)
-        self.keras_out = frontends.predict(model, self.x).reshape(len(x), -1)
+        self.keras_out = frontends.current().predict(model, self.x).reshape(len(x), -1)
         self.target = target
         # Half the disagreements the target allows: the other half is kept for inputs the search has not seen.
         self.allowed = int(np.floor(MARGIN * (1 - target) * len(x) + 1e-9))

@@ -11,8 +11,8 @@ a Relu). Those are the knobs here: their result types (and a pooling's sum), nev
 A type is the Quant node's when hls4ml built it with a rounding or saturation mode (a Quant node's ROUND, SAT):
 hls4ml's inferred and default types truncate and wrap. Integer bits come from the ranges on the calibration inputs:
 each layer's output in hls4ml's C simulation of the graph's own types (exact where inferred) and, where the layer
-computes a tensor of the ONNX graph, qonnx's execution of it (scaled as hls4ml holds it, trace.py), whichever is
-larger, with one bit of headroom.
+computes a tensor of the ONNX graph, qonnx's execution of it (scaled as hls4ml holds it: frontends/qonnx.py),
+whichever is larger, with one bit of headroom.
 """
 
 from __future__ import annotations
@@ -23,16 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from hlsbox.core.contract import ImageFlow, StepSpec
-from hlsbox.steps import csim, describe, frontends, hls, trace
+from hlsbox.steps import csim, describe, frontends, hls
 from hlsbox.steps.fit import knobs
 from hlsbox.steps.fit.probes import probe_flow
 from hlsbox.steps.protocol import muted_phases
 
 KEPT_MODES = ("RND", "SAT")  # a rounding or saturating type in a graph whose flow sets none: a Quant node's
-
-
-def has_quant_nodes(model) -> bool:
-    return any(layer["class_name"] in ("Quant", "BipolarQuant") for layer in hls.parsed_layers(model))
 
 
 def is_kept(precision: str | None) -> bool:
@@ -55,7 +51,7 @@ def profile(model, flow: ImageFlow, spec: StepSpec, x: np.ndarray, run_dir: Path
     _, traced = hls_model.trace(np.ascontiguousarray(x))
     ranges = {name: float(np.abs(np.asarray(out)).max(initial=0.0)) for name, out in traced.items()}
     signed = {name: bool(np.min(out) < 0) for name, out in traced.items() if np.size(out)}
-    for name, reference, _ in trace.onnx_references(model, hls_model, traced, x):
+    for name, reference, _ in frontends.current().layer_references(model, hls_model, traced, x):
         ranges[name] = max(ranges.get(name, 0.0), float(np.abs(reference).max(initial=0.0)))
         signed[name] = signed.get(name, False) or bool(np.min(reference) < 0)
     inferred, kept, built = split_types(model, hls_model)
@@ -105,14 +101,16 @@ def knob_of(layer, table: str, largest: float, signed: bool, traced: dict) -> kn
 def config_name_of(model):
     """hls4ml layer -> the [layers.X] name that sets its types: a parsed node's name (hls4ml renames MatMul_0 to
     Dense_MatMul_0 as it converts, but reads the config by the node's name), or a `<Quant>_rescale` it makes."""
+    frontend = frontends.current()
     parsed = hls.parsed_layers(model)
-    created = frontends.created_layers(parsed)
-    names = sorted((layer["name"] for layer in parsed), key=len, reverse=True)
+    created = frontend.created_layers(parsed)
+    names = [layer["name"] for layer in parsed]
 
     def config_name(layer: str) -> str | None:
         if layer in created:
             return layer
-        return next((name for name in names if layer == name or layer.endswith(f"_{name}")), None)
+        name = frontend.config_name(layer, names)
+        return name if name in names else None
 
     return config_name
 

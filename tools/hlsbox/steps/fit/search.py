@@ -73,7 +73,7 @@ def unreachable(prober: Prober, widest: Probe) -> Unreachable:
     """Even the widest types miss the target: the types' fault, unless the reference's own top-1 is decided by
     less than the HLS outputs' error on most inputs (nearly uniform outputs, as of an untrained stand-in model,
     where hls4ml's softmax tables decide the top-1 whatever the layers' types)."""
-    reference = frontends.reference()
+    reference = frontends.current().reference
     said = (
         f"Even {STARTS[-1]} fractional bits in every layer agree with {reference} on only {widest.agreement:.1%} "
         f"of the calibration inputs (target {prober.target:.1%})."
