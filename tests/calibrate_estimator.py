@@ -7,7 +7,7 @@ estimate with that constant at 1 and the others at 0. The constants minimise the
 defaults (PRIOR: it keeps constants no training design exercises where they were), by multiplicative coordinate
 search from those defaults. `main` prints the fit to all designs as Calibration fields to paste into CALIBRATION
 (tests/test_estimator_accuracy.py checks that CALIBRATION is that fit); `held_out_points` is the
-leave-one-repository-out error the README's table, the plan's bands and the verdict's "tight" come from.
+leave-one-repository-out error docs/estimator.md's table, the plan's bands and the verdict's "tight" come from.
 The other constants (which constants take a DSP, BRAM, pipeline depths) are set by reading hls4ml's kernels and
 the reports, not refitted per fold: their held-out error is the same as in sample.
 """

@@ -1,4 +1,4 @@
-"""Estimated / reported, for every recorded design (tests/data/estimator): the error table of the README.
+"""Estimated / reported, for every recorded design (tests/data/estimator): the error tables of docs/estimator.md.
 
 Each design's layers come from tests/data/estimator/described/ (hlsbox's describe step run on the recorded
 model and config, `make estimator-data`); the estimate is hlsbox's own (hlsbox.core.planner.estimate_design) for the

@@ -191,7 +191,7 @@ def plan_of(totals: dict[str, int], bands: dict[str, tuple[int, int]], capacity:
 
 
 def test_hopeless_names_what_exceeds_the_part_even_at_the_bands_low_end():
-    """The seed's plan numbers (README): LUT 4,692,388 (3.55M-6.52M) on the xc7z010's 17,600."""
+    """The seed's plan numbers (docs/vivado.md): LUT 4,692,388 (3.55M-6.52M) on the xc7z010's 17,600."""
     seed = plan_of(
         {"LUT": 4_692_388, "DSP": 4_396, "FF": 100},
         {"LUT": (3_550_000, 6_520_000), "DSP": (3_300, 4_800), "FF": (80, 120)},

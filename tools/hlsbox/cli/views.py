@@ -286,7 +286,7 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
     if plan.second_opinion:
         alike = ", ".join(plan.second_opinion.neighbours)
         console.print(f"[dim]2nd opinion: the recorded designs most like this one ({alike}).[/]")
-    console.print(f"[dim]Estimator accuracy: README, 'Estimator accuracy'. Plan: {run_dir}/plan.json[/]")
+    console.print(f"[dim]Estimator accuracy: docs/estimator.md. Plan: {run_dir}/plan.json[/]")
 
 
 def show_fit(console: Console, result: FitResult, run_dir: str) -> None:

@@ -276,7 +276,7 @@ def validate_flow(data: dict, path: Path) -> Flow:
     except ValidationError as exc:
         raise BadInput(
             f"Flow file '{path}' is not valid: {describe_validation_error(exc)}.",
-            "Fix the key named; flows/seed.toml and the README (Flows) document every key.",
+            "Fix the key named; flows/seed.toml and docs/flows.md document every key.",
         ) from exc
 
 

@@ -17,7 +17,7 @@ Each layer kind follows the hls4ml 1.3 kernel that implements it (templates/viva
 The numbers that are the tools' habits rather than hls4ml's arithmetic (which constants take a DSP, LUTs and
 FFs per operation, pipeline depths) are in CALIBRATION, fitted to the real csynth reports in tests/data/estimator;
 its error is measured out of sample, each design estimated by a calibration fitted without any design of its
-repository (README: "Estimator accuracy"). Pure Python: used on the host by `plan` and in the image by `fit`.
+repository (docs/estimator.md: "Estimator accuracy"). Pure Python: used on the host by `plan` and in the image by `fit`.
 """
 
 from __future__ import annotations

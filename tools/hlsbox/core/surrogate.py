@@ -5,7 +5,7 @@ features each and their reported figures (data/recorded_designs.json, written by
 `python -m tests.estimator_accuracy --write-surrogate`). For a design, the k nearest of the same tool (by
 size, parallelism, widths, strategy, io_type) each predict by scaling their figure with the ratio of the
 designs' sizes; the geometric mean of those is the opinion. It knows only what it has seen: its
-leave-one-out error is in the README beside the analytic one's.
+leave-one-out error is in docs/estimator.md beside the analytic one's.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ containers.conf: no default rlimits (root here lacks CAP_SYS_RESOURCE, so Podman
 catatonit as init, no process limit but the one asked for, no proxy variables copied into containers, and
 cgroupfs / file events where there is no systemd.
 
-What Podman 4.3 does differently and hlsbox allows for (see README, "Engines"): OOM kills are counted by the
+What Podman 4.3 does differently and hlsbox allows for (see docs/engines.md): OOM kills are counted by the
 container's own cgroup (the image's entry prints them; Podman sets no OOMKilled), output is attached before
 start (its followed logs lose lines), a memory limit it cannot enforce (rootless on cgroup v1) is refused.
 """
@@ -132,7 +132,7 @@ class PodmanEngine(DockerEngine):
                 "This Podman runs rootless without the memory cgroup controller (cgroup v1, or v2 without "
                 "delegation): it would silently ignore hlsbox's memory, CPU and process limits.",
                 "Run hlsbox as root with rootful Podman, or on a cgroup v2 host with systemd delegating the memory, "
-                "pids and cpu controllers to your user (README: Engines, rootless Podman).",
+                "pids and cpu controllers to your user (docs/engines.md: rootless Podman).",
             )
         return client
 
@@ -143,7 +143,7 @@ class PodmanEngine(DockerEngine):
         if options.get("mem_limit") and int(recorded) != int(options["mem_limit"]):
             raise BadInput(
                 f"Podman did not apply the memory limit ({options['mem_limit']} bytes asked, {recorded} recorded).",
-                "Run with rootful Podman, or on a cgroup v2 host with delegated controllers (README: Engines).",
+                "Run with rootful Podman, or on a cgroup v2 host with delegated controllers (docs/engines.md).",
             )
 
 
