@@ -112,15 +112,12 @@ test: image toolchain-images lint ## all tests: lint, unit, integration on Docke
 	$(VENV)/bin/pytest
 	$(MAKE) --no-print-directory test-podman
 
-toolchain-images: setup ## the keras3 and qonnx images (no-ops when built); `make test` runs their tests
-	$(HLSBOX) image build --toolchain keras3 $(BUILD_ARGS)
-	$(HLSBOX) image build --toolchain qonnx $(BUILD_ARGS)
+toolchain-images: setup ## every toolchain's image (keras2, keras3, qonnx; no-ops when built); `make test` runs their tests
+	$(HLSBOX) image build --all $(BUILD_ARGS)
 
 test-podman: setup ## the core integration tests (convert, csim, limits, signals, engine faults, each toolchain) on Podman
 	@if command -v podman >/dev/null; then \
-	  for toolchain in keras2 keras3 qonnx; do \
-	    $(HLSBOX) --engine podman image build --toolchain $$toolchain $(BUILD_ARGS) || exit 1; \
-	  done && \
+	  $(HLSBOX) --engine podman image build --all $(BUILD_ARGS) && \
 	  HLSBOX_ENGINE=podman $(VENV)/bin/pytest -m core; \
 	elif [ "$${CI:-}" = true ]; then echo "test-podman: podman is not installed (CI needs it)"; exit 1; \
 	else echo "test-podman: skipped, podman is not installed (apt-get install podman catatonit)"; fi

@@ -431,12 +431,18 @@ def image_build(
     flow: Annotated[
         Path | None, typer.Option("--flow", help="Build the image of this flow's toolchain (its model picks it).")
     ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Build the image of every toolchain.")] = False,
 ) -> None:
     """Build the pinned image of a toolchain (skipped when the image of these inputs exists)."""
     from hlsbox.commands import image as imaging
 
-    tool = toolchains.by_name(toolchain) if flow is None else flow_toolchain(flow)
-    imaging.build(console, engines.select(), image.BuildOptions(ca_bundle, index_url), pull, tool)
+    if every:
+        tools = list(toolchains.TOOLCHAINS)
+    else:
+        tools = [toolchains.by_name(toolchain) if flow is None else flow_toolchain(flow)]
+    engine = engines.select()
+    for tool in tools:
+        imaging.build(console, engine, image.BuildOptions(ca_bundle, index_url), pull, tool)
 
 
 @image_app.command("tag")

@@ -14,20 +14,8 @@ from hlsbox.runtime.engines import Engine
 from hlsbox.runtime.tables import print_table
 from hlsbox.runtime.toolchains import DEFAULT, Toolchain
 
-# The packages `describe` names in its summary (those each toolchain has).
-HIGHLIGHTS = (
-    "tensorflow-cpu",
-    "keras",
-    "jax",
-    "numpy",
-    "hls4ml",
-    "qkeras",
-    "hgq",
-    "hgq2",
-    "qonnx",
-    "onnx",
-    "onnxruntime",
-)
+# The packages `describe` names in its summary: these, and the toolchain's own (core.toolchains)
+HIGHLIGHTS = ("numpy", "hls4ml")
 STATE_DIR = Path("build") / "images"  # each build's package set, to say what a rebuild changed
 
 
@@ -85,7 +73,7 @@ def describe(console: Console, engine: Engine, list_packages: bool, toolchain: T
     table.add_row("engine", f"{engine.info().name} {engine.info().version}")
     for kind, packages in found.items():
         key = {
-            "python": HIGHLIGHTS,
+            "python": (*toolchain.packages, *HIGHLIGHTS),
             "debian": ("g++", "ccache", "faketime"),
         }
         lower = {name.lower(): (name, version) for name, version in packages.items()}

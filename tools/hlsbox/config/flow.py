@@ -20,6 +20,7 @@ from typing import Annotated, Literal
 import tomllib
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hlsbox.core import toolchains
 from hlsbox.core.contract import ImageFlow
 from hlsbox.core.errors import BadInput
 from hlsbox.core.hls4ml_names import HLS4ML_KEYS, PRECISION_NAMES, table_entry
@@ -178,12 +179,23 @@ class CsimSettings(_Strict):
         return None
 
 
+def _known_toolchain(name: str | None) -> str | None:
+    if name is not None and name not in toolchains.NAMES:
+        close = difflib.get_close_matches(name, toolchains.NAMES, n=1)
+        raise ValueError(
+            f"'{name}' is not a toolchain{f' (closest: {close[0]})' if close else ''}; toolchains: "
+            f"{', '.join(toolchains.NAMES)}"
+        )
+    return name
+
+
 class Flow(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     model: str  # path to a .keras / .h5 / .onnx file (or a Keras JSON with `weights`), relative to the workspace
-    # The toolchain (image) that reads the model: keras2, keras3 or qonnx; left out, the model file picks it.
-    toolchain: Literal["keras2", "keras3", "qonnx"] | None = None
+    # The toolchain (image) that reads the model (core.toolchains: keras2, keras3, qonnx); left out, the model file
+    # picks it.
+    toolchain: Annotated[str | None, AfterValidator(_known_toolchain)] = None
     weights: str | None = None  # the .h5 weights of a model given as Keras JSON (hls4ml's KerasJson + KerasH5)
     backend: Literal["Vivado", "Vitis"] = "Vivado"
     part: str = "xc7z010clg400-1"

@@ -1,66 +1,17 @@
-"""The toolchains: one pinned image per model frontend, and which one reads a given model file.
-
-keras2 is today's image (docker/: TF 2.15, Keras 2, QKeras, HGQ) and the default; keras3 (Keras 3, HGQ2) and
-qonnx (onnx, qonnx, onnxruntime) each have their own lock under docker/<name>/. Every one carries the same
-hls4ml. The model file says which one it needs (hlsbox.runtime.modelfiles); a flow may pin one (`toolchain = ...`).
+"""Which toolchain (core.toolchains: one pinned image per model frontend) reads a given model file, and whether
+this checkout has its build files. The model file says which one it needs (hlsbox.runtime.modelfiles); a flow may
+pin one (`toolchain = ...`).
 """
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass
 from pathlib import Path
 
 from hlsbox.core.errors import BadInput
+from hlsbox.core.toolchains import DEFAULT, NAMES, TOOLCHAINS, Toolchain, by_name
 from hlsbox.runtime.modelfiles import ModelOrigin, UnreadableModel, origin_of
 
-
-@dataclass(frozen=True)
-class Toolchain:
-    name: str
-    reads: str  # what it reads, for messages
-    formats: tuple[str, ...]  # ModelOrigin.format values it reads
-    keras_major: int | None = None  # for Keras files: the major version it loads
-    subdir: str = ""  # its build files: docker/<subdir> (keras2: docker/ itself)
-    env: tuple[tuple[str, str], ...] = ()  # environment of its containers
-
-    def reads_origin(self, origin: ModelOrigin) -> bool:
-        if origin.format not in self.formats:
-            return False
-        return origin.format != "keras" or origin.keras_major in (None, self.keras_major)
-
-
-TOOLCHAINS = (
-    Toolchain("keras2", "Keras 2 .keras/.h5 files (TF 2.15; QKeras and HGQ layers)", ("keras",), keras_major=2),
-    Toolchain(
-        "keras3",
-        "Keras 3 .keras/.h5 files (Keras 3 on JAX CPU; HGQ2 layers)",
-        ("keras",),
-        keras_major=3,
-        subdir="keras3",
-        env=(("HLSBOX_TOOLCHAIN", "keras3"), ("KERAS_BACKEND", "jax")),
-    ),
-    Toolchain(
-        "qonnx",
-        "QONNX and plain ONNX .onnx files (onnx, qonnx, onnxruntime)",
-        ("qonnx", "onnx"),
-        subdir="qonnx",
-        env=(("HLSBOX_TOOLCHAIN", "qonnx"),),
-    ),
-)
-DEFAULT = TOOLCHAINS[0]
-NAMES = tuple(t.name for t in TOOLCHAINS)
-
-
-def by_name(name: str) -> Toolchain:
-    for toolchain in TOOLCHAINS:
-        if toolchain.name == name:
-            return toolchain
-    close = difflib.get_close_matches(name, NAMES, n=1)
-    raise BadInput(
-        f"'{name}' is not a toolchain{f' (closest: {close[0]})' if close else ''}.",
-        f"Toolchains: {', '.join(NAMES)}.",
-    )
+__all__ = ["DEFAULT", "NAMES", "TOOLCHAINS", "Toolchain", "build_dir", "by_name", "for_model", "is_defined", "origin"]
 
 
 def build_dir(toolchain: Toolchain, docker: Path) -> Path:
@@ -109,7 +60,7 @@ def for_model(path: Path, pinned: str | None, docker: Path) -> Toolchain:
             "Give hlsbox the QONNX export from before FINN's steps (Brevitas' export_qonnx output, the model file "
             "FINN's build started from).",
         )
-    readers = [t for t in TOOLCHAINS if t.reads_origin(found)]
+    readers = [t for t in TOOLCHAINS if t.reads_format(found.format, found.keras_major)]
     if pinned is not None:
         toolchain = by_name(pinned)
         if toolchain not in readers:
