@@ -95,8 +95,9 @@ def engine():
     except HlsboxError as exc:
         _need(False, f"no engine or image: {exc}")
     yield selected
-    left = selected.containers(engines.CONTAINERS)
-    selected.remove_containers(engines.CONTAINERS)
+    left = hlsbox_containers(selected)
+    for root in session_roots():
+        selected.remove_containers(engines.CONTAINERS, under=root)
     assert not left, f"containers left behind by the tests: {left}"
 
 
@@ -118,17 +119,30 @@ def seed_model(workspace: Path) -> Path:
     return make_model(workspace, "mini_resnet.py", "model_2_15.keras", "--epochs", "1", "--samples", "256")
 
 
-def hlsbox_containers(engine) -> list[str]:
+_SESSION: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_root(tmp_path_factory) -> None:
+    _SESSION["root"] = tmp_path_factory.getbasetemp()
+
+
+def session_roots() -> list[Path]:
+    """Where this test session's containers work (their org.hlsbox.workdir label): its temporary folders and the
+    repository. Containers of another session on the same engine (a second checkout's tests) are not ours."""
+    return [root for root in (_SESSION.get("root"), REPO) if root is not None]
+
+
+def hlsbox_containers(engine, running: bool = False) -> list[str]:
+    """This session's hlsbox containers."""
     from hlsbox.runtime.engines import CONTAINERS
 
-    return engine.containers(CONTAINERS)
+    return [cid for root in session_roots() for cid in engine.containers(CONTAINERS, running=running, under=root)]
 
 
 def wait_for_running_container(engine, timeout: float = 60) -> None:
-    from hlsbox.runtime.engines import CONTAINERS
-
     deadline = time.monotonic() + timeout
-    while not engine.containers(CONTAINERS, running=True):
+    while not hlsbox_containers(engine, running=True):
         assert time.monotonic() < deadline, "the step's container never started"
         time.sleep(0.2)
 

@@ -13,7 +13,7 @@ import pytest
 
 from hlsbox.runtime import image
 from hlsbox.runtime.engines import ContainerSpec, EngineRefused, Limits, Mount, Watch
-from tests.conftest import assert_clean_error, hlsbox_containers, run_cli
+from tests.conftest import assert_clean_error, hlsbox_containers, run_cli, session_roots
 
 pytestmark = [pytest.mark.integration, pytest.mark.core]
 
@@ -61,6 +61,32 @@ def test_a_step_container_is_hardened_and_limited_as_seen_from_inside(engine, tm
     init, _, command = seen["pid1"].partition(" -- ")
     assert init.endswith("init") and command.startswith("/usr/local/bin/hlsbox-entry")
     assert not hlsbox_containers(engine)
+
+
+def test_a_container_says_whose_it_is_by_where_it_works(engine, tmp_path: Path):
+    """Its org.hlsbox.workdir label lets a test session (or a user's second checkout) tell its containers from
+    another's on the same engine: listed under its own folder, not under another."""
+    from hlsbox.runtime.engines import CONTAINERS
+
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    mine.mkdir(), other.mkdir()
+    seen: dict[str, list[str]] = {}
+
+    def look(line: str) -> None:
+        if line == "up" and not seen:
+            seen["mine"] = engine.containers(CONTAINERS, running=True, under=mine)
+            seen["other"] = engine.containers(CONTAINERS, running=True, under=other)
+
+    spec = ContainerSpec(
+        image.find_image(engine).id,
+        ("sh", "-c", "echo up; sleep 1"),
+        Limits(memory=300 << 20, cpus=1, timeout=60),
+        mounts=(Mount(mine, mine, read_only=False),),
+        workdir=mine,
+        labels={"org.hlsbox.step": "probe"},
+    )
+    assert engine.run(spec, Watch(on_line=look)).exit_code == 0
+    assert len(seen["mine"]) == 1 and seen["other"] == [], seen
 
 
 def test_network_only_on_request(engine, tmp_path: Path):
@@ -175,7 +201,8 @@ def test_the_engine_going_away_mid_run_is_a_clean_error(workspace: Path, engine,
         proxy.kill()
         output = proc.communicate(timeout=60)[0]
     finally:
-        engine.remove_containers("org.hlsbox.step=csim")  # the daemon itself lives on here: clear what ran
+        for root in session_roots():  # the daemon itself lives on here: clear what ran
+            engine.remove_containers("org.hlsbox.step=csim", under=root)
     assert proc.returncode == 1, output
     flat = " ".join(output.split())
     assert "Traceback" not in output and "Lost the connection to" in flat, output

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import hlsbox_containers, run_cli
+from tests.conftest import hlsbox_containers, run_cli, session_roots
 
 pytestmark = pytest.mark.integration
 DIGITS = "flows/digits.toml"
@@ -99,7 +99,7 @@ def _start_sweep(workspace: Path, name: str, *extra: str) -> subprocess.Popen:
 
 def _wait_for_csim_container(engine, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
-    while not engine.containers("org.hlsbox.step=csim", running=True):
+    while not [c for root in session_roots() for c in engine.containers("org.hlsbox.step=csim", True, root)]:
         assert time.monotonic() < deadline, "no csim container started"
         time.sleep(0.2)
 

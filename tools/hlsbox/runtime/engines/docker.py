@@ -28,6 +28,7 @@ from hlsbox.runtime.engines.base import (
     CGROUP_MARK,
     LABEL,
     RUN_LABEL,
+    WORKDIR_LABEL,
     ContainerSpec,
     EngineInfo,
     Outcome,
@@ -155,7 +156,7 @@ class DockerEngine:
             "volumes": {
                 str(m.host): {"bind": str(m.container), "mode": "ro" if m.read_only else "rw"} for m in spec.mounts
             },
-            "labels": {LABEL: "step", **spec.labels},
+            "labels": {LABEL: "step", **({WORKDIR_LABEL: str(spec.workdir)} if spec.workdir else {}), **spec.labels},
             "init": True,  # reaps the many children of g++ or Vivado; Vivado is known to hang without one
             "mem_limit": limits.memory,
             "memswap_limit": limits.memory,
@@ -179,20 +180,27 @@ class DockerEngine:
     def check_created(self, container: docker.models.containers.Container, options: dict) -> None:
         """What to verify of a created container before it starts (nothing on Docker: it refuses at create)."""
 
-    def containers(self, label: str, running: bool = False) -> list[str]:
-        """The ids of containers with this label (`key` or `key=value`); only running ones with `running`."""
-        filters = {"label": label, **({"status": "running"} if running else {})}
-        with self.guard("list containers"):
-            return [c.id for c in self.client.containers.list(all=not running, sparse=True, filters=filters)]
+    def containers(self, label: str, running: bool = False, under: Path | None = None) -> list[str]:
+        """The ids of containers with this label (`key` or `key=value`); only running ones with `running`, only
+        those working under a folder with `under` (their WORKDIR_LABEL)."""
+        return [c.id for c in self._listed(label, running, under)]
 
-    def remove_containers(self, label: str) -> int:
+    def remove_containers(self, label: str, under: Path | None = None) -> int:
         removed = 0
         with self.guard("remove containers"):
-            for container in self.client.containers.list(all=True, sparse=True, filters={"label": label}):
+            for container in self._listed(label, False, under):
                 with contextlib.suppress(NotFound):  # gone meanwhile: fine
                     container.remove(force=True)
                     removed += 1
         return removed
+
+    def _listed(self, label: str, running: bool, under: Path | None) -> list:
+        filters = {"label": label, **({"status": "running"} if running else {})}
+        with self.guard("list containers"):
+            found = self.client.containers.list(all=not running, sparse=True, filters=filters)
+        if under is None:
+            return found
+        return [c for c in found if _is_under((c.attrs.get("Labels") or {}).get(WORKDIR_LABEL), under)]
 
     # ---------- images ----------
 
@@ -454,3 +462,7 @@ class ContainerStats:
                     self.detector.cpu(time.monotonic(), total)
         except Exception:  # stats end with the container, in engine-specific ways (e.g. Podman's
             return  # stream breaks off with a urllib3 ProtocolError); a watcher thread never shows a traceback
+
+
+def _is_under(workdir: str | None, folder: Path) -> bool:
+    return workdir is not None and Path(workdir).is_relative_to(folder)
