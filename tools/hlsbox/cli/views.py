@@ -226,42 +226,68 @@ def disputed_sentence(plan) -> str:
     )
 
 
-def show_plan(console: Console, plan, run_dir: str) -> None:
-    table = plan_table(plan, console)
-    print_table(console, table)
-    totals = Table(title="Totals against the part (band: where the real figure lies, from the estimator's error)")
-    for column in ("resource", "estimate", "band", plan.device, "used", "2nd opinion"):
+def _used(share: float) -> str:
+    colour = "red" if share > 1 else "yellow" if share > 0.8 else "green"
+    return f"[{colour}]{share:.0%}[/]"
+
+
+def totals_table(plan) -> Table:
+    """Both levels against the part: csynth's (the estimate, the verdict's) and synthesis's (what the part holds)."""
+    synthesis = plan.synthesis
+    totals = Table(
+        title="Totals against the part (band: where the real figure lies, from the estimator's out-of-sample error)",
+        caption=f"{plan.level or 'csynth'}: the verdict's level"
+        + (f"; {synthesis.level}: csynth × the synthesis / csynth ratios of real designs" if synthesis else ""),
+    )
+    columns = ["resource", "csynth", "band", "used"]
+    columns += ["synthesis", "band ", "used "] if synthesis else []
+    for column in (*columns, plan.device, "2nd opinion"):
         totals.add_column(column, justify="left" if column == "resource" else "right")
     second = plan.second_opinion.figures if plan.second_opinion else {}
     for resource, used in plan.utilisation.items():
-        colour = "red" if used > 1 else "yellow" if used > 0.8 else "green"
         low, high = plan.bands[resource]
-        totals.add_row(
-            resource,
-            f"{plan.totals[resource]:,}",
-            f"{low:,}-{high:,}",
-            f"{plan.capacity[resource]:,}",
-            f"[{colour}]{used:.0%}[/]",
-            f"{second[resource]:,}" if resource in second else "",
-        )
+        cells = [resource, f"{plan.totals[resource]:,}", f"{low:,}-{high:,}", _used(used)]
+        if synthesis:
+            low, high = synthesis.bands[resource]
+            cells += [f"{synthesis.totals[resource]:,}", f"{low:,}-{high:,}", _used(synthesis.utilisation[resource])]
+        cells += [f"{plan.capacity[resource]:,}", f"{second[resource]:,}" if resource in second else ""]
+        totals.add_row(*cells)
     period = plan.clock_period
+    blank = [""] * (len(columns) - 3)
     totals.add_row(
         "latency",
         f"{plan.latency_cycles:,} cycles",
-        "",
         human_time(plan.latency_cycles * period * 1e-9),
         f"at {period} ns",
+        *blank,
         f"{second['latency']:,}" if "latency" in second else "",
     )
     totals.add_row(
         "interval",
         f"{plan.interval_cycles:,} cycles",
-        "",
         human_rate(1e9 / (plan.interval_cycles * period)),
         "inputs",
+        *blank,
         f"{second['interval']:,}" if "interval" in second else "",
     )
-    console.print(totals)
+    return totals
+
+
+def synthesis_sentence(plan) -> str:
+    """The verdict the synthesis level would give, said as what it is: beside the verdict, not it."""
+    synthesis = plan.synthesis
+    worst = max(synthesis.utilisation, key=synthesis.utilisation.get)
+    return (
+        f"{synthesis.level.capitalize()}: {synthesis.verdict}, {worst} at {synthesis.utilisation[worst]:.0%} of the "
+        f"part ({synthesis.totals[worst]:,} of {plan.capacity[worst]:,}). The verdict above, fit's budget and the ways "
+        f"out are on {plan.level or 'csynth'}."
+    )
+
+
+def show_plan(console: Console, plan, run_dir: str) -> None:
+    table = plan_table(plan, console)
+    print_table(console, table)
+    console.print(totals_table(plan))
     colour = {"fits": "green", "tight": "yellow"}.get(plan.verdict, "red")
     worst = max(plan.utilisation, key=plan.utilisation.get)
     note = " (within the estimator's error)" if plan.verdict == "tight" else ""
@@ -269,6 +295,8 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
         f"[bold {colour}]Verdict: {plan.verdict}{note}[/] on {plan.part}: {worst} at "
         f"{plan.utilisation[worst]:.0%} of the part ({plan.totals[worst]:,} of {plan.capacity[worst]:,})."
     )
+    if plan.synthesis:
+        console.print(synthesis_sentence(plan))
     if plan.disputed:
         console.print(f"[bold yellow]{disputed_sentence(plan)}[/]")
     for problem in plan.kernel_problems:

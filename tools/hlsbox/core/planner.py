@@ -6,6 +6,11 @@ reports); the band of each total is the 10th-90th percentile of estimated / repo
 of the same tool (ERROR_BANDS, checked against tests/data/estimator by a test). The verdict uses the band:
 "fits" when every resource fits even at the band's high end, "does not fit" when one exceeds the part even at
 its low end, "tight" between. Pure Python: used on the host and, by `fit`, in the image.
+
+Two levels: the estimator's totals are csynth's (Vivado or Vitis HLS's own estimate, what the recorded reports
+give); a part holds what Vivado's synthesis places, csynth's totals times the measured synthesis / csynth ratio
+of each resource (SYNTHESIS_RATIO, SYNTHESIS_BANDS: tests/data/estimator/synthesis). The verdict, fit's budget
+and the ways out stay on the csynth level; the plan shows the synthesis level and its verdict beside them.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ __all__ = [
     "TIGHT",
     "LayerEstimate",
     "Plan",
+    "SynthesisLevel",
     "Variant",
     "closest_reuse_factor",
     "design_for",
@@ -67,6 +73,25 @@ ERROR_BANDS = {
 }
 
 
+# Vivado's synthesis against csynth, per resource: the median of synthesis / csynth over the hls4ml designs that
+# published both reports (tests/data/estimator/synthesis: 15-16 designs from 6-7 repositories; designs whose csynth
+# DSPs exceed the part's left out), never above 1. csynth counts LUTs for logic synthesis removes and FIFOs that
+# become shift registers (io_stream FIFOs in BRAM_18K: 0.10-0.18 on Resource CNNs).
+SYNTHESIS_RATIO = {"DSP": 1.0, "BRAM_18K": 0.71, "LUT": 0.47, "FF": 0.74}
+# synthesis-level estimate / real synthesis, out of sample (the csynth level's held-out error times the ratio's,
+# each ratio the median without the design's repository): 10th and 90th percentile (tests/test_synthesis_level.py).
+SYNTHESIS_BANDS = {
+    "vivado_hls": {"DSP": (0.99, 2.22), "BRAM_18K": (0.72, 5.66), "LUT": (0.63, 1.72), "FF": (0.3, 2.07)},
+    "vitis_hls": {"DSP": (0.82, 1.43), "BRAM_18K": (0.77, 5.66), "LUT": (0.67, 1.95), "FF": (0.18, 1.77)},
+}
+TOOL_NAMES = {"vivado_hls": "Vivado HLS", "vitis_hls": "Vitis HLS"}
+SYNTHESIS_LEVEL = "synthesis (what the part holds)"
+
+
+def csynth_level(tool: str) -> str:
+    return f"csynth ({TOOL_NAMES.get(tool, 'Vivado HLS')}'s estimate)"
+
+
 def tool_of(backend: str) -> str:
     return "vitis_hls" if backend == "Vitis" else "vivado_hls"
 
@@ -82,23 +107,50 @@ def design_for(described: DescribeResult, flow: ImageFlow, device: Device) -> De
     )
 
 
-def band(tool: str, quantity: str, value: float) -> tuple[int, int]:
+Bands = dict[str, dict[str, tuple[float, float]]]
+
+
+def band(tool: str, quantity: str, value: float, bands: Bands = ERROR_BANDS) -> tuple[int, int]:
     """The range the real figure is likely in, given the estimate (estimate / the ratio band)."""
-    low, high = ERROR_BANDS.get(tool, ERROR_BANDS["vivado_hls"]).get(quantity, (1.0, 1.0))
+    low, high = bands.get(tool, bands["vivado_hls"]).get(quantity, (1.0, 1.0))
     return math.floor(value / high), math.ceil(value / low)
 
 
-def verdict_of(totals: dict[str, int], device: Device, tool: str) -> tuple[dict[str, float], Verdict]:
+def verdict_of(
+    totals: dict[str, int], device: Device, tool: str, bands: Bands = ERROR_BANDS
+) -> tuple[dict[str, float], Verdict]:
     capacity = device.capacity()
     share = {r: totals[r] / capacity[r] if capacity[r] else math.inf for r in RESOURCES}
     worst = max(share.values())
-    lowest = max(band(tool, r, totals[r])[0] / capacity[r] if capacity[r] else math.inf for r in RESOURCES)
-    highest = max(band(tool, r, totals[r])[1] / capacity[r] if capacity[r] else math.inf for r in RESOURCES)
+    lowest = max(band(tool, r, totals[r], bands)[0] / capacity[r] if capacity[r] else math.inf for r in RESOURCES)
+    highest = max(band(tool, r, totals[r], bands)[1] / capacity[r] if capacity[r] else math.inf for r in RESOURCES)
     if lowest > 1:
         return share, NO_FIT
     if highest <= 1 and worst <= TIGHT_ABOVE:
         return share, FITS
     return share, TIGHT
+
+
+@dataclass(frozen=True)
+class SynthesisLevel(JsonRecord):
+    """What Vivado's synthesis places: csynth's totals times the measured ratios, their band, share and verdict."""
+
+    totals: dict[str, int]
+    bands: dict[str, tuple[int, int]]
+    utilisation: dict[str, float]
+    verdict: Verdict
+    level: str = SYNTHESIS_LEVEL
+
+
+def synthesis_level(totals: dict[str, int], device: Device, tool: str) -> SynthesisLevel:
+    placed = {r: math.ceil(totals[r] * SYNTHESIS_RATIO[r]) for r in RESOURCES}
+    share, verdict = verdict_of(placed, device, tool, SYNTHESIS_BANDS)
+    return SynthesisLevel(
+        placed,
+        {r: band(tool, r, placed[r], SYNTHESIS_BANDS) for r in RESOURCES},
+        {r: round(v, 4) for r, v in share.items()},
+        verdict,
+    )
 
 
 @dataclass(frozen=True)
@@ -130,6 +182,8 @@ class Plan(JsonRecord):
     hls4ml_warnings: list[str] = field(default_factory=list)
     second_opinion: surrogate.Opinion | None = None  # None: no recorded design to compare with
     disputed: tuple[str, ...] = ()  # totals on which the estimate and the second opinion differ by more than 3x
+    level: str = ""  # which level totals, bands, utilisation and the verdict are: csynth_level(tool)
+    synthesis: SynthesisLevel | None = None  # the same design at the synthesis level (what the part holds)
 
 
 def kernel_problems(design: Design) -> list[kernels.KernelProblem]:
@@ -195,6 +249,8 @@ def make_plan(described: DescribeResult, flow: ImageFlow, device: Device) -> Pla
         hls4ml_warnings=list(described.hls4ml_warnings),
         kernel_problems=kernel_problems(design),
         second_opinion=surrogate.opinion(design),
+        level=csynth_level(design.tool),
+        synthesis=synthesis_level(estimate.totals, device, design.tool),
     )
     plan = dataclasses.replace(plan, disputed=surrogate.disagreements(plan.totals, plan.second_opinion))
     if verdict == FITS and not plan.kernel_problems:
