@@ -139,8 +139,8 @@ def test_a_vivado_result_survives_json_and_says_its_exit_code():
 
 def test_a_requests_own_options_survive_the_sweeps_json(tmp_path: Path):
     """A sweep's executor runs each variant from a request file: the step's options come back as their type."""
-    from hlsbox.runtime.request import FitOptions, RunRequest, Workspace
-    from hlsbox.vivado.chain import VivadoParams
+    from hlsbox.runtime.options import FitOptions, VivadoParams
+    from hlsbox.runtime.request import RunRequest, Workspace
 
     flow_file = tmp_path / "f.toml"
     flow_file.write_text('name = "f"\nmodel = "m.keras"\n')
@@ -156,8 +156,8 @@ def test_a_requests_own_options_survive_the_sweeps_json(tmp_path: Path):
 
 def test_a_request_file_with_an_option_this_hlsbox_lacks_is_refused_cleanly(tmp_path: Path):
     """An unknown option in a request file (another hlsbox's sweep) is named, exit 2, not run with it dropped."""
+    from hlsbox.runtime.options import VivadoParams
     from hlsbox.runtime.request import RunRequest, Workspace
-    from hlsbox.vivado.chain import VivadoParams
     from tests.conftest import assert_clean_error, run_cli
 
     flow_file = tmp_path / "f.toml"

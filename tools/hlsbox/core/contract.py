@@ -4,6 +4,7 @@
   flow as the image sees it (`ImageFlow`: every default filled in) and each step's own extras (`CsimCache`,
   `FitRun`, `VivadoRun`); the sweep's plot has its own (`ParetoPlot`).
 - `ErrorReport`: error.json, what a step that refuses its input or fails in a way it can explain writes.
+- `PHASE_MARK`: how a line of a step's log starts a phase (the host's live view reads it).
 - `Verdict`: the plan's answer.
 - `layer_settings`: the precedence of per-layer settings (a layer's table, then its class's, then the flow's),
   the one place it is written.
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from hlsbox.core.imagefolder import describe
+
+PHASE_MARK = "@@hlsbox phase "
 
 
 class Verdict(str, Enum):

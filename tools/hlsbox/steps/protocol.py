@@ -12,10 +12,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from hlsbox.core.contract import ErrorReport
+from hlsbox.core.contract import PHASE_MARK, ErrorReport
 from hlsbox.core.errors import EXIT_STEP_FAILED, BadInput
-
-PHASE_MARK = "@@hlsbox phase "
 
 
 class StepInputError(BadInput):
