@@ -25,37 +25,80 @@ def allowed(folder: str) -> set[str]:
     return set(LAYERS) if folder == ENTRY else set()  # the package's __init__ imports nothing of it
 
 
-def imported(tree: ast.Module, module: str) -> list[tuple[int, str]]:
-    """Every hlsbox module or name the module `module` (dotted) imports, with its line; relative imports resolved."""
-    package = module.split(".")[:-1]
+def modules(package: Path) -> dict[str, Path]:
+    """Every module of the package at `package` by its dotted name (a folder's __init__ as the folder's name)."""
+    found = {}
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package).with_suffix("").parts
+        found[".".join(("hlsbox", *(parts[:-1] if parts[-1] == "__init__" else parts)))] = path
+    return found
+
+
+def imported(name: str, path: Path) -> list[tuple[int, str]]:
+    """Every hlsbox module or name the module `name` at `path` imports, with its line (those inside functions
+    too); relative imports resolved."""
+    package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
     found = []
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = ".".join(package[: len(package) - node.level + 1] if node.level else [])
             source = ".".join(part for part in (base, node.module or "") if part)
             found += [(node.lineno, f"{source}.{alias.name}") for alias in node.names]
-    return [(line, name) for line, name in found if name.startswith("hlsbox.")]
+    return [(line, target) for line, target in found if target.startswith("hlsbox.")]
 
 
 def upward_imports(package: Path) -> list[str]:
     """Each import of the package at `package` that does not point down its layers, as `file:line -> module`."""
     wrong = []
-    for path in sorted(package.rglob("*.py")):
-        relative = path.relative_to(package).with_suffix("")
-        parts = relative.parts[:-1] if relative.name == "__init__" else relative.parts
-        folder = relative.parts[0]  # a module at the package's root is its own: __main__
-        module = ".".join(("hlsbox", *parts)) + (".__init__" if relative.name == "__init__" else "")
-        for line, name in imported(ast.parse(path.read_text(), str(path)), module):
-            target = name.split(".")[1]
-            if target != folder and target not in allowed(folder):
-                wrong.append(f"{path.relative_to(package)}:{line} -> {name}")
-    return wrong
+    for name, path in modules(package).items():
+        folder = name.split(".")[1] if "." in name else "__init__"  # a module at the root is its own: __main__
+        for line, target in imported(name, path):
+            if target.split(".")[1] != folder and target.split(".")[1] not in allowed(folder):
+                wrong.append(f"{path.relative_to(package)}:{line} -> {target}")
+    return sorted(wrong)
+
+
+def import_graph(package: Path) -> dict[str, set[str]]:
+    """Which of the package's modules each module imports (a name imported from a module counts as that module)."""
+    found = modules(package)
+    graph: dict[str, set[str]] = {}
+    for name, path in found.items():
+        targets = set()
+        for _, target in imported(name, path):
+            while target not in found and "." in target:
+                target = target.rpartition(".")[0]
+            targets |= {target} if target in found and target != name else set()
+        graph[name] = targets
+    return graph
+
+
+def import_loops(package: Path) -> list[tuple[str, ...]]:
+    """The modules that reach themselves through their imports, each loop as one sorted tuple."""
+    graph = import_graph(package)
+
+    def reach(start: str) -> set[str]:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            module = todo.pop()
+            if module not in seen:
+                seen.add(module)
+                todo.extend(graph[module])
+        return seen
+
+    reached = {name: reach(name) for name in graph}
+    looped = [name for name in graph if name in reached[name]]
+    return sorted({tuple(sorted(m for m in looped if m in reached[name] and name in reached[m])) for name in looped})
 
 
 def test_every_import_points_down_the_layers():
     assert upward_imports(PACKAGE) == []
+
+
+def test_no_module_imports_itself_back():
+    """No loop inside a folder either (a loop survives only by deferring an import into a function)."""
+    assert import_loops(PACKAGE) == []
 
 
 def test_the_layers_are_the_packages_folders():
@@ -81,3 +124,12 @@ def test_a_planted_upward_import_is_caught(tmp_path: Path):
         "steps/planted.py:1 -> hlsbox.runtime.runner",
         "vivado/planted.py:1 -> hlsbox.commands.plan",
     ]
+
+
+def test_a_planted_import_loop_is_caught(tmp_path: Path):
+    """Negative control: a copy of the package where config/flow.py reads formats.py back, in a function."""
+    package = tmp_path / "hlsbox"
+    shutil.copytree(PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    flow = package / "config" / "flow.py"
+    flow.write_text(flow.read_text() + "\n\ndef planted():\n    from hlsbox.config.formats import load_flow\n")
+    assert import_loops(package) == [("hlsbox.config.flow", "hlsbox.config.formats")]

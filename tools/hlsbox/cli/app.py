@@ -41,7 +41,7 @@ from hlsbox.cli.options import (
 from hlsbox.commands import model as models
 from hlsbox.commands import plan as plans
 from hlsbox.commands import sweep as sweeps
-from hlsbox.config.flow import load_flow
+from hlsbox.config.formats import load_flow
 from hlsbox.core.errors import EXIT_INTERRUPTED, BadInput, HlsboxError
 from hlsbox.core.units import parse_duration, parse_size
 from hlsbox.runtime import engines, image, step_table, toolchains

@@ -14,7 +14,8 @@ from typing import Annotated
 
 import typer
 
-from hlsbox.config.flow import Flow, load_flow
+from hlsbox.config.flow import Flow
+from hlsbox.config.formats import load_flow
 from hlsbox.core.errors import BadInput
 from hlsbox.core.units import human_size, parse_duration, parse_duration_or_off, parse_size
 from hlsbox.runtime import step_table, toolchains

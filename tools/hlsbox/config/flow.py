@@ -17,7 +17,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import tomllib
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hlsbox.core.contract import ImageFlow
@@ -246,26 +245,6 @@ def inside_workspace(workspace: Path, relative: str, what: str) -> Path:
             "workspace); copy it into the workspace.",
         )
     return path
-
-
-YAML_SUFFIXES = (".yml", ".yaml")
-
-
-def load_flow(path: Path) -> Flow:
-    """Read and validate a flow file (TOML, or hls4ml's YAML); every problem is one BadInput naming the file."""
-    if not path.is_file():
-        raise BadInput(f"Flow file '{path}' does not exist.", "Give an existing flow with --flow / FLOW= (see flows/).")
-    if path.suffix.lower() in YAML_SUFFIXES:
-        from hlsbox.config.formats import read_hls4ml_yaml
-
-        return read_hls4ml_yaml(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BadInput(
-            f"Flow file '{path}' is not valid TOML: {exc}.", "Fix the syntax (see flows/seed.toml)."
-        ) from exc
-    return validate_flow(data, path)
 
 
 def validate_flow(data: dict, path: Path) -> Flow:

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hlsbox.config.flow import Flow, load_flow
+from hlsbox.config.flow import Flow
+from hlsbox.config.formats import load_flow
 from hlsbox.core.contract import JsonRecord, StepSpec
 from hlsbox.runtime import step_table
 from hlsbox.runtime.engines import Limits, Mount
