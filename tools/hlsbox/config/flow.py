@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from hlsbox.core.contract import ImageFlow
 from hlsbox.core.errors import BadInput
-from hlsbox.core.hls4ml_names import HLS4ML_KEYS, PRECISION_NAMES, table_entry
+from hlsbox.core.hls4ml_names import HLS4ML_KEYS, PRECISION_NAMES
 from hlsbox.core.imagefolder import FILTERS, NO_RESIZE, RESIZE_MODES, check_folder
 from hlsbox.core.parts import resolve_device
 from hlsbox.core.units import parse_duration_or_off
@@ -95,10 +95,6 @@ class LayerSettings(_Strict):
     time_step_loop_parallelism: Literal["Off", "Unroll", "Pipeline"] | None = None
 
     _check = field_validator("precision")(classmethod(lambda cls, v: check_type_names(v)))
-
-    def to_hls4ml(self) -> dict:
-        """This table as an hls4ml layer config entry (only what is set)."""
-        return table_entry(self.model_dump(exclude_none=True))
 
     @classmethod
     def from_hls4ml(cls, entry: dict, where: str) -> LayerSettings:

@@ -313,10 +313,6 @@ def set_columns(flow: ImageFlow) -> SetColumns:
     return SetColumns(tuple(sorted(types - {"result"})), tuple(sorted(keys & set(SETTINGS))))
 
 
-def _plain(value: object) -> object:
-    return value if isinstance(value, int | float | str | bool) else str(value)
-
-
 def unfused_batchnorms(model, hls_model, flow: ImageFlow) -> tuple[BatchNormNote, ...]:
     """BatchNormalization layers hls4ml kept apart from the Dense/Conv before them (each costs a multiply per
     element), and why."""
