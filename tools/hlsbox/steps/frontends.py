@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hlsbox.steps.protocol import StepInputError
+from hlsbox.steps.protocol import StepFailure, StepInputError
 
 
 def active() -> str:
@@ -33,7 +33,7 @@ def load(path: Path):
         raise StepInputError(f"Model file '{path}' does not exist.", "Make it first (see models/, `make models`).")
     try:
         return _load_onnx(path) if is_onnx() else _load_keras3(path)
-    except StepInputError:
+    except (StepInputError, StepFailure):  # explained already
         raise
     except Exception as exc:  # each library raises its own types for a damaged file
         raise StepInputError(

@@ -10,7 +10,7 @@ from pathlib import Path
 from hlsbox.core.contract import BatchNormNote, GraphRepair, ImageFlow, SetColumns, StepSpec, layer_tables
 from hlsbox.core.hls4ml_names import HLS4ML_KEYS, table_entry
 from hlsbox.steps import fifos, frontends, repairs
-from hlsbox.steps.protocol import StepInputError, phase
+from hlsbox.steps.protocol import StepFailure, StepInputError, phase
 
 
 def custom_objects() -> dict:
@@ -251,7 +251,7 @@ def convert(model, flow: ImageFlow, project_dir: Path, trace: bool = False, flow
         if changed:
             deep = sum(1 for c in changed if c["to"] != fifos.SHALLOW)
             print(f"fifo_depth = auto: {len(changed) - deep} FIFOs shallow, {deep} a whole map at a fork", flush=True)
-    except StepInputError:
+    except (StepInputError, StepFailure):  # explained already
         raise
     except Exception as exc:
         text = str(exc)
