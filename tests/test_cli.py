@@ -22,6 +22,32 @@ def test_help_lists_the_steps():
     assert "--timeout" in run_cli("csim", "--help").stdout
 
 
+def test_every_step_command_is_wired_to_a_hook_and_a_view():
+    """The wiring names only steps of the table, and every step command gets its definition, hook and view."""
+    from hlsbox.cli import wiring
+    from hlsbox.commands import vivado
+    from hlsbox.runtime import runner, step_table
+
+    assert set(wiring.HOOKS) | set(wiring.VIEWS) <= set(step_table.STEPS)
+    commands = [step for step in step_table.STEPS.values() if step.option_set is not None]
+    assert {s.name for s in commands} == {
+        "convert",
+        "weights",
+        "csim",
+        "plan",
+        "fit",
+        "csynth",
+        "cosim",
+        "export",
+        "vsynth",
+    }
+    for step in commands:
+        wired = wiring.wired(step.name)
+        assert wired.step is step and callable(wired.run) and callable(wired.show)
+    assert wiring.wired("weights").run is runner.run_defined and wiring.wired("export").run is vivado.run_vivado_step
+    assert {step_table.step(name).module for name in ("describe", "pareto")} == {"describe", "pareto"}
+
+
 def test_unknown_part_on_the_command_line(ws: Path):
     result = run_cli("convert", "--flow", str(write_flow(ws)), "--part", "xc7z011clg400-1", cwd=ws)
     assert_clean_error(result, 2, "Unknown FPGA part 'xc7z011clg400-1'", "Closest known devices: xc7z010")

@@ -25,7 +25,6 @@ from hlsbox.core.contract import (
     Verdict,
     VivadoResult,
     VivadoRun,
-    layer_settings,
     layer_tables,
 )
 
@@ -76,9 +75,9 @@ def test_a_spec_with_a_field_the_contract_lacks_is_refused():
         CsimInputs.from_dict({"dataset": "random", "bogus": 1})
 
 
-def test_a_layers_table_wins_over_its_class_table_and_the_flow_per_key():
-    """hls4ml's precedence: [layers.X] over [layer_types.X] over the flow's values, key by key (precision per type
-    variable)."""
+def test_a_layers_table_wins_over_its_class_table_per_key():
+    """hls4ml's precedence: [layers.X] over [layer_types.X], key by key (precision per type variable); the flow's
+    own values are hls4ml's Model entry."""
     flow = image_flow(
         Flow(
             name="x",
@@ -91,11 +90,11 @@ def test_a_layers_table_wins_over_its_class_table_and_the_flow_per_key():
             layers={"out": {"reuse_factor": 5}, "fc1": {"precision": {"accum": "ap_fixed<20,8>"}}},
         )
     )
-    rf = {name: layer_settings(flow, name, cls)["reuse_factor"] for name, cls in (("out", "Dense"), ("fc1", "Dense"))}
-    assert rf == {"out": 5, "fc1": 4} and layer_settings(flow, "c", "Conv2D")["reuse_factor"] == 2
-    fc1 = layer_settings(flow, "fc1", "Dense")
-    assert fc1["strategy"] == "Resource"
-    assert fc1["precision"] == {"default": "ap_fixed<16,6>", "accum": "ap_fixed<20,8>", "weight": "ap_fixed<8,2>"}
+    assert layer_tables(flow, "fc1", "Dense") == {
+        "reuse_factor": 4,
+        "strategy": "Resource",
+        "precision": {"weight": "ap_fixed<8,2>", "accum": "ap_fixed<20,8>"},
+    }
     assert layer_tables(flow, "c", "Conv2D") == {}  # no table: hls4ml's own values stay
     assert layer_tables(flow, "out", "Dense") == {
         "reuse_factor": 5,
@@ -139,8 +138,8 @@ def test_a_vivado_result_survives_json_and_says_its_exit_code():
 
 def test_a_requests_own_options_survive_the_sweeps_json(tmp_path: Path):
     """A sweep's executor runs each variant from a request file: the step's options come back as their type."""
-    from hlsbox.runtime.request import FitOptions, RunRequest, Workspace
-    from hlsbox.vivado.chain import VivadoParams
+    from hlsbox.runtime.options import FitOptions, VivadoParams
+    from hlsbox.runtime.request import RunRequest, Workspace
 
     flow_file = tmp_path / "f.toml"
     flow_file.write_text('name = "f"\nmodel = "m.keras"\n')
@@ -156,8 +155,8 @@ def test_a_requests_own_options_survive_the_sweeps_json(tmp_path: Path):
 
 def test_a_request_file_with_an_option_this_hlsbox_lacks_is_refused_cleanly(tmp_path: Path):
     """An unknown option in a request file (another hlsbox's sweep) is named, exit 2, not run with it dropped."""
+    from hlsbox.runtime.options import VivadoParams
     from hlsbox.runtime.request import RunRequest, Workspace
-    from hlsbox.vivado.chain import VivadoParams
     from tests.conftest import assert_clean_error, run_cli
 
     flow_file = tmp_path / "f.toml"

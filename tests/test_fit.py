@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from hlsbox.commands import fit as fits
-from hlsbox.config.flow import Flow, image_flow, load_flow
+from hlsbox.config.flow import Flow, image_flow
+from hlsbox.config.formats import load_flow
 from hlsbox.core.contract import (
     Agreement,
     FitBound,

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox.config.flow import Flow, check_precision, image_flow, inside_workspace, load_flow
+from hlsbox.config.flow import Flow, check_precision, image_flow, inside_workspace
+from hlsbox.config.formats import load_flow
 from hlsbox.core.errors import BadInput
 from tests.conftest import REPO, write_flow
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsbox.config.flow import load_flow
+from hlsbox.config.formats import load_flow
 from tests.conftest import assert_clean_error, make_model, run_cli, write_flow
 
 pytestmark = pytest.mark.integration

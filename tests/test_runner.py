@@ -130,3 +130,30 @@ def test_new_images_in_the_flows_data_folder_mean_a_new_cache_key(tmp_path: Path
     keys.append(cache_key(request, "model", "image"))
     keys.append(cache_key(request, "model", "image"))
     assert len(set(keys)) == 3 and keys[2] == keys[3]
+
+
+@pytest.mark.parametrize(
+    ("error", "exit_code", "host_error"),
+    [("StepInputError", 2, "BadInput"), ("StepFailure", 1, "StepFailed")],
+)
+def test_a_step_failure_is_no_kind_of_bad_input(tmp_path: Path, error: str, exit_code: int, host_error: str):
+    """In the image, bad input exits 2 and an explained failure 1 (error.json says which); the host reads the
+    record back as the same kind and exit code."""
+    from rich.console import Console
+
+    from hlsbox.core import errors
+    from hlsbox.runtime.engines import Limits, Outcome
+    from hlsbox.runtime.progress import StepDisplay
+    from hlsbox.runtime.runner import explain_failure
+    from hlsbox.steps import protocol
+
+    raised = getattr(protocol, error)("what went wrong", "what to do")
+    assert isinstance(raised, errors.BadInput) == (exit_code == errors.EXIT_BAD_INPUT)
+    with pytest.raises(SystemExit) as ended:
+        protocol.fail_with_error(tmp_path, raised)
+    assert ended.value.code == exit_code
+    with StepDisplay(Console(quiet=True), "step", tmp_path / "step.log") as display:
+        pass
+    failure = explain_failure("step", Outcome(exit_code, 1.0), display, tmp_path, Limits())
+    assert type(failure) is getattr(errors, host_error) and failure.exit_code == exit_code
+    assert failure.message == "what went wrong" and failure.hint == "what to do"

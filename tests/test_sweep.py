@@ -15,8 +15,8 @@ from hlsbox.commands.sweep import (
     split_values,
     write_variants,
 )
-from hlsbox.config.flow import Flow, image_flow, load_flow
-from hlsbox.config.formats import to_toml
+from hlsbox.config.flow import Flow, image_flow
+from hlsbox.config.formats import load_flow, to_toml
 from hlsbox.core.contract import DescribeResult, LayerRow
 from hlsbox.core.errors import BadInput
 from hlsbox.core.parts import resolve_device

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import pytest
 from rich.console import Console
 
+from hlsbox.commands.vivado import hopeless
 from hlsbox.core.errors import EXIT_HUNG
 from hlsbox.core.units import parse_duration_or_off
 from hlsbox.runtime.engines import Limits, Outcome
@@ -24,7 +25,6 @@ from hlsbox.runtime.engines.watchdog import CPU_IDLE, STALE_SAMPLES, HangDetecto
 from hlsbox.runtime.progress import StepDisplay
 from hlsbox.runtime.runner import explain_failure
 from hlsbox.steps.hlsbuild import run_tool
-from hlsbox.vivado.chain import hopeless
 
 CORE = 1_000_000_000  # one core-second in nanoseconds
 

@@ -42,7 +42,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
 sys.path.insert(0, str(REPO))
-from hlsbox.config.flow import load_flow  # noqa: E402
+from hlsbox.config.formats import load_flow  # noqa: E402
 from hlsbox.core.contract import FitResult  # noqa: E402
 from hlsbox.core.planner import Plan  # noqa: E402
 

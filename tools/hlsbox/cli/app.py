@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from hlsbox.cli import wiring
 from hlsbox.cli.options import (
     DEFAULT_FLOW,
     BuildOpt,
@@ -40,15 +41,14 @@ from hlsbox.cli.options import (
 from hlsbox.commands import model as models
 from hlsbox.commands import plan as plans
 from hlsbox.commands import sweep as sweeps
-from hlsbox.config.flow import load_flow
+from hlsbox.config.formats import load_flow
 from hlsbox.core.errors import EXIT_INTERRUPTED, BadInput, HlsboxError
 from hlsbox.core.units import parse_duration, parse_size
-from hlsbox.runtime import engines, image, toolchains
-from hlsbox.runtime import step_table as registry
+from hlsbox.runtime import engines, image, step_table, toolchains
 from hlsbox.runtime.engines import Limits
-from hlsbox.runtime.request import FitOptions, RunRequest
+from hlsbox.runtime.options import FitOptions, VivadoParams
+from hlsbox.runtime.request import RunRequest
 from hlsbox.runtime.tables import print_table
-from hlsbox.vivado.chain import VivadoParams
 
 # Tables need room: 120 columns where the output is not a terminal (CI logs, pipes), unless COLUMNS says.
 console = Console(highlight=False, width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120)
@@ -138,18 +138,16 @@ def flow_toolchain(flow: Path) -> toolchains.Toolchain:
 
 
 def run_and_show(request: RunRequest) -> None:
-    step = registry.step(request.step)
-    result, run_dir = step.run(console, request)
-    step.show(console, result, run_dir)
+    wiring.wired(request.step).run_and_show(console, request)
 
 
-def _register(step: registry.Step, command: Callable[..., None], doc: str) -> None:
+def _register(step: step_table.Step, command: Callable[..., None], doc: str) -> None:
     """A step's command: its own options beside the shared ones (cli/options.py)."""
     command.__doc__ = doc
     app.command(step.name)(guarded(with_run_options(command)))
 
 
-def _container_command(step: registry.Step) -> None:
+def _container_command(step: step_table.Step) -> None:
     """convert: a flow, limits, one step."""
 
     def command(run: RunOptions) -> None:
@@ -158,7 +156,7 @@ def _container_command(step: registry.Step) -> None:
     _register(step, command, f"{step.summary} Default limits {step.timeout}, {step.memory}.")
 
 
-def _csim_command(step: registry.Step) -> None:
+def _csim_command(step: step_table.Step) -> None:
     """csim: convert's options, and the build hls4ml itself would make."""
 
     def command(run: RunOptions, exact_build: ExactBuildOpt = False) -> None:
@@ -170,7 +168,7 @@ def _csim_command(step: registry.Step) -> None:
     _register(step, command, f"{step.summary} Default limits {step.timeout}, {step.memory}.")
 
 
-def _vivado_command(step: registry.Step) -> None:
+def _vivado_command(step: step_table.Step) -> None:
     def command(
         run: RunOptions,
         vivado: VivadoOpt = None,
@@ -197,11 +195,11 @@ def _vivado_command(step: registry.Step) -> None:
     )
 
 
-for _step in registry.commands("container"):
+for _step in step_table.commands("container"):
     _container_command(_step)
-for _step in registry.commands("csim"):
+for _step in step_table.commands("csim"):
     _csim_command(_step)
-for _step in registry.commands("vivado"):
+for _step in step_table.commands("vivado"):
     _vivado_command(_step)
 
 
@@ -225,12 +223,10 @@ def plan(
 ) -> None:
     """Fit verdict in seconds: per-layer resources, latency and interval estimates against the part, the
     ReuseFactor hls4ml will really use, kernel checks, and ways out when the design does not fit."""
-    step = registry.step("plan")
-    limits = limits_of(step, None, mem, 2.0, None)
+    limits = limits_of(step_table.step("plan"), None, mem, 2.0, None)
     loaded = load_flow(flow).with_part(part)
     request = RunRequest("plan", loaded, flow.resolve(), workspace_of(build_dir), limits, verbose, force)
-    result, run_dir = step.run(console, request)
-    step.show(console, result, run_dir)
+    result = wiring.wired("plan").run_and_show(console, request)
     if write_flow is not None:
         plans.write_way(console, result, loaded, write_flow, way)
     if strict and result.verdict == plans.NO_FIT:
@@ -285,9 +281,8 @@ def flow_export(
     from hlsbox.config.formats import to_hls4ml_yaml
 
     loaded = load_flow(flow).with_part(part)
-    request = RunRequest(
-        "plan", loaded, flow.resolve(), workspace_of(build_dir), limits_of(registry.step("plan"), None, None, 2.0, None)
-    )
+    limits = limits_of(step_table.step("describe"), None, None, 2.0, None)
+    request = RunRequest("plan", loaded, flow.resolve(), workspace_of(build_dir), limits)
     described, _ = plans.describe(console, request)
     path = out or Path(f"{loaded.name}.yml")
     path.write_text(to_hls4ml_yaml(loaded, described.hls_config, f"{loaded.name}_hls4ml_prj"))
@@ -361,8 +356,8 @@ def sweep(
         )
     base = load_flow(flow)
     axes = grid or [f"{key}={','.join(map(str, values))}" for key, values in base.sweep.items()]
-    limits = limits_of(registry.step(step), timeout, mem, cpus, None)
-    options = VivadoParams(vivado) if registry.step(step).options == "vivado" else None
+    limits = limits_of(step_table.step(step), timeout, mem, cpus, None)
+    options = VivadoParams(vivado) if step_table.step(step).option_set == "vivado" else None
     template = RunRequest(
         step,
         base,

@@ -14,11 +14,11 @@ from typing import Annotated
 
 import typer
 
-from hlsbox.config.flow import Flow, load_flow
+from hlsbox.config.flow import Flow
+from hlsbox.config.formats import load_flow
 from hlsbox.core.errors import BadInput
 from hlsbox.core.units import human_size, parse_duration, parse_duration_or_off, parse_size
-from hlsbox.runtime import step_table as registry
-from hlsbox.runtime import toolchains
+from hlsbox.runtime import step_table, toolchains
 from hlsbox.runtime.engines import MIN_MEMORY, Limits
 from hlsbox.runtime.request import RunRequest, Workspace
 
@@ -79,7 +79,7 @@ class RunOptions:
 
     def request(self, step: str, flow: Flow | None = None, **changes: object) -> RunRequest:
         """The step's request: the flow (loaded, with --part), its limits (the step's defaults where not given)."""
-        limits = limits_of(registry.step(step), self.timeout, self.mem, self.cpus, self.pids)
+        limits = limits_of(step_table.step(step), self.timeout, self.mem, self.cpus, self.pids)
         request = RunRequest(
             step,
             flow or self.loaded_flow(),
@@ -121,7 +121,7 @@ def with_run_options(command: Callable[..., None]) -> Callable[..., None]:
     return wrapper
 
 
-def limits_of(step: registry.Step, timeout: str | None, mem: str | None, cpus: float, pids: int | None) -> Limits:
+def limits_of(step: step_table.Step, timeout: str | None, mem: str | None, cpus: float, pids: int | None) -> Limits:
     memory = parse_size(mem or step.memory)
     pids = pids if pids is not None else step.pids
     if memory < MIN_MEMORY:

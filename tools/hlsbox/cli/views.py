@@ -9,9 +9,24 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hlsbox.core.contract import BatchNormNote, ConvertResult, CsimBuild, CsimResult, FitResult, GraphRepair
+from hlsbox.core.contract import (
+    BatchNormNote,
+    ConvertResult,
+    CsimBuild,
+    CsimResult,
+    FitResult,
+    GraphRepair,
+    TableResult,
+)
 from hlsbox.core.units import human_rate, human_time
-from hlsbox.runtime.tables import cell_limit, print_table
+from hlsbox.runtime.tables import cell_limit, print_table, show_result_table
+from hlsbox.vivado import reports
+from hlsbox.vivado.chain import VivadoOutcome
+
+
+def show_table(console: Console, result: TableResult, run_dir: Path) -> None:
+    """The default view of a step: its one table."""
+    show_result_table(console, result.table, run_dir)
 
 
 def show_convert(console: Console, result: ConvertResult, run_dir: Path | str) -> None:
@@ -399,3 +414,17 @@ def fit_totals_table(result: FitResult) -> Table:
 
 def _short(precision: str) -> str:
     return precision.replace(",AP_RND,AP_SAT", "")
+
+
+def show_vivado(console: Console, outcome: VivadoOutcome, run_dir: Path) -> None:
+    result = outcome.result
+    if result.fake_date:
+        console.print(
+            f"[yellow]export ran with the clock at {result.fake_date} (libfaketime): this release has the Y2K22 "
+            "export bug (Xilinx AR 76960) and no patch; apply Xilinx's patch to run it on the real date.[/]"
+        )
+    reports.show(console, outcome.report, f"{result.step}: {run_dir}")
+    if result.chart:
+        console.print(f"[green]Report:[/] {run_dir}/report.json   chart: {run_dir}/resources.png")
+    else:
+        console.print(f"[green]Report:[/] {run_dir}/report.json")

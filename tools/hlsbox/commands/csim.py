@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from hlsbox.core.contract import CsimCache
+from rich.console import Console
+
+from hlsbox.core.contract import CsimCache, JsonRecord
+from hlsbox.runtime import runner
 from hlsbox.runtime.engines import Mount
 from hlsbox.runtime.request import RunRequest
 
@@ -28,3 +31,8 @@ def with_ccache(request: RunRequest) -> RunRequest:
             mounts=(*extras.mounts, Mount(cache, cache, read_only=False)),
         )
     )
+
+
+def run_csim(console: Console, request: RunRequest) -> tuple[JsonRecord, Path]:
+    """The csim step's host hook: the step with the compiler cache mounted."""
+    return runner.run_defined(console, with_ccache(request))

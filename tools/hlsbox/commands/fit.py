@@ -16,9 +16,9 @@ from hlsbox.config.formats import write_toml
 from hlsbox.core.contract import BestDesign, FitParams, FitResult, FitRun
 from hlsbox.core.errors import EXIT_BAD_INPUT, BadInput, StepFailed
 from hlsbox.runtime import runner
-from hlsbox.runtime import step_table as registry
 from hlsbox.runtime.engines import Mount
-from hlsbox.runtime.request import FitOptions, RunRequest
+from hlsbox.runtime.options import FitOptions
+from hlsbox.runtime.request import RunRequest
 
 MADE_BY = "# Made by hlsbox fit"
 
@@ -69,12 +69,13 @@ def with_fit_cache(request: RunRequest) -> RunRequest:
 
 
 def run_fit(console: Console, request: RunRequest) -> tuple[FitResult, Path]:
-    """The fit step (the request prepared by the step table), then the new flow written; after any stop, the best
+    """The fit step's host hook: the step with its caches, then the new flow written; after any stop, the best
     design found so far."""
+    request = with_fit_cache(request)
     out = Path(request.options.out)
     started = time.time()
     try:
-        result, run_dir = runner.run_step(console, request)
+        fitted, run_dir = runner.run_defined(console, request)
     except runner.Interrupted as stopped:
         keep_best(console, request, stopped.kept, out, "interrupted", started)
         raise
@@ -85,7 +86,8 @@ def run_fit(console: Console, request: RunRequest) -> tuple[FitResult, Path]:
                 console, request, kept, out, f"stopped ({' '.join(stopped.message.split('. ')[0].split())})", started
             )
         raise
-    fitted = registry.step("fit").read(result)
+    if not isinstance(fitted, FitResult):
+        raise TypeError("the fit step reads back a FitResult")
     return dataclasses.replace(fitted, written=str(write_flow(fitted, out, request.flow_file))), run_dir
 
 

@@ -14,21 +14,23 @@ from hlsbox.core.errors import BadInput
 from hlsbox.core.parts import resolve_device
 from hlsbox.core.planner import FITS, NO_FIT, TIGHT, Plan, Variant, make_plan
 from hlsbox.runtime import runner
-from hlsbox.runtime import step_table as registry
 from hlsbox.runtime.request import RunRequest
 
 __all__ = ["FITS", "NO_FIT", "TIGHT", "plan_flow", "variant_flow", "write_way"]
 
 
 def describe(console: Console, request: RunRequest) -> tuple[DescribeResult, Path]:
-    """The model as hls4ml converts it, layer by layer (the `describe` step, cached like any step)."""
-    step = registry.step("plan")
-    result, run_dir = runner.run_step(console, request.replace(step="describe", run_name="plan"), step.module)
-    return DescribeResult.from_dict(result), run_dir
+    """The model as hls4ml converts it, layer by layer (the `describe` step, cached like any step, in the plan's
+    run dir)."""
+    described, run_dir = runner.run_defined(console, request.replace(step="describe", run_name="plan"))
+    if not isinstance(described, DescribeResult):
+        raise TypeError("the describe step reads back a DescribeResult")
+    return described, run_dir
 
 
 def plan_flow(console: Console, request: RunRequest) -> tuple[Plan, Path]:
-    """Describe the flow's model in the image and estimate it for the flow's part (plan.json beside it)."""
+    """Describe the flow's model in the image and estimate it for the flow's part (plan.json beside it): the plan
+    step's host hook."""
     described, run_dir = describe(console, request)
     plan = make_plan(described, image_flow(request.flow), resolve_device(request.flow.part))
     (run_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2) + "\n")

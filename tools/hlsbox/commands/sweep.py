@@ -36,7 +36,8 @@ from hlsbox.core.contract import CsimResult, ParetoPlot, ParetoPoint
 from hlsbox.core.errors import EXIT_INTERRUPTED, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
 from hlsbox.core.parts import resolve_device
 from hlsbox.core.planner import NO_FIT, Plan
-from hlsbox.core.units import human_duration, human_size
+from hlsbox.core.units import human_duration, human_size, parse_duration, parse_size
+from hlsbox.runtime import step_table
 from hlsbox.runtime.engines import Limits
 from hlsbox.runtime.request import RunRequest
 from hlsbox.runtime.runner import Task, execute, prepare_dir
@@ -572,9 +573,10 @@ def plot(console: Console, rows: list[dict], directory: Path, template: RunReque
     name = template.flow.name
     spec = ParetoPlot(str(directory), f"{name}: {len(points)} variants ({template.step})", name, tuple(points))
     (directory / "pareto-spec.json").write_text(json.dumps(spec.to_dict()))
-    command = ["python", "-m", "hlsbox.steps", "pareto", "--spec", str(directory / "pareto-spec.json")]
-    limits = Limits(memory=2 << 30, cpus=1, timeout=300)
-    task = Task("pareto plot", command, directory, template.workspace, limits, {"org.hlsbox.step": "pareto"})
+    pareto = step_table.step("pareto")
+    command = ["python", "-m", "hlsbox.steps", pareto.name, "--spec", str(directory / "pareto-spec.json")]
+    limits = Limits(parse_size(pareto.memory), cpus=1, pids=pareto.pids, timeout=parse_duration(pareto.timeout))
+    task = Task("pareto plot", command, directory, template.workspace, limits, {"org.hlsbox.step": pareto.name})
     outcome, _ = execute(console, task)
     if outcome.exit_code != 0:
         console.print("[yellow]sweep: the plot could not be drawn (see the log); the results are complete[/]")

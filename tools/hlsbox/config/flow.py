@@ -17,13 +17,12 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-import tomllib
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hlsbox.core import toolchains
 from hlsbox.core.contract import ImageFlow
 from hlsbox.core.errors import BadInput
-from hlsbox.core.hls4ml_names import HLS4ML_KEYS, PRECISION_NAMES, table_entry
+from hlsbox.core.hls4ml_names import HLS4ML_KEYS, PRECISION_NAMES
 from hlsbox.core.imagefolder import FILTERS, NO_RESIZE, RESIZE_MODES, check_folder
 from hlsbox.core.parts import resolve_device
 from hlsbox.core.units import parse_duration_or_off
@@ -97,10 +96,6 @@ class LayerSettings(_Strict):
     time_step_loop_parallelism: Literal["Off", "Unroll", "Pipeline"] | None = None
 
     _check = field_validator("precision")(classmethod(lambda cls, v: check_type_names(v)))
-
-    def to_hls4ml(self) -> dict:
-        """This table as an hls4ml layer config entry (only what is set)."""
-        return table_entry(self.model_dump(exclude_none=True))
 
     @classmethod
     def from_hls4ml(cls, entry: dict, where: str) -> LayerSettings:
@@ -258,26 +253,6 @@ def inside_workspace(workspace: Path, relative: str, what: str) -> Path:
             "workspace); copy it into the workspace.",
         )
     return path
-
-
-YAML_SUFFIXES = (".yml", ".yaml")
-
-
-def load_flow(path: Path) -> Flow:
-    """Read and validate a flow file (TOML, or hls4ml's YAML); every problem is one BadInput naming the file."""
-    if not path.is_file():
-        raise BadInput(f"Flow file '{path}' does not exist.", "Give an existing flow with --flow / FLOW= (see flows/).")
-    if path.suffix.lower() in YAML_SUFFIXES:
-        from hlsbox.config.formats import read_hls4ml_yaml
-
-        return read_hls4ml_yaml(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise BadInput(
-            f"Flow file '{path}' is not valid TOML: {exc}.", "Fix the syntax (see flows/seed.toml)."
-        ) from exc
-    return validate_flow(data, path)
 
 
 def validate_flow(data: dict, path: Path) -> Flow:

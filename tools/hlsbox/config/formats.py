@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import tomli_w
+import tomllib
 import yaml
 
 from hlsbox.config.flow import Flow, LayerSettings, validate_flow
@@ -25,6 +26,24 @@ _FLOW_KEYS = ("ProjectName", "Part", "XilinxPart", "ClockPeriod", "Backend", "IO
 _REPLACED_KEYS = ("OutputDir", "InputData", "OutputPredictions", "ClockUncertainty", "Stamp", "WriterConfig")
 _MODEL_SECTION = ("Precision", "ReuseFactor", "Strategy")
 _MODEL_SECTION_IGNORED = ("BramFactor", "TraceOutput", "BitExact")
+
+
+YAML_SUFFIXES = (".yml", ".yaml")
+
+
+def load_flow(path: Path) -> Flow:
+    """Read and validate a flow file (TOML, or hls4ml's YAML); every problem is one BadInput naming the file."""
+    if not path.is_file():
+        raise BadInput(f"Flow file '{path}' does not exist.", "Give an existing flow with --flow / FLOW= (see flows/).")
+    if path.suffix.lower() in YAML_SUFFIXES:
+        return read_hls4ml_yaml(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(
+            f"Flow file '{path}' is not valid TOML: {exc}.", "Fix the syntax (see flows/seed.toml)."
+        ) from exc
+    return validate_flow(data, path)
 
 
 # Written even at their defaults: what a reader of the file wants to see without knowing the defaults.

@@ -4,9 +4,10 @@
   flow as the image sees it (`ImageFlow`: every default filled in) and each step's own extras (`CsimCache`,
   `FitRun`, `VivadoRun`); the sweep's plot has its own (`ParetoPlot`).
 - `ErrorReport`: error.json, what a step that refuses its input or fails in a way it can explain writes.
+- `PHASE_MARK`: how a line of a step's log starts a phase (the host's live view reads it).
 - `Verdict`: the plan's answer.
-- `layer_settings`: the precedence of per-layer settings (a layer's table, then its class's, then the flow's),
-  the one place it is written.
+- `layer_tables`: the precedence of per-layer settings (a layer's table, then its class's), the one place it is
+  written.
 
 Frozen standard-library dataclasses with `to_dict` / `from_dict` (JSON): the image has no pydantic. The host
 builds `ImageFlow` from its validated pydantic `Flow` (config.flow); tests/test_contract.py checks that both
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from hlsbox.core.imagefolder import describe
+
+PHASE_MARK = "@@hlsbox phase "
 
 
 class Verdict(str, Enum):
@@ -199,14 +202,6 @@ def layer_tables(flow: ImageFlow, layer: str, layer_class: str) -> dict:
         precision.update(values.pop("precision", {}))
         settings.update(values)
     return {**settings, "precision": precision} if precision else settings
-
-
-def layer_settings(flow: ImageFlow, layer: str, layer_class: str) -> dict:
-    """Every setting a layer gets: its tables' (layer_tables) over the flow-wide reuse_factor, strategy and
-    precision."""
-    tables = layer_tables(flow, layer, layer_class)
-    precision = {**flow.precision, **tables.pop("precision", {})}
-    return {"reuse_factor": flow.reuse_factor, "strategy": flow.strategy, **tables, "precision": precision}
 
 
 # hls4ml's layer classes with weights whose ReuseFactor it may move from the one asked for.

@@ -47,9 +47,6 @@ class KernelProblem:
             return "its C++ does not compile (g++ in csim, Vivado HLS in csynth alike)"
         return "C simulation would abort there"
 
-    def sentence(self) -> str:
-        return f"{self.layer}: {self.kernel} {self.condition}. Fix: {self.fix}"
-
 
 def is_resource(strategy: str | None) -> bool:
     return (strategy or "").lower() in ("resource", "resource_unrolled")

@@ -15,8 +15,8 @@ from rich.live import Live
 from rich.spinner import Spinner
 from rich.text import Text
 
+from hlsbox.core.contract import PHASE_MARK
 from hlsbox.core.units import human_duration
-from hlsbox.steps.protocol import PHASE_MARK
 
 
 class StepDisplay:

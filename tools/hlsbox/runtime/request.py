@@ -8,8 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hlsbox.config.flow import Flow, load_flow
-from hlsbox.core.contract import FitParams, JsonRecord, StepSpec
+from hlsbox.config.flow import Flow
+from hlsbox.config.formats import load_flow
+from hlsbox.core.contract import JsonRecord, StepSpec
+from hlsbox.runtime import step_table
 from hlsbox.runtime.engines import Limits, Mount
 
 
@@ -20,14 +22,6 @@ class Workspace:
 
     def run_dir(self, flow: Flow, step: str) -> Path:
         return self.build / flow.name / flow.part / step
-
-
-@dataclass(frozen=True)
-class FitOptions(JsonRecord):
-    """`hlsbox fit`'s options: the search's parameters and where the new flow goes."""
-
-    params: FitParams
-    out: str
 
 
 @dataclass(frozen=True)
@@ -57,7 +51,7 @@ class RunRequest:
     stall_kill: bool = False  # stop the step when it stalls
     hang_after: float | None = None  # seconds silent and idle before the step is hung; None: the flow's or 5 min
     run_name: str | None = None  # the run dir's name; default: the step's
-    options: JsonRecord | None = None  # the step's own options (VivadoParams, FitOptions); read_options reads them
+    options: JsonRecord | None = None  # the step's own options (runtime/options.py); its step reads them
     extras: StepExtras = field(default_factory=StepExtras)
 
     @property
@@ -92,8 +86,6 @@ class RunRequest:
 
     @classmethod
     def from_json(cls, text: str) -> RunRequest:
-        from hlsbox.runtime import step_table
-
         data = json.loads(text)
         flow_file = Path(data["flow_file"])
         options = data.get("options")

@@ -25,10 +25,10 @@ from rich.console import Console
 
 import hlsbox
 from hlsbox.config.flow import image_flow
-from hlsbox.core.contract import ErrorReport, StepSpec
+from hlsbox.core.contract import ErrorReport, JsonRecord, StepSpec
 from hlsbox.core.errors import EXIT_HUNG, EXIT_INTERRUPTED, EXIT_OOM, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
 from hlsbox.core.units import human_duration, human_size, parse_duration_or_off
-from hlsbox.runtime import engines, image, toolchains
+from hlsbox.runtime import engines, image, step_table, toolchains
 from hlsbox.runtime.engines import ContainerSpec, EngineRefused, Limits, Mount, Outcome, Watch
 from hlsbox.runtime.engines.watchdog import CPU_IDLE, DEFAULT_HANG_AFTER
 from hlsbox.runtime.progress import StepDisplay
@@ -376,6 +376,14 @@ def run_step(console: Console, request: RunRequest, module: str | None = None) -
         return _run_fresh(console, request, module or request.step, img, key, model_sha)
     finally:
         lock.release()
+
+
+def run_defined(console: Console, request: RunRequest) -> tuple[JsonRecord, Path]:
+    """The request's step as its definition says (runtime/step_table.py): its module run in the image, its
+    result.json read as its result type; the step's default host hook."""
+    step = step_table.step(request.step)
+    result, run_dir = run_step(console, request, step.module)
+    return step.read(result), run_dir
 
 
 def with_toolchain(request: RunRequest, toolchain: toolchains.Toolchain) -> RunRequest:

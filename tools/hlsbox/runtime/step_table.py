@@ -1,26 +1,31 @@
-"""The steps hlsbox knows, as objects: for each, what runs in the image (its module in steps/), what it builds
-on, its default limits, and one set of hooks with one signature each:
+"""The steps hlsbox knows, as data: for each, what runs in the image (its module in steps/), what it builds on, its
+default limits, the type its result is read as and the type of its own options.
 
-- `prepare(request) -> request`: what the step adds to the common run (mounts, its StepSpec extras);
-- `read(result.json) -> result`: its result as its contract type;
-- `run(console, request) -> (result, run dir)`: the run (by default the runner's, after `prepare`);
-- `show(console, result, run dir)`: its view.
+Nothing here runs a step or shows one: a step's host hook lives in commands/, its view in cli/, and the CLI wires
+the three (cli/wiring.py), so these definitions import only what lies below them.
 
 Adding a step: its module in steps/ (run in the image) and one entry in STEPS; the CLI, sweeps and the Vivado
-chain read this table. The hooks import what they call when called, so the modules they call can read this
-table themselves.
+chain read this table. A step that adds to the common run or has its own view adds a hook in commands/ or a view
+in cli/views.py, and one line for each in cli/wiring.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from hlsbox.runtime.request import RunRequest
+from hlsbox.core.contract import (
+    ConvertResult,
+    CsimResult,
+    DescribeResult,
+    FitResult,
+    JsonRecord,
+    PlotResult,
+    TableResult,
+    VivadoResult,
+)
+from hlsbox.core.planner import Plan
+from hlsbox.runtime.options import FitOptions, VivadoParams
 
 OptionSet = Literal["container", "csim", "vivado", "plan", "fit"]
 
@@ -29,191 +34,109 @@ OptionSet = Literal["container", "csim", "vivado", "plan", "fit"]
 class Step:
     name: str
     summary: str
-    module: str  # hlsbox.steps.<module> runs it in the image
-    options: OptionSet | None  # the CLI's option set; None: not a command of its own
+    module: str | None  # hlsbox.steps.<module> runs it in the image; None: it runs on the host (on its upstream's)
+    option_set: OptionSet | None  # the CLI's option set; None: not a command of its own
+    result: type[JsonRecord] = TableResult  # what its run reads back (an image step's result.json)
+    options: type[JsonRecord] | None = None  # its own options (a request's `options`), if it takes any
     upstream: str | None = None  # the step whose result it builds on (run first when missing or stale)
     timeout: str = "1h"
     memory: str = "8g"
     pids: int = 4096
     build_options: frozenset[str] = frozenset()  # what the step switches on in hls4ml's build_prj.tcl
 
-    def prepare(self, request: RunRequest) -> RunRequest:
-        """The request with what this step adds to the common run (none by default)."""
-        return request
+    def read(self, result: dict) -> JsonRecord:
+        """The step's result.json as its result type."""
+        return self.result.from_dict(result)
 
-    def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
-        from hlsbox.runtime import runner
-
-        result, run_dir = runner.run_step(console, self.prepare(request), self.module)
-        return self.read(result), run_dir
-
-    def read(self, result: dict) -> object:
-        """The step's result.json as its contract type (by default one table, a TableResult)."""
-        from hlsbox.core.contract import TableResult
-
-        return TableResult.from_dict(result)
-
-    def show(self, console: Console, result: object, run_dir: Path) -> None:
-        """The step's view of its result: by default its table."""
-        from hlsbox.runtime.tables import show_result_table
-
-        show_result_table(console, result.table, run_dir)
-
-    def read_options(self, data: dict) -> object:
+    def read_options(self, data: dict) -> JsonRecord:
         """The step's own options from their JSON (a sweep's request file); steps without options have none."""
-        raise ValueError(f"step {self.name} takes no options")
+        if self.options is None:
+            raise ValueError(f"step {self.name} takes no options")
+        return self.options.from_dict(data)
 
 
-class ConvertStep(Step):
-    def read(self, result: dict) -> object:
-        from hlsbox.core.contract import ConvertResult
-
-        return ConvertResult.from_dict(result)
-
-    def show(self, console: Console, result: object, run_dir: Path) -> None:
-        from hlsbox.cli import views
-
-        views.show_convert(console, result, run_dir)
-
-
-class CsimStep(Step):
-    def prepare(self, request: RunRequest) -> RunRequest:
-        from hlsbox.commands.csim import with_ccache
-
-        return with_ccache(request)
-
-    def read(self, result: dict) -> object:
-        from hlsbox.core.contract import CsimResult
-
-        return CsimResult.from_dict(result)
-
-    def show(self, console: Console, result: object, run_dir: Path) -> None:
-        from hlsbox.cli import views
-
-        views.show_csim(console, result, run_dir)
-
-
-class PlanStep(Step):
-    def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
-        from hlsbox.commands import plan
-
-        return plan.plan_flow(console, request)
-
-    def show(self, console: Console, result: object, run_dir: Path) -> None:
-        from hlsbox.cli import views
-
-        views.show_plan(console, result, run_dir)
-
-
-class FitStep(Step):
-    def read_options(self, data: dict) -> object:
-        from hlsbox.runtime.request import FitOptions
-
-        return FitOptions.from_dict(data)
-
-    def prepare(self, request: RunRequest) -> RunRequest:
-        from hlsbox.commands import fit
-
-        return fit.with_fit_cache(request)
-
-    def read(self, result: dict) -> object:
-        from hlsbox.core.contract import FitResult
-
-        return FitResult.from_dict(result)
-
-    def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
-        from hlsbox.commands import fit
-
-        return fit.run_fit(console, self.prepare(request))
-
-    def show(self, console: Console, result: object, run_dir: Path) -> None:
-        from hlsbox.cli import views
-
-        views.show_fit(console, result, run_dir)
-
-
-class VivadoStep(Step):
-    def read(self, result: dict) -> object:
-        from hlsbox.core.contract import VivadoResult
-
-        return VivadoResult.from_dict(result)
-
-    def read_options(self, data: dict) -> object:
-        from hlsbox.vivado.chain import VivadoParams
-
-        return VivadoParams.from_dict(data)
-
-    def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
-        from hlsbox.vivado import chain
-
-        return chain.run_vivado_step(console, request)
-
-    def show(self, console: Console, result: object, run_dir: Path) -> None:
-        from hlsbox.vivado import chain
-
-        chain.show(console, result, run_dir)
-
-
-_VIVADO = {"timeout": "48h", "memory": "16g", "pids": 16384, "module": "hlsbuild", "options": "vivado"}
+_VIVADO = {
+    "module": "hlsbuild",
+    "option_set": "vivado",
+    "result": VivadoResult,
+    "options": VivadoParams,
+    "timeout": "48h",
+    "memory": "16g",
+    "pids": 16384,
+}
 
 STEPS: dict[str, Step] = {
     step.name: step
     for step in (
-        ConvertStep(
+        Step(
             "convert",
             "Keras model -> hls4ml project: load, configure, convert, plot (PNG), write.",
-            "convert",
-            "container",
+            module="convert",
+            option_set="container",
+            result=ConvertResult,
             timeout="30m",
         ),
         Step(
             "weights",
             "Every layer's constants against the types the flow gives them, before any build: the range they span, "
             "the integer bits it needs, how many wrap or saturate, how many round to 0.",
-            "weights",
-            "container",
+            module="weights",
+            option_set="container",
             timeout="10m",
         ),
-        CsimStep(
+        Step(
             "csim",
             "C simulation: the project's C++ built with g++ (fast, bit-exact build for io_parallel convolutions) "
             "and run against Keras (top-1 agreement, max |diff|, accuracy when the data has labels), every layer "
             "traced. No Vivado needed.",
-            "csim",
-            "csim",
+            module="csim",
+            option_set="csim",
+            result=CsimResult,
         ),
-        PlanStep(
+        Step(
+            "describe",
+            "The model as hls4ml converts it, layer by layer: what the plan estimates.",
+            module="describe",
+            option_set=None,
+            result=DescribeResult,
+            timeout="10m",
+        ),
+        Step(
             "plan",
             "Fit verdict in seconds: per-layer resources, latency and interval estimates against the part, "
             "the ReuseFactor hls4ml will really use, kernel checks, and ways out when the design does not fit.",
-            "describe",
-            "plan",
+            module=None,  # the estimator on the host, on describe's result (in the plan's run dir)
+            option_set="plan",
+            result=Plan,  # plan.json
+            upstream="describe",
             timeout="10m",
         ),
-        FitStep(
+        Step(
             "fit",
             "From a design that does not fit or does not agree with Keras to one that does: per-layer types (the "
             "fewest bits that keep the agreement target, judged by C simulation on calibration inputs), then io_type, "
             "strategy and ReuseFactors within the budget (the plan's estimator); checked on held-out inputs.",
-            "fit",
-            "fit",
+            module="fit",
+            option_set="fit",
+            result=FitResult,
+            options=FitOptions,
             timeout="2h",
         ),
-        VivadoStep(
+        Step(
             "csynth",
             "C synthesis of the flow's project (the plan runs first and warns when it does not fit).",
             upstream="convert",
             build_options=frozenset({"synth"}),
             **_VIVADO,
         ),
-        VivadoStep(
+        Step(
             "cosim",
             "C/RTL co-simulation of the synthesised design.",
             upstream="csynth",
             build_options=frozenset({"cosim"}),
             **_VIVADO,
         ),
-        VivadoStep(
+        Step(
             "export",
             "Export the synthesised design as IP (Vivado IP catalog); Vivado/Vitis HLS <= 2021.2 without "
             "Xilinx's Y2K22 patch runs it with the clock at 2021-12-31 (libfaketime).",
@@ -221,12 +144,21 @@ STEPS: dict[str, Step] = {
             build_options=frozenset({"export"}),
             **_VIVADO,
         ),
-        VivadoStep(
+        Step(
             "vsynth",
             "Vivado logic synthesis of the exported RTL (the real resource numbers).",
             upstream="csynth",
             build_options=frozenset({"vsynth"}),
             **_VIVADO,
+        ),
+        Step(
+            "pareto",
+            "A sweep's plot: latency against resources, the Pareto front marked (runs on no flow).",
+            module="pareto",
+            option_set=None,
+            result=PlotResult,
+            timeout="5m",
+            memory="2g",
         ),
     )
 }
@@ -236,5 +168,5 @@ def step(name: str) -> Step:
     return STEPS[name]
 
 
-def commands(options: OptionSet) -> list[Step]:
-    return [s for s in STEPS.values() if s.options == options]
+def commands(option_set: OptionSet) -> list[Step]:
+    return [s for s in STEPS.values() if s.option_set == option_set]

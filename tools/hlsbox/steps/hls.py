@@ -9,7 +9,7 @@ from pathlib import Path
 from hlsbox.core.contract import BatchNormNote, GraphRepair, ImageFlow, SetColumns, StepSpec, layer_tables
 from hlsbox.core.hls4ml_names import HLS4ML_KEYS, table_entry
 from hlsbox.steps import fifos, frontends, repairs
-from hlsbox.steps.protocol import StepInputError, phase
+from hlsbox.steps.protocol import StepFailure, StepInputError, phase
 
 
 def load_model(path: Path, weights: Path | None = None):
@@ -202,7 +202,7 @@ def convert(model, flow: ImageFlow, project_dir: Path, trace: bool = False, flow
         if changed:
             deep = sum(1 for c in changed if c["to"] != fifos.SHALLOW)
             print(f"fifo_depth = auto: {len(changed) - deep} FIFOs shallow, {deep} a whole map at a fork", flush=True)
-    except StepInputError:
+    except (StepInputError, StepFailure):  # explained already
         raise
     except Exception as exc:
         text = str(exc)
@@ -262,10 +262,6 @@ def set_columns(flow: ImageFlow) -> SetColumns:
     types = {*flow.precision, *(v for table in tables for v in table.get("precision", {}))} - {"default"}
     keys = {k for table in tables for k in table if k != "precision"}
     return SetColumns(tuple(sorted(types - {"result"})), tuple(sorted(keys & set(SETTINGS))))
-
-
-def _plain(value: object) -> object:
-    return value if isinstance(value, int | float | str | bool) else str(value)
 
 
 def unfused_batchnorms(model, hls_model, flow: ImageFlow) -> tuple[BatchNormNote, ...]:

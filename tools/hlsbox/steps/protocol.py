@@ -12,10 +12,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from hlsbox.core.contract import ErrorReport
-from hlsbox.core.errors import EXIT_STEP_FAILED, BadInput
-
-PHASE_MARK = "@@hlsbox phase "
+from hlsbox.core.contract import PHASE_MARK, ErrorReport
+from hlsbox.core.errors import BadInput, HlsboxError, StepFailed
 
 
 class StepInputError(BadInput):
@@ -25,10 +23,8 @@ class StepInputError(BadInput):
         super().__init__(message, hint)
 
 
-class StepFailure(StepInputError):
+class StepFailure(StepFailed):
     """The step failed in a way it can explain (e.g. the C simulation aborted in a layer): exit 1."""
-
-    kind, exit_code = "step_failed", EXIT_STEP_FAILED
 
 
 _muted = [False]
@@ -55,7 +51,7 @@ def write_json(path: Path, data: object) -> None:
     tmp.replace(path)
 
 
-def fail_with_error(run_dir: Path, error: StepInputError) -> None:
+def fail_with_error(run_dir: Path, error: HlsboxError) -> None:
     write_json(run_dir / "error.json", ErrorReport(error.kind, error.message, error.hint).to_dict())
     print(f"ERROR: {error.message} {error.hint}", file=sys.stderr, flush=True)
     sys.exit(error.exit_code)

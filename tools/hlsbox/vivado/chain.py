@@ -1,9 +1,9 @@
-"""The Vivado steps on the host: csynth, cosim, export, vsynth.
+"""The chain of Vivado steps on the host: csynth, cosim, export, vsynth (commands/vivado.py runs it, after the plan).
 
 Each runs the host's Vivado HLS (mounted read-only at its own path) in the image on a copy of the project
-its upstream step made (the registry says which: convert -> csynth -> cosim / export / vsynth). Upstream
+its upstream step made (the step table says which: convert -> csynth -> cosim / export / vsynth). Upstream
 steps run first when their result is missing or stale (the cache makes an up-to-date one free), so a part
-given on the command line regenerates the project. The install is discovered and probed once per command.
+given on the command line regenerates the project. The install is probed once per command.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hlsbox.commands import plan as plans
-from hlsbox.core.contract import JsonRecord, LayerRow, StepSpec, VivadoResult, VivadoRun
+from hlsbox.core.contract import LayerRow, StepSpec, VivadoResult, VivadoRun
 from hlsbox.core.errors import BadInput
 from hlsbox.core.parts import resolve_device
-from hlsbox.runtime import engines, image, runner
-from hlsbox.runtime import step_table as registry
+from hlsbox.runtime import engines, image, runner, step_table
 from hlsbox.runtime.engines import ContainerSpec, Limits, Mount, Watch
+from hlsbox.runtime.options import VivadoParams
 from hlsbox.runtime.request import RunRequest, StepExtras
 from hlsbox.vivado import install as vivado
 from hlsbox.vivado import log as vivado_log
@@ -32,23 +31,8 @@ from hlsbox.vivado import reports as report
 BUILD_OPTIONS = ("reset", "csim", "synth", "cosim", "validation", "export", "vsynth", "fifo_opt")
 
 
-@dataclass(frozen=True)
-class VivadoParams(JsonRecord):
-    """The Vivado options of a request (its `options`)."""
-
-    vivado: str | None = None  # the install asked for; discovered when None
-    network: bool = False
-    ignore_plan: bool = False  # run a design the plan says cannot fit (--ignore-plan, HLSBOX_IGNORE_PLAN=1)
-    with_csim: bool = False
-    y2k22_workaround: bool = True  # export under libfaketime on an unpatched affected release
-
-    @classmethod
-    def of(cls, request: RunRequest) -> VivadoParams:
-        return request.options if isinstance(request.options, VivadoParams) else cls()
-
-
 def build_options(step: str, csim: bool = False) -> dict[str, int]:
-    on = set(registry.step(step).build_options) | ({"csim"} if csim else set())
+    on = set(step_table.step(step).build_options) | ({"csim"} if csim else set())
     return {name: int(name in on) for name in BUILD_OPTIONS}
 
 
@@ -131,76 +115,13 @@ class VivadoOutcome:
     report: report.SynthReport
 
 
-def run_vivado_step(console: Console, request: RunRequest) -> tuple[VivadoOutcome, Path]:
-    params = VivadoParams.of(request)
-    found = vivado.discover(params.vivado, request.flow.backend)  # on the host: no Vivado process
-    if found.version is not None:  # the version its path gives: a wrong backend is said before the plan
-        vivado.check_backend(found, request.flow.backend)
-    # before any Vivado process; --force redoes this step, not the plan's describe
-    plan = check_plan(console, request.replace(step="plan", force=False, options=None), params.ignore_plan)
-    install = probe(found)
-    vivado.check_backend(install, request.flow.backend)
-    licence = vivado.licence_environment()
-    if vivado.licence_needs_network(licence) and not params.network:
-        console.print(
-            "[yellow]The licence setting names a server (port@host), but the container has no network; "
-            "give --network if the tool needs it.[/]"
-        )
-    console.print(f"Using {install}")
-    return _run_chain(console, request, Tool(install, licence, plan_summary(plan)))
-
-
-def hopeless(plan: plans.Plan) -> list[str]:
-    """The resources the design exceeds even at the low end of the estimator's band, with the plan's numbers."""
-    over = []
-    for resource, (low, high) in plan.bands.items():
-        capacity = plan.capacity.get(resource) or 0
-        if capacity and low > capacity:
-            over.append(
-                f"{resource} {plan.totals[resource]:,} (band {low:,}-{high:,}) against {capacity:,}: "
-                f"{plan.totals[resource] / capacity:.0%}, {low / capacity:.0%} even at the band's low end"
-            )
-    return over
-
-
-def check_plan(console: Console, request: RunRequest, ignore_plan: bool) -> plans.Plan:
-    """Refuse (exit 2) a design the plan says cannot fit even at the low end of its band, unless asked."""
-    plan, _ = plans.plan_flow(console, request)
-    over = hopeless(plan) if plan.verdict == plans.NO_FIT else []
-    if not over:
-        return plan
-    numbers = "; ".join(over)
-    if ignore_plan:
-        console.print(
-            f"[bold yellow]Warning:[/] the plan says this design cannot fit {plan.part} ({numbers}); running it "
-            "anyway (--ignore-plan). Synthesis may run for hours to confirm it."
-        )
-        return plan
-    raise BadInput(
-        f"The plan says this design cannot fit {plan.part} even at the low end of the estimator's band: {numbers}. "
-        "Synthesis would run for hours to confirm it (Vivado HLS 2018.2 checked the seed's design for 7 h 45 min, "
-        "then found its top had no outputs); nothing was started.",
-        "Take one of the ways out of `hlsbox plan` (or `hlsbox fit`), or run it anyway with --ignore-plan "
-        "(HLSBOX_IGNORE_PLAN=1).",
-    )
-
-
-def plan_summary(plan: plans.Plan) -> str:
-    """What the plan expected of the design, for the stall message: the verdict and the most used resources."""
-    used = sorted(plan.utilisation, key=plan.utilisation.get, reverse=True)[:2]
-    shares = ", ".join(
-        f"{r} ~{plan.totals[r]:,} ({plan.bands[r][0]:,}-{plan.bands[r][1]:,}) of {plan.capacity[r]:,}" for r in used
-    )
-    return f"The plan expected {shares} on {plan.part} ({plan.verdict})"
-
-
-def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[VivadoOutcome, Path]:
+def run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[VivadoOutcome, Path]:
     """The request's step after the steps before it (run when missing or stale), with one probed install."""
-    step = registry.step(request.step)
+    step = step_table.step(request.step)
     upstream = request.replace(step=step.upstream, force=False)  # --force redoes this step, not the ones before
     layers, upstream_dir = _upstream(console, upstream, tool)
     upstream_key = runner.cache_key_of(upstream_dir)
-    params = VivadoParams.of(request)
+    params = VivadoParams.of(request.options)
     options = build_options(request.step, params.with_csim)
     fake_date = vivado.Y2K22_FAKE_DATE if "export" in step.build_options and _needs_faketime(tool, params) else None
     extras = StepExtras(
@@ -233,26 +154,11 @@ def _run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[Vivad
 def _upstream(console: Console, upstream: RunRequest, tool: Tool) -> tuple[tuple[LayerRow, ...], Path]:
     """The upstream step run (convert, or a Vivado step and the ones before it): its project's layers and run dir."""
     if upstream.step == "convert":
-        convert = registry.step("convert")
-        result, run_dir = runner.run_step(console, upstream.replace(options=None))
-        return convert.read(result).layers, run_dir
-    outcome, run_dir = _run_chain(console, upstream, tool)
+        converted, run_dir = runner.run_defined(console, upstream.replace(options=None))
+        return converted.layers, run_dir
+    outcome, run_dir = run_chain(console, upstream, tool)
     return outcome.layers, run_dir
 
 
 def _needs_faketime(tool: Tool, params: VivadoParams) -> bool:
     return tool.install.y2k22_affected and params.y2k22_workaround
-
-
-def show(console: Console, outcome: VivadoOutcome, run_dir: Path) -> None:
-    result = outcome.result
-    if result.fake_date:
-        console.print(
-            f"[yellow]export ran with the clock at {result.fake_date} (libfaketime): this release has the Y2K22 "
-            "export bug (Xilinx AR 76960) and no patch; apply Xilinx's patch to run it on the real date.[/]"
-        )
-    report.show(console, outcome.report, f"{result.step}: {run_dir}")
-    if result.chart:
-        console.print(f"[green]Report:[/] {run_dir}/report.json   chart: {run_dir}/resources.png")
-    else:
-        console.print(f"[green]Report:[/] {run_dir}/report.json")

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hlsbox.steps.protocol import StepInputError
+from hlsbox.steps.protocol import StepFailure, StepInputError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,7 +44,7 @@ class Frontend:
             raise StepInputError(f"Model file '{path}' does not exist.", "Make it first (see models/, `make models`).")
         try:
             return self.read(path, weights)
-        except StepInputError:
+        except (StepInputError, StepFailure):  # explained already
             raise
         except self.readable_errors as exc:
             raise self.unreadable(path, str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "") from exc
