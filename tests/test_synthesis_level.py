@@ -153,8 +153,10 @@ def test_a_plan_shows_both_levels_and_says_which_is_which():
     show_plan(console, plan, "run")
     text = " ".join(console.export_text().split())
     assert f"Verdict: {plan.verdict} on {plan.part}" in text  # the verdict's line as the integration tests read it
-    assert "csynth (Vivado HLS's estimate): the verdict's level" in text
-    assert f"Synthesis (what the part holds): {plan.synthesis.verdict}, LUT at" in text
+    assert plan.verdict == plan.synthesis.verdict  # judged on what the part must hold
+    assert f"judged on synthesis (what the part holds): LUT at {plan.synthesis.utilisation['LUT']:.0%}" in text
+    assert "synthesis (what the part holds), the verdict's" in text
+    assert f"At csynth (Vivado HLS's estimate): LUT at {plan.utilisation['LUT']:.0%}" in text
     assert f"{plan.synthesis.totals['LUT']:,}" in text and f"{plan.totals['LUT']:,}" in text
 
 
@@ -163,7 +165,7 @@ def test_a_plan_without_its_synthesis_level_still_shows():
     plan = dataclasses.replace(stream_plan(), synthesis=None, level="")
     console = Console(width=200, record=True)
     show_plan(console, plan, "run")
-    assert "Verdict:" in console.export_text() and "Synthesis (what" not in console.export_text()
+    assert "Verdict:" in console.export_text() and "synthesis (what" not in console.export_text()
 
 
 def test_the_docs_synthesis_table_is_the_data():

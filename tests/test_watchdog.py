@@ -187,7 +187,8 @@ def test_a_hung_step_is_reported_as_hung_not_as_a_timeout(tmp_path: Path):
 
 
 def plan_of(totals: dict[str, int], bands: dict[str, tuple[int, int]], capacity: dict[str, int]) -> SimpleNamespace:
-    return SimpleNamespace(totals=totals, bands=bands, capacity=capacity)
+    """A plan.json from before the synthesis level (its csynth figures decide), or, as `synthesis`, that level."""
+    return SimpleNamespace(totals=totals, bands=bands, capacity=capacity, synthesis=None)
 
 
 def test_hopeless_names_what_exceeds_the_part_even_at_the_bands_low_end():
@@ -202,6 +203,13 @@ def test_hopeless_names_what_exceeds_the_part_even_at_the_bands_low_end():
     assert "4,692,388 (band 3,550,000-6,520,000) against 17,600: 26661%" in over[0]
     tight = plan_of({"LUT": 19_000}, {"LUT": (14_000, 26_000)}, {"LUT": 17_600})  # over at the estimate only
     assert hopeless(tight) == []
+    # a plan with a synthesis level: that level's figures decide (csynth's 26,661% alone does not refuse)
+    seed.synthesis = plan_of(
+        {"LUT": 15_000, "DSP": 70, "FF": 80}, {"LUT": (9_000, 24_000), "DSP": (60, 80), "FF": (40, 90)}, {}
+    )
+    assert hopeless(seed) == []
+    seed.synthesis.totals["LUT"], seed.synthesis.bands["LUT"] = 2_205_423, (1_280_000, 3_500_000)
+    assert [text.split()[0] for text in hopeless(seed)] == ["LUT"]
 
 
 # ---------- every other wait on a child is bounded ----------

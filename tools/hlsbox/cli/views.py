@@ -247,12 +247,16 @@ def _used(share: float) -> str:
 
 
 def totals_table(plan) -> Table:
-    """Both levels against the part: csynth's (the estimate, the verdict's) and synthesis's (what the part holds)."""
+    """Both levels against the part: csynth's (the estimate) and synthesis's (what the part holds, the verdict's)."""
     synthesis = plan.synthesis
     totals = Table(
         title="Totals against the part (band: where the real figure lies, from the estimator's out-of-sample error)",
-        caption=f"{plan.level or 'csynth'}: the verdict's level"
-        + (f"; {synthesis.level}: csynth × the synthesis / csynth ratios of real designs" if synthesis else ""),
+        caption=f"{plan.level or 'csynth'}: what the recorded reports give"
+        + (
+            f"; {synthesis.level}, the verdict's: csynth × the synthesis / csynth ratios of real designs"
+            if synthesis
+            else ""
+        ),
     )
     columns = ["resource", "csynth", "band", "used"]
     columns += ["synthesis", "band ", "used "] if synthesis else []
@@ -288,14 +292,13 @@ def totals_table(plan) -> Table:
     return totals
 
 
-def synthesis_sentence(plan) -> str:
-    """The verdict the synthesis level would give, said as what it is: beside the verdict, not it."""
-    synthesis = plan.synthesis
-    worst = max(synthesis.utilisation, key=synthesis.utilisation.get)
+def csynth_sentence(plan) -> str:
+    """The csynth level against the part, said as what it is: beside the verdict, not it."""
+    worst = max(plan.utilisation, key=plan.utilisation.get)
     return (
-        f"{synthesis.level.capitalize()}: {synthesis.verdict}, {worst} at {synthesis.utilisation[worst]:.0%} of the "
-        f"part ({synthesis.totals[worst]:,} of {plan.capacity[worst]:,}). The verdict above, fit's budget and the ways "
-        f"out are on {plan.level or 'csynth'}."
+        f"At {plan.level or 'csynth'}: {worst} at {plan.utilisation[worst]:.0%} of the part "
+        f"({plan.totals[worst]:,} of {plan.capacity[worst]:,}). The verdict, fit's budget and the ways out are judged "
+        f"on {plan.synthesis.level}."
     )
 
 
@@ -304,14 +307,16 @@ def show_plan(console: Console, plan, run_dir: str) -> None:
     print_table(console, table)
     console.print(totals_table(plan))
     colour = {"fits": "green", "tight": "yellow"}.get(plan.verdict, "red")
-    worst = max(plan.utilisation, key=plan.utilisation.get)
+    level = plan.synthesis or plan  # a plan.json from before the synthesis level: its csynth figures
+    worst = max(level.utilisation, key=level.utilisation.get)
     note = " (within the estimator's error)" if plan.verdict == "tight" else ""
+    what = f", judged on {plan.synthesis.level}" if plan.synthesis else ""
     console.print(
-        f"[bold {colour}]Verdict: {plan.verdict}{note}[/] on {plan.part}: {worst} at "
-        f"{plan.utilisation[worst]:.0%} of the part ({plan.totals[worst]:,} of {plan.capacity[worst]:,})."
+        f"[bold {colour}]Verdict: {plan.verdict}{note}[/] on {plan.part}{what}: {worst} at "
+        f"{level.utilisation[worst]:.0%} of the part ({level.totals[worst]:,} of {plan.capacity[worst]:,})."
     )
     if plan.synthesis:
-        console.print(synthesis_sentence(plan))
+        console.print(csynth_sentence(plan))
     if plan.disputed:
         console.print(f"[bold yellow]{disputed_sentence(plan)}[/]")
     for problem in plan.kernel_problems:
@@ -384,15 +389,20 @@ def fit_layers_table(result: FitResult) -> Table:
 def fit_totals_table(result: FitResult) -> Table:
     """The design against the part (estimated), and the held-out and calibration checks against the frontend."""
     target, design, held, ref = result.target, result.design, result.held_out, result.reference
-    totals = Table(title=f"The design against the part (estimated) and against {ref}", title_justify="left")
+    totals = Table(
+        title=f"The design against the part (estimated) and against {ref}",
+        title_justify="left",
+        caption="csynth: Vivado HLS's estimate; the shares of the part, the band and the budget: at the synthesis "
+        "level (what the part must hold: csynth × the synthesis / csynth ratios of real designs)",
+    )
     totals.add_column("")
     totals.add_column("value", justify="right")
     for resource, share in design.utilisation.items():
         high = design.high_band.get(resource, share)
         totals.add_row(
             resource,
-            f"{design.totals[resource]:,} ({share:.0%}, {high:.0%} at the error band's high end; "
-            f"budget {target.budget:.0%} there)",
+            f"{design.totals[resource]:,} csynth ({share:.0%} of the part at the synthesis level, {high:.0%} at its "
+            f"error band's high end; budget {target.budget:.0%} there)",
         )
     totals.add_row("plan verdict", str(design.verdict))
     totals.add_row("latency / interval", f"{design.latency_cycles:,} / {design.interval_cycles:,} cycles")

@@ -36,14 +36,16 @@ def run_vivado_step(console: Console, request: RunRequest) -> tuple[VivadoOutcom
 
 
 def hopeless(plan: plans.Plan) -> list[str]:
-    """The resources the design exceeds even at the low end of the estimator's band, with the plan's numbers."""
+    """The resources the design exceeds even at the low end of the band of the verdict's level (synthesis: what
+    the part must hold; a plan.json from before it: csynth), with the plan's numbers."""
+    level = plan.synthesis or plan
     over = []
-    for resource, (low, high) in plan.bands.items():
+    for resource, (low, high) in level.bands.items():
         capacity = plan.capacity.get(resource) or 0
         if capacity and low > capacity:
             over.append(
-                f"{resource} {plan.totals[resource]:,} (band {low:,}-{high:,}) against {capacity:,}: "
-                f"{plan.totals[resource] / capacity:.0%}, {low / capacity:.0%} even at the band's low end"
+                f"{resource} {level.totals[resource]:,} (band {low:,}-{high:,}) against {capacity:,}: "
+                f"{level.totals[resource] / capacity:.0%}, {low / capacity:.0%} even at the band's low end"
             )
     return over
 
@@ -62,7 +64,8 @@ def check_plan(console: Console, request: RunRequest, ignore_plan: bool) -> plan
         )
         return plan
     raise BadInput(
-        f"The plan says this design cannot fit {plan.part} even at the low end of the estimator's band: {numbers}. "
+        f"The plan says this design cannot fit {plan.part} even at the low end of the estimator's band: {numbers} "
+        f"(at {(plan.synthesis or plan).level or 'csynth'}). "
         "Synthesis would run for hours to confirm it (Vivado HLS 2018.2 checked the seed's design for 7 h 45 min, "
         "then found its top had no outputs); nothing was started.",
         "Take one of the ways out of `hlsbox plan` (or `hlsbox fit`), or run it anyway with --ignore-plan "

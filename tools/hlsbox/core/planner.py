@@ -10,7 +10,8 @@ its low end, "tight" between. Pure Python: used on the host and, by `fit`, in th
 Two levels: the estimator's totals are csynth's (Vivado or Vitis HLS's own estimate, what the recorded reports
 give); a part holds what Vivado's synthesis places, csynth's totals times the measured synthesis / csynth ratio
 of each resource (SYNTHESIS_RATIO, SYNTHESIS_BANDS: tests/data/estimator/synthesis). The verdict, fit's budget
-and the ways out stay on the csynth level; the plan shows the synthesis level and its verdict beside them.
+and the ways out are decided on the synthesis level (`judged`: what the part must hold); the plan shows the csynth
+level beside it, each number named by its level.
 """
 
 from __future__ import annotations
@@ -131,6 +132,22 @@ def verdict_of(
     return share, TIGHT
 
 
+def placed(totals: dict[str, int]) -> dict[str, int]:
+    """What synthesis places of these csynth-level totals (the measured ratios)."""
+    return {r: math.ceil(totals[r] * SYNTHESIS_RATIO[r]) for r in RESOURCES}
+
+
+def judged(totals: dict[str, int], device: Device, tool: str) -> tuple[dict[str, float], Verdict]:
+    """The verdict on csynth-level totals, decided on what the part must hold: their synthesis level, its shares
+    of the part and its out-of-sample band."""
+    return verdict_of(placed(totals), device, tool, SYNTHESIS_BANDS)
+
+
+def judged_band(tool: str, quantity: str, value: float) -> tuple[int, int]:
+    """The synthesis level's band of one csynth-level figure."""
+    return band(tool, quantity, math.ceil(value * SYNTHESIS_RATIO[quantity]), SYNTHESIS_BANDS)
+
+
 @dataclass(frozen=True)
 class SynthesisLevel(JsonRecord):
     """What Vivado's synthesis places: csynth's totals times the measured ratios, their band, share and verdict."""
@@ -143,11 +160,10 @@ class SynthesisLevel(JsonRecord):
 
 
 def synthesis_level(totals: dict[str, int], device: Device, tool: str) -> SynthesisLevel:
-    placed = {r: math.ceil(totals[r] * SYNTHESIS_RATIO[r]) for r in RESOURCES}
-    share, verdict = verdict_of(placed, device, tool, SYNTHESIS_BANDS)
+    share, verdict = judged(totals, device, tool)
     return SynthesisLevel(
-        placed,
-        {r: band(tool, r, placed[r], SYNTHESIS_BANDS) for r in RESOURCES},
+        placed(totals),
+        {r: judged_band(tool, r, totals[r]) for r in RESOURCES},
         {r: round(v, 4) for r, v in share.items()},
         verdict,
     )
@@ -182,7 +198,7 @@ class Plan(JsonRecord):
     hls4ml_warnings: list[str] = field(default_factory=list)
     second_opinion: surrogate.Opinion | None = None  # None: no recorded design to compare with
     disputed: tuple[str, ...] = ()  # totals on which the estimate and the second opinion differ by more than 3x
-    level: str = ""  # which level totals, bands, utilisation and the verdict are: csynth_level(tool)
+    level: str = ""  # which level totals, bands and utilisation are: csynth_level(tool); the verdict is synthesis's
     synthesis: SynthesisLevel | None = None  # the same design at the synthesis level (what the part holds)
 
 
@@ -215,7 +231,7 @@ def smallest_reuse_that_fits(
     first_tight = None
     for target in candidates:
         choice = {name: next((rf for rf in valid if rf >= target), valid[-1]) for name, valid in usable.items()}
-        verdict = verdict_of(estimate_design(design, choice, bits).totals, design.device, design.tool)[1]
+        verdict = judged(estimate_design(design, choice, bits).totals, design.device, design.tool)[1]
         if verdict == FITS:
             return choice
         if verdict == TIGHT and accept_tight and first_tight is None:
@@ -226,7 +242,9 @@ def smallest_reuse_that_fits(
 def make_plan(described: DescribeResult, flow: ImageFlow, device: Device) -> Plan:
     design = design_for(described, flow, device)
     estimate = estimate_design(design)
-    share, verdict = verdict_of(estimate.totals, device, design.tool)
+    share, _ = verdict_of(estimate.totals, device, design.tool)  # the csynth level's shares, shown beside
+    synthesis = synthesis_level(estimate.totals, device, design.tool)
+    verdict = synthesis.verdict  # decided on what the part must hold
     plan = Plan(
         flow.name,
         flow.part,
@@ -250,7 +268,7 @@ def make_plan(described: DescribeResult, flow: ImageFlow, device: Device) -> Pla
         kernel_problems=kernel_problems(design),
         second_opinion=surrogate.opinion(design),
         level=csynth_level(design.tool),
-        synthesis=synthesis_level(estimate.totals, device, design.tool),
+        synthesis=synthesis,
     )
     plan = dataclasses.replace(plan, disputed=surrogate.disagreements(plan.totals, plan.second_opinion))
     if verdict == FITS and not plan.kernel_problems:
@@ -271,8 +289,7 @@ def parts_better_than(design: Design, verdict: Verdict) -> list[str]:
     return [
         d.name
         for d in sorted(DEVICES.values(), key=lambda d: (d.dsp, d.lut))
-        if d.name != design.device.name
-        and verdict_of(estimate_design(_on(design, d)).totals, d, design.tool)[1] in wanted
+        if d.name != design.device.name and judged(estimate_design(_on(design, d)).totals, d, design.tool)[1] in wanted
     ]
 
 
@@ -301,7 +318,7 @@ def variant(
 ) -> Variant:
     reuse = smallest_reuse_that_fits(design, bits, accept_tight) if fit_reuse else None
     estimate: DesignEstimate = estimate_design(design, reuse, bits)
-    share, verdict = verdict_of(estimate.totals, design.device, design.tool)
+    share, verdict = judged(estimate.totals, design.device, design.tool)  # shares at the synthesis level
     return Variant(
         label,
         verdict,

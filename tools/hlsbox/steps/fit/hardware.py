@@ -40,7 +40,7 @@ from hlsbox.core.estimator import (
     usable_reuse_factors,
 )
 from hlsbox.core.parts import DEVICES, Device
-from hlsbox.core.planner import band, tool_of, verdict_of
+from hlsbox.core.planner import judged, judged_band, placed, tool_of
 from hlsbox.steps import hls
 from hlsbox.steps.describe import describe_layer
 from hlsbox.steps.protocol import muted_phases, phase
@@ -120,20 +120,21 @@ def grow_reuse(design: Design, budget: float) -> Architecture:
 
 
 def share_of(design: Design, totals: dict[str, int]) -> dict[str, float]:
-    """The point estimate's share of the part, per resource."""
-    capacity = design.device.capacity()
-    return {r: totals[r] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES}
+    """The point estimate's share of the part at the synthesis level (what the part must hold), per resource."""
+    capacity, held = design.device.capacity(), placed(totals)
+    return {r: held[r] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES}
 
 
 def high_share(design: Design, totals: dict[str, int]) -> dict[str, float]:
-    """The share of the part at the high end of the estimator's out-of-sample error band: what the budget tests."""
+    """The share of the part at the high end of the synthesis level's out-of-sample error band: what the budget
+    tests."""
     capacity = design.device.capacity()
-    return {r: band(design.tool, r, totals[r])[1] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES}
+    return {r: judged_band(design.tool, r, totals[r])[1] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES}
 
 
 def _architecture(design: Design, reuse: dict[str, int], estimate, binding: str | None) -> Architecture:
     share, high = share_of(design, estimate.totals), high_share(design, estimate.totals)
-    _, verdict = verdict_of(estimate.totals, design.device, design.tool)
+    _, verdict = judged(estimate.totals, design.device, design.tool)
     users = _users(estimate, binding) if binding else []
     return Architecture(
         design.io_type,
@@ -201,10 +202,10 @@ def choose(
     if best is not None:
         worst = max(best.high, key=best.high.get)
         phase(
-            f"{best.io_type}, {best.strategy}: {worst} at {best.utilisation[worst]:.0%} of the part estimated, "
-            f"{best.high[worst]:.0%} at the high end of the estimator's out-of-sample error band, within the "
-            f"{budget:.0%} budget (tested there: about 9 in 10 designs so estimated use at most that in their real "
-            "reports)"
+            f"{best.io_type}, {best.strategy}: {worst} at {best.utilisation[worst]:.0%} of the part estimated at the "
+            f"synthesis level (what the part must hold), {best.high[worst]:.0%} at the high end of its out-of-sample "
+            f"error band, within the {budget:.0%} budget (tested there: about 9 in 10 designs so estimated use at "
+            "most that after synthesis)"
         )
     return best, tried
 
@@ -258,7 +259,9 @@ def cheapest(design: Design, budget: float) -> Bound:
     high = high_share(design, estimate.totals)
     arch = _architecture(design, reuse, estimate, max(high, key=high.get))
     arch.fits_budget = max(high.values()) <= budget
-    low = {r: band(design.tool, r, estimate.totals[r])[0] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES}
+    low = {
+        r: judged_band(design.tool, r, estimate.totals[r])[0] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES
+    }
     rows = [replace(row, reuse_used=reuse.get(row.name, row.reuse_used)) for row in design.layers]
     opinion = surrogate.opinion(replace(design, layers=rows))
     bound = Bound(arch, {r: round(v, 4) for r, v in low.items()}, surrogate.disagreements(estimate.totals, opinion))

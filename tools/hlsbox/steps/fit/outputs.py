@@ -134,7 +134,7 @@ def no_fit(tried: list[hardware.Architecture], flow: ImageFlow, params: FitParam
         f"No design reaches {params.agreement:.0%} agreement within {params.budget:.0%} of {flow.part}: the "
         f"narrowest types that keep the target ({result.common} fractional bits, then per layer) still need "
         f"{closest.binding} at {used:.0%} of the part at the largest usable ReuseFactors, at the high end of the "
-        f"estimator's out-of-sample error band ({closest.utilisation[closest.binding]:.0%} estimated; "
+        f"synthesis level's out-of-sample error band ({closest.utilisation[closest.binding]:.0%} estimated; "
         f"{closest.io_type}, {closest.strategy}; most used by {users}).",
         f"What would: {where} (--part); a larger --budget; or a lower --agreement, which allows narrower types."
         + ("" if "io_stream" in [a.io_type for a in tried] else " Or --io-type io_stream."),
@@ -159,8 +159,8 @@ def unreachable_at_best(
         f"No design reaches {params.agreement:.0%} agreement within {params.budget:.0%} of {flow.part}, "
         f"whatever the C simulation finds: the cheapest design the search can reach (the narrowest types it tries, "
         f"the largest usable ReuseFactors, {arch.io_type}, {arch.strategy}) needs {worst} at "
-        f"{arch.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the low end of the estimator's error "
-        f"band; most used by {users}). "
+        f"{arch.utilisation[worst]:.0%} of the part at the synthesis level ({bound.low[worst]:.0%} at the low end of "
+        f"its error band; most used by {users}). "
         + ("Only the profile's C simulation was run." if simulated else "No C simulation was run."),
         f"What would: {where}; or a larger --budget. A lower --agreement does not help: these are already the "
         "narrowest types fit tries.",
@@ -173,8 +173,8 @@ def room(bound: hardware.Bound, budget: float, label: str = "lower bound") -> st
     text = (
         f"{label}: the cheapest design the search can reach ({bound.arch.io_type}, {bound.arch.strategy}) needs "
         f"{worst} at {bound.arch.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the band's low end), "
-        f"budget {budget:.0%}, tested at the high end of the estimator's out-of-sample error band (about 9 in 10 "
-        "designs so estimated use at most that in their real reports)"
+        f"budget {budget:.0%}, tested at the high end of the synthesis level's out-of-sample error band (what the "
+        "part must hold: about 9 in 10 designs so estimated use at most that after synthesis)"
     )
     if bound.refutable(budget):
         text += (
