@@ -142,7 +142,9 @@ def test_ctrl_c_keeps_the_best_design_so_far(workspace: Path):
     assert "interrupted" in text and load_flow(out).layers
 
 
-BOTTLENECK_MODEL = """
+# A model script (as models/*.py are: `hlsbox model <script> --out <file>`): an 8x8 digits model of these layers,
+# trained on the digits for `epochs` (0: saved as initialised).
+MODEL_SCRIPT = """
 import argparse
 
 
@@ -156,24 +158,23 @@ def main():
     from hlsbox.steps.datasets import digits_split
 
     tf.keras.utils.set_random_seed(0)
-    x_train, y_train, _, _ = digits_split()
     layers = tf.keras.layers
-    model = tf.keras.Sequential(
-        [
-            layers.Input((8, 8, 1)),
-            layers.Flatten(name="flatten"),
-            layers.Dense(12, name="bottleneck"),  # no activation: hls4ml adds bottleneck_linear
-            layers.Dense(10, activation="softmax", name="output"),
-        ]
-    )
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    model.fit(x_train, y_train, epochs=20, verbose=0)
+    tiny = tf.keras.initializers.RandomNormal(stddev=1e-4)
+    model = tf.keras.Sequential([layers.Input((8, 8, 1)), layers.Flatten(name="flatten"), {layers}])
+    if {epochs}:
+        x_train, y_train, _, _ = digits_split()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(x_train, y_train, epochs={epochs}, verbose=0)
     model.save(args.out)
 
 
 if __name__ == "__main__":
     main()
 """
+# hls4ml adds `bottleneck_linear` after a Dense without activation
+BOTTLENECK_MODEL = MODEL_SCRIPT.format(
+    layers='layers.Dense(12, name="bottleneck"), layers.Dense(10, activation="softmax", name="output")', epochs=20
+)
 
 
 def test_a_layer_without_activation_leaves_no_cast_behind(workspace: Path):
@@ -211,31 +212,9 @@ def test_nearly_uniform_outputs_are_said_not_blamed_on_the_types(workspace: Path
     assert "integer bits come from" not in result.output
 
 
-UNTRAINED_MODEL = """
-import argparse
-
-
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-
-    import tensorflow as tf
-
-    tf.keras.utils.set_random_seed(0)
-    layers = tf.keras.layers
-    tiny = tf.keras.initializers.RandomNormal(stddev=1e-4)  # logits about 1e-3 apart: softmax outputs about 0.1 each
-    model = tf.keras.Sequential(
-        [
-            layers.Input((8, 8, 1)),
-            layers.Flatten(name="flatten"),
-            layers.Dense(16, activation="relu", kernel_initializer=tiny, name="hidden"),
-            layers.Dense(10, activation="softmax", kernel_initializer=tiny, name="output"),
-        ]
-    )
-    model.save(args.out)
-
-
-if __name__ == "__main__":
-    main()
-"""
+# untrained, its weights tiny: logits about 1e-3 apart, softmax outputs about 0.1 each
+UNTRAINED_MODEL = MODEL_SCRIPT.format(
+    layers='layers.Dense(16, activation="relu", kernel_initializer=tiny, name="hidden"), '
+    'layers.Dense(10, activation="softmax", kernel_initializer=tiny, name="output")',
+    epochs=0,
+)
