@@ -87,6 +87,17 @@ def test_the_docs_error_tables_are_the_data():
     assert accuracy.markdown(accuracy.table(accuracy.surrogate_points())) in page
 
 
+def test_the_docs_split_table_is_the_data():
+    """docs/estimator.md's out-of-sample error by tool, io_type and model kind (CNN / MLP) is the data's."""
+    assert accuracy.split_markdown(accuracy.split_table(list(accuracy.held_out_points()))) in ESTIMATOR_PAGE.read_text()
+
+
+def test_every_design_has_a_model_kind():
+    assert set(accuracy.groups().values()) <= {
+        (io, kind) for io in ("io_parallel", "io_stream") for kind in ("CNN", "MLP")
+    }
+
+
 def test_the_docs_budget_risk_is_the_data():
     under, designs = accuracy.under_budget(accuracy.held_out_points(), "vivado_hls", "LUT")
     text = " ".join(ESTIMATOR_PAGE.read_text().split())
