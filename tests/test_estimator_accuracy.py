@@ -31,8 +31,8 @@ def test_every_recorded_design_is_described():
         ("Vivado HLS", "DSP", (0.9, 1.1), 0.85, None),
         ("Vivado HLS", "BRAM_18K", None, 0.80, None),  # within +-25% or +-2 blocks
         ("Vivado HLS", "LUT", (0.85, 1.15), 0.5, 0.80),
-        # within 2x was 0.65 on the 27 designs before the streamed CNNs of issue 33: the tutorial CNNs' streamed
-        # Latency layers at RF 1 (FF 3.6-3.9x over) and a 2.78 ns U-Net (0.29) are outside it (docs/estimator.md)
+        # within 2x was 0.65 on the 27 designs before the streamed CNNs of issue 33 (now 20 of 31): the tutorial
+        # CNNs' streamed Latency layers at RF 1 (FF 3.6-3.9x over) and a 2.78 ns U-Net (0.29) are outside it
         ("Vivado HLS", "FF", (0.85, 1.15), 0.5, 0.6),
         ("Vivado HLS", "latency", (0.8, 1.25), None, None),
         ("Vivado HLS", "interval", (0.8, 1.25), None, None),

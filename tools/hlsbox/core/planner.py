@@ -55,20 +55,20 @@ TIGHT_ABOVE = 0.8  # share of a resource above which a design is "tight" even in
 # of its repository): 10th and 90th percentile (tests/test_estimator_accuracy.py checks them against the data).
 ERROR_BANDS = {
     "vivado_hls": {
-        "DSP": (0.9, 1.31),
-        "BRAM_18K": (0.85, 1.17),
-        "LUT": (0.62, 1.6),
-        "FF": (0.33, 2.16),
-        "latency": (0.56, 1.64),
-        "interval": (0.88, 1.24),
+        "DSP": (0.9, 1.29),
+        "BRAM_18K": (0.86, 1.14),
+        "LUT": (0.63, 1.59),
+        "FF": (0.33, 2.06),
+        "latency": (0.6, 1.6),
+        "interval": (0.96, 1.23),
     },
     "vitis_hls": {
-        "DSP": (0.82, 1.53),
-        "BRAM_18K": (0.87, 1.04),
-        "LUT": (0.6, 1.68),
-        "FF": (0.19, 1.38),
-        "latency": (0.2, 3.43),
-        "interval": (0.33, 2.75),
+        "DSP": (0.82, 1.54),
+        "BRAM_18K": (0.9, 1.15),
+        "LUT": (0.56, 1.66),
+        "FF": (0.19, 1.12),
+        "latency": (0.22, 3.39),
+        "interval": (0.33, 2.63),
     },
 }
 
@@ -81,8 +81,8 @@ SYNTHESIS_RATIO = {"DSP": 1.0, "BRAM_18K": 0.71, "LUT": 0.47, "FF": 0.74}
 # synthesis-level estimate / real synthesis, out of sample (the csynth level's held-out error times the ratio's,
 # each ratio the median without the design's repository): 10th and 90th percentile (tests/test_synthesis_level.py).
 SYNTHESIS_BANDS = {
-    "vivado_hls": {"DSP": (0.9, 2.22), "BRAM_18K": (0.74, 5.66), "LUT": (0.57, 1.89), "FF": (0.3, 2.67)},
-    "vitis_hls": {"DSP": (0.82, 2.35), "BRAM_18K": (0.71, 5.66), "LUT": (0.63, 2.04), "FF": (0.19, 2.15)},
+    "vivado_hls": {"DSP": (0.9, 2.22), "BRAM_18K": (0.74, 5.66), "LUT": (0.57, 1.88), "FF": (0.3, 2.64)},
+    "vitis_hls": {"DSP": (0.83, 2.22), "BRAM_18K": (0.71, 5.66), "LUT": (0.52, 2.01), "FF": (0.19, 2.04)},
 }
 TOOL_NAMES = {"vivado_hls": "Vivado HLS", "vitis_hls": "Vitis HLS"}
 SYNTHESIS_LEVEL = "synthesis (what the part holds)"
