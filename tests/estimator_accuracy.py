@@ -144,6 +144,55 @@ def table(found: list[Point] | None = None, quantities: tuple[str, ...] = (*RESO
     return rows
 
 
+def model_kind(described: dict) -> str:
+    """CNN when hls4ml made any convolution of the design (Conv1D/2D, pointwise, depthwise), else MLP."""
+    return "CNN" if any("Conv" in layer["class"] for layer in described["layers"]) else "MLP"
+
+
+def groups() -> dict[str, tuple[str, str]]:
+    """Each recorded design's io_type and model kind, by id."""
+    return {record["id"]: (record["io_type"], model_kind(described)) for record, described in designs()}
+
+
+@dataclass(frozen=True)
+class SplitRow:
+    tool: str
+    io_type: str
+    kind: str
+    designs: int
+    cells: tuple[tuple[float, float], ...]  # per resource (RESOURCES order): median est./rep., share within +-25%
+
+
+def split_table(found: list[Point]) -> list[SplitRow]:
+    """The error by tool, io_type and model kind (and io_stream CNNs of both tools together): per resource, the
+    median estimated / reported and the share within +-25% (BRAM: or +-2 blocks)."""
+    kinds = groups()
+    order = list(TOOLS.values())
+    keys = sorted({(TOOLS[p.tool], *kinds[p.design]) for p in found}, key=lambda k: (order.index(k[0]), k[1:]))
+    rows = []
+    for tool, io_type, kind in [*keys, ("both", "io_stream", "CNN")]:
+        mine = [p for p in found if tool in (TOOLS[p.tool], "both") and kinds[p.design] == (io_type, kind)]
+        cells = tuple(_median_and_close([p for p in mine if p.quantity == resource]) for resource in RESOURCES)
+        rows.append(SplitRow(tool, io_type, kind, len({p.design for p in mine}), cells))
+    return rows
+
+
+def _median_and_close(mine: list[Point]) -> tuple[float, float]:
+    close = [
+        p for p in mine if 0.75 <= p.ratio <= 1.25 or (p.quantity == "BRAM_18K" and abs(p.estimated - p.reported) <= 2)
+    ]
+    return statistics.median(p.ratio for p in mine), len(close) / len(mine)
+
+
+def split_markdown(rows: list[SplitRow]) -> str:
+    header = " | ".join(f"{r} median | {r} ±25%" for r in RESOURCES)
+    lines = [f"| tool | io_type | model | designs | {header} |", "|---|---|---|---" + "|---" * 2 * len(RESOURCES) + "|"]
+    for row in rows:
+        cells = " | ".join(f"{median:.2f} | {close:.0%}" for median, close in row.cells)
+        lines.append(f"| {row.tool} | {row.io_type} | {row.kind} | {row.designs} | {cells} |")
+    return "\n".join(lines)
+
+
 def under_budget(found: list[Point], tool: str, quantity: str, budget: float = 0.8) -> tuple[int, int]:
     """How many designs' estimates were below `budget` x their report, of how many: the ones that, estimated at
     `budget` of a part (fit's default), would really have needed more than the part."""
@@ -273,6 +322,8 @@ elif __name__ == "__main__":
             )
     print("\nOut of sample (each design estimated by a calibration fitted without any design of its repository):")
     print(markdown(table(held_out_points())))
+    print("\nOut of sample, by io_type and model kind:")
+    print(split_markdown(split_table(held_out_points())))
     print("\nIn sample (CALIBRATION, fitted to every design):")
     print(markdown(table(found, FITTED)))
     print("\nSecond opinion (surrogate, leave-one-out):")

@@ -56,20 +56,20 @@ TIGHT_ABOVE = 0.8  # share of a resource above which a design is "tight" even in
 # of its repository): 10th and 90th percentile (tests/test_estimator_accuracy.py checks them against the data).
 ERROR_BANDS = {
     "vivado_hls": {
-        "DSP": (0.99, 1.35),
-        "BRAM_18K": (0.82, 1.07),
-        "LUT": (0.69, 1.35),
-        "FF": (0.35, 1.64),
-        "latency": (0.64, 1.76),
-        "interval": (0.64, 1.27),
+        "DSP": (0.9, 1.29),
+        "BRAM_18K": (0.86, 1.14),
+        "LUT": (0.63, 1.59),
+        "FF": (0.33, 2.06),
+        "latency": (0.6, 1.6),
+        "interval": (0.96, 1.23),
     },
     "vitis_hls": {
-        "DSP": (0.82, 1.37),
-        "BRAM_18K": (1.0, 1.0),
-        "LUT": (0.77, 1.61),
-        "FF": (0.2, 1.06),
-        "latency": (0.14, 3.36),
-        "interval": (0.53, 2.47),
+        "DSP": (0.82, 1.54),
+        "BRAM_18K": (0.9, 1.15),
+        "LUT": (0.56, 1.66),
+        "FF": (0.19, 1.12),
+        "latency": (0.22, 3.39),
+        "interval": (0.33, 2.63),
     },
 }
 
@@ -82,8 +82,8 @@ SYNTHESIS_RATIO = {"DSP": 1.0, "BRAM_18K": 0.71, "LUT": 0.47, "FF": 0.74}
 # synthesis-level estimate / real synthesis, out of sample (the csynth level's held-out error times the ratio's,
 # each ratio the median without the design's repository): 10th and 90th percentile (tests/test_synthesis_level.py).
 SYNTHESIS_BANDS = {
-    "vivado_hls": {"DSP": (0.99, 2.22), "BRAM_18K": (0.72, 5.66), "LUT": (0.63, 1.72), "FF": (0.3, 2.07)},
-    "vitis_hls": {"DSP": (0.82, 1.43), "BRAM_18K": (0.77, 5.66), "LUT": (0.67, 1.95), "FF": (0.18, 1.77)},
+    "vivado_hls": {"DSP": (0.9, 2.22), "BRAM_18K": (0.74, 5.66), "LUT": (0.57, 1.88), "FF": (0.3, 2.64)},
+    "vitis_hls": {"DSP": (0.83, 2.22), "BRAM_18K": (0.71, 5.66), "LUT": (0.52, 2.01), "FF": (0.19, 2.04)},
 }
 TOOL_NAMES = {"vivado_hls": "Vivado HLS", "vitis_hls": "Vitis HLS"}
 SYNTHESIS_LEVEL = "synthesis (what the part holds)"
