@@ -28,7 +28,7 @@ from hlsbox.config.flow import image_flow
 from hlsbox.core.contract import ErrorReport, StepSpec
 from hlsbox.core.errors import EXIT_HUNG, EXIT_INTERRUPTED, EXIT_OOM, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
 from hlsbox.core.units import human_duration, human_size, parse_duration_or_off
-from hlsbox.runtime import engines, image, toolchains
+from hlsbox.runtime import engines, image, step_table, toolchains
 from hlsbox.runtime.engines import ContainerSpec, EngineRefused, Limits, Mount, Outcome, Watch
 from hlsbox.runtime.engines.watchdog import CPU_IDLE, DEFAULT_HANG_AFTER
 from hlsbox.runtime.progress import StepDisplay
@@ -345,6 +345,8 @@ def run_step(console: Console, request: RunRequest, module: str | None = None) -
     """Run a step of a flow in the image (`hlsbox.steps.<module>`, default the step's name); its result and
     final run dir, build/<flow>/<part>/<run name>. Skipped when its last good run had the same inputs."""
     flow = request.flow
+    if request.step in step_table.STEPS:
+        step_table.step(request.step).check_backend(flow.backend)
     model = flow.model_path(request.workspace.root)
     weights = flow.weights_path(request.workspace.root)
     check_model_file(model, weights)

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from hlsbox.runtime.request import RunRequest
 
 OptionSet = Literal["container", "csim", "vivado", "plan", "fit"]
+HLS_BACKENDS = ("Vivado", "Vitis")  # hls4ml's, which every step but the da4ml ones builds on
+DA4ML_BACKENDS = ("da4ml",)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,20 @@ class Step:
     memory: str = "8g"
     pids: int = 4096
     build_options: frozenset[str] = frozenset()  # what the step switches on in hls4ml's build_prj.tcl
+    backends: tuple[str, ...] = HLS_BACKENDS  # the flow backends it runs for
+
+    def check_backend(self, backend: str) -> None:
+        """Bad input (exit 2) when the flow's backend is not one this step runs for."""
+        from hlsbox.core.errors import BadInput
+
+        if backend in self.backends:
+            return
+        others = [s.name for s in STEPS.values() if backend in s.backends]
+        raise BadInput(
+            f"`{self.name}` runs for flows with backend {' or '.join(self.backends)}; this flow's backend is "
+            f"{backend}.",
+            f'Its steps are {", ".join(others)}; or set backend = "{self.backends[0]}" in the flow.',
+        )
 
     def prepare(self, request: RunRequest) -> RunRequest:
         """The request with what this step adds to the common run (none by default)."""
@@ -154,6 +170,30 @@ class VivadoStep(Step):
         chain.show(console, result, run_dir)
 
 
+class RtlStep(Step):
+    """rtl, synth, rtlsim (backend = "da4ml"): synth and rtlsim run rtl first (when missing or stale) and work on a
+    copy of its project; synth is refused when da4ml's estimate cannot fit the part."""
+
+    def read(self, result: dict) -> object:
+        from hlsbox.core import contract
+
+        kind = {"rtl": contract.RtlResult, "synth": contract.SynthResult, "rtlsim": contract.RtlsimResult}
+        return kind[self.name].from_dict(result)
+
+    def run(self, console: Console, request: RunRequest) -> tuple[object, Path]:
+        if self.upstream is None:
+            return super().run(console, request)
+        from hlsbox.commands import rtl
+
+        return rtl.run_after_rtl(console, request)
+
+    def show(self, console: Console, result: object, run_dir: Path) -> None:
+        super().show(console, result, run_dir)
+        if self.name == "synth":
+            console.print(f"[green]Report:[/] {run_dir}/report.json")
+
+
+_DA4ML = {"options": "container", "backends": DA4ML_BACKENDS}
 _VIVADO = {"timeout": "48h", "memory": "16g", "pids": 16384, "module": "hlsbuild", "options": "vivado"}
 
 STEPS: dict[str, Step] = {
@@ -227,6 +267,32 @@ STEPS: dict[str, Step] = {
             upstream="csynth",
             build_options=frozenset({"vsynth"}),
             **_VIVADO,
+        ),
+        RtlStep(
+            "rtl",
+            'backend = "da4ml": the HGQ2 model -> da4ml -> a Verilog project, every multiplication unrolled into '
+            "shift-and-add logic (no multipliers), pipelined; with da4ml's own estimate of its LUTs and FFs.",
+            "rtl",
+            timeout="30m",
+            **_DA4ML,
+        ),
+        RtlStep(
+            "synth",
+            "yosys synth_xilinx of rtl's Verilog for the part's family: the cells (LUT, FF, CARRY, DSP, BRAM) against "
+            "the part, no place-and-route, no timing. Refused when da4ml's estimate cannot fit the part.",
+            "synth",
+            upstream="rtl",
+            timeout="2h",
+            **_DA4ML,
+        ),
+        RtlStep(
+            "rtlsim",
+            "Verilator runs rtl's Verilog on the flow's data (>= 1,000 inputs) against da4ml's bit-exact software "
+            "model and Keras: bit-exact, or the first differing output named.",
+            "rtlsim",
+            upstream="rtl",
+            timeout="1h",
+            **_DA4ML,
         ),
     )
 }
