@@ -68,6 +68,11 @@ def test_the_last_stat_gives_every_cell_and_the_resources_they_make():
     assert (used["FF"], used["CARRY"], used["DSP"], used["BRAM_18K"]) == (1271, 1316, 3, 2 + 2 * 1)
 
 
+def test_the_carry_row_names_the_cell_yosys_used():
+    assert synth.carry_cell({"CARRY4": 3}) == "CARRY4"  # yosys 0.23 on -family xcup too (measured on the xczu3eg)
+    assert synth.carry_cell({"CARRY8": 3}) == "CARRY8"
+
+
 def test_yosys_without_statistics_is_a_failure_it_names():
     from hlsbox.steps.protocol import StepFailure
 

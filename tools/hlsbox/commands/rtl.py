@@ -75,7 +75,7 @@ def synth_report(result: SynthResult, rtl: RtlResult, device: Device, part: str)
     them), with yosys' cell table and da4ml's estimate beside it."""
     capacity = device.capacity()
     used = {name: value for name, value in result.resources.items() if name != "CARRY"}
-    carry = "CARRY4" if result.family == "xc7" else "CARRY8"
+    carry = "CARRY8" if "CARRY8" in result.cells else "CARRY4"  # the cell yosys used (CARRY4 on xcup too, 0.23)
     return {
         "part": part,
         "device": device.name,

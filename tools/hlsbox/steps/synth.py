@@ -94,14 +94,19 @@ def resources(counts: dict[str, int]) -> dict[str, int]:
 PART_RESOURCES = ("LUT", "FF", "DSP", "BRAM_18K")
 
 
-def resource_rows(used: dict[str, int], capacity: dict[str, int], yosys_family: str) -> tuple[tuple[str, ...], ...]:
+def carry_cell(counts: dict[str, int]) -> str:
+    """The carry chain cell the netlist has: yosys 0.23 maps UltraScale+ carries to CARRY4 too, unless CARRY8."""
+    return "CARRY8" if "CARRY8" in counts else "CARRY4"
+
+
+def resource_rows(used: dict[str, int], capacity: dict[str, int], carry: str) -> tuple[tuple[str, ...], ...]:
     """The table: each of the part's resources used, of the part; then the carry chains (not counted by the part)."""
     rows = [
         (name, f"{used[name]:,}", f"{capacity[name]:,}", f"{used[name] / capacity[name]:.0%}")
         for name in PART_RESOURCES
         if capacity.get(name)
     ]
-    rows.append(("CARRY4" if yosys_family == "xc7" else "CARRY8", f"{used['CARRY']:,}", "", ""))
+    rows.append((carry, f"{used['CARRY']:,}", "", ""))
     return tuple(rows)
 
 
@@ -123,7 +128,7 @@ def run(spec: StepSpec) -> SynthResult:
     counts = cells(lines)
     used = resources(counts)
     capacity = device.capacity()
-    rows = resource_rows(used, capacity, yosys_family)
+    rows = resource_rows(used, capacity, carry_cell(counts))
     over = [name for name in PART_RESOURCES if capacity.get(name) and used[name] > capacity[name]]
     notes = (
         RTL_LEVEL + f"; yosys {yosys_version()} synth_xilinx -family {yosys_family}, {yosys_seconds:.0f} s.",
