@@ -31,13 +31,14 @@ STEP_ARGS = --flow $(FLOW) $(if $(PART),--part $(PART)) $(if $(TIMEOUT),--timeou
             $(if $(HANG_AFTER),--hang-after $(HANG_AFTER))
 MODELS = models/digits_cnn.keras models/model_2_15.keras models/jet_tagger_qkeras.h5
 # The models of the other toolchains: made (with their toolchain's image) only when a flow or a test needs them.
-TOOLCHAIN_MODELS = models/digits_resnet_keras3.keras models/digits_sequential_keras3.keras models/digits_qonnx_w4a4.onnx
+TOOLCHAIN_MODELS = models/digits_resnet_keras3.keras models/digits_sequential_keras3.keras models/digits_qonnx_w4a4.onnx \
+                   models/digits_mlp_hgq2.keras
 BUILD_ARGS = $(if $(CA_BUNDLE),--ca-bundle $(CA_BUNDLE)) $(if $(INDEX_URL),--index-url $(INDEX_URL))
 # FLOW's model (a TOML flow's `model = "..."` line), when a rule below makes it: the only model a step of FLOW makes.
 FLOW_MODEL = $(filter $(MODELS) $(TOOLCHAIN_MODELS) models/conv1d_bn.keras,\
   $(shell sed -n 's/^model *= *"\([^"]*\)".*/\1/p' $(FLOW) 2>/dev/null))
 
-.PHONY: help setup image flow-image toolchain-images models convert csim plan csynth cosim export vsynth sweep demo test test-unit lint bench clean lock doctor estimator-data fit test-podman
+.PHONY: help setup image flow-image toolchain-images models convert csim plan csynth cosim export vsynth rtl synth rtlsim sweep demo test test-unit lint bench clean lock doctor estimator-data fit test-podman
 
 help: ## list the targets and variables
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -78,6 +79,9 @@ models/digits_resnet_keras3.keras: models/digits_resnet_keras3.py | setup
 models/digits_sequential_keras3.keras: models/digits_sequential_keras3.py | setup
 	$(HLSBOX) image build --toolchain keras3 $(BUILD_ARGS)
 	$(HLSBOX) model $< --toolchain keras3 --out $@
+models/digits_mlp_hgq2.keras: models/digits_mlp_hgq2.py | setup
+	$(HLSBOX) image build --toolchain keras3 $(BUILD_ARGS)
+	$(HLSBOX) model $< --toolchain keras3 --out $@
 models/digits_qonnx_w4a4.onnx: models/digits_qonnx_w4a4.py | setup
 	$(HLSBOX) image build --toolchain qonnx $(BUILD_ARGS)
 	$(HLSBOX) model $< --toolchain qonnx --out $@
@@ -93,6 +97,9 @@ plan: flow-image ## fit verdict for FLOW on PART in seconds, with ways out
 
 csynth cosim export vsynth: flow-image ## Vivado HLS steps with the host's Vivado (VIVADO=/opt/Xilinx/Vivado/<ver>)
 	$(HLSBOX) $@ $(STEP_ARGS) $(if $(VIVADO),--vivado $(VIVADO)) $(if $(IGNORE_PLAN),--ignore-plan)
+
+rtl synth rtlsim: flow-image ## backend = "da4ml" flows (flows/digits_mlp_da4ml.toml): Verilog, yosys cells, Verilator
+	$(HLSBOX) $@ $(STEP_ARGS)
 
 GRID     ?= reuse_factor=1,2,4
 EXECUTOR ?= local

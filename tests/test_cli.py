@@ -40,6 +40,9 @@ def test_every_step_command_is_wired_to_a_hook_and_a_view():
         "cosim",
         "export",
         "vsynth",
+        "rtl",
+        "synth",
+        "rtlsim",
     }
     for step in commands:
         wired = wiring.wired(step.name)

@@ -29,6 +29,12 @@ def show_table(console: Console, result: TableResult, run_dir: Path) -> None:
     show_result_table(console, result.table, run_dir)
 
 
+def show_synth(console: Console, result, run_dir: Path) -> None:
+    """synth's table, and where its report.json (csynth's form) is."""
+    show_table(console, result, run_dir)
+    console.print(f"[green]Report:[/] {run_dir}/report.json")
+
+
 def show_convert(console: Console, result: ConvertResult, run_dir: Path | str) -> None:
     show_layers(console, result, f"hls4ml layers ({result.parameters:,} parameters)")
     console.print(

@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 
 from hlsbox.cli import views
-from hlsbox.commands import csim, fit, plan, vivado
+from hlsbox.commands import csim, fit, plan, rtl, vivado
 from hlsbox.runtime import runner, step_table
 from hlsbox.runtime.request import RunRequest
 
@@ -29,6 +29,7 @@ HOOKS: dict[str, Hook] = {
     "plan": plan.plan_flow,
     "fit": fit.run_fit,
     **dict.fromkeys(_VIVADO_STEPS, vivado.run_vivado_step),
+    **dict.fromkeys(("synth", "rtlsim"), rtl.run_after_rtl),  # rtl first, then the step on a copy of its project
 }
 VIEWS: dict[str, View] = {
     "convert": views.show_convert,
@@ -36,6 +37,7 @@ VIEWS: dict[str, View] = {
     "plan": views.show_plan,
     "fit": views.show_fit,
     **dict.fromkeys(_VIVADO_STEPS, views.show_vivado),
+    "synth": views.show_synth,
 }
 
 

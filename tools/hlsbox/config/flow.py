@@ -174,6 +174,15 @@ class CsimSettings(_Strict):
         return None
 
 
+class RtlSettings(_Strict):
+    """The [rtl] table, for backend = "da4ml": how rtl pipelines the design, the largest network it unrolls,
+    how many inputs rtlsim simulates (core.contract.RtlInputs)."""
+
+    latency_cutoff: float = 5.0
+    max_multiplications: int = Field(20_000, ge=1)
+    samples: int = Field(10_000, ge=1_000, le=1_000_000)
+
+
 def _known_toolchain(name: str | None) -> str | None:
     if name is not None and name not in toolchains.NAMES:
         close = difflib.get_close_matches(name, toolchains.NAMES, n=1)
@@ -192,7 +201,8 @@ class Flow(_Strict):
     # picks it.
     toolchain: Annotated[str | None, AfterValidator(_known_toolchain)] = None
     weights: str | None = None  # the .h5 weights of a model given as Keras JSON (hls4ml's KerasJson + KerasH5)
-    backend: Literal["Vivado", "Vitis"] = "Vivado"
+    # Vivado, Vitis: hls4ml's HLS backends; da4ml: da4ml's Verilog (hlsbox rtl, synth, rtlsim), HGQ2 models only
+    backend: Literal["Vivado", "Vitis", "da4ml"] = "Vivado"
     part: str = "xc7z010clg400-1"
     clock_period: float = Field(5.0, gt=0, description="ns")
     io_type: Literal["io_parallel", "io_stream"] = "io_parallel"
@@ -212,6 +222,7 @@ class Flow(_Strict):
     layer_types: dict[str, LayerSettings] = Field(default_factory=dict)
     layers: dict[str, LayerSettings] = Field(default_factory=dict)
     csim: CsimSettings = CsimSettings()
+    rtl: RtlSettings = RtlSettings()
     # A grid for `hlsbox sweep`, e.g. {reuse_factor = [16, 32, 64], precision = ["ap_fixed<16,6>"]}.
     sweep: dict[str, list[str | int | float]] = Field(default_factory=dict)
     # Stop a step that prints nothing and uses no CPU for this long ("5m" by default, "off"); not in the cache key.
@@ -273,6 +284,8 @@ def _fields_at(loc: tuple) -> list[str]:
         return list(LayerSettings.model_fields)
     if loc[:1] == ("csim",):
         return list(CsimSettings.model_fields)
+    if loc[:1] == ("rtl",):
+        return list(RtlSettings.model_fields)
     return list(Flow.model_fields)
 
 

@@ -156,6 +156,15 @@ class CsimInputs(JsonRecord):
 
 
 @dataclass(frozen=True)
+class RtlInputs(JsonRecord):
+    """The flow's [rtl] table, for backend = "da4ml" (rtl, synth, rtlsim)."""
+
+    latency_cutoff: float = 5.0  # da4ml's pipelining: a register stage every this many adder delays; <= 0: none
+    max_multiplications: int = 20_000  # the largest network rtl unrolls (da4ml unrolls every multiplication)
+    samples: int = 10_000  # rtlsim's inputs: the flow's [csim] data first, then uniform random ones
+
+
+@dataclass(frozen=True)
 class ImageFlow(JsonRecord):
     """A flow as the image sees it: validated on the host, every default filled in."""
 
@@ -178,6 +187,7 @@ class ImageFlow(JsonRecord):
     layer_types: dict[str, LayerTable] = field(default_factory=dict)
     layers: dict[str, LayerTable] = field(default_factory=dict)
     csim: CsimInputs = field(default_factory=CsimInputs)
+    rtl: RtlInputs = field(default_factory=RtlInputs)
     sweep: dict[str, list] = field(default_factory=dict)
     hang_after: str | None = None
 
@@ -722,6 +732,59 @@ class TableResult(JsonRecord):
 
     step: str
     table: ResultTable
+    seconds: float = 0.0
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+# What synth's numbers are, said beside each of them.
+RTL_LEVEL = (
+    "yosys post-synthesis cells of the da4ml (fully unrolled, multiplier-free) implementation, "
+    "no place-and-route, no timing"
+)
+
+
+@dataclass(frozen=True)
+class RtlResult(JsonRecord):
+    """`rtl`: the model as da4ml's Verilog project (rtl_prj/), with da4ml's own estimate of it."""
+
+    step: str
+    table: ResultTable
+    top: str  # the Verilog module synth synthesises (da4ml's model, without its IO wrapper)
+    estimate: dict[str, int]  # da4ml's own: LUT (its cost), FF (its pipeline registers' bits)
+    latency_cycles: int  # clock cycles from input to output (0: combinational)
+    inputs: int  # scalar inputs and outputs of the logic
+    outputs: int
+    multiplications: int  # what the Keras model multiplies per inference (all unrolled into shift-and-add)
+    seconds: float = 0.0
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SynthResult(JsonRecord):
+    """`synth`: yosys synth_xilinx of rtl's Verilog, its cells and the resources they make (RTL_LEVEL)."""
+
+    step: str
+    table: ResultTable
+    family: str  # yosys' -family: xc7, xcu, xcup
+    top: str
+    cells: dict[str, int]  # every cell type yosys' stat counts
+    resources: dict[str, int]  # LUT, FF, CARRY, DSP, BRAM_18K of those cells
+    yosys_seconds: float = 0.0
+    seconds: float = 0.0
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RtlsimResult(JsonRecord):
+    """`rtlsim`: Verilator's simulation of rtl's Verilog against da4ml's software model and Keras."""
+
+    step: str
+    table: ResultTable
+    samples: int
+    from_data: int  # of them, the flow's [csim] data (the rest uniform random)
+    rtl_mismatches: int  # outputs where the Verilog differs from da4ml's software model
+    keras_mismatches: int  # outputs where da4ml's software model differs from Keras
+    first_difference: str | None = None  # the first differing output, named
     seconds: float = 0.0
     versions: dict[str, str] = field(default_factory=dict)
 

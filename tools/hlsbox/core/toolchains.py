@@ -22,6 +22,7 @@ class Toolchain:
     subdir: str = ""  # its build files: docker/<subdir> (keras2: docker/ itself)
     env: tuple[tuple[str, str], ...] = ()  # environment of its containers
     packages: tuple[str, ...] = ()  # its frontend's own Python packages (`hlsbox image describe` names them)
+    apt_packages: tuple[str, ...] = ()  # Debian packages its image adds to docker/Dockerfile's (a last layer)
 
     def reads_format(self, file_format: str, keras_major: int | None) -> bool:
         """Whether it reads a model file of this format (runtime.modelfiles' ModelOrigin.format), saved by Keras
@@ -46,7 +47,8 @@ TOOLCHAINS = (
         keras_major=3,
         subdir="keras3",
         env=(("HLSBOX_TOOLCHAIN", "keras3"), ("KERAS_BACKEND", "jax")),
-        packages=("keras", "jax", "hgq2"),
+        packages=("keras", "jax", "hgq2", "da4ml"),
+        apt_packages=("yosys", "verilator"),  # the da4ml steps: rtl's Verilog synthesised (synth), simulated (rtlsim)
     ),
     Toolchain(
         "qonnx",

@@ -66,12 +66,27 @@ def build_file(directory: Path, name: str, toolchain: Toolchain = DEFAULT) -> Pa
     return build_dir(toolchain, directory) / name if name == "requirements.lock" else directory / name
 
 
+def apt_layer(toolchain: Toolchain) -> bytes:
+    """The last layer a toolchain with Debian packages of its own adds to docker/Dockerfile (none for the others, so
+    their Dockerfile, and tag, is docker/'s as it is): the packages, then the image's package list again."""
+    if not toolchain.apt_packages:
+        return b""
+    return (
+        f"\n# {toolchain.name}'s own Debian packages (core/toolchains.py apt_packages)\n"
+        "RUN apt-get update \\\n"
+        f" && apt-get install -y --no-install-recommends {' '.join(toolchain.apt_packages)} \\\n"
+        " && rm -rf /var/lib/apt/lists/* \\\n"
+        f" && dpkg-query -W -f '${{Package}} ${{Version}}\\n' | sort > {PACKAGE_LISTS['debian']}\n"
+    ).encode()
+
+
 def tag_for(base_id: str, directory: Path | None = None, toolchain: Toolchain = DEFAULT) -> str:
     """hlsbox:<hash of the build files and the base image's id> (keras2), hlsbox:<toolchain>-<hash> (others)."""
     directory = directory or docker_dir()
     digest = hashlib.sha256(base_id.encode() + b"\0" + (b"" if toolchain == DEFAULT else toolchain.name.encode()))
     for name in BUILD_FILES:
         digest.update(name.encode() + b"\0" + build_file(directory, name, toolchain).read_bytes() + b"\0")
+    digest.update(apt_layer(toolchain))  # nothing for a toolchain without Debian packages of its own
     prefix = "" if toolchain == DEFAULT else f"{toolchain.name}-"
     return f"{REPO}:{prefix}{digest.hexdigest()[:12]}"
 
@@ -216,14 +231,21 @@ def build_context(directory: Path, ca_bundle: Path | None, toolchain: Toolchain 
     """The build context as a tar: the toolchain's build files plus the CA bundle (empty if none)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
+        layer = apt_layer(toolchain)
         for name in BUILD_FILES:
-            tar.add(build_file(directory, name, toolchain), arcname=name)
-        data = ca_bundle.read_bytes() if ca_bundle else b""
-        info = tarfile.TarInfo("extra-ca.pem")
-        info.size, info.mode = len(data), 0o644
-        tar.addfile(info, io.BytesIO(data))
+            if name == "Dockerfile" and layer:  # docker/Dockerfile with the toolchain's own last layer
+                _add_bytes(tar, name, (directory / name).read_bytes() + layer, 0o644)
+            else:
+                tar.add(build_file(directory, name, toolchain), arcname=name)
+        _add_bytes(tar, "extra-ca.pem", ca_bundle.read_bytes() if ca_bundle else b"", 0o644)
     buffer.seek(0)
     return buffer
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), mode
+    tar.addfile(info, io.BytesIO(data))
 
 
 # Docker's classic builder: "Step 3/19 : RUN ..."; Podman (buildah): "[2/3] STEP 3/7: RUN ...".

@@ -345,6 +345,8 @@ def run_step(console: Console, request: RunRequest, module: str | None = None) -
     """Run a step of a flow in the image (`hlsbox.steps.<module>`, default the step's name); its result and
     final run dir, build/<flow>/<part>/<run name>. Skipped when its last good run had the same inputs."""
     flow = request.flow
+    if request.step in step_table.STEPS:
+        step_table.step(request.step).check_backend(flow.backend)
     model = flow.model_path(request.workspace.root)
     weights = flow.weights_path(request.workspace.root)
     check_model_file(model, weights)

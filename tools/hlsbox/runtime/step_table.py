@@ -21,13 +21,19 @@ from hlsbox.core.contract import (
     FitResult,
     JsonRecord,
     PlotResult,
+    RtlResult,
+    RtlsimResult,
+    SynthResult,
     TableResult,
     VivadoResult,
 )
+from hlsbox.core.errors import BadInput
 from hlsbox.core.planner import Plan
 from hlsbox.runtime.options import FitOptions, VivadoParams
 
 OptionSet = Literal["container", "csim", "vivado", "plan", "fit"]
+HLS_BACKENDS = ("Vivado", "Vitis")  # hls4ml's, which every step but the da4ml ones builds on
+DA4ML_BACKENDS = ("da4ml",)
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,18 @@ class Step:
     memory: str = "8g"
     pids: int = 4096
     build_options: frozenset[str] = frozenset()  # what the step switches on in hls4ml's build_prj.tcl
+    backends: tuple[str, ...] = HLS_BACKENDS  # the flow backends it runs for
+
+    def check_backend(self, backend: str) -> None:
+        """Bad input (exit 2) when the flow's backend is not one this step runs for."""
+        if backend in self.backends:
+            return
+        others = [s.name for s in STEPS.values() if backend in s.backends]
+        raise BadInput(
+            f"`{self.name}` runs for flows with backend {' or '.join(self.backends)}; this flow's backend is "
+            f"{backend}.",
+            f'Its steps are {", ".join(others)}; or set backend = "{self.backends[0]}" in the flow.',
+        )
 
     def read(self, result: dict) -> JsonRecord:
         """The step's result.json as its result type."""
@@ -55,6 +73,7 @@ class Step:
         return self.options.from_dict(data)
 
 
+_DA4ML = {"option_set": "container", "backends": DA4ML_BACKENDS}
 _VIVADO = {
     "module": "hlsbuild",
     "option_set": "vivado",
@@ -150,6 +169,35 @@ STEPS: dict[str, Step] = {
             upstream="csynth",
             build_options=frozenset({"vsynth"}),
             **_VIVADO,
+        ),
+        Step(
+            "rtl",
+            'backend = "da4ml": the HGQ2 model -> da4ml -> a Verilog project, every multiplication unrolled into '
+            "shift-and-add logic (no multipliers), pipelined; with da4ml's own estimate of its LUTs and FFs.",
+            module="rtl",
+            result=RtlResult,
+            timeout="30m",
+            **_DA4ML,
+        ),
+        Step(
+            "synth",
+            "yosys synth_xilinx of rtl's Verilog for the part's family: the cells (LUT, FF, CARRY, DSP, BRAM) against "
+            "the part, no place-and-route, no timing. Refused when da4ml's estimate cannot fit the part.",
+            module="synth",
+            result=SynthResult,
+            upstream="rtl",
+            timeout="2h",
+            **_DA4ML,
+        ),
+        Step(
+            "rtlsim",
+            "Verilator runs rtl's Verilog on the flow's data (>= 1,000 inputs) against da4ml's bit-exact software "
+            "model and Keras: bit-exact, or the first differing output named.",
+            module="rtlsim",
+            result=RtlsimResult,
+            upstream="rtl",
+            timeout="1h",
+            **_DA4ML,
         ),
         Step(
             "pareto",

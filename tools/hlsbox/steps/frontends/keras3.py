@@ -13,6 +13,7 @@ class Keras3(KerasFrontend):
     packages = ("keras", "jax", "hgq2")
 
     def read(self, path: Path, weights: Path | None):
+        import hgq  # noqa: F401  (registers HGQ2's layers with Keras: an HGQ2 model loads only after it)
         import keras
 
         return as_functional(keras.saving.load_model(path, compile=False), path)
