@@ -1,4 +1,4 @@
-"""The contract between host and image (core/contract.py): it keeps every field of the pydantic flow, survives
+"""The contract between host and image (core/contract/): it keeps every field of the pydantic flow, survives
 JSON, and states the per-layer precedence once."""
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from hlsbox.core.contract import (
     Verdict,
     VivadoResult,
     VivadoRun,
-    layer_tables,
 )
+from hlsbox.core.hls4ml_names import layer_tables
 
 PAIRS = [(Flow, ImageFlow), (LayerSettings, LayerTable), (CsimSettings, CsimInputs)]
 

@@ -1,0 +1,95 @@
+"""The types that cross between the host and the image: what a step is given and what it reports back, by concern.
+
+- flow.py: `ImageFlow`, a flow as the image sees it (every default filled in), its `LayerTable`s and `CsimInputs`.
+- spec.py: `StepSpec`, spec.json, the one input of a step, with each step's own parts; `ParetoPlot`, the sweep's.
+- layers.py: `LayerRow`, one layer as hls4ml builds it, and what the steps say of a layer.
+- results.py: each step's result.json (`ConvertResult`, `DescribeResult`, `CsimResult`, `TableResult`,
+  `PlotResult`, `VivadoResult`).
+- design.py: one design's cost against its part (`Verdict`, `FitDesign`).
+- fit.py: `FitResult`, the fit step's result, and `BestDesign`, what a stopped search keeps.
+- records.py: what a step leaves beside its result (`ErrorReport`, error.json) and `PHASE_MARK`, how a line of its
+  log starts a phase.
+
+Types only: frozen standard-library dataclasses with `to_dict` / `from_dict` (core.jsonrecord; the image has no
+pydantic), no rules of hls4ml or the estimator (those are in core.hls4ml_names and core.estimator). The host
+builds `ImageFlow` from its validated pydantic `Flow` (config.flow); tests/test_contract.py checks that both keep the
+same fields, so a new flow key cannot be lost on its way into the image. Every type is importable from here.
+"""
+
+from hlsbox.core.contract.design import FitBound, FitDesign, Verdict
+from hlsbox.core.contract.fit import BestDesign, FitCalibration, FitLayer, FitProbe, FitResult, FitTarget
+from hlsbox.core.contract.flow import CsimInputs, ImageFlow, LayerTable
+from hlsbox.core.contract.layers import (
+    BatchNormNote,
+    GraphRepair,
+    LayerRow,
+    SetColumns,
+    StreamFifo,
+    TraceRow,
+    WeightStats,
+    layer_rows,
+)
+from hlsbox.core.contract.records import PHASE_MARK, ErrorReport
+from hlsbox.core.contract.results import (
+    Agreement,
+    ConvertedModel,
+    ConvertResult,
+    CsimBuild,
+    CsimResult,
+    DescribeResult,
+    ImageInputs,
+    LibraryBuild,
+    PlotResult,
+    ResultTable,
+    SplitPhases,
+    TableResult,
+    VivadoResult,
+)
+from hlsbox.core.contract.spec import CsimCache, FitParams, FitRun, ParetoPlot, ParetoPoint, StepSpec, VivadoRun
+from hlsbox.core.jsonrecord import JsonRecord
+
+__all__ = [
+    "PHASE_MARK",
+    "Agreement",
+    "BatchNormNote",
+    "BestDesign",
+    "ConvertResult",
+    "ConvertedModel",
+    "CsimBuild",
+    "CsimCache",
+    "CsimInputs",
+    "CsimResult",
+    "DescribeResult",
+    "ErrorReport",
+    "FitBound",
+    "FitCalibration",
+    "FitDesign",
+    "FitLayer",
+    "FitParams",
+    "FitProbe",
+    "FitResult",
+    "FitRun",
+    "FitTarget",
+    "GraphRepair",
+    "ImageFlow",
+    "ImageInputs",
+    "JsonRecord",
+    "LayerRow",
+    "LayerTable",
+    "LibraryBuild",
+    "ParetoPlot",
+    "ParetoPoint",
+    "PlotResult",
+    "ResultTable",
+    "SetColumns",
+    "SplitPhases",
+    "StepSpec",
+    "StreamFifo",
+    "TableResult",
+    "TraceRow",
+    "Verdict",
+    "VivadoResult",
+    "VivadoRun",
+    "WeightStats",
+    "layer_rows",
+]
