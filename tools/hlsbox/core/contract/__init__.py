@@ -1,14 +1,15 @@
 """The types that cross between the host and the image: what a step is given and what it reports back, by concern.
 
 - flow.py: `ImageFlow`, a flow as the image sees it (every default filled in), its `LayerTable`s and `CsimInputs`.
-- spec.py: `StepSpec`, spec.json, the one input of a step, with each step's own parts; `ParetoPlot`, the sweep's.
+- spec.py: `StepSpec`, spec.json, the one input of a step, with each step's own parts (`StepInputs`);
+  `ParetoPlot`, the sweep's.
 - layers.py: `LayerRow`, one layer as hls4ml builds it, and what the steps say of a layer.
 - results.py: each step's result.json (`ConvertResult`, `DescribeResult`, `CsimResult`, `TableResult`,
   `PlotResult`, `VivadoResult`).
 - design.py: one design's cost against its part (`Verdict`, `FitDesign`).
 - fit.py: `FitResult`, the fit step's result, and `BestDesign`, what a stopped search keeps.
-- records.py: what a step leaves beside its result (`ErrorReport`, error.json) and `PHASE_MARK`, how a line of its
-  log starts a phase.
+- records.py: what a run leaves beside its result (`RunManifest`, manifest.json; `ErrorReport`, error.json) and
+  `PHASE_MARK`, how a line of a step's log starts a phase.
 
 Types only: frozen standard-library dataclasses with `to_dict` / `from_dict` (core.jsonrecord; the image has no
 pydantic), no rules of hls4ml or the estimator (those are in core.hls4ml_names and core.estimator). The host
@@ -29,7 +30,7 @@ from hlsbox.core.contract.layers import (
     WeightStats,
     layer_rows,
 )
-from hlsbox.core.contract.records import PHASE_MARK, ErrorReport
+from hlsbox.core.contract.records import PHASE_MARK, ErrorReport, RunEnd, RunManifest
 from hlsbox.core.contract.results import (
     Agreement,
     ConvertedModel,
@@ -45,7 +46,16 @@ from hlsbox.core.contract.results import (
     TableResult,
     VivadoResult,
 )
-from hlsbox.core.contract.spec import CsimCache, FitParams, FitRun, ParetoPlot, ParetoPoint, StepSpec, VivadoRun
+from hlsbox.core.contract.spec import (
+    CsimCache,
+    FitParams,
+    FitRun,
+    ParetoPlot,
+    ParetoPoint,
+    StepInputs,
+    StepSpec,
+    VivadoRun,
+)
 from hlsbox.core.jsonrecord import JsonRecord
 
 __all__ = [
@@ -81,8 +91,11 @@ __all__ = [
     "ParetoPoint",
     "PlotResult",
     "ResultTable",
+    "RunEnd",
+    "RunManifest",
     "SetColumns",
     "SplitPhases",
+    "StepInputs",
     "StepSpec",
     "StreamFifo",
     "TableResult",

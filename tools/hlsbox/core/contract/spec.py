@@ -70,6 +70,15 @@ class ParetoPlot(JsonRecord):
 
 
 @dataclass(frozen=True)
+class StepInputs:
+    """A step's own parts of its spec.json, beside what every step is given (the host's hooks fill them in)."""
+
+    csim_cache: CsimCache | None = None
+    fit: FitRun | None = None
+    vivado: VivadoRun | None = None
+
+
+@dataclass(frozen=True)
 class StepSpec(JsonRecord):
     """spec.json: everything a step in the image is given."""
 
@@ -81,7 +90,7 @@ class StepSpec(JsonRecord):
     run_dir: str
     workspace: str
     weights_path: str | None = None
-    csim_cache: CsimCache | None = None
+    csim_cache: CsimCache | None = None  # the step's own inputs (StepInputs), from here on
     fit: FitRun | None = None
     vivado: VivadoRun | None = None
 
