@@ -6,7 +6,7 @@
 - layers.py: `LayerRow`, one layer as hls4ml builds it, and what the steps say of a layer.
 - results.py: each step's result.json (`ConvertResult`, `DescribeResult`, `CsimResult`, `TableResult`,
   `PlotResult`, `VivadoResult`).
-- design.py: one design's cost against its part (`Verdict`, `FitDesign`).
+- design.py: one design's cost against its part (`DesignCost`, `Verdict`), as fit reports it (`FitDesign`).
 - fit.py: `FitResult`, the fit step's result, and `BestDesign`, what a stopped search keeps.
 - records.py: what a run leaves beside its result (`RunManifest`, manifest.json; `ErrorReport`, error.json) and
   `PHASE_MARK`, how a line of a step's log starts a phase.
@@ -17,7 +17,7 @@ builds `ImageFlow` from its validated pydantic `Flow` (config.flow); tests/test_
 same fields, so a new flow key cannot be lost on its way into the image. Every type is importable from here.
 """
 
-from hlsbox.core.contract.design import FitBound, FitDesign, Verdict
+from hlsbox.core.contract.design import DesignCost, FitBound, FitDesign, Verdict
 from hlsbox.core.contract.fit import BestDesign, FitCalibration, FitLayer, FitProbe, FitResult, FitTarget
 from hlsbox.core.contract.flow import CsimInputs, ImageFlow, LayerTable
 from hlsbox.core.contract.layers import (
@@ -70,6 +70,7 @@ __all__ = [
     "CsimInputs",
     "CsimResult",
     "DescribeResult",
+    "DesignCost",
     "ErrorReport",
     "FitBound",
     "FitCalibration",
