@@ -1,4 +1,4 @@
-"""The contract between host and image (core/contract.py): it keeps every field of the pydantic flow, survives
+"""The contract between host and image (core/contract/): it keeps every field of the pydantic flow, survives
 JSON, and states the per-layer precedence once."""
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ from hlsbox.core.contract import (
     ImageFlow,
     LayerTable,
     LibraryBuild,
+    RunManifest,
     SplitPhases,
     StepSpec,
     Verdict,
     VivadoResult,
     VivadoRun,
-    layer_tables,
 )
+from hlsbox.core.hls4ml_names import layer_tables
 
 PAIRS = [(Flow, ImageFlow), (LayerSettings, LayerTable), (CsimSettings, CsimInputs)]
 
@@ -242,3 +243,55 @@ def test_the_csim_view_says_which_build_was_chosen_and_why_a_split_build_fell_ba
     assert "build chosen" in text and "split: 40 layers, 90,000 im2col copies" in text
     assert "split build failed" in text and "multiple definition of `config75::perm'" in text
     assert "the split build having failed" in text
+
+
+MANIFEST_BASE = {
+    "hlsbox": "0.1.0",
+    "engine": "docker",
+    "step": "export",
+    "cache_key": "abc",
+    "flow": {"name": "seed", "csim": {"dataset": "random"}},
+    "flow_file": "/w/flows/seed.toml",
+    "image": "hlsbox:keras2-1",
+    "image_id": "sha256:1",
+    "inputs": {"model_sha256": "m", "flow_sha256": "f", "vivado": "vivado_hls 2019.2 at /opt"},
+    "command": ["python", "-m", "hlsbox.steps", "export", "--spec", "/w/spec.json"],
+    "limits": {"memory": 1, "cpus": 2.0, "pids": 3, "timeout": 4.0, "network": False},
+    "started": 1.5,
+}
+MANIFEST_END = {
+    "versions": {"hls4ml": "1.3.0"},
+    "seconds": 2.5,
+    "phase_seconds": {"converting": 1.0},
+    "tool_phase_seconds": {},
+    "warnings": 0,
+    "errors": [],
+    "peak_memory": 10,
+    "exit_code": 0,
+    "timed_out": False,
+    "stalled": 0.0,
+    "hung": 0.0,
+    "last_phase": "writing",
+    "oom_killed": False,
+}
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        {**MANIFEST_BASE, "status": "ok", **MANIFEST_END, "faketime": "2021-12-31 12:00:00"},
+        {**MANIFEST_BASE, "status": "interrupted", "seconds": 3.25},
+        {**MANIFEST_BASE, "status": "failed", "error": "the engine went away"},
+    ],
+    ids=["ended", "interrupted", "engine_lost"],
+)
+def test_a_manifest_reads_back_as_one_and_writes_its_keys_as_before(tmp_path: Path, written: dict):
+    """manifest.json is one flat record (tests and users read it by key): what the step wants on record, the run's
+    end and the interrupted run's seconds each land in their place, and the same keys come back out in order."""
+    (tmp_path / "manifest.json").write_text(json.dumps(written))
+    manifest = RunManifest.read(tmp_path)
+    assert manifest.status == written["status"] and manifest.cache_key == "abc"
+    assert (manifest.end is not None) == ("exit_code" in written)
+    assert manifest.record == ({"faketime": "2021-12-31 12:00:00"} if "faketime" in written else {})
+    manifest.write(tmp_path)
+    assert list(json.loads((tmp_path / "manifest.json").read_text()).items()) == list(written.items())

@@ -1,10 +1,15 @@
+import dataclasses
 import zipfile
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from hlsbox.config.flow import Flow
+from hlsbox.core.contract import CsimCache, FitParams, FitResult, FitRun, StepInputs, VivadoRun
 from hlsbox.core.errors import BadInput
-from hlsbox.runtime.runner import check_model_file, finish, prepare_dir
+from hlsbox.runtime.request import RunRequest, StepExtras, Workspace
+from hlsbox.runtime.runner import check_model_file, finish, prepare_dir, run_step, step_spec
 
 
 def _keras_zip(path: Path) -> Path:
@@ -157,3 +162,28 @@ def test_a_step_failure_is_no_kind_of_bad_input(tmp_path: Path, error: str, exit
     failure = explain_failure("step", Outcome(exit_code, 1.0), display, tmp_path, Limits())
     assert type(failure) is getattr(errors, host_error) and failure.exit_code == exit_code
     assert failure.message == "what went wrong" and failure.hint == "what to do"
+
+
+def test_a_steps_own_inputs_all_reach_its_spec(tmp_path: Path):
+    """Every field of StepInputs (what a hook adds to spec.json) lands in the spec the runner writes."""
+    own = StepInputs(
+        csim_cache=CsimCache("/c"),
+        fit=FitRun(FitParams(), "/f"),
+        vivado=VivadoRun("vivado_hls", {"csim": 0}, ["vivado_hls"]),
+    )
+    request = RunRequest(
+        "csim",
+        Flow(name="x", model="m.keras"),
+        tmp_path / "x.toml",
+        Workspace(tmp_path, tmp_path / "build"),
+        extras=StepExtras(spec=own),
+    )
+    spec = step_spec(request, "csim", tmp_path / "run")
+    assert all(getattr(spec, f.name) == getattr(own, f.name) for f in dataclasses.fields(StepInputs))
+    assert (spec.run_dir, spec.flow.name) == (str(tmp_path / "run"), "x")
+
+
+def test_a_step_asked_for_another_result_type_is_refused_before_it_runs(tmp_path: Path):
+    request = RunRequest("csim", Flow(name="x", model="m.keras"), tmp_path / "x.toml", Workspace(tmp_path, tmp_path))
+    with pytest.raises(TypeError, match="the csim step reads back a CsimResult, not a FitResult"):
+        run_step(Console(), request, FitResult)

@@ -1,5 +1,6 @@
 """Sweep pieces without Docker: the grid, the variants, their flow files, the Slurm script, the front."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from hlsbox.commands.sweep import (
     gather,
     pareto_front,
     parse_grid,
+    plot_points,
     slurm_script,
     split_values,
     write_variants,
@@ -102,7 +104,14 @@ def test_the_results_table_reads_each_variants_plan_and_report(tmp_path: Path):
     (base / "plan" / "plan.json").write_text(json.dumps(plan.to_dict()))
     (base / "csynth").mkdir()
     SynthReport(variant.flow.part, device.name, device.capacity(), csynth=synth).write(base / "csynth" / "report.json")
-    (row,) = gather([variant], "csynth", tmp_path, {variant.name: 0})
+    (gathered,) = gather([variant], "csynth", tmp_path, {variant.name: 0})
+    row = gathered.columns()
     assert row["fits"] == plan.verdict and row["est_latency_cycles"] == plan.latency_cycles
     assert row["est_DSP"] == plan.totals["DSP"]
     assert (row["latency_cycles"], row["interval"], row["DSP"], row["LUT"], row["BRAM_18K"]) == (13, 5, 40, 900, 0)
+    assert list(row)[:4] == ["variant", "reuse_factor", "part", "exit_code"]  # sweep.csv's first columns
+    measured, estimated = plot_points([gathered, dataclasses.replace(gathered, variant="est", csynth=None)])
+    assert (measured.latency, measured.estimated) == (13, False)  # csynth's numbers where it ran
+    assert (estimated.latency, estimated.estimated) == (plan.latency_cycles, True)  # else the plan's
+    capacity = device.capacity()
+    assert measured.resources == max(used / capacity[k] for k, used in synth.resources.items() if capacity.get(k))

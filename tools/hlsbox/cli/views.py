@@ -18,6 +18,7 @@ from hlsbox.core.contract import (
     GraphRepair,
     TableResult,
 )
+from hlsbox.core.hls4ml_names import reuse_adjusted
 from hlsbox.core.units import human_rate, human_time
 from hlsbox.runtime.tables import cell_limit, print_table, show_result_table
 from hlsbox.vivado import reports
@@ -54,14 +55,14 @@ def show_layers(console: Console, result: ConvertResult, title: str) -> None:
     rows = result.layers
     for row in rows:
         reuse = str(row.reuse_used if row.reuse_used is not None else "")
-        if row.reuse_adjusted:
+        if reuse_adjusted(row):
             reuse = f"[bold yellow]{reuse} (asked {row.reuse_asked})[/]"
         types = [row.precisions.get(name, "") for name in columns.types]
         settings = ["" if getattr(row, name) is None else str(getattr(row, name)) for name in columns.settings]
         shape = "×".join(map(str, row.output_shape))
         table.add_row(row.name, row.layer_class, shape, row.result_precision or "", *types, reuse, *settings)
     print_table(console, table)
-    adjusted = [r for r in rows if r.reuse_adjusted]
+    adjusted = [r for r in rows if reuse_adjusted(r)]
     if adjusted:
         moved = ", ".join(f"{r.name} {r.reuse_asked}→{r.reuse_used}" for r in adjusted)
         console.print(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hlsbox.core.contract import CsimCache, JsonRecord
+from hlsbox.core.contract import CsimCache, CsimResult
 from hlsbox.runtime import runner
 from hlsbox.runtime.engines import Mount
 from hlsbox.runtime.request import RunRequest
@@ -27,12 +27,12 @@ def with_ccache(request: RunRequest) -> RunRequest:
     return request.replace(
         extras=replace(
             extras,
-            spec={**extras.spec, "csim_cache": CsimCache(str(cache))},
+            spec=replace(extras.spec, csim_cache=CsimCache(str(cache))),
             mounts=(*extras.mounts, Mount(cache, cache, read_only=False)),
         )
     )
 
 
-def run_csim(console: Console, request: RunRequest) -> tuple[JsonRecord, Path]:
+def run_csim(console: Console, request: RunRequest) -> tuple[CsimResult, Path]:
     """The csim step's host hook: the step with the compiler cache mounted."""
-    return runner.run_defined(console, with_ccache(request))
+    return runner.run_step(console, with_ccache(request), CsimResult)

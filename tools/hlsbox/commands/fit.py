@@ -61,7 +61,7 @@ def with_fit_cache(request: RunRequest) -> RunRequest:
     return request.replace(
         extras=dataclasses.replace(
             extras,
-            spec={**extras.spec, "fit": FitRun(params, str(cache))},
+            spec=dataclasses.replace(extras.spec, fit=FitRun(params, str(cache))),
             mounts=(*extras.mounts, Mount(cache, cache, read_only=False)),
             cache_inputs={**extras.cache_inputs, "fit": params.to_dict()},
         )
@@ -75,7 +75,7 @@ def run_fit(console: Console, request: RunRequest) -> tuple[FitResult, Path]:
     out = Path(request.options.out)
     started = time.time()
     try:
-        fitted, run_dir = runner.run_defined(console, request)
+        fitted, run_dir = runner.run_step(console, request, FitResult)
     except runner.Interrupted as stopped:
         keep_best(console, request, stopped.kept, out, "interrupted", started)
         raise
@@ -86,8 +86,6 @@ def run_fit(console: Console, request: RunRequest) -> tuple[FitResult, Path]:
                 console, request, kept, out, f"stopped ({' '.join(stopped.message.split('. ')[0].split())})", started
             )
         raise
-    if not isinstance(fitted, FitResult):
-        raise TypeError("the fit step reads back a FitResult")
     return dataclasses.replace(fitted, written=str(write_flow(fitted, out, request.flow_file))), run_dir
 
 

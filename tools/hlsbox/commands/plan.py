@@ -22,10 +22,7 @@ __all__ = ["FITS", "NO_FIT", "TIGHT", "plan_flow", "variant_flow", "write_way"]
 def describe(console: Console, request: RunRequest) -> tuple[DescribeResult, Path]:
     """The model as hls4ml converts it, layer by layer (the `describe` step, cached like any step, in the plan's
     run dir)."""
-    described, run_dir = runner.run_defined(console, request.replace(step="describe", run_name="plan"))
-    if not isinstance(described, DescribeResult):
-        raise TypeError("the describe step reads back a DescribeResult")
-    return described, run_dir
+    return runner.run_step(console, request.replace(step="describe", run_name="plan"), DescribeResult)
 
 
 def plan_flow(console: Console, request: RunRequest) -> tuple[Plan, Path]:

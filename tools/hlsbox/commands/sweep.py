@@ -34,6 +34,7 @@ from hlsbox.config.flow import Flow
 from hlsbox.config.formats import to_toml
 from hlsbox.core.contract import CsimResult, ParetoPlot, ParetoPoint
 from hlsbox.core.errors import EXIT_INTERRUPTED, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
+from hlsbox.core.estimator import RESOURCES  # the sweep's resource columns, and what its plot weighs
 from hlsbox.core.parts import resolve_device
 from hlsbox.core.planner import NO_FIT, Plan
 from hlsbox.core.units import human_duration, human_size, parse_duration, parse_size
@@ -408,38 +409,59 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     ]
 
 
-def gather(variants: list[Variant], step: str, build: Path, codes: dict[str, int]) -> list[dict]:
+@dataclass(frozen=True)
+class SweepRow:
+    """One variant in the sweep's results: the grid's values, its step's exit code, the plan's estimate and what
+    csim or csynth measured (None: not run, or no result)."""
+
+    variant: str
+    values: dict[str, str]  # the grid's values for it
+    part: str
+    exit_code: int | None
+    plan: Plan | None = None
+    csim: CsimResult | None = None
+    csynth: CsynthSummary | None = None
+
+    def columns(self) -> dict[str, object]:
+        """Its row in sweep.json, sweep.csv and the table: the plan's numbers as est_*, csynth's as they are."""
+        row: dict[str, object] = {
+            "variant": self.variant,
+            **self.values,
+            "part": self.part,
+            "exit_code": self.exit_code,
+        }
+        if self.plan:
+            estimates = {f"est_{k}": v for k, v in self.plan.totals.items()}
+            row.update(fits=self.plan.verdict, est_latency_cycles=self.plan.latency_cycles, **estimates)
+        if self.csim:
+            row.update(
+                top1_agreement=self.csim.top1_agreement,
+                max_abs_diff=self.csim.max_abs_diff,
+                hls_accuracy=self.csim.hls_accuracy,
+            )
+        if self.csynth:
+            resources = {k: self.csynth.resources.get(k) for k in RESOURCES}
+            row.update(latency_cycles=self.csynth.worst_latency, interval=self.csynth.interval_max, **resources)
+        return row
+
+
+def gather(variants: list[Variant], step: str, build: Path, codes: dict[str, int]) -> list[SweepRow]:
     rows = []
     for variant in variants:
         base = build / variant.name / variant.flow.part
-        row: dict = {
-            "variant": variant.name,
-            **{k: str(v) for k, v in variant.values.items()},
-            "part": variant.flow.part,
-            "exit_code": codes.get(variant.name),
-        }
-        if plan := read_as(Plan, base / "plan" / "plan.json"):
-            row.update(_plan_columns(plan))
-        if step == "csim" and (result := read_as(CsimResult, base / "csim" / "result.json")):
-            row.update(
-                top1_agreement=result.top1_agreement,
-                max_abs_diff=result.max_abs_diff,
-                hls_accuracy=result.hls_accuracy,
+        report = read_as(SynthReport, base / "csynth" / "report.json") if step == "csynth" else None
+        rows.append(
+            SweepRow(
+                variant.name,
+                {k: str(v) for k, v in variant.values.items()},
+                variant.flow.part,
+                codes.get(variant.name),
+                read_as(Plan, base / "plan" / "plan.json"),
+                read_as(CsimResult, base / "csim" / "result.json") if step == "csim" else None,
+                report.csynth if report else None,
             )
-        if step == "csynth" and (report := read_as(SynthReport, base / "csynth" / "report.json")) and report.csynth:
-            row.update(_csynth_columns(report.csynth))
-        rows.append(row)
+        )
     return rows
-
-
-def _plan_columns(plan: Plan) -> dict:
-    estimates = {f"est_{k}": v for k, v in plan.totals.items()}
-    return {"fits": plan.verdict, "est_latency_cycles": plan.latency_cycles, **estimates}
-
-
-def _csynth_columns(synth: CsynthSummary) -> dict:
-    resources = {k: synth.resources.get(k) for k in ("LUT", "FF", "BRAM_18K", "DSP")}
-    return {"latency_cycles": synth.worst_latency, "interval": synth.interval_max, **resources}
 
 
 def read_as(kind: type[T], path: Path) -> T | None:
@@ -450,39 +472,43 @@ def read_as(kind: type[T], path: Path) -> T | None:
         return None
 
 
-def write_results(rows: list[dict], directory: Path) -> None:
-    (directory / "sweep.json").write_text(json.dumps(rows, indent=2) + "\n")
-    columns = list(dict.fromkeys(k for row in rows for k in row))
+def write_results(rows: list[SweepRow], directory: Path) -> None:
+    table = [row.columns() for row in rows]
+    (directory / "sweep.json").write_text(json.dumps(table, indent=2) + "\n")
+    columns = list(dict.fromkeys(k for row in table for k in row))
     with (directory / "sweep.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(table)
 
 
-def plot_points(rows: list[dict]) -> list[ParetoPoint]:
-    """Latency against resources (the largest share of its part any resource takes), front marked."""
+def plot_points(rows: list[SweepRow]) -> list[ParetoPoint]:
+    """Latency against resources (the largest share of its part any resource takes), front marked: csynth's
+    where it ran, else the plan's estimate."""
     points = []
     for row in rows:
-        capacity = resolve_device(row["part"]).capacity()
-        latency = row.get("latency_cycles", row.get("est_latency_cycles"))
-        used = [
-            (row.get(k, row.get(f"est_{k}")) or 0) / capacity[k]
-            for k in ("LUT", "FF", "BRAM_18K", "DSP")
-            if capacity.get(k)
-        ]
+        if row.csynth:
+            latency, used_by = row.csynth.worst_latency, row.csynth.resources
+        elif row.plan:
+            latency, used_by = row.plan.latency_cycles, row.plan.totals
+        else:
+            continue
+        capacity = resolve_device(row.part).capacity()
+        used = [(used_by.get(k) or 0) / capacity[k] for k in RESOURCES if capacity.get(k)]
         if latency is not None and used:
-            points.append(ParetoPoint(row["variant"], latency, max(used), "latency_cycles" not in row))
+            points.append(ParetoPoint(row.variant, latency, max(used), row.csynth is None))
     front = pareto_front([(p.resources, p.latency) for p in points])
     points = [dataclasses.replace(point, pareto=i in front) for i, point in enumerate(points)]
     return points
 
 
-def show(console: Console, rows: list[dict]) -> None:
-    columns = [c for c in dict.fromkeys(k for row in rows for k in row) if c not in ("exit_code",)]
+def show(console: Console, rows: list[SweepRow]) -> None:
+    cells = [row.columns() for row in rows]
+    columns = [c for c in dict.fromkeys(k for row in cells for k in row) if c not in ("exit_code",)]
     table = Table(title="Sweep results", title_justify="left")
     for column in columns:
         table.add_column(column.replace("est_", "est. "), justify="left" if column == "variant" else "right")
-    for row in rows:
+    for row in cells:
         ok = row.get("exit_code") == 0
         table.add_row(*(_cell(row.get(c)) for c in columns), style=None if ok else "red")
     print_table(console, table)
@@ -566,7 +592,7 @@ def run_sweep(
         )
 
 
-def plot(console: Console, rows: list[dict], directory: Path, template: RunRequest) -> None:
+def plot(console: Console, rows: list[SweepRow], directory: Path, template: RunRequest) -> None:
     points = plot_points(rows)
     if not points:
         return

@@ -31,7 +31,6 @@ from hlsbox.core.parts import Device
 
 RESOURCES = ("LUT", "FF", "BRAM_18K", "DSP")
 LAYER, MEMORY, TOP = "layer", "memory", "top"  # what a row of the estimate is (LayerEstimate.kind)
-WEIGHTED = ("Dense", "Conv1D", "Conv2D", "PointwiseConv1D", "PointwiseConv2D", "DepthwiseConv1D", "DepthwiseConv2D")
 CLOCK_UNCERTAINTY = 0.125  # Vivado HLS's default: the share of the clock period it keeps free
 TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softsign", "softplus", "elu", "selu", "hard_sigmoid")
 

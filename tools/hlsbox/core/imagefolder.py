@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+from hlsbox.core.contract.results import ImageInputs
 from hlsbox.core.errors import BadInput
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -171,3 +172,11 @@ def describe(image: Size, target: Size, resize: str) -> str:
     if resize == CENTER_CROP:
         return f"{text(image)} center-cropped to {text(target)}"
     return f"{text(image)} resized to {text(target)} (PIL {resize})"
+
+
+def summary(inputs: ImageInputs) -> str:
+    """How a folder of images became the model's inputs, e.g. '100 in 10 classes (airplane, ...), 32x32
+    center-cropped to 28x28, pixels / 255'."""
+    shown = ", ".join(inputs.classes[:10]) + (", ..." if len(inputs.classes) > 10 else "")
+    made = describe(tuple(inputs.size), tuple(inputs.input_size), inputs.resize)  # type: ignore[arg-type]
+    return f"{inputs.images} in {len(inputs.classes)} classes ({shown}), {made}, pixels / {inputs.scale:g}"

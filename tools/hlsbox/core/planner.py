@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 from hlsbox.core import kernels, surrogate
-from hlsbox.core.contract import BatchNormNote, DescribeResult, GraphRepair, ImageFlow, JsonRecord, Verdict
+from hlsbox.core.contract import BatchNormNote, DescribeResult, DesignCost, GraphRepair, ImageFlow, JsonRecord, Verdict
 from hlsbox.core.estimator import (
     RESOURCES,
     Design,
@@ -297,20 +297,14 @@ def _on(design: Design, device: Device) -> Design:
     return Design(design.layers, design.io_type, device, device.name, design.tool, design.clock_period)
 
 
-@dataclass(frozen=True)
-class Variant:
-    """A what-if: the same model with another io_type, precision width or ReuseFactors."""
+@dataclass(frozen=True, kw_only=True)
+class Variant(DesignCost):
+    """A what-if: the same model with another io_type, precision width or ReuseFactors, and its cost."""
 
     label: str
-    verdict: Verdict
-    totals: dict[str, int]
-    utilisation: dict[str, float]
-    latency_cycles: int
-    io_type: str
     bits: int | None = None  # every operand this wide (ap_fixed<bits, 3>), or the flow's types
     reuse: dict[str, int] | None = None
     searched_reuse: bool = False  # True when ReuseFactors were searched for (and `reuse` is None if none fit)
-    interval_cycles: int = 1
 
 
 def variant(
@@ -320,16 +314,16 @@ def variant(
     estimate: DesignEstimate = estimate_design(design, reuse, bits)
     share, verdict = judged(estimate.totals, design.device, design.tool)  # shares at the synthesis level
     return Variant(
-        label,
-        verdict,
-        estimate.totals,
-        share,
-        estimate.latency,
-        design.io_type,
-        bits,
-        reuse,
-        fit_reuse,
-        estimate.interval,
+        label=label,
+        verdict=verdict,
+        totals=estimate.totals,
+        utilisation=share,
+        latency_cycles=estimate.latency,
+        io_type=design.io_type,
+        bits=bits,
+        reuse=reuse,
+        searched_reuse=fit_reuse,
+        interval_cycles=estimate.interval,
     )
 
 

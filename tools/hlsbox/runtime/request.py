@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hlsbox.config.flow import Flow
 from hlsbox.config.formats import load_flow
-from hlsbox.core.contract import JsonRecord, StepSpec
+from hlsbox.core.contract import JsonRecord, StepInputs, StepSpec
 from hlsbox.runtime import step_table
 from hlsbox.runtime.engines import Limits, Mount
 
@@ -28,7 +28,7 @@ class Workspace:
 class StepExtras:
     """What a step adds to the common run (the Vivado steps: the install, a project to start from)."""
 
-    spec: dict[str, object] = field(default_factory=dict)  # the step's own StepSpec fields (contract types), by name
+    spec: StepInputs = field(default_factory=StepInputs)  # the step's own parts of its spec.json
     mounts: tuple[Mount, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
     prepare: Callable[[StepSpec], StepSpec] | None = None  # fills the new run dir; the spec as it then is

@@ -18,14 +18,16 @@ import uuid
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
+from typing import TypeVar, cast
 
 import filelock
 from rich.console import Console
 
 import hlsbox
 from hlsbox.config.flow import image_flow
-from hlsbox.core.contract import ErrorReport, JsonRecord, StepSpec
+from hlsbox.core.contract import ErrorReport, JsonRecord, RunEnd, RunManifest, StepSpec
 from hlsbox.core.errors import EXIT_HUNG, EXIT_INTERRUPTED, EXIT_OOM, EXIT_TIMEOUT, BadInput, HlsboxError, StepFailed
 from hlsbox.core.units import human_duration, human_size, parse_duration_or_off
 from hlsbox.runtime import engines, image, step_table, toolchains
@@ -179,16 +181,16 @@ def cache_key(request: RunRequest, model_sha256: str, image_tag: str) -> str:
 
 def cache_key_of(run_dir: Path) -> str:
     """The inputs' key a finished run recorded (its manifest): what a step built on it adds to its own."""
-    return json.loads((run_dir / "manifest.json").read_text())["cache_key"]
+    return RunManifest.read(run_dir).cache_key
 
 
 def last_good(final: Path, key: str) -> dict | None:
     """The result of the last good run when it had these very inputs."""
     try:
-        manifest = json.loads((final / "manifest.json").read_text())
-        if manifest.get("status") == "ok" and manifest.get("cache_key") == key:
+        manifest = RunManifest.read(final)
+        if manifest.status == "ok" and manifest.cache_key == key:
             return json.loads((final / "result.json").read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, TypeError):
         return None
     return None
 
@@ -323,11 +325,6 @@ def hang_after_of(request: RunRequest) -> float | None:
     return DEFAULT_HANG_AFTER
 
 
-def write_manifest(run_dir: Path, manifest: dict) -> None:
-    """manifest.json: what ran, on what, with which limits, how it ended (status ok / failed / interrupted)."""
-    (run_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
-
-
 def finish(tmp: Path, final: Path, ok: bool) -> Path:
     """Put a finished run in place: success replaces the last good run; failure goes to .failed."""
     target = final if ok else final.with_name(final.name + ".failed")
@@ -341,9 +338,16 @@ def finish(tmp: Path, final: Path, ok: bool) -> Path:
     return target
 
 
-def run_step(console: Console, request: RunRequest, module: str | None = None) -> tuple[dict, Path]:
-    """Run a step of a flow in the image (`hlsbox.steps.<module>`, default the step's name); its result and
-    final run dir, build/<flow>/<part>/<run name>. Skipped when its last good run had the same inputs."""
+R = TypeVar("R", bound=JsonRecord)
+
+
+def run_step(console: Console, request: RunRequest, result_type: type[R]) -> tuple[R, Path]:
+    """Run the request's step in the image as its definition says (runtime/step_table.py: `hlsbox.steps.<module>`);
+    its result.json read as the step's result type (which is `result_type` or derives from it) and its final run
+    dir, build/<flow>/<part>/<run name>. Skipped when its last good run had the same inputs."""
+    step = step_table.step(request.step)
+    if not issubclass(step.result, result_type):
+        raise TypeError(f"the {step.name} step reads back a {step.result.__name__}, not a {result_type.__name__}")
     flow = request.flow
     if request.step in step_table.STEPS:
         step_table.step(request.step).check_backend(flow.backend)
@@ -374,18 +378,16 @@ def run_step(console: Console, request: RunRequest, module: str | None = None) -
                 f"[bold]{request.step} {flow.name}[/]: up to date (same inputs as the last good run in {final}; "
                 "--force to run again)"
             )
-            return cached, final
-        return _run_fresh(console, request, module or request.step, img, key, model_sha)
+            return cast(R, step.read(cached)), final
+        result, run_dir = _run_fresh(console, request, step.module or request.step, img, key, model_sha)
+        return cast(R, step.read(result)), run_dir
     finally:
         lock.release()
 
 
 def run_defined(console: Console, request: RunRequest) -> tuple[JsonRecord, Path]:
-    """The request's step as its definition says (runtime/step_table.py): its module run in the image, its
-    result.json read as its result type; the step's default host hook."""
-    step = step_table.step(request.step)
-    result, run_dir = run_step(console, request, step.module)
-    return step.read(result), run_dir
+    """A step's default host hook: the step as its definition says, its result read as the step's own type."""
+    return run_step(console, request, JsonRecord)
 
 
 def with_toolchain(request: RunRequest, toolchain: toolchains.Toolchain) -> RunRequest:
@@ -396,43 +398,52 @@ def with_toolchain(request: RunRequest, toolchain: toolchains.Toolchain) -> RunR
     return request.replace(extras=extras)
 
 
-def _run_fresh(
-    console: Console, request: RunRequest, module: str, img: image.ImageRef, key: str, model_sha: str
-) -> tuple[dict, Path]:
-    flow, extras, final = request.flow, request.extras, request.final_dir
-    tmp = final.with_name(f".{request.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir()
+def step_spec(request: RunRequest, module: str, run_dir: Path) -> StepSpec:
+    """spec.json of the request's run in `run_dir`: what every step is given, and the step's own inputs."""
+    flow, own = request.flow, request.extras.spec
     weights = flow.weights_path(request.workspace.root)
-    spec = StepSpec(
+    return StepSpec(
         step=request.step,
         module=module,
         flow=image_flow(flow),
         model_path=str(flow.model_path(request.workspace.root)),
         weights_path=str(weights) if weights else None,
         flow_file=str(request.flow_file),
-        run_dir=str(tmp),
+        run_dir=str(run_dir),
         workspace=str(request.workspace.root),
-        **extras.spec,
+        csim_cache=own.csim_cache,
+        fit=own.fit,
+        vivado=own.vivado,
     )
+
+
+def _run_fresh(
+    console: Console, request: RunRequest, module: str, img: image.ImageRef, key: str, model_sha: str
+) -> tuple[dict, Path]:
+    flow, extras, final = request.flow, request.extras, request.final_dir
+    tmp = final.with_name(f".{request.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    spec = step_spec(request, module, tmp)
     if extras.prepare:
         spec = extras.prepare(spec)
     spec.write(tmp / "spec.json")
     started = time.time()
     command = ["python", "-m", "hlsbox.steps", request.step, "--spec", str(tmp / "spec.json")]
-    manifest = {
-        "hlsbox": hlsbox.__version__,
-        "engine": engines.select().name,
-        "step": request.step,
-        "cache_key": key,
-        "flow": flow.model_dump(),
-        "flow_file": str(request.flow_file),
-        "image": img.tag,
-        "image_id": img.id,
-        "inputs": {"model_sha256": model_sha, "flow_sha256": sha256_file(request.flow_file), **extras.cache_inputs},
-        "command": command,
-        "limits": asdict(request.limits),
-        "started": started,
-    }
+    manifest = partial(
+        RunManifest,
+        hlsbox=hlsbox.__version__,
+        engine=engines.select().name,
+        step=request.step,
+        cache_key=key,
+        flow=flow.model_dump(),
+        flow_file=str(request.flow_file),
+        image=img.tag,
+        image_id=img.id,
+        inputs={"model_sha256": model_sha, "flow_sha256": sha256_file(request.flow_file), **extras.cache_inputs},
+        command=tuple(command),
+        limits=asdict(request.limits),
+        started=started,
+    )
     task = Task(
         f"{request.step} {flow.name}",
         command,
@@ -452,41 +463,37 @@ def _run_fresh(
     try:
         outcome, display = execute(console, task, img.id)
     except KeyboardInterrupt:
-        write_manifest(tmp, {**manifest, "status": "interrupted", "seconds": round(time.time() - started, 2)})
+        manifest(status="interrupted", seconds=round(time.time() - started, 2)).write(tmp)
         kept = finish(tmp, final, ok=False)
         raise Interrupted(f"{request.step} of '{flow.name}'", kept) from None
     except EngineRefused:
         shutil.rmtree(tmp, ignore_errors=True)  # nothing ran: nothing to keep
         raise
     except HlsboxError as exc:  # the engine went away mid-run: keep what there is
-        write_manifest(tmp, {**manifest, "status": "failed", "error": exc.message})
+        manifest(status="failed", error=exc.message).write(tmp)
         finish(tmp, final, ok=False)
         raise
     if outcome.processes:
         (tmp / "processes.txt").write_text(outcome.processes)
     ok = outcome.exit_code == 0 and not outcome.timed_out and (tmp / "result.json").is_file()
     result = json.loads((tmp / "result.json").read_text()) if (tmp / "result.json").is_file() else {}
-    write_manifest(
-        tmp,
-        {
-            **manifest,
-            "status": "ok" if ok else "failed",
-            "versions": result.get("versions", {}),
-            "seconds": round(outcome.duration, 2),
-            "phase_seconds": display.phase_times,
-            "tool_phase_seconds": getattr(display.reader, "completed", {}),  # as the tool itself reported
-            "warnings": len(display.warnings),
-            "errors": display.errors[-20:],
-            "peak_memory": outcome.peak_memory,
-            "exit_code": outcome.exit_code,
-            "timed_out": outcome.timed_out,
-            "stalled": outcome.stalled,
-            "hung": outcome.hung,
-            "last_phase": display.detail or display.phase,
-            "oom_killed": outcome.oom_killed,
-            **result.get("manifest", {}),  # what the step itself wants on record (e.g. the faketime date)
-        },
+    end = RunEnd(
+        versions=result.get("versions", {}),
+        seconds=round(outcome.duration, 2),
+        phase_seconds=display.phase_times,
+        tool_phase_seconds=getattr(display.reader, "completed", {}),
+        warnings=len(display.warnings),
+        errors=tuple(display.errors[-20:]),
+        peak_memory=outcome.peak_memory,
+        exit_code=outcome.exit_code,
+        timed_out=outcome.timed_out,
+        stalled=outcome.stalled,
+        hung=outcome.hung,
+        last_phase=display.detail or display.phase,
+        oom_killed=outcome.oom_killed,
     )
+    # with what the step itself wants on record (e.g. the faketime date)
+    manifest(status="ok" if ok else "failed", end=end, record=result.get("manifest", {})).write(tmp)
     if not ok:
         what = f"{request.step} of flow '{flow.name}'"
         failure = explain_failure(what, outcome, display, tmp, request.limits, extras.diagnose)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hlsbox.core import kernels
+from hlsbox.core import imagefolder, kernels
 from hlsbox.core.contract import (
     Agreement,
     CsimBuild,
@@ -72,7 +72,7 @@ def _cifar10_path(settings: CsimInputs, workspace: Path) -> Path:
 def _images(settings: CsimInputs, input_shape: tuple[int, ...], workspace: Path) -> datasets.ImageSet:
     """The flow's folder of images as the model's inputs (csim.resize), said in one line."""
     images = datasets.image_folder(workspace / settings.images, input_shape, settings.scale, settings.resize)
-    phase(f"images: {images.inputs.summary()}")
+    phase(f"images: {imagefolder.summary(images.inputs)}")
     return images
 
 

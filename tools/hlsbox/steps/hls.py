@@ -6,8 +6,8 @@ import contextlib
 import io
 from pathlib import Path
 
-from hlsbox.core.contract import BatchNormNote, GraphRepair, ImageFlow, SetColumns, StepSpec, layer_tables
-from hlsbox.core.hls4ml_names import HLS4ML_KEYS, table_entry
+from hlsbox.core.contract import BatchNormNote, GraphRepair, ImageFlow, SetColumns, StepSpec
+from hlsbox.core.hls4ml_names import HLS4ML_KEYS, layer_tables, table_entry
 from hlsbox.steps import fifos, frontends, repairs
 from hlsbox.steps.protocol import StepFailure, StepInputError, phase
 
@@ -157,7 +157,7 @@ def hls_config(model, flow: ImageFlow, trace: bool = False, flow_file: str = "th
             # hls4ml takes a PointwiseConv's entry unchecked (RF 32 over 3 inputs: C++ that does not compile)
             # where it validates the Model value. Only the flow's own tables write per-layer ReuseFactors.
             entry.pop("ReuseFactor", None)
-            if section == "LayerName":  # the layer's tables over its class's (contract.layer_tables)
+            if section == "LayerName":  # the layer's tables over its class's (hls4ml_names.layer_tables)
                 merge(entry, table_entry(layer_tables(flow, name, classes.get(name, name))))
             else:
                 merge(entry, types.get(name, {}))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hlsbox.core.contract import LayerRow, StepSpec, VivadoResult, VivadoRun
+from hlsbox.core.contract import ConvertResult, LayerRow, StepInputs, StepSpec, VivadoResult, VivadoRun
 from hlsbox.core.errors import BadInput
 from hlsbox.core.parts import resolve_device
 from hlsbox.runtime import engines, image, runner, step_table
@@ -125,15 +125,15 @@ def run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[Vivado
     options = build_options(request.step, params.with_csim)
     fake_date = vivado.Y2K22_FAKE_DATE if "export" in step.build_options and _needs_faketime(tool, params) else None
     extras = StepExtras(
-        spec={
-            "vivado": VivadoRun(
+        spec=StepInputs(
+            vivado=VivadoRun(
                 tool=tool.install.tool,
                 options=options,
                 command=tool_command(tool.install, options, fake_date),
                 fake_date=fake_date,
                 stop_on=tuple(stop.pattern for stop in vivado_log.STOP_ON),
             )
-        },
+        ),
         mounts=(Mount(tool.install.root, tool.install.root),),
         env=tool.licence,
         prepare=_copy_project(upstream_dir),
@@ -143,8 +143,7 @@ def run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[Vivado
         stall_note=tool.expected,
     )
     limits = replace(request.limits, network=params.network)
-    raw, run_dir = runner.run_step(console, request.replace(extras=extras, limits=limits), step.module)
-    result = step.read(raw)
+    result, run_dir = runner.run_step(console, request.replace(extras=extras, limits=limits), VivadoResult)
     device = resolve_device(request.flow.part)
     full = report.build_report(result, request.flow.part, run_dir / "hls4ml_prj", layers, device)
     full.write(run_dir / "report.json")
@@ -154,7 +153,7 @@ def run_chain(console: Console, request: RunRequest, tool: Tool) -> tuple[Vivado
 def _upstream(console: Console, upstream: RunRequest, tool: Tool) -> tuple[tuple[LayerRow, ...], Path]:
     """The upstream step run (convert, or a Vivado step and the ones before it): its project's layers and run dir."""
     if upstream.step == "convert":
-        converted, run_dir = runner.run_defined(console, upstream.replace(options=None))
+        converted, run_dir = runner.run_step(console, upstream.replace(options=None), ConvertResult)
         return converted.layers, run_dir
     outcome, run_dir = run_chain(console, upstream, tool)
     return outcome.layers, run_dir

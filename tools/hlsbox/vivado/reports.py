@@ -22,7 +22,8 @@ from typing import ClassVar
 from rich.console import Console
 from rich.table import Table
 
-from hlsbox.core.contract import JsonRecord, LayerRow, VivadoResult, build_fields
+from hlsbox.core.contract import JsonRecord, LayerRow, VivadoResult
+from hlsbox.core.jsonrecord import build_fields
 from hlsbox.core.parts import Device
 from hlsbox.runtime.tables import cell_limit, print_table
 

@@ -100,8 +100,8 @@ def run(spec: StepSpec) -> FitResult:
         reference=frontend.reference,
         calibration=outputs.calibration(result),
         held_out=held_out,
-        design=outputs.design(chosen),
-        tried=tuple(outputs.design(arch) for arch in tried),
+        design=chosen.cost,
+        tried=tuple(arch.cost for arch in tried),
         lower_bound=outputs.bound_design(bound),
         layers=layers,
         probes=outputs.probe_records(result),
@@ -202,12 +202,12 @@ def judge_kept(prober: Prober, save) -> search.SearchResult:
     return search.SearchResult({}, probe, None, [probe], [verdict])  # no common width: none searched
 
 
-def config_names(model, chosen):
+def config_names(model, chosen: hardware.Architecture) -> hardware.Architecture:
     """The chosen design with its ReuseFactors under the names an hls4ml config takes (the frontend's)."""
     frontend = frontends.current()
     names = [layer["name"] for layer in hls.parsed_layers(model)]
-    reuse = {frontend.config_name(layer, names): rf for layer, rf in chosen.reuse.items()}
-    return dataclasses.replace(chosen, reuse=reuse)
+    reuse = {frontend.config_name(layer, names): rf for layer, rf in chosen.cost.reuse.items()}
+    return dataclasses.replace(chosen, cost=dataclasses.replace(chosen.cost, reuse=reuse))
 
 
 def kept_rows(layers: list[LayerRow], chosen, traced: list[TraceRow]) -> tuple[FitLayer, ...]:

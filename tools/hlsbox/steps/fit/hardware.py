@@ -25,11 +25,11 @@ over the budget.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hlsbox.core import surrogate
-from hlsbox.core.contract import ImageFlow, LayerRow, LayerTable
+from hlsbox.core.contract import FitDesign, ImageFlow, LayerRow, LayerTable
 from hlsbox.core.estimator import (
     RESOURCES,
     Design,
@@ -50,22 +50,14 @@ GROWTH = 1.5  # each step moves a layer to a ReuseFactor at least this much larg
 MIN_SAVING = 0.001  # ... and is taken only when it saves at least this share of the part
 
 
-@dataclass
+@dataclass(frozen=True)
 class Architecture:
-    io_type: str
-    strategy: str
-    reuse: dict[str, int]
-    totals: dict[str, int]
-    utilisation: dict[str, float]
-    verdict: str
-    latency: int
-    interval: int
-    fits_budget: bool
-    high: dict[str, float] = field(default_factory=dict)  # share of the part at the band's high end (the budget's)
-    binding: str | None = None  # the resource over the budget, when it does not fit
-    heaviest: list[tuple[str, int]] = field(default_factory=list)  # its largest users: (layer, amount)
-    rows: list[LayerRow] = field(default_factory=list)
-    layers: list = field(default_factory=list)  # the estimator's LayerEstimates at these ReuseFactors
+    """One design fit can build: its cost (as fit.json says it), its layers as hls4ml describes them, and the
+    estimator's rows at its ReuseFactors."""
+
+    cost: FitDesign
+    rows: list[LayerRow]
+    layers: list  # the estimator's LayerEstimates
 
 
 def architecture_flow(flow: ImageFlow, layer_tables: dict[str, LayerTable], io_type: str, strategy: str) -> ImageFlow:
@@ -97,7 +89,7 @@ def growable_reuse_factors(design: Design) -> dict[str, list[int]]:
     return {**usable, **scales}
 
 
-def grow_reuse(design: Design, budget: float) -> Architecture:
+def grow_reuse(design: Design, budget: float, strategy: str) -> Architecture:
     usable = growable_reuse_factors(design)
     reuse = {name: rfs[0] for name, rfs in usable.items()}
     capacity = design.device.capacity()
@@ -109,7 +101,7 @@ def grow_reuse(design: Design, budget: float) -> Architecture:
         binding = max(over, key=high.get) if over else None
         layer = _heaviest_growable(estimate, binding, reuse, usable, stuck) if binding else None
         if layer is None:
-            return _architecture(design, reuse, estimate, binding)
+            return _architecture(design, strategy, reuse, estimate, binding, binding is None)
         current = reuse[layer]
         trial = {**reuse, layer: next((rf for rf in usable[layer] if rf >= current * GROWTH), usable[layer][-1])}
         trial_estimate = estimate_design(design, trial)
@@ -132,26 +124,35 @@ def high_share(design: Design, totals: dict[str, int]) -> dict[str, float]:
     return {r: judged_band(design.tool, r, totals[r])[1] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES}
 
 
-def _architecture(design: Design, reuse: dict[str, int], estimate, binding: str | None) -> Architecture:
+def _architecture(
+    design: Design,
+    strategy: str,
+    reuse: dict[str, int],
+    estimate,
+    binding: str | None,
+    fits_budget: bool,
+    users: list[tuple[str, int]] | None = None,
+) -> Architecture:
+    """The design at these ReuseFactors as fit reports it; `users` of the binding resource, most first (default:
+    the estimate's layers and buffers)."""
     share, high = share_of(design, estimate.totals), high_share(design, estimate.totals)
     _, verdict = judged(estimate.totals, design.device, design.tool)
-    users = _users(estimate, binding) if binding else []
-    return Architecture(
-        design.io_type,
-        "",
-        dict(reuse),
-        estimate.totals,
-        {r: round(v, 4) for r, v in share.items()},
-        verdict,
-        estimate.latency,
-        estimate.interval,
-        binding is None,
-        {r: round(v, 4) for r, v in high.items()},
-        binding,
-        [u for u in users if u[1] > 0][:3],
-        design.layers,
-        estimate.layers,
+    users = users if users is not None else _users(estimate, binding) if binding else []
+    cost = FitDesign(
+        io_type=design.io_type,
+        strategy=strategy,
+        reuse=dict(reuse),
+        totals=estimate.totals,
+        utilisation={r: round(v, 4) for r, v in share.items()},
+        verdict=verdict,
+        latency_cycles=estimate.latency,
+        interval_cycles=estimate.interval,
+        fits_budget=fits_budget,
+        high_band={r: round(v, 4) for r, v in high.items()},
+        binding=binding,
+        heaviest=tuple(u for u in users if u[1] > 0)[:3],
     )
+    return Architecture(cost, design.layers, estimate.layers)
 
 
 def _users(estimate, resource: str) -> list[tuple[str, int]]:
@@ -192,39 +193,42 @@ def choose(
     tried = []
     for io_type in io_types:
         for strategy, design in designs(model, flow, layer_tables, device, io_type, run_dir):
-            arch = grow_reuse(design, budget)
-            arch.strategy = strategy
-            tried.append(arch)
-        if any(a.fits_budget for a in tried):
+            tried.append(grow_reuse(design, budget, strategy))
+        if any(a.cost.fits_budget for a in tried):
             break  # io_stream only where io_parallel cannot fit
-    fitting = [a for a in tried if a.fits_budget]
-    best = min(fitting, key=lambda a: (a.interval, a.latency, max(a.utilisation.values())), default=None)
+    fitting = [a for a in tried if a.cost.fits_budget]
+    best = min(
+        fitting,
+        key=lambda a: (a.cost.interval_cycles, a.cost.latency_cycles, max(a.cost.utilisation.values())),
+        default=None,
+    )
     if best is not None:
-        worst = max(best.high, key=best.high.get)
+        cost = best.cost
+        worst = max(cost.high_band, key=cost.high_band.get)
         phase(
-            f"{best.io_type}, {best.strategy}: {worst} at {best.utilisation[worst]:.0%} of the part estimated at the "
-            f"synthesis level (what the part must hold), {best.high[worst]:.0%} at the high end of its out-of-sample "
-            f"error band, within the {budget:.0%} budget (tested there: about 9 in 10 designs so estimated use at "
-            "most that after synthesis)"
+            f"{cost.io_type}, {cost.strategy}: {worst} at {cost.utilisation[worst]:.0%} of the part estimated at the "
+            f"synthesis level (what the part must hold), {cost.high_band[worst]:.0%} at the high end of its "
+            f"out-of-sample error band, within the {budget:.0%} budget (tested there: about 9 in 10 designs so "
+            "estimated use at most that after synthesis)"
         )
     return best, tried
 
 
 def closest(tried: list[Architecture]) -> Architecture:
-    return min(tried, key=lambda a: max(a.high.values()))
+    return min(tried, key=lambda a: max(a.cost.high_band.values()))
 
 
 def parts_that_fit(arch: Architecture, flow: ImageFlow, budget: float) -> list[str]:
     """The parts, smallest first, on which the closest design fits the budget."""
     found = []
     for device in sorted(DEVICES.values(), key=lambda d: (d.dsp, d.lut)):
-        design = Design(arch.rows, arch.io_type, device, device.name, tool_of(flow.backend), flow.clock_period)
-        if grow_reuse(design, budget).fits_budget:
+        design = Design(arch.rows, arch.cost.io_type, device, device.name, tool_of(flow.backend), flow.clock_period)
+        if grow_reuse(design, budget, arch.cost.strategy).cost.fits_budget:
             found.append(device.name)
     return found
 
 
-@dataclass
+@dataclass(frozen=True)
 class Bound:
     """A bound below every design the search can reach, estimated; `low` its share of the part at the band's low
     end. `disputed`: the resources on which the second opinion (the recorded designs most like it) differs from
@@ -247,7 +251,7 @@ class Bound:
         return bool(over) and all(r in self.disputed for r in over)
 
 
-def cheapest(design: Design, budget: float) -> Bound:
+def cheapest(design: Design, budget: float, strategy: str) -> Bound:
     """Below every estimate of this design, whatever its ReuseFactors (estimator.lower_bound_rows, each row at its
     cheapest); reported as the design with every weighted layer at its largest usable ReuseFactor, its totals and
     largest users the bound's own (the rows at their cheapest, of the resource furthest over)."""
@@ -257,18 +261,16 @@ def cheapest(design: Design, budget: float) -> Bound:
     estimate.totals = {r: sum(amounts[r] for _, amounts in bound_rows) for r in RESOURCES}
     capacity = design.device.capacity()
     high = high_share(design, estimate.totals)
-    arch = _architecture(design, reuse, estimate, max(high, key=high.get))
-    arch.fits_budget = max(high.values()) <= budget
     low = {
         r: judged_band(design.tool, r, estimate.totals[r])[0] / capacity[r] if capacity[r] else 0.0 for r in RESOURCES
     }
+    low = {r: round(v, 4) for r, v in low.items()}
+    worst = max(low, key=low.get)  # Bound.worst
+    users = sorted(((name, amounts[worst]) for name, amounts in bound_rows), key=lambda u: -u[1])
+    arch = _architecture(design, strategy, reuse, estimate, worst, max(high.values()) <= budget, users)
     rows = [replace(row, reuse_used=reuse.get(row.name, row.reuse_used)) for row in design.layers]
     opinion = surrogate.opinion(replace(design, layers=rows))
-    bound = Bound(arch, {r: round(v, 4) for r, v in low.items()}, surrogate.disagreements(estimate.totals, opinion))
-    arch.binding = bound.worst
-    users = sorted(((name, amounts[bound.worst]) for name, amounts in bound_rows), key=lambda u: -u[1])
-    arch.heaviest = [u for u in users if u[1] > 0][:3]
-    return bound
+    return Bound(arch, low, surrogate.disagreements(estimate.totals, opinion))
 
 
 def lower_bound(
@@ -284,7 +286,5 @@ def lower_bound(
     bounds = []
     for io_type in io_types:
         for strategy, design in designs(model, flow, narrowest, device, io_type, run_dir):
-            bound = cheapest(design, budget)
-            bound.arch.strategy = strategy
-            bounds.append(bound)
+            bounds.append(cheapest(design, budget, strategy))
     return min(bounds, key=lambda b: b.low[b.worst])

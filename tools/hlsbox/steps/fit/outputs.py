@@ -3,7 +3,7 @@ and the reason when no design can reach the target on the part."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from hlsbox.core.contract import (
@@ -32,9 +32,9 @@ def fitted_flow(
     """A normal flow: the knobs' types and each weighted layer's ReuseFactor in [layers], the chosen io_type and
     strategy; its [csim] as the input flow's."""
     layer_tables = tables(found, best)
-    for layer, rf in chosen.reuse.items():
+    for layer, rf in chosen.cost.reuse.items():
         layer_tables[layer] = replace(layer_tables.get(layer, LayerTable()), reuse_factor=rf)
-    written = hardware.architecture_flow(flow, layer_tables, chosen.io_type, chosen.strategy)
+    written = hardware.architecture_flow(flow, layer_tables, chosen.cost.io_type, chosen.cost.strategy)
     return written.replace(
         name=f"{flow.name}_fit",
         description=f"{flow.name} fitted to {flow.part} by hlsbox fit (from {Path(flow_file).name})",
@@ -66,7 +66,7 @@ def fit_layer(
         layer_class=cls,
         result=result,
         weight=weight,
-        reuse_factor=chosen.reuse.get(name),
+        reuse_factor=chosen.cost.reuse.get(name),
         dsp=estimate.dsp if estimate else 0,
         bram18=estimate.bram18 if estimate else 0,
         lut=estimate.lut if estimate else 0,
@@ -98,35 +98,15 @@ def probe_records(result: SearchResult) -> tuple[FitProbe, ...]:
     )
 
 
-def design(arch: hardware.Architecture) -> FitDesign:
-    return FitDesign(**_design_fields(arch))
-
-
 def bound_design(bound: hardware.Bound) -> FitBound:
-    return FitBound(**_design_fields(bound.arch), low_band=bound.low, worst=bound.worst)
-
-
-def _design_fields(arch: hardware.Architecture) -> dict:
-    return {
-        "io_type": arch.io_type,
-        "strategy": arch.strategy,
-        "reuse": arch.reuse,
-        "totals": arch.totals,
-        "utilisation": arch.utilisation,
-        "verdict": arch.verdict,
-        "latency_cycles": arch.latency,
-        "interval_cycles": arch.interval,
-        "fits_budget": arch.fits_budget,
-        "high_band": arch.high,
-        "binding": arch.binding,
-        "heaviest": tuple(arch.heaviest),
-    }
+    cost = bound.arch.cost
+    return FitBound(**{f.name: getattr(cost, f.name) for f in fields(FitDesign)}, low_band=bound.low, worst=bound.worst)
 
 
 def no_fit(tried: list[hardware.Architecture], flow: ImageFlow, params: FitParams, result: SearchResult) -> Unreachable:
     """Why nothing fits: the closest design's resource over the budget, who uses it, and what would fit."""
-    closest = hardware.closest(tried)
-    used = closest.high[closest.binding]
+    closest = hardware.closest(tried).cost
+    used = closest.high_band[closest.binding]
     users = ", ".join(f"{name} {amount:,}" for name, amount in closest.heaviest)
     parts = hardware.parts_that_fit(closest, flow, params.budget)
     where = f"the smallest part that holds it: {parts[0]}" if parts else "no part in hlsbox's database holds it"
@@ -137,7 +117,7 @@ def no_fit(tried: list[hardware.Architecture], flow: ImageFlow, params: FitParam
         f"synthesis level's out-of-sample error band ({closest.utilisation[closest.binding]:.0%} estimated; "
         f"{closest.io_type}, {closest.strategy}; most used by {users}).",
         f"What would: {where} (--part); a larger --budget; or a lower --agreement, which allows narrower types."
-        + ("" if "io_stream" in [a.io_type for a in tried] else " Or --io-type io_stream."),
+        + ("" if "io_stream" in [a.cost.io_type for a in tried] else " Or --io-type io_stream."),
     )
 
 
@@ -146,9 +126,9 @@ def unreachable_at_best(
 ) -> Unreachable:
     """Why no search can succeed: even the cheapest design it can reach is over the budget at the band's low end.
     `simulated`: the bound's types came from a C simulation (a QONNX graph's profile)."""
-    arch, worst = bound.arch, bound.worst
+    arch, worst = bound.arch.cost, bound.worst
     users = ", ".join(f"{name} {amount:,}" for name, amount in arch.heaviest)
-    parts = hardware.parts_that_fit(arch, flow, params.budget)
+    parts = hardware.parts_that_fit(bound.arch, flow, params.budget)
     where = (
         f"the smallest part on which even this cheapest design fits: {parts[0]} (--part; the types the search keeps "
         "are wider, so it may need a larger one)"
@@ -169,10 +149,10 @@ def unreachable_at_best(
 
 def room(bound: hardware.Bound, budget: float, label: str = "lower bound") -> str:
     """How much the search has to spend, in one line (and why it goes on when the bound alone says no)."""
-    worst = bound.worst
+    worst, cost = bound.worst, bound.arch.cost
     text = (
-        f"{label}: the cheapest design the search can reach ({bound.arch.io_type}, {bound.arch.strategy}) needs "
-        f"{worst} at {bound.arch.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the band's low end), "
+        f"{label}: the cheapest design the search can reach ({cost.io_type}, {cost.strategy}) needs "
+        f"{worst} at {cost.utilisation[worst]:.0%} of the part ({bound.low[worst]:.0%} at the band's low end), "
         f"budget {budget:.0%}, tested at the high end of the synthesis level's out-of-sample error band (what the "
         "part must hold: about 9 in 10 designs so estimated use at most that after synthesis)"
     )
@@ -195,15 +175,15 @@ def draw(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    capacity = device.capacity()
+    capacity, cost = device.capacity(), chosen.cost
     points = []
     for probe, verdict in zip(result.probes, result.verdicts, strict=True):
-        rows = [row.replace(strategy=chosen.strategy.lower()) for row in probe.rows]
-        design = Design(rows, chosen.io_type, device, flow.part, tool_of(flow.backend), flow.clock_period)
-        totals = estimate_design(design, chosen.reuse).totals
+        rows = [row.replace(strategy=cost.strategy.lower()) for row in probe.rows]
+        design = Design(rows, cost.io_type, device, flow.part, tool_of(flow.backend), flow.clock_period)
+        totals = estimate_design(design, cost.reuse).totals
         share = max(totals[r] / capacity[r] for r in capacity if capacity[r])
         points.append((share, probe.agreement, verdict.accepted))
-    chosen_share = max(chosen.utilisation.values())
+    chosen_share = max(cost.utilisation.values())
     figure, axes = plt.subplots(figsize=(7, 4.5))
     for accepted, colour, label in ((True, "tab:green", "accepted"), (False, "tab:red", "rejected")):
         mine = [(x, y) for x, y, p in points if p == accepted]
@@ -214,7 +194,7 @@ def draw(
     axes.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
     axes.axhline(params.agreement, ls="--", c="grey", lw=1)
     axes.axvline(params.budget, ls=":", c="grey", lw=1)
-    axes.set_xlabel(f"most used resource, share of {device.name} (estimated, {chosen.io_type}, {chosen.strategy})")
+    axes.set_xlabel(f"most used resource, share of {device.name} (estimated, {cost.io_type}, {cost.strategy})")
     axes.set_ylabel("top-1 agreement with Keras (calibration)")
     axes.set_title(f"hlsbox fit: {flow.name} on {flow.part} (* chosen)")
     axes.legend(loc="lower right")
