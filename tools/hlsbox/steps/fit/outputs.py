@@ -105,10 +105,11 @@ def bound_design(bound: hardware.Bound) -> FitBound:
 
 def no_fit(tried: list[hardware.Architecture], flow: ImageFlow, params: FitParams, result: SearchResult) -> Unreachable:
     """Why nothing fits: the closest design's resource over the budget, who uses it, and what would fit."""
-    closest = hardware.closest(tried).cost
+    nearest = hardware.closest(tried)
+    closest = nearest.cost
     used = closest.high_band[closest.binding]
     users = ", ".join(f"{name} {amount:,}" for name, amount in closest.heaviest)
-    parts = hardware.parts_that_fit(closest, flow, params.budget)
+    parts = hardware.parts_that_fit(nearest, flow, params.budget)
     where = f"the smallest part that holds it: {parts[0]}" if parts else "no part in hlsbox's database holds it"
     return Unreachable(
         f"No design reaches {params.agreement:.0%} agreement within {params.budget:.0%} of {flow.part}: the "
