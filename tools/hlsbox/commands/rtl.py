@@ -13,28 +13,29 @@ from pathlib import Path
 
 from rich.console import Console
 
-from hlsbox.core.contract import RTL_LEVEL, RtlResult, StepSpec, SynthResult
+from hlsbox.core.contract import RTL_LEVEL, JsonRecord, RtlResult, StepSpec, SynthResult
 from hlsbox.core.errors import BadInput
 from hlsbox.core.parts import Device, resolve_device
 from hlsbox.runtime import runner
-from hlsbox.runtime import step_table as registry
 from hlsbox.runtime.request import RunRequest, StepExtras
 
 PROJECT = "rtl_prj"  # steps.rtl.PROJECT: the project rtl writes and synth / rtlsim copy
 ESTIMATED = ("LUT", "FF")  # what da4ml estimates
 
 
-def run_after_rtl(console: Console, request: RunRequest) -> tuple[object, Path]:
-    step = registry.step(request.step)
-    upstream = request.replace(step="rtl", force=False, options=None)  # --force redoes this step, not rtl
-    raw, rtl_dir = runner.run_step(console, upstream, registry.step("rtl").module)
-    rtl = RtlResult.from_dict(raw)
+def run_rtl(console: Console, request: RunRequest) -> tuple[RtlResult, Path]:
+    """rtl for the request's flow (cached like any step): da4ml's Verilog project and its estimate."""
+    upstream = request.replace(step="rtl", force=False, options=None)  # --force redoes the step asked, not rtl
+    return runner.run_step(console, upstream, RtlResult)
+
+
+def run_after_rtl(console: Console, request: RunRequest) -> tuple[JsonRecord, Path]:
+    rtl, rtl_dir = run_rtl(console, request)
     device = resolve_device(request.flow.part)
     if request.step == "synth":
         refuse_unfit(rtl, device, request.flow.part)
     extras = StepExtras(prepare=copy_project(rtl_dir), cache_inputs={"upstream": runner.cache_key_of(rtl_dir)})
-    raw, run_dir = runner.run_step(console, request.replace(extras=extras), step.module)
-    result = step.read(raw)
+    result, run_dir = runner.run_step(console, request.replace(extras=extras), JsonRecord)
     if isinstance(result, SynthResult):
         write_report(run_dir / "report.json", synth_report(result, rtl, device, request.flow.part))
     return result, run_dir
