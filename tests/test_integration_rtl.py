@@ -55,6 +55,16 @@ def test_rtl_writes_da4mls_verilog_with_its_estimate(workspace: Path, rtl: dict)
     assert rtl["versions"]["da4ml"] == "0.6.0" and rtl["versions"]["hgq2"] == "0.2.0"
 
 
+def test_plan_of_a_da4ml_flow_is_da4mls_estimate_against_the_part(workspace: Path, rtl: dict):
+    result = run_cli("plan", "--flow", FLOW, cwd=workspace)
+    assert result.exit_code == 0, result.output
+    plan = json.loads((_run_dir(workspace, "plan") / "plan.json").read_text())
+    assert plan["tool"] == "da4ml" and plan["totals"]["LUT"] == rtl["estimate"]["LUT"] and plan["totals"]["DSP"] == 0
+    assert plan["verdict"] == "fits" and "da4ml's estimate" in plan["level"]  # 24% of the xc7z010's LUTs measured
+    flat = " ".join(result.stdout.split())
+    assert f"Verdict: fits on {PART}, judged on da4ml's estimate" in flat
+
+
 def test_synth_counts_yosys_cells_beside_da4mls_estimate(workspace: Path, rtl: dict):
     result = run_cli("synth", "--flow", FLOW, cwd=workspace)
     assert result.exit_code == 0, result.output

@@ -138,6 +138,7 @@ def test_the_shipped_da4ml_flow_is_valid_and_its_steps_run_only_for_da4ml(tmp_pa
             BadInput, match=f"`{name}` runs for flows with backend da4ml; this flow's backend is Vivado"
         ):
             step_table.step(name).check_backend("Vivado")
+    step_table.step("plan").check_backend("da4ml")  # planned from da4ml's estimate
     with pytest.raises(BadInput, match="backend Vivado or Vitis") as refused:
         step_table.step("csim").check_backend("da4ml")
     assert "rtl, synth, rtlsim" in refused.value.hint
@@ -177,3 +178,28 @@ def test_only_keras3_adds_debian_packages_in_a_layer_of_its_own(tmp_path: Path, 
     assert b"apt-get install -y --no-install-recommends yosys verilator" in dockerfile
     fewer = dataclasses.replace(keras3, apt_packages=("yosys",))
     assert image.tag_for("sha256:base", toolchain=fewer) != image.tag_for("sha256:base", toolchain=keras3)
+
+
+def test_a_da4ml_plan_is_da4mls_estimate_against_the_part(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """plan for backend = "da4ml": rtl's estimate (no DSP, no BRAM: every multiplication in LUTs) against the part,
+    the measured yosys count beside it, shown as what it is."""
+    from rich.console import Console
+
+    from hlsbox.cli.views import show_plan
+    from hlsbox.runtime.request import RunRequest
+
+    rtl_dir = tmp_path / "rtl"
+    rtl_dir.mkdir()
+    monkeypatch.setattr(commands, "run_rtl", lambda console, request: (rtl_result(16_000, 1_299), rtl_dir))
+    flow = load_flow(REPO / "flows" / "digits_mlp_da4ml.toml")
+    request = RunRequest("plan", flow, REPO / "flows" / "digits_mlp_da4ml.toml", None, None)
+    plan, run_dir = commands.plan_of_rtl(Console(), request)
+    assert (plan.totals["LUT"], plan.totals["DSP"], plan.totals["BRAM_18K"]) == (16_000, 0, 0)
+    assert plan.verdict == "tight"  # 91% of the xc7z010's 17,600 LUTs: over the 80% a design fits within
+    assert plan.bands["LUT"] == (16_000, 16_704)  # and yosys' measured 4% more (4,464 / 4,276)
+    assert (run_dir / "plan.json").is_file() and run_dir == tmp_path / "plan"
+    console = Console(width=200, record=True)
+    show_plan(console, plan, str(run_dir))
+    text = " ".join(console.export_text().split())
+    assert "Verdict: tight (within the estimator's error) on xc7z010clg400-1, judged on da4ml's estimate" in text
+    assert "estimate" in text and "csynth" not in text

@@ -19,6 +19,7 @@ from hlsbox.core.contract import (
     TableResult,
 )
 from hlsbox.core.hls4ml_names import reuse_adjusted
+from hlsbox.core.planner import TOOL_NAMES
 from hlsbox.core.units import human_rate, human_time
 from hlsbox.runtime.tables import cell_limit, print_table, show_result_table
 from hlsbox.vivado import reports
@@ -265,7 +266,7 @@ def totals_table(plan) -> Table:
             else ""
         ),
     )
-    columns = ["resource", "csynth", "band", "used"]
+    columns = ["resource", "csynth" if plan.tool in TOOL_NAMES else "estimate", "band", "used"]
     columns += ["synthesis", "band ", "used "] if synthesis else []
     for column in (*columns, plan.device, "2nd opinion"):
         totals.add_column(column, justify="left" if column == "resource" else "right")
@@ -310,14 +311,16 @@ def csynth_sentence(plan) -> str:
 
 
 def show_plan(console: Console, plan, run_dir: str) -> None:
-    table = plan_table(plan, console)
-    print_table(console, table)
+    if plan.layers:  # a da4ml flow's plan has da4ml's totals only
+        print_table(console, plan_table(plan, console))
     console.print(totals_table(plan))
     colour = {"fits": "green", "tight": "yellow"}.get(plan.verdict, "red")
     level = plan.synthesis or plan  # a plan.json from before the synthesis level: its csynth figures
     worst = max(level.utilisation, key=level.utilisation.get)
     note = " (within the estimator's error)" if plan.verdict == "tight" else ""
-    what = f", judged on {plan.synthesis.level}" if plan.synthesis else ""
+    what = (
+        f", judged on {plan.synthesis.level}" if plan.synthesis else f", judged on {plan.level}" if plan.level else ""
+    )
     console.print(
         f"[bold {colour}]Verdict: {plan.verdict}{note}[/] on {plan.part}{what}: {worst} at "
         f"{level.utilisation[worst]:.0%} of the part ({level.totals[worst]:,} of {plan.capacity[worst]:,})."

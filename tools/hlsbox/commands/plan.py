@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from hlsbox.commands import rtl
 from hlsbox.config.flow import Flow, LayerSettings, image_flow, validate_flow
 from hlsbox.config.formats import write_toml
 from hlsbox.core.contract import DescribeResult
@@ -15,6 +16,7 @@ from hlsbox.core.parts import resolve_device
 from hlsbox.core.planner import FITS, NO_FIT, TIGHT, Plan, Variant, make_plan
 from hlsbox.runtime import runner
 from hlsbox.runtime.request import RunRequest
+from hlsbox.runtime.step_table import DA4ML_BACKENDS
 
 __all__ = ["FITS", "NO_FIT", "TIGHT", "plan_flow", "variant_flow", "write_way"]
 
@@ -27,7 +29,9 @@ def describe(console: Console, request: RunRequest) -> tuple[DescribeResult, Pat
 
 def plan_flow(console: Console, request: RunRequest) -> tuple[Plan, Path]:
     """Describe the flow's model in the image and estimate it for the flow's part (plan.json beside it): the plan
-    step's host hook."""
+    step's host hook. A da4ml flow is planned from da4ml's own estimate (commands.rtl)."""
+    if request.flow.backend in DA4ML_BACKENDS:
+        return rtl.plan_of_rtl(console, request)
     described, run_dir = describe(console, request)
     plan = make_plan(described, image_flow(request.flow), resolve_device(request.flow.part))
     (run_dir / "plan.json").write_text(json.dumps(plan.to_dict(), indent=2) + "\n")

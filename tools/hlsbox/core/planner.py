@@ -113,7 +113,7 @@ Bands = dict[str, dict[str, tuple[float, float]]]
 
 def band(tool: str, quantity: str, value: float, bands: Bands = ERROR_BANDS) -> tuple[int, int]:
     """The range the real figure is likely in, given the estimate (estimate / the ratio band)."""
-    low, high = bands.get(tool, bands["vivado_hls"]).get(quantity, (1.0, 1.0))
+    low, high = (bands[tool] if tool in bands else bands["vivado_hls"]).get(quantity, (1.0, 1.0))
     return math.floor(value / high), math.ceil(value / low)
 
 

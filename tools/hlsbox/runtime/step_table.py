@@ -127,8 +127,9 @@ STEPS: dict[str, Step] = {
             module=None,  # the estimator on the host, on describe's result (in the plan's run dir)
             option_set="plan",
             result=Plan,  # plan.json
-            upstream="describe",
+            upstream="describe",  # for a da4ml flow: rtl (da4ml's own estimate)
             timeout="10m",
+            backends=HLS_BACKENDS + DA4ML_BACKENDS,
         ),
         Step(
             "fit",
