@@ -243,6 +243,10 @@ def execute(console: Console, task: Task, image_id: str | None = None) -> tuple[
     return outcome, display
 
 
+SMALLER_HLS4ML = "io_stream for conv nets, a larger ReuseFactor"
+SMALLER = {"da4ml": "fewer units or bits: da4ml unrolls every multiplication"}  # by the flow's backend
+
+
 def explain_failure(
     what: str,
     outcome: Outcome,
@@ -251,7 +255,9 @@ def explain_failure(
     limits: Limits,
     diagnose: Callable[[Path], str | None] | None = None,
     log: Path | None = None,
+    smaller: str = SMALLER_HLS4ML,
 ) -> StepFailed:
+    """The failure said: what stopped the step, and what would help (`smaller`: how its design gets smaller)."""
     log = log or run_dir / "step.log"
     if outcome.hung:
         return hung_failure(what, outcome, display, run_dir, log)
@@ -273,8 +279,7 @@ def explain_failure(
         return StepFailed(
             f"{what} ran out of memory at {human_size(limits.memory)} "
             f"(peak seen {human_size(outcome.peak_memory)}) and was killed.",
-            "Give it more with --mem / MEM=, or lower the design's size (io_stream for conv nets, "
-            f"a larger ReuseFactor). Log: {log}",
+            f"Give it more with --mem / MEM=, or lower the design's size ({smaller}). Log: {log}",
             EXIT_OOM,
         )
     log_text = log.read_text(errors="replace") if log.is_file() else ""
@@ -496,7 +501,8 @@ def _run_fresh(
     manifest(status="ok" if ok else "failed", end=end, record=result.get("manifest", {})).write(tmp)
     if not ok:
         what = f"{request.step} of flow '{flow.name}'"
-        failure = explain_failure(what, outcome, display, tmp, request.limits, extras.diagnose)
+        smaller = SMALLER.get(flow.backend, SMALLER_HLS4ML)
+        failure = explain_failure(what, outcome, display, tmp, request.limits, extras.diagnose, smaller=smaller)
         if isinstance(failure, BadInput):  # refused its input: nothing to keep, nothing left behind
             shutil.rmtree(tmp, ignore_errors=True)
             raise failure
