@@ -21,6 +21,7 @@ from typing import NamedTuple
 
 from hlsbox.core.contract import CsimBuild, LibraryBuild
 from hlsbox.steps.fastcsim import split as splitting
+from hlsbox.steps.fastcsim.layers import count_layers
 from hlsbox.steps.fastcsim.recognise import FillBufferClass, Unrecognised, recognise, unrecognised
 from hlsbox.steps.fastcsim.split import Log
 from hlsbox.steps.fastcsim.tree import make_fast_tree
@@ -298,7 +299,7 @@ def choose_build(layers: int, copies: int, repeated: bool = False) -> BuildChoic
 def layer_calls(tree_dir: str | Path) -> int:
     """The layer calls of the project's top function (split.count_layers), which choose_build states."""
     project = _script_variable(Path(tree_dir, "build_lib.sh").read_text(), "PROJECT")
-    return splitting.count_layers(Path(tree_dir, "firmware", f"{project}.cpp").read_text())
+    return count_layers(Path(tree_dir, "firmware", f"{project}.cpp").read_text())
 
 
 def _proven(project: Path, log: Log | None) -> list[FillBufferClass]:
