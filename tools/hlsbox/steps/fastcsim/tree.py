@@ -175,7 +175,7 @@ def _fast_code_gen(text: str, fills: list[FillBufferClass]) -> str:
 
 
 def make_fast_tree(
-    project_dir: str | Path, out_dir: str | Path, recs: list[FillBufferClass] | None = None, strict: bool = True
+    project_dir: str | Path, out_dir: str | Path, fills: list[FillBufferClass] | None = None, strict: bool = True
 ) -> list[FillBufferClass]:
     """Copy the C-build part of project_dir to out_dir with the recognised fill_buffer classes replaced
     by calls to the loop template.  project_dir is only read.
@@ -187,7 +187,7 @@ def make_fast_tree(
     project, out = Path(project_dir).absolute(), Path(out_dir).absolute()
     if out == project or str(out).startswith(str(project / "firmware")):
         raise ValueError("out_dir must not be the project or inside its firmware directory")
-    fills = recognise(project, keep_mapping=False) if recs is None else recs
+    fills = recognise(project, keep_mapping=False) if fills is None else fills
     _checked(fills, strict)
     _copy_build_files(project, out)
     (out / CODE_GEN).write_text(_fast_code_gen((project / CODE_GEN).read_text(), fills))

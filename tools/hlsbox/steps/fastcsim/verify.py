@@ -111,7 +111,7 @@ def _compared(fills: list[FillBufferClass], output: bytes) -> int:
 
 def verify_cxx(
     project_dir: str | Path,
-    recs: list[FillBufferClass] | None = None,
+    fills: list[FillBufferClass] | None = None,
     workdir: str | Path | None = None,
     with_generated: bool = False,
     cxx: str = "g++",
@@ -124,8 +124,7 @@ def verify_cxx(
     the harness as well and run side by side (exact C++ comparison; use for small projects only).
 
     Returns (ok, message)."""
-    fills = recognise(project_dir) if recs is None else recs
-    good = [fill for fill in fills if fill.ok]
+    good = [fill for fill in (recognise(project_dir) if fills is None else fills) if fill.ok]
     if not good:
         return True, "no recognised classes"
     if any(fill.mapping is None for fill in good):  # recognised without their copies kept: parse them again
