@@ -297,7 +297,7 @@ def choose_build(layers: int, copies: int, repeated: bool = False) -> BuildChoic
 
 
 def layer_calls(tree_dir: str | Path) -> int:
-    """The layer calls of the project's top function (split.count_layers), which choose_build states."""
+    """The layer calls of the project's top function (layers.count_layers), which choose_build states."""
     project = _script_variable(Path(tree_dir, "build_lib.sh").read_text(), "PROJECT")
     return count_layers(Path(tree_dir, "firmware", f"{project}.cpp").read_text())
 
