@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from hlsbox.steps.fastcsim.build import build, choose_build
-from hlsbox.steps.fastcsim.split import _chunks, first_error
+from hlsbox.steps.fastcsim.layers import _chunks
+from hlsbox.steps.fastcsim.split import first_error
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 

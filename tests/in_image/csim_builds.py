@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hlsbox.core.contract import ImageFlow
 from hlsbox.steps import fastcsim, frontends, hls
-from hlsbox.steps.fastcsim.build import _layer_calls, choose_build
+from hlsbox.steps.fastcsim.build import choose_build, layer_calls
 
 SPEC = json.loads(Path(sys.argv[1]).read_text())
 
@@ -32,7 +32,7 @@ def measure(name: str, flow: ImageFlow, out: Path) -> dict:
     tree = out / name / "fast_tree"
     fastcsim.make_fast_tree(project, str(tree), recs)
     copies = sum(r.n_copies for r in replaced)
-    layers = _layer_calls(str(tree))
+    layers = layer_calls(tree)
     choice = choose_build(layers, copies)
     own = fastcsim.build(project, parallel=False, log=None) if name not in SPEC.get("without_own", ()) else None
     unsplit = fastcsim.build(str(tree), parallel=True, log=None)

@@ -16,42 +16,46 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
 
 from hlsbox.core.contract import CsimBuild, LibraryBuild
 from hlsbox.steps.fastcsim import split as splitting
-from hlsbox.steps.fastcsim.recognise import Unrecognised, recognise, unrecognised
+from hlsbox.steps.fastcsim.layers import count_layers
+from hlsbox.steps.fastcsim.recognise import FillBufferClass, Unrecognised, recognise, unrecognised
+from hlsbox.steps.fastcsim.split import Log
 from hlsbox.steps.fastcsim.tree import make_fast_tree
 from hlsbox.steps.fastcsim.verify import verify_cxx
 
 _COMPILE_LINE = re.compile(r"^\$\{CC\} .* -c \S+ -o \S+\s*$")
 _LINK_LINE = re.compile(r"^\$\{CC\} .* -shared .*$")
+FAST_SCRIPT = "build_lib_fastcsim.sh"  # the script the unsplit build runs, beside build_lib.sh
 
 
-def _script_value(script, var):
-    m = re.search(rf"^{var}=(\S+)\s*$", script, re.M)
-    return m.group(1) if m else None
+def _script_variable(script: str, name: str) -> str | None:
+    match = re.search(rf"^{name}=(\S+)\s*$", script, re.M)
+    return match.group(1) if match else None
 
 
-def lib_path(tree_dir):
-    with open(os.path.join(tree_dir, "build_lib.sh")) as f:
-        s = f.read()
-    return os.path.join(
-        os.path.abspath(tree_dir), "firmware", f"{_script_value(s, 'PROJECT')}-{_script_value(s, 'LIB_STAMP')}.so"
-    )
+def lib_path(tree_dir: str | Path) -> str:
+    """The library build_lib.sh makes: firmware/<PROJECT>-<LIB_STAMP>.so."""
+    script = Path(tree_dir, "build_lib.sh").read_text()
+    name = f"{_script_variable(script, 'PROJECT')}-{_script_variable(script, 'LIB_STAMP')}.so"
+    return str(Path(tree_dir).absolute() / "firmware" / name)
 
 
-def make_parallel_script(script):
+def make_parallel_script(script: str) -> str | None:
     """build_lib.sh -> same script with the '-c' compile lines run as parallel background jobs (each
     waited for, failures propagate) and prefixed by $FASTCSIM_LAUNCHER (e.g. 'ccache').  Returns None if
     the script does not have the expected shape (then run it unchanged)."""
     lines = script.split("\n")
-    comp = [i for i, line in enumerate(lines) if _COMPILE_LINE.match(line)]
-    link = [i for i, line in enumerate(lines) if _LINK_LINE.match(line)]
-    if len(comp) < 1 or len(link) != 1 or max(comp) > link[0]:
+    compiles = [i for i, line in enumerate(lines) if _COMPILE_LINE.match(line)]
+    links = [i for i, line in enumerate(lines) if _LINK_LINE.match(line)]
+    if len(compiles) < 1 or len(links) != 1 or max(compiles) > links[0]:
         return None
-    for i in comp:
+    for i in compiles:
         lines[i] = "${FASTCSIM_LAUNCHER} " + lines[i].rstrip() + ' &\nFASTCSIM_PIDS="$FASTCSIM_PIDS $!"'
-    lines[link[0]] = "for p in $FASTCSIM_PIDS; do wait $p; done\n" + lines[link[0]]
+    lines[links[0]] = "for p in $FASTCSIM_PIDS; do wait $p; done\n" + lines[links[0]]
     return "\n".join(lines)
 
 
@@ -63,21 +67,19 @@ class BuildFailed(Exception):
         self.output = output
 
 
-def split_cache(ccache_dir):
+def split_cache(ccache_dir: str | Path | None) -> Path:
     """Where the split build keeps its precompiled headers and objects: beside ccache's, else in /tmp."""
-    return (
-        os.path.join(ccache_dir, "fastcsim") if ccache_dir else os.path.join(tempfile.gettempdir(), "hlsbox-fastcsim")
-    )
+    return Path(ccache_dir, "fastcsim") if ccache_dir else Path(tempfile.gettempdir(), "hlsbox-fastcsim")
 
 
 def build(
-    tree_dir,
-    parallel=True,
-    ccache_dir=None,
-    log=print,
-    split=False,
+    tree_dir: str | Path,
+    parallel: bool = True,
+    ccache_dir: str | Path | None = None,
+    log: Log | None = print,
+    split: bool = False,
     choice: str | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Log | None = None,
 ) -> LibraryBuild:
     """Compile tree_dir (a fast tree or any written project) as its build_lib.sh does: same compiler, flags and
     library name. parallel: the translation units run concurrently. split: each layer in its own unit, against one
@@ -86,49 +88,52 @@ def build(
     ccache_dir: compile through ccache with its cache there (when ccache is installed); the split build's cache
     is beside it. choice: why split or not (recorded). progress: told when the split build falls back, and why.
     BuildFailed (with the compiler's output) when g++ fails."""
-    tree_dir = os.path.abspath(tree_dir)
+    tree = Path(tree_dir).absolute()
     not_split = None
     if split:
         try:
-            return dataclasses.replace(splitting.build(tree_dir, split_cache(ccache_dir), log=log), choice=choice)
+            return dataclasses.replace(splitting.build(tree, split_cache(ccache_dir), log=log), choice=choice)
         except splitting.NotSplit as why:
             not_split = splitting.first_error(str(why))
             if log:
                 log(f"fastcsim: the split build does not apply ({str(why)[:2000]}); building as build_lib.sh does")
             if progress:
                 progress(f"compiling (g++, build_lib.sh's two units: the split build failed: {not_split})")
-    return dataclasses.replace(_build_script(tree_dir, parallel, ccache_dir, log), not_split=not_split, choice=choice)
+    return dataclasses.replace(_build_script(tree, parallel, ccache_dir, log), not_split=not_split, choice=choice)
 
 
-def _build_script(tree_dir: str, parallel: bool, ccache_dir: str | None, log) -> LibraryBuild:
-    with open(os.path.join(tree_dir, "build_lib.sh")) as f:
-        script = f.read()
+def _script_to_run(script: str, parallel: bool, launcher: str | None, log: Log | None) -> str:
+    """build_lib.sh made parallel (make_parallel_script), or as it is (its compiles through the launcher, if any)
+    when not asked for or not of the expected shape."""
+    fast = make_parallel_script(script) if parallel else None
+    if fast is not None:
+        return fast
+    if parallel and log:
+        log("fastcsim: build_lib.sh has an unexpected shape, running it unchanged (serial)")
+    return script.replace("\n${CC} ", "\n${FASTCSIM_LAUNCHER} ${CC} ") if launcher else script
+
+
+def _build_script(tree: Path, parallel: bool, ccache_dir: str | Path | None, log: Log | None) -> LibraryBuild:
+    """Run build_lib.sh's compiles (through ccache, given its directory and the program) as _script_to_run has it."""
     env = dict(os.environ)
     launcher = shutil.which("ccache") if ccache_dir else None
     if launcher:
-        env.update(FASTCSIM_LAUNCHER=launcher, CCACHE_DIR=ccache_dir)
-    fast = make_parallel_script(script) if parallel else None
-    if fast is None:
-        if parallel and log:
-            log("fastcsim: build_lib.sh has an unexpected shape, running it unchanged (serial)")
-        fast = script.replace("\n${CC} ", "\n${FASTCSIM_LAUNCHER} ${CC} ") if launcher else script
-    name = "build_lib_fastcsim.sh"
-    with open(os.path.join(tree_dir, name), "w") as f:
-        f.write(fast)
-    os.chmod(os.path.join(tree_dir, name), 0o755)
-    lib = lib_path(tree_dir)
-    if os.path.exists(lib):
-        os.remove(lib)
-    run = measure(["bash", name], cwd=tree_dir, env=env)
-    if run.returncode != 0 or not os.path.isfile(lib):
+        env.update(FASTCSIM_LAUNCHER=launcher, CCACHE_DIR=str(ccache_dir))
+    fast_script = tree / FAST_SCRIPT
+    fast_script.write_text(_script_to_run((tree / "build_lib.sh").read_text(), parallel, launcher, log))
+    fast_script.chmod(0o755)
+    lib = Path(lib_path(tree))
+    lib.unlink(missing_ok=True)
+    run = measure(["bash", FAST_SCRIPT], cwd=tree, env=env)
+    if run.returncode != 0 or not lib.is_file():
         raise BuildFailed(run.output)
     if log:
         log(
-            f"fastcsim: built {os.path.basename(lib)} in {run.seconds:.1f} s, peak memory of the compilers "
+            f"fastcsim: built {lib.name} in {run.seconds:.1f} s, peak memory of the compilers "
             f"{run.peak_tree_rss_mb:.0f} MB{' (through ccache)' if launcher else ''}"
         )
     return LibraryBuild(
-        lib=lib,
+        lib=str(lib),
         seconds=run.seconds,
         split=False,
         parallel=parallel,
@@ -138,30 +143,36 @@ def _build_script(tree_dir: str, parallel: bool, ccache_dir: str | None, log) ->
     )
 
 
-def _tree_rss_kb(root_pid):
-    """(sum, max) of VmRSS in kB over root_pid and all its descendants (Linux /proc)."""
-    children, rss = {}, {}
+class TreeMemory(NamedTuple):
+    """A process tree's resident memory at one moment: all its processes', and its largest one's."""
+
+    total_kb: int
+    largest_kb: int
+
+
+def _tree_memory(root_pid: int) -> TreeMemory:
+    """The VmRSS of root_pid and all its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    rss_kb: dict[int, int] = {}
     page_kb = os.sysconf("SC_PAGE_SIZE") // 1024
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
             continue
         try:
-            with open(f"/proc/{d}/stat") as f:
-                st = f.read()
-            ppid = int(st[st.rfind(")") + 2 :].split()[1])
-            with open(f"/proc/{d}/statm") as f:
-                pages = int(f.read().split()[1])
+            stat = (entry / "stat").read_text()
+            parent = int(stat[stat.rfind(")") + 2 :].split()[1])
+            pages = int((entry / "statm").read_text().split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        children.setdefault(ppid, []).append(int(d))
-        rss[int(d)] = pages * page_kb
+        children.setdefault(parent, []).append(int(entry.name))
+        rss_kb[int(entry.name)] = pages * page_kb
     total, largest, stack = 0, 0, [root_pid]
     while stack:
-        p = stack.pop()
-        total += rss.get(p, 0)
-        largest = max(largest, rss.get(p, 0))
-        stack.extend(children.get(p, []))
-    return total, largest
+        pid = stack.pop()
+        total += rss_kb.get(pid, 0)
+        largest = max(largest, rss_kb.get(pid, 0))
+        stack.extend(children.get(pid, []))
+    return TreeMemory(total, largest)
 
 
 @dataclass(frozen=True)
@@ -176,48 +187,74 @@ class Measured:
     output: str
 
 
-def measure(cmd, cwd=None, env=None, interval=0.05, timeout=splitting.COMPILE_TIMEOUT_S) -> Measured:
+class _PeakSampler:
+    """Samples a process tree's memory every `interval` s on a thread of its own until stopped, keeping the peaks."""
+
+    def __init__(self, pid: int, interval: float) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak_total_kb = self.peak_largest_kb = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._done.is_set():
+            memory = _tree_memory(self.pid)
+            self.peak_total_kb = max(self.peak_total_kb, memory.total_kb)
+            self.peak_largest_kb = max(self.peak_largest_kb, memory.largest_kb)
+            self._done.wait(self.interval)
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def measure(
+    cmd: list[str],
+    cwd: str | Path | None = None,
+    env: dict[str, str] | None = None,
+    interval: float = 0.05,
+    timeout: float = splitting.COMPILE_TIMEOUT_S,
+) -> Measured:
     """Run cmd; return wall seconds, the peak of the summed RSS of its process tree (sampled from /proc
     every `interval` s, so parallel compilers count together), the largest single-process RSS seen, the
     exit code and the output.  (wait4's ru_maxrss is not used: on Linux a forked child inherits the
     parent's high-water mark, so it reports the calling Python's RSS for small builds.)"""
-    t0 = time.time()
+    start = time.time()
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
-    peak = [0, 0]
-    done = threading.Event()
-
-    def sampler():
-        while not done.is_set():
-            tot, big = _tree_rss_kb(proc.pid)
-            peak[0], peak[1] = max(peak[0], tot), max(peak[1], big)
-            done.wait(interval)
-
-    th = threading.Thread(target=sampler, daemon=True)
-    th.start()
+    sampler = _PeakSampler(proc.pid, interval)
     try:
         out = splitting.communicate_bounded(proc, timeout, " ".join(cmd))
     finally:
-        done.set()
-        th.join()
-    return Measured(time.time() - t0, peak[0] / 1024, peak[1] / 1024, proc.returncode, out.decode(errors="replace"))
+        sampler.stop()
+    return Measured(
+        time.time() - start,
+        sampler.peak_total_kb / 1024,
+        sampler.peak_largest_kb / 1024,
+        proc.returncode,
+        out.decode(errors="replace"),
+    )
 
 
-def attach(hls_model, lib):
+def _dlclose() -> Callable[[int], int]:
+    """libdl's dlclose (libdl.so, else libdl.so.2)."""
+    try:
+        dlclose = ctypes.CDLL("libdl.so").dlclose
+    except OSError:
+        dlclose = ctypes.CDLL("libdl.so.2").dlclose
+    dlclose.argtypes = [ctypes.c_void_p]
+    dlclose.restype = ctypes.c_int
+    return dlclose
+
+
+def attach(hls_model, lib: str):
     """Load lib into hls_model exactly as ModelGraph._compile does (dlclose the previous one first), so
     that hls_model.predict / trace use it."""
     old = getattr(hls_model, "_top_function_lib", None)
     if old is not None and platform.system() == "Linux":
-        for libdl in ("libdl.so", "libdl.so.2"):
-            try:
-                dlclose = ctypes.CDLL(libdl).dlclose
-                break
-            except OSError:
-                continue
-        dlclose.argtypes = [ctypes.c_void_p]
-        dlclose.restype = ctypes.c_int
-        dlclose(old._handle)
+        _dlclose()(old._handle)
     hls_model._top_function_lib = ctypes.cdll.LoadLibrary(lib)
     return hls_model
 
@@ -259,20 +296,45 @@ def choose_build(layers: int, copies: int, repeated: bool = False) -> BuildChoic
     )
 
 
-def _layer_calls(tree_dir: str) -> int:
-    with open(os.path.join(tree_dir, "build_lib.sh")) as f:
-        project = _script_value(f.read(), "PROJECT")
-    with open(os.path.join(tree_dir, "firmware", f"{project}.cpp")) as f:
-        return splitting.count_layers(f.read())
+def layer_calls(tree_dir: str | Path) -> int:
+    """The layer calls of the project's top function (layers.count_layers), which choose_build states."""
+    project = _script_variable(Path(tree_dir, "build_lib.sh").read_text(), "PROJECT")
+    return count_layers(Path(tree_dir, "firmware", f"{project}.cpp").read_text())
+
+
+def _proven(project: Path, log: Log | None) -> list[FillBufferClass]:
+    """The project's im2col classes, every one recognised, its mapping proven and the C++ template checked against
+    its copies; Unrecognised otherwise."""
+    fills = recognise(project)
+    bad = unrecognised(fills)
+    if bad:
+        raise Unrecognised("; ".join(str(fill) for fill in bad))
+    ok, message = verify_cxx(project, fills, log=log)
+    if not ok:
+        raise Unrecognised(message)
+    return fills
+
+
+def _exact_build(hls_model, reason: Unrecognised, start: float, log: Log | None, progress: Log | None) -> CsimBuild:
+    """hls4ml's own build, for a project fastcsim does not recognise: said in the log, the progress and the result."""
+    if log:
+        log(
+            f"WARNING: fastcsim does not recognise this project's generated im2col code ({reason}); building "
+            "exactly as hls4ml does, which is slow for io_parallel convolutions."
+        )
+    if progress:
+        progress(f"compiling (g++, exactly as hls4ml does: fastcsim does not recognise {str(reason)[:200]})")
+    hls_model._compile()
+    return CsimBuild("exact", time.time() - start, reason=str(reason)[:500])
 
 
 def fast_compile(
     hls_model,
-    tree_dir,
-    ccache_dir=None,
-    log=print,
+    tree_dir: str | Path,
+    ccache_dir: str | Path | None = None,
+    log: Log | None = print,
     split: bool | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Log | None = None,
     repeated: bool = False,
 ) -> CsimBuild:
     """Drop-in for hls_model.compile() after hls_model.write(): recognise and prove the generated classes,
@@ -281,55 +343,47 @@ def fast_compile(
     same path every time: the weights directory is on the compiler's command line, so ccache hits only there.
     split: the split build or build_lib.sh's units (None: choose_build's rule; repeated: one of many builds of the
     design with a few layers changed each time, fit's probes). progress: told of a fallback."""
-    project = os.path.abspath(hls_model.config.get_output_dir())
+    project = Path(hls_model.config.get_output_dir()).absolute()
     start = time.time()
     try:
-        recs = recognise(project)
-        bad = unrecognised(recs)
-        if bad:
-            raise Unrecognised("; ".join(str(r) for r in bad))
-        ok, message = verify_cxx(project, recs, log=log)
-        if not ok:
-            raise Unrecognised(message)
+        fills = _proven(project, log)
         prepare = time.time() - start
-        make_fast_tree(project, tree_dir, recs)
-        replaced = [r for r in recs if r.ok]
-        choice = choose_build(_layer_calls(tree_dir), sum(r.n_copies for r in replaced), repeated)
+        make_fast_tree(project, tree_dir, fills)
+        replaced = [fill for fill in fills if fill.ok]
+        choice = choose_build(layer_calls(tree_dir), sum(fill.n_copies for fill in replaced), repeated)
         if split is not None:
             choice = BuildChoice(split, ("split" if split else UNSPLIT) + ": asked for")
         library = build(
             tree_dir, ccache_dir=ccache_dir, log=log, split=choice.split, choice=choice.reason, progress=progress
         )
-    except Unrecognised as exc:
-        if log:
-            log(
-                f"WARNING: fastcsim does not recognise this project's generated im2col code ({exc}); building "
-                "exactly as hls4ml does, which is slow for io_parallel convolutions."
-            )
-        if progress:
-            progress(f"compiling (g++, exactly as hls4ml does: fastcsim does not recognise {str(exc)[:200]})")
-        hls_model._compile()
-        return CsimBuild("exact", time.time() - start, reason=str(exc)[:500])
+    except Unrecognised as reason:
+        return _exact_build(hls_model, reason, start, log, progress)
     attach(hls_model, library.lib)
     return CsimBuild(
         "fast",
         time.time() - start,
         classes=len(replaced),
-        copies_replaced=sum(r.n_copies for r in replaced),
-        generated_bytes=sum(r.src_bytes for r in replaced),
+        copies_replaced=sum(fill.n_copies for fill in replaced),
+        generated_bytes=sum(fill.src_bytes for fill in replaced),
         prepare_seconds=prepare,
         library=library,
     )
 
 
-def patch_compile(hls_model, **kw):
+def patch_compile(
+    hls_model,
+    tree_dir: str | Path,
+    ccache_dir: str | Path | None = None,
+    progress: Log | None = None,
+    repeated: bool = False,
+):
     """Make this hls_model's compile() fast: compile() = write() + fast_compile(...).  ModelGraph.trace()
     and predict-before-compile call self.compile(), so they get the fast build too (trace() rewrites
     the project with trace_output=True; the fast tree is rebuilt from it)."""
 
-    def compile():
+    def compile() -> CsimBuild:
         hls_model.write()
-        return fast_compile(hls_model, **kw)
+        return fast_compile(hls_model, tree_dir, ccache_dir, progress=progress, repeated=repeated)
 
     hls_model.compile = compile
     return hls_model

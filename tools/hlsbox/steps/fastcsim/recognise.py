@@ -10,21 +10,48 @@ reported as unrecognised, and the caller builds exactly as hls4ml does.
 
 from __future__ import annotations
 
-import os
 import re
 from array import array
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import NamedTuple
 
-CODE_GEN = os.path.join("firmware", "nnet_utils", "nnet_code_gen.h")
-PARAMETERS = os.path.join("firmware", "parameters.h")
+CODE_GEN = Path("firmware", "nnet_utils", "nnet_code_gen.h")
+PARAMETERS = Path("firmware", "parameters.h")
+WHOLE_FILE = "<file>"  # the name of a finding tied to no one class (a missing file, code outside every class)
+
+# One partition block's copies: (pixel, column) -> the data index + 1, or 0 for a zero (padding).
+Copies = dict[tuple[int, int], int]
 
 
 class Unrecognised(Exception):
     """The project holds generated im2col code this module does not recognise: use the exact build."""
 
 
-@dataclass
+class Span(NamedTuple):
+    """Character offsets of a class in nnet_code_gen.h, its header to its footer."""
+
+    start: int
+    end: int
+
+
+_NO_SPAN = Span(0, 0)
+
+
+class ConfigUse(NamedTuple):
+    """A config struct of parameters.h that names a fill_buffer class, with its `static const unsigned` values."""
+
+    struct: str
+    constants: dict[str, int]
+
+
+@dataclass(frozen=True)
 class FillBufferClass:
+    """One generated class and what recognising it found: its geometry (from the config struct that uses it), its
+    place in nnet_code_gen.h and its parsed copies, or why it is not recognised. The geometry is what was read
+    before the reason arose, as the reason's text shows it."""
+
     name: str  # e.g. fill_buffer_5, fill_buffer_7_dw
     dim: int = 0  # 1 or 2
     ok: bool = False  # True: recognised and mapping verified (Python model)
@@ -47,19 +74,19 @@ class FillBufferClass:
     n_pixels: int = 0
     n_copies: int = 0  # number of generated element copies (= n_partitions*n_pixels*row)
     src_bytes: int = 0  # size of the generated class text
-    span: tuple = (0, 0)  # (start, end) character offsets of the class in nnet_code_gen.h
+    span: Span = _NO_SPAN  # where the class stands, once its body is parsed
     header: str = field(default="", repr=False)
-    mapping: array = field(default=None, repr=False)  # parsed generated copies: data index + 1, 0 = zero
+    mapping: array | None = field(default=None, repr=False)  # parsed generated copies: data index + 1, 0 = zero
 
     @property
-    def row(self):
+    def row(self) -> int:
         return self.filt_height * self.filt_width * self.n_chan
 
     @property
-    def in_size(self):
+    def in_size(self) -> int:
         return self.in_height * self.in_width * self.n_chan
 
-    def geometry(self):
+    def geometry(self) -> str:
         if self.dim == 1:
             return (
                 f"1D in_w={self.in_width} C={self.n_chan} k={self.filt_width} s={self.stride_width} "
@@ -73,7 +100,7 @@ class FillBufferClass:
             f"partitions={self.n_partitions} n_pixels={self.n_pixels}"
         )
 
-    def __str__(self):
+    def __str__(self) -> str:
         state = "ok" if self.ok else f"UNRECOGNISED: {self.reason}"
         return f"{self.name} [{self.config or '?'}] {self.geometry() if self.dim else ''} -> {state}"
 
@@ -101,127 +128,232 @@ _HEADER_2D = (
     "    ) {{\n"
 )
 FOOTER = "    }\n};\n"
+_PARTITION_END = "        }"
+_COPY_INDENT = "            "
 _CLASS_START = re.compile(r"^template<class data_T, typename CONFIG_T>\nclass (fill_buffer_\w+) :", re.M)
-_PART_OPEN = re.compile(r"^        if \(partition == +(\d+)\) \{$")
-_STMT = re.compile(r"buffer\[(\d+)\]\[(\d+)\] = +(?:(0)|data\[(\d+)\])")
+_PARTITION_START = re.compile(r"^        if \(partition == +(\d+)\) \{$")
+_COPY = re.compile(r"buffer\[(\d+)\]\[(\d+)\] = +(?:(0)|data\[(\d+)\])")
 _USING = re.compile(
     r"using\s+fill_buffer\s*=\s*(?:[A-Za-z_]\w*::)*(fill_buffer_\w+)\s*<\s*data_T\s*,\s*CONFIG_T\s*>\s*;"
 )
 _STRUCT = re.compile(r"^struct\s+(\w+)\s*:\s*[\w:]+\s*\{", re.M)
-_CONST = re.compile(r"static\s+const\s+unsigned\s+(\w+)\s*=\s*(\d+)\s*;")
+_CONSTANT = re.compile(r"static\s+const\s+unsigned\s+(\w+)\s*=\s*(\d+)\s*;")
+_GEOMETRY_1D = (
+    "in_width",
+    "n_chan",
+    "filt_width",
+    "stride_width",
+    "pad_left",
+    "pad_right",
+    "out_width",
+    "n_partitions",
+)
+_GEOMETRY_2D = ("in_height", "filt_height", "stride_height", "pad_top", "pad_bottom", "out_height")
+_FLAT_1D = {"in_height": 1, "filt_height": 1, "stride_height": 1, "out_height": 1, "pad_top": 0, "pad_bottom": 0}
 
 
-def _parse_class_body(rec, text, body_start):
-    """Parse the body of one generated class starting at body_start.  Returns end offset (after footer)
-    or raises ValueError.  Fills rec.mapping as a dict-free flat array indexed [part][pixel][j]."""
-    parts = []  # list of dict (p, j) -> value   (value: data index + 1, 0 for zero)
+def _parse_class_body(text: str, body_start: int) -> tuple[int, list[Copies]]:
+    """The partition blocks of one generated class whose body starts at body_start, and the offset after its
+    footer. ValueError, naming the line, at anything outside the exact format."""
+    partitions: list[Copies] = []
     pos = body_start
-    n = len(text)
-    cur = None
+    current: Copies | None = None  # the open partition block's copies
     lineno = text.count("\n", 0, body_start) + 1
     while True:
-        if pos >= n:
-            raise ValueError("unexpected end of file inside class")
-        eol = text.find("\n", pos)
+        eol = text.find("\n", pos) if pos < len(text) else -1
         if eol < 0:
             raise ValueError("unexpected end of file inside class")
         line = text[pos:eol]
-        if cur is None:
+        if current is None:
             if text.startswith(FOOTER, pos):
-                end = pos + len(FOOTER)
-                break
-            m = _PART_OPEN.match(line)
-            if not m:
-                raise ValueError(f'line {lineno}: expected "if (partition == k) {{" or end of class, got {line[:80]!r}')
-            if int(m.group(1)) != len(parts):
-                raise ValueError(f"line {lineno}: partition {m.group(1)} out of order (expected {len(parts)})")
-            cur = {}
-        elif line == "        }":
-            parts.append(cur)
-            cur = None
-        elif line.strip() == "":
-            pass
-        else:
-            if not line.startswith("            "):
-                raise ValueError(f"line {lineno}: unexpected text {line[:80]!r}")
-            pieces = line.strip().split(";")
-            if pieces[-1].strip() != "":
-                raise ValueError(f"line {lineno}: statement not terminated: {pieces[-1][:60]!r}")
-            for piece in pieces[:-1]:
-                m = _STMT.fullmatch(piece.strip())
-                if not m:
-                    raise ValueError(f"line {lineno}: unrecognised statement {piece.strip()[:60]!r}")
-                key = (int(m.group(1)), int(m.group(2)))
-                if key in cur:
-                    raise ValueError(f"line {lineno}: buffer{list(key)} assigned twice in one partition")
-                cur[key] = 0 if m.group(3) is not None else int(m.group(4)) + 1
+                return pos + len(FOOTER), partitions
+            current = _open_partition(line, lineno, len(partitions))
+        elif line == _PARTITION_END:
+            partitions.append(current)
+            current = None
+        elif line.strip() != "":
+            _parse_copies(line, lineno, current)
         pos = eol + 1
         lineno += 1
-    return end, parts
 
 
-def _parse_configs(params_text):
-    """Map fill_buffer class name -> (config struct name, {static const unsigned: value})."""
-    out = {}
-    starts = [(m.start(), m.group(1)) for m in _STRUCT.finditer(params_text)]
-    for i, (s, sname) in enumerate(starts):
-        e = starts[i + 1][0] if i + 1 < len(starts) else len(params_text)
-        body = params_text[s:e]
-        m = _USING.search(body)
-        if not m:
-            continue
-        consts = {k: int(v) for k, v in _CONST.findall(body)}
-        out.setdefault(m.group(1), []).append((sname, consts))
-    return out
+def _open_partition(line: str, lineno: int, expected: int) -> Copies:
+    """The copies of the partition block `line` opens (empty); it must be the next in order."""
+    match = _PARTITION_START.match(line)
+    if not match:
+        raise ValueError(f'line {lineno}: expected "if (partition == k) {{" or end of class, got {line[:80]!r}')
+    if int(match.group(1)) != expected:
+        raise ValueError(f"line {lineno}: partition {match.group(1)} out of order (expected {expected})")
+    return {}
 
 
-def _expected(rec):
-    """Python model of fastcsim_im2col.h (the C++ loop template): yields (part, pixel, j, value)."""
-    kh_n, kw_n, c_n = rec.filt_height, rec.filt_width, rec.n_chan
-    for part in range(rec.n_partitions):
-        for p in range(rec.n_pixels):
-            o = part * rec.n_pixels + p
-            oh, ow = divmod(o, rec.out_width)
-            for kh in range(kh_n):
-                r = oh * rec.stride_height + kh - rec.pad_top
-                for kw in range(kw_n):
-                    c = ow * rec.stride_width + kw - rec.pad_left
-                    inside = 0 <= r < rec.in_height and 0 <= c < rec.in_width
-                    base = (r * rec.in_width + c) * c_n
-                    for ch in range(c_n):
-                        yield part, p, (kh * kw_n + kw) * c_n + ch, (base + ch + 1) if inside else 0
+def _parse_copies(line: str, lineno: int, copies: Copies) -> None:
+    """Add a line of `buffer[p][j] = data[i];` (or `= 0;`) statements to its partition block's copies."""
+    if not line.startswith(_COPY_INDENT):
+        raise ValueError(f"line {lineno}: unexpected text {line[:80]!r}")
+    statements = line.strip().split(";")
+    if statements[-1].strip() != "":
+        raise ValueError(f"line {lineno}: statement not terminated: {statements[-1][:60]!r}")
+    for statement in statements[:-1]:
+        match = _COPY.fullmatch(statement.strip())
+        if not match:
+            raise ValueError(f"line {lineno}: unrecognised statement {statement.strip()[:60]!r}")
+        pixel_column = (int(match.group(1)), int(match.group(2)))
+        if pixel_column in copies:
+            raise ValueError(f"line {lineno}: buffer{list(pixel_column)} assigned twice in one partition")
+        copies[pixel_column] = 0 if match.group(3) is not None else int(match.group(4)) + 1
 
 
-def _expected_array(rec):
-    return array("i", (v for _, _, _, v in _expected(rec)))
+def _parse_configs(parameters: str) -> dict[str, list[ConfigUse]]:
+    """Each fill_buffer class name -> the config structs of parameters.h that use it."""
+    uses: dict[str, list[ConfigUse]] = {}
+    starts = [(match.start(), match.group(1)) for match in _STRUCT.finditer(parameters)]
+    for i, (start, struct) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(parameters)
+        body = parameters[start:end]
+        using = _USING.search(body)
+        if using:
+            constants = {name: int(value) for name, value in _CONSTANT.findall(body)}
+            uses.setdefault(using.group(1), []).append(ConfigUse(struct, constants))
+    return uses
 
 
-def _fill_geometry(rec, consts):
-    g = dict(consts)
-    need = ["in_width", "n_chan", "filt_width", "stride_width", "pad_left", "pad_right", "out_width", "n_partitions"]
-    if rec.dim == 2:
-        need += ["in_height", "filt_height", "stride_height", "pad_top", "pad_bottom", "out_height"]
-    missing = [k for k in need if k not in g]
+def _template_mapping(fill: FillBufferClass) -> array:
+    """Python model of fastcsim_im2col.h (the C++ loop template): every copy it makes, partition by partition,
+    pixel by pixel, column by column, as data index + 1 (0 for padding)."""
+    return array("i", _template_copies(fill))
+
+
+def _template_copies(fill: FillBufferClass) -> Iterator[int]:
+    for partition in range(fill.n_partitions):
+        for pixel in range(fill.n_pixels):
+            out_row, out_column = divmod(partition * fill.n_pixels + pixel, fill.out_width)
+            for kh in range(fill.filt_height):
+                in_row = out_row * fill.stride_height + kh - fill.pad_top
+                for kw in range(fill.filt_width):
+                    in_column = out_column * fill.stride_width + kw - fill.pad_left
+                    inside = 0 <= in_row < fill.in_height and 0 <= in_column < fill.in_width
+                    base = (in_row * fill.in_width + in_column) * fill.n_chan
+                    for channel in range(fill.n_chan):
+                        yield (base + channel + 1) if inside else 0
+
+
+def _geometry(dim: int, constants: dict[str, int]) -> dict[str, int]:
+    """The class's geometry fields from its config struct's constants (a 1D class flat in height)."""
+    needed = list(_GEOMETRY_1D) + (list(_GEOMETRY_2D) if dim == 2 else [])
+    missing = [name for name in needed if name not in constants]
     if missing:
         raise ValueError(f"config struct lacks {missing}")
-    for k in need:
-        setattr(rec, k, g[k])
-    if rec.dim == 1:
-        rec.in_height = rec.filt_height = rec.stride_height = rec.out_height = 1
-        rec.pad_top = rec.pad_bottom = 0
-    # output size as hls4ml's _compute_conv{1,2}d_im2col computes it (dilation 1)
-    ow = (rec.in_width + rec.pad_left + rec.pad_right - rec.filt_width) // rec.stride_width + 1
-    oh = (rec.in_height + rec.pad_top + rec.pad_bottom - rec.filt_height) // rec.stride_height + 1
-    if (oh, ow) != (rec.out_height, rec.out_width):
-        raise ValueError(f"config out size {rec.out_height}x{rec.out_width} != im2col out size {oh}x{ow}")
-    if g.get("dilation", 1) != 1:
-        raise ValueError(f"dilation {g['dilation']} != 1 (not covered)")
-    if rec.n_partitions <= 0 or (oh * ow) % rec.n_partitions:
-        raise ValueError(f"n_partitions {rec.n_partitions} does not divide {oh * ow} output pixels")
-    rec.n_pixels = oh * ow // rec.n_partitions
+    return {name: constants[name] for name in needed} | (_FLAT_1D if dim == 1 else {})
 
 
-def recognise(project_dir, keep_mapping=True):
+def _pixels_per_partition(fill: FillBufferClass, constants: dict[str, int]) -> int:
+    """n_pixels, after checking the config's output size is im2col's (as hls4ml's _compute_conv{1,2}d_im2col
+    computes it, dilation 1) and that its partitions divide it."""
+    out_width = (fill.in_width + fill.pad_left + fill.pad_right - fill.filt_width) // fill.stride_width + 1
+    out_height = (fill.in_height + fill.pad_top + fill.pad_bottom - fill.filt_height) // fill.stride_height + 1
+    if (out_height, out_width) != (fill.out_height, fill.out_width):
+        raise ValueError(
+            f"config out size {fill.out_height}x{fill.out_width} != im2col out size {out_height}x{out_width}"
+        )
+    if constants.get("dilation", 1) != 1:
+        raise ValueError(f"dilation {constants['dilation']} != 1 (not covered)")
+    if fill.n_partitions <= 0 or (out_height * out_width) % fill.n_partitions:
+        raise ValueError(f"n_partitions {fill.n_partitions} does not divide {out_height * out_width} output pixels")
+    return out_height * out_width // fill.n_partitions
+
+
+def _parsed_mapping(fill: FillBufferClass, partitions: list[Copies]) -> array:
+    """The generated copies as one flat array indexed [partition][pixel][column]; ValueError when a block has
+    another number of copies or one falls outside the buffer or the input."""
+    if len(partitions) != fill.n_partitions:
+        raise ValueError(f"{len(partitions)} partition blocks, config says n_partitions={fill.n_partitions}")
+    row, pixels = fill.row, fill.n_pixels
+    mapping = array("i", [-1]) * (fill.n_partitions * pixels * row)
+    for k, copies in enumerate(partitions):
+        if len(copies) != pixels * row:
+            raise ValueError(f"partition {k}: {len(copies)} copies, expected n_pixels*row = {pixels}*{row}")
+        base = k * pixels * row
+        for (pixel, column), value in copies.items():
+            if pixel >= pixels or column >= row:
+                raise ValueError(f"partition {k}: buffer[{pixel}][{column}] outside [{pixels}][{row}]")
+            if value > fill.in_size:
+                raise ValueError(f"partition {k}: data[{value - 1}] outside input of size {fill.in_size}")
+            mapping[base + pixel * row + column] = value
+    return mapping
+
+
+def _first_difference(fill: FillBufferClass, mapping: array) -> str | None:
+    """The proof: None when the loop template's mapping (its Python model) equals the generated copies element by
+    element, else where they first differ."""
+    expected = _template_mapping(fill)
+    if expected == mapping:
+        return None
+    i = next(i for i in range(len(mapping)) if mapping[i] != expected[i])
+    partition, rest = divmod(i, fill.n_pixels * fill.row)
+    pixel, column = divmod(rest, fill.row)
+    return (
+        f"mapping differs from loop template at partition {partition} buffer[{pixel}][{column}]: generated "
+        f"{_copy(mapping[i])}, template {_copy(expected[i])}"
+    )
+
+
+def _recognise_class(
+    text: str, start: int, name: str, configs: dict[str, list[ConfigUse]], keep_mapping: bool
+) -> FillBufferClass:
+    """The class `name` whose text starts at `start`: recognised and proven, or with the reason it is not."""
+    fill = FillBufferClass(name)
+    header = next((h for h in (_HEADER_1D, _HEADER_2D) if text.startswith(h.format(name=name), start)), None)
+    if header is None:
+        return replace(fill, reason="class header differs from the hls4ml 1.3.0 format")
+    fill = replace(fill, dim=1 if header is _HEADER_1D else 2, header=header.format(name=name))
+    try:
+        end, partitions = _parse_class_body(text, start + len(fill.header))
+    except ValueError as error:
+        return replace(fill, reason=f"body: {error}")
+    fill = replace(fill, span=Span(start, end), src_bytes=end - start)
+    users = configs.get(name, [])
+    if len(users) != 1:
+        return replace(fill, reason=f"{len(users)} config structs use {name} (expected 1)")
+    config, constants = users[0]
+    fill = replace(fill, config=config)
+    try:
+        fill = replace(fill, **_geometry(fill.dim, constants))
+        fill = replace(fill, n_pixels=_pixels_per_partition(fill, constants))
+    except ValueError as error:
+        return replace(fill, reason=f"{fill.config}: {error}")
+    try:
+        mapping = _parsed_mapping(fill, partitions)
+    except ValueError as error:
+        return replace(fill, reason=str(error))
+    fill = replace(fill, n_copies=len(mapping))
+    difference = _first_difference(fill, mapping)
+    if difference:
+        return replace(fill, reason=difference)
+    return replace(fill, mapping=mapping if keep_mapping else None, ok=True)
+
+
+def _stray_code(text: str, fills: list[FillBufferClass]) -> FillBufferClass | None:
+    """A finding for 'fill_buffer' or partition code outside the classes whose body was parsed (an unknown format),
+    or None."""
+    outside, last = [], 0
+    for span in sorted(fill.span for fill in fills if fill.src_bytes):
+        outside.append(text[last : span.start])
+        last = span.end
+    outside.append(text[last:])
+    rest = "".join(outside)
+    names = {fill.name for fill in fills}
+    stray = [word for word in re.findall(r"\bfill_buffer\w*", rest) if word not in names and word != "fill_buffer"]
+    if not stray and not re.search(r"if \(partition ==", rest):
+        return None
+    return FillBufferClass(
+        WHOLE_FILE,
+        reason="generated im2col code outside the recognised classes "
+        f"(e.g. {stray[:3] or 'if (partition == ...)'}): unknown format",
+    )
+
+
+def recognise(project_dir: str | Path, keep_mapping: bool = True) -> list[FillBufferClass]:
     """Find every generated fill_buffer class of a written hls4ml project and verify its mapping.
 
     Returns a list of FillBufferClass.  Entries with ok=False (reason set) were not recognised; a
@@ -229,120 +361,29 @@ def recognise(project_dir, keep_mapping=True):
     'fill_buffer' text outside any recognised class).  The caller should fall back to hls4ml's own
     build when unrecognised(result) is not empty.
     """
-    recs = []
-    cg_path = os.path.join(project_dir, CODE_GEN)
-    pa_path = os.path.join(project_dir, PARAMETERS)
-    for p in (cg_path, pa_path):
-        if not os.path.isfile(p):
-            return [FillBufferClass("<file>", reason=f"missing {p}")]
-    with open(cg_path) as f:
-        text = f.read()
-    with open(pa_path) as f:
-        configs = _parse_configs(f.read())
-
-    covered = []
-    for m in _CLASS_START.finditer(text):
-        name = m.group(1)
-        rec = FillBufferClass(name)
-        recs.append(rec)
-        start = m.start()
-        for dim, hdr in ((1, _HEADER_1D), (2, _HEADER_2D)):
-            h = hdr.format(name=name)
-            if text.startswith(h, start):
-                rec.dim, rec.header = dim, h
-                break
-        else:
-            rec.reason = "class header differs from the hls4ml 1.3.0 format"
-            continue
-        try:
-            end, parts = _parse_class_body(rec, text, start + len(rec.header))
-        except ValueError as e:
-            rec.reason = f"body: {e}"
-            continue
-        rec.span = (start, end)
-        rec.src_bytes = end - start
-        covered.append(rec.span)
-        # geometry from the config struct that uses this class
-        users = configs.get(name, [])
-        if len(users) != 1:
-            rec.reason = f"{len(users)} config structs use {name} (expected 1)"
-            continue
-        rec.config, consts = users[0]
-        try:
-            _fill_geometry(rec, consts)
-        except ValueError as e:
-            rec.reason = f"{rec.config}: {e}"
-            continue
-        # shape of the generated code
-        if len(parts) != rec.n_partitions:
-            rec.reason = f"{len(parts)} partition blocks, config says n_partitions={rec.n_partitions}"
-            continue
-        row, npix = rec.row, rec.n_pixels
-        mapping = array("i", [-1]) * (rec.n_partitions * npix * row)
-        bad = None
-        for k, d in enumerate(parts):
-            if len(d) != npix * row:
-                bad = f"partition {k}: {len(d)} copies, expected n_pixels*row = {npix}*{row}"
-                break
-            base = k * npix * row
-            for (p, j), v in d.items():
-                if p >= npix or j >= row:
-                    bad = f"partition {k}: buffer[{p}][{j}] outside [{npix}][{row}]"
-                    break
-                if v > rec.in_size:
-                    bad = f"partition {k}: data[{v - 1}] outside input of size {rec.in_size}"
-                    break
-                mapping[base + p * row + j] = v
-            if bad:
-                break
-        if bad:
-            rec.reason = bad
-            continue
-        rec.n_copies = len(mapping)
-        # the proof: the loop template's mapping (Python model) equals the generated copies, element by element
-        exp = _expected_array(rec)
-        if exp != mapping:
-            i = next(i for i in range(len(mapping)) if mapping[i] != exp[i])
-            part, rest = divmod(i, npix * row)
-            p, j = divmod(rest, row)
-            rec.reason = (
-                f"mapping differs from loop template at partition {part} buffer[{p}][{j}]: generated "
-                f"{_copy(mapping[i])}, template {_copy(exp[i])}"
-            )
-            continue
-        rec.mapping = mapping if keep_mapping else None
-        rec.ok = True
-
-    # any 'fill_buffer' / partition code left outside recognised classes -> unknown format
-    rest, last = [], 0
-    for s, e in sorted(covered):
-        rest.append(text[last:s])
-        last = e
-    rest.append(text[last:])
-    rest = "".join(rest)
-    names = {r.name for r in recs}
-    stray = [w for w in re.findall(r"\bfill_buffer\w*", rest) if w not in names and w != "fill_buffer"]
-    if stray or re.search(r"if \(partition ==", rest):
-        recs.append(
-            FillBufferClass(
-                "<file>",
-                reason="generated im2col code outside the recognised classes "
-                f"(e.g. {stray[:3] or 'if (partition == ...)'}): unknown format",
-            )
-        )
-    for name in configs:
-        if name not in names:
-            recs.append(
-                FillBufferClass(
-                    name, reason="used by a config in parameters.h but no such class was found in nnet_code_gen.h"
-                )
-            )
-    return recs
+    code_gen, parameters = Path(project_dir, CODE_GEN), Path(project_dir, PARAMETERS)
+    for path in (code_gen, parameters):
+        if not path.is_file():
+            return [FillBufferClass(WHOLE_FILE, reason=f"missing {path}")]
+    text = code_gen.read_text()
+    configs = _parse_configs(parameters.read_text())
+    fills = [
+        _recognise_class(text, match.start(), match.group(1), configs, keep_mapping)
+        for match in _CLASS_START.finditer(text)
+    ]
+    stray = _stray_code(text, fills)
+    names = {fill.name for fill in fills}
+    unused = [
+        FillBufferClass(name, reason="used by a config in parameters.h but no such class was found in nnet_code_gen.h")
+        for name in configs
+        if name not in names
+    ]
+    return fills + ([stray] if stray else []) + unused
 
 
 def _copy(value: int) -> str:
     return "0" if value == 0 else f"data[{value - 1}]"
 
 
-def unrecognised(recs):
-    return [r for r in recs if not r.ok]
+def unrecognised(fills: list[FillBufferClass]) -> list[FillBufferClass]:
+    return [fill for fill in fills if not fill.ok]

@@ -4,11 +4,19 @@ written for synthesis keeps hls4ml's own classes and is only read."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
+from pathlib import Path
 
-from hlsbox.steps.fastcsim.recognise import CODE_GEN, FOOTER, Unrecognised, recognise, unrecognised
+from hlsbox.steps.fastcsim.recognise import (
+    CODE_GEN,
+    FOOTER,
+    WHOLE_FILE,
+    FillBufferClass,
+    Unrecognised,
+    recognise,
+    unrecognised,
+)
 
 TEMPLATE_NAME = "fastcsim_im2col.h"
 TEMPLATE_HEADER = r"""#ifndef FASTCSIM_IM2COL_H_
@@ -60,55 +68,115 @@ inline void im2col_1d(const data_T *data, data_T (*buffer)[ROW], const unsigned 
 """
 
 
-def _call(rec, data="data", buffer="buffer", partition="partition", data_t="data_T"):
-    if rec.dim == 1:
-        args = (
-            rec.in_width,
-            rec.n_chan,
-            rec.filt_width,
-            rec.stride_width,
-            rec.pad_left,
-            rec.out_width,
-            rec.n_partitions,
-            rec.n_pixels,
-        )
+def _template_arguments(fill: FillBufferClass) -> tuple[int, ...]:
+    """The loop template's geometry arguments, in its parameters' order (im2col_1d's or im2col_2d's)."""
+    if fill.dim == 1:
         return (
-            f"::fastcsim::im2col_1d<{', '.join(map(str, args))}, {data_t}, {rec.row}>({data}, {buffer}, {partition});"
+            fill.in_width,
+            fill.n_chan,
+            fill.filt_width,
+            fill.stride_width,
+            fill.pad_left,
+            fill.out_width,
+            fill.n_partitions,
+            fill.n_pixels,
         )
-    args = (
-        rec.in_height,
-        rec.in_width,
-        rec.n_chan,
-        rec.filt_height,
-        rec.filt_width,
-        rec.stride_height,
-        rec.stride_width,
-        rec.pad_top,
-        rec.pad_left,
-        rec.out_width,
-        rec.n_partitions,
-        rec.n_pixels,
+    return (
+        fill.in_height,
+        fill.in_width,
+        fill.n_chan,
+        fill.filt_height,
+        fill.filt_width,
+        fill.stride_height,
+        fill.stride_width,
+        fill.pad_top,
+        fill.pad_left,
+        fill.out_width,
+        fill.n_partitions,
+        fill.n_pixels,
     )
-    return f"::fastcsim::im2col_2d<{', '.join(map(str, args))}, {data_t}, {rec.row}>({data}, {buffer}, {partition});"
 
 
-def _replacement(rec):
-    chk = (
-        f"        static_assert(CONFIG_T::n_pixels == {rec.n_pixels} && CONFIG_T::n_partitions == "
-        f"{rec.n_partitions} && CONFIG_T::filt_width * CONFIG_T::n_chan * "
-        f'{"CONFIG_T::filt_height" if rec.dim == 2 else "1"} == {rec.row}, "fastcsim: config mismatch");\n'
+def template_call(
+    fill: FillBufferClass,
+    data: str = "data",
+    buffer: str = "buffer",
+    partition: str = "partition",
+    data_type: str = "data_T",
+) -> str:
+    """The C++ statement that fills the buffer as `fill`'s generated class does, through the loop template: in the
+    fast tree with the class's own names, in verify.py's harness with its arrays and `int`."""
+    template = "im2col_1d" if fill.dim == 1 else "im2col_2d"
+    arguments = ", ".join(map(str, _template_arguments(fill)))
+    return f"::fastcsim::{template}<{arguments}, {data_type}, {fill.row}>({data}, {buffer}, {partition});"
+
+
+def _replacement(fill: FillBufferClass) -> str:
+    """The class's new text: its own header, a static_assert that the config is the proven geometry, the call."""
+    check = (
+        f"        static_assert(CONFIG_T::n_pixels == {fill.n_pixels} && CONFIG_T::n_partitions == "
+        f"{fill.n_partitions} && CONFIG_T::filt_width * CONFIG_T::n_chan * "
+        f'{"CONFIG_T::filt_height" if fill.dim == 2 else "1"} == {fill.row}, "fastcsim: config mismatch");\n'
     )
     return (
-        rec.header
-        + f"        // fastcsim: {rec.n_copies} generated copies ({rec.src_bytes} bytes) replaced by the loop\n"
-        f"        // template, mapping verified: {rec.geometry()}\n" + chk + "        " + _call(rec) + "\n" + FOOTER
+        fill.header
+        + f"        // fastcsim: {fill.n_copies} generated copies ({fill.src_bytes} bytes) replaced by the loop\n"
+        f"        // template, mapping verified: {fill.geometry()}\n"
+        + check
+        + "        "
+        + template_call(fill)
+        + "\n"
+        + FOOTER
     )
 
 
 _BUILD_FILES = ("build_lib.sh",)
 
 
-def make_fast_tree(project_dir, out_dir, recs=None, strict=True):
+def _checked(fills: list[FillBufferClass], strict: bool) -> None:
+    """Unrecognised when the tree cannot be made: anything unrecognised (strict), or a finding tied to no class."""
+    bad = unrecognised(fills)
+    if bad and strict:
+        raise Unrecognised("; ".join(str(fill) for fill in bad))
+    if any(fill.name == WHOLE_FILE for fill in bad):
+        raise Unrecognised("; ".join(str(fill) for fill in bad if fill.name == WHOLE_FILE))
+
+
+def _left_out(directory: str, names: list[str]) -> list[str]:
+    """What the tree's firmware/ does not copy: built libraries, and the big generated header (written anew)."""
+    return [
+        name for name in names if name.endswith(".so") or (name == CODE_GEN.name and directory.endswith("nnet_utils"))
+    ]
+
+
+def _copy_build_files(project: Path, out: Path) -> None:
+    """build_lib.sh, the bridge and firmware/ (less _left_out) into a new, empty out."""
+    if out.is_dir():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    bridges = [path.name for path in project.iterdir() if path.name.endswith("_bridge.cpp")]
+    for name in list(_BUILD_FILES) + bridges:
+        shutil.copy2(project / name, out / name)
+    shutil.copytree(project / "firmware", out / "firmware", ignore=_left_out)
+
+
+def _fast_code_gen(text: str, fills: list[FillBufferClass]) -> str:
+    """nnet_code_gen.h with each recognised class's text replaced, and the loop template included."""
+    pieces, last = [], 0
+    for fill in sorted((fill for fill in fills if fill.ok), key=lambda fill: fill.span.start):
+        pieces.append(text[last : fill.span.start])
+        pieces.append(_replacement(fill))
+        last = fill.span.end
+    pieces.append(text[last:])
+    code_gen = "".join(pieces)
+    include = f'#include "{TEMPLATE_NAME}" // fastcsim\n'
+    guard = re.search(r"^#define NNET_INSTR_GEN_H_\s*\n", code_gen, re.M)
+    return code_gen[: guard.end()] + include + code_gen[guard.end() :] if guard else include + code_gen
+
+
+def make_fast_tree(
+    project_dir: str | Path, out_dir: str | Path, fills: list[FillBufferClass] | None = None, strict: bool = True
+) -> list[FillBufferClass]:
     """Copy the C-build part of project_dir to out_dir with the recognised fill_buffer classes replaced
     by calls to the loop template.  project_dir is only read.
 
@@ -116,54 +184,17 @@ def make_fast_tree(project_dir, out_dir, recs=None, strict=True):
     build).  strict=False: unrecognised classes are kept verbatim (still exact, just slower to compile).
     Returns the list of FillBufferClass used.
     """
-    project_dir = os.path.abspath(project_dir)
-    out_dir = os.path.abspath(out_dir)
-    if out_dir == project_dir or out_dir.startswith(project_dir + os.sep + "firmware"):
+    project, out = Path(project_dir).absolute(), Path(out_dir).absolute()
+    if out == project or str(out).startswith(str(project / "firmware")):
         raise ValueError("out_dir must not be the project or inside its firmware directory")
-    if recs is None:
-        recs = recognise(project_dir, keep_mapping=False)
-    bad = unrecognised(recs)
-    if bad and strict:
-        raise Unrecognised("; ".join(str(r) for r in bad))
-    if any(r.name == "<file>" for r in bad):
-        raise Unrecognised("; ".join(str(r) for r in bad if r.name == "<file>"))
-
-    if os.path.isdir(out_dir):
-        shutil.rmtree(out_dir)
-    os.makedirs(out_dir)
-    bridges = [f for f in os.listdir(project_dir) if f.endswith("_bridge.cpp")]
-    for f in list(_BUILD_FILES) + bridges:
-        shutil.copy2(os.path.join(project_dir, f), os.path.join(out_dir, f))
-    # firmware/ without any previously built libraries and without the big generated header
-    shutil.copytree(
-        os.path.join(project_dir, "firmware"),
-        os.path.join(out_dir, "firmware"),
-        ignore=lambda d, names: [
-            n for n in names if n.endswith(".so") or (n == "nnet_code_gen.h" and d.endswith("nnet_utils"))
-        ],
+    fills = recognise(project, keep_mapping=False) if fills is None else fills
+    _checked(fills, strict)
+    _copy_build_files(project, out)
+    (out / CODE_GEN).write_text(_fast_code_gen((project / CODE_GEN).read_text(), fills))
+    (out / "firmware" / "nnet_utils" / TEMPLATE_NAME).write_text(TEMPLATE_HEADER)
+    (out / "FASTCSIM_README.txt").write_text(
+        f"C-simulation copy of {project} made by fastbuild.make_fast_tree.\n"
+        "Do not use for synthesis: the im2col classes in nnet_code_gen.h call fastcsim_im2col.h.\n"
+        + "".join(f"{fill}\n" for fill in fills)
     )
-    with open(os.path.join(project_dir, CODE_GEN)) as f:
-        text = f.read()
-    pieces, last = [], 0
-    for rec in sorted((r for r in recs if r.ok), key=lambda r: r.span[0]):
-        s, e = rec.span
-        pieces.append(text[last:s])
-        pieces.append(_replacement(rec))
-        last = e
-    pieces.append(text[last:])
-    new = "".join(pieces)
-    inc = f'#include "{TEMPLATE_NAME}" // fastcsim\n'
-    m = re.search(r"^#define NNET_INSTR_GEN_H_\s*\n", new, re.M)
-    new = new[: m.end()] + inc + new[m.end() :] if m else inc + new
-    with open(os.path.join(out_dir, CODE_GEN), "w") as f:
-        f.write(new)
-    with open(os.path.join(out_dir, "firmware", "nnet_utils", TEMPLATE_NAME), "w") as f:
-        f.write(TEMPLATE_HEADER)
-    with open(os.path.join(out_dir, "FASTCSIM_README.txt"), "w") as f:
-        f.write(
-            f"C-simulation copy of {project_dir} made by fastbuild.make_fast_tree.\n"
-            "Do not use for synthesis: the im2col classes in nnet_code_gen.h call fastcsim_im2col.h.\n"
-        )
-        for r in recs:
-            f.write(f"{r}\n")
-    return recs
+    return fills
