@@ -140,9 +140,9 @@ bench: image models models/conv1d_bn.keras ## benchmarks -> tests/bench/results/
 	$(VENV)/bin/python tests/bench/run.py
 
 estimator-data: image ## re-describe the recorded designs of tests/data/estimator in the image, then the surrogate's data
-	$(VENV)/bin/python -m tests.estimator_accuracy --describe
-	$(VENV)/bin/python -m tests.estimator_accuracy --write-surrogate
-	$(VENV)/bin/python -m tests.estimator_accuracy
+	$(VENV)/bin/python -m tests.scripts.estimator_accuracy --describe
+	$(VENV)/bin/python -m tests.scripts.estimator_accuracy --write-surrogate
+	$(VENV)/bin/python -m tests.scripts.estimator_accuracy
 
 doctor: setup ## what is there and what is missing
 	$(HLSBOX) doctor

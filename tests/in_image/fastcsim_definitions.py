@@ -1,4 +1,4 @@
-"""Run in the image by tests/test_integration_fastcsim_definitions.py: a CNN whose hls4ml project defines (not only
+"""Run in the image by tests/integration/test_fastcsim_definitions.py: a CNN whose hls4ml project defines (not only
 declares) constants in parameters.h, built split and compared with hls4ml's own build.
 
 Keras' Permute becomes hls4ml's Transpose, whose config defines `unsigned configN_perm[]` and `configN::perm` in

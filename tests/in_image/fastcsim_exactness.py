@@ -1,4 +1,4 @@
-"""Run in the image by tests/test_integration_fastcsim.py: for each CNN, hls4ml's own C build vs hlsbox's fast build.
+"""Run in the image by tests/integration/test_fastcsim.py: for each CNN, hls4ml's own C build vs hlsbox's fast build.
 
 Per case: convert (Vivado, io_parallel, ap_fixed<16,6>), write, recognise and prove every fill_buffer class
 (Python mapping proof; C++ harness that also compiles and runs hls4ml's generated classes, partition by

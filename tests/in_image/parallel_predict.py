@@ -1,4 +1,4 @@
-"""Run in the image by tests/test_integration_fit_parallel.py: fit's parallel C simulation (steps/fit/parallel.py)
+"""Run in the image by tests/integration/test_fit_parallel.py: fit's parallel C simulation (steps/fit/parallel.py)
 on CIFAR-sized (32x32x3) inputs through a real hls4ml library, stopped in every way it can be.
 
 Cases, one JSON line each (`CASE {...}`): the outputs in order equal the library's own serial predict; breaking out

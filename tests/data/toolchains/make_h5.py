@@ -1,4 +1,4 @@
-"""Makes the .h5 files of tests/test_toolchains.py, in the keras2 image (TF 2.15, h5py):
+"""Makes the .h5 files of tests/unit/test_toolchains.py, in the keras2 image (TF 2.15, h5py):
 
     docker run --rm -v "$PWD/tests/data/toolchains:/out" --entrypoint python <keras2 image> /out/make_h5.py /out
 

@@ -37,7 +37,7 @@ TABLE_ACTIVATIONS = ("sigmoid", "tanh", "softsign", "softplus", "elu", "selu", "
 
 @dataclass(frozen=True)
 class Calibration:
-    """A tool's habits, fitted to real reports (tests/estimator_accuracy.py shows the fit)."""
+    """A tool's habits, fitted to real reports (tests/scripts/estimator_accuracy.py shows the fit)."""
 
     # Constant multiplies: the share that takes a DSP, by the bit length of the weight's odd part (2, 3, 4, 5, 6+),
     # for wide (> 10 bit) data in io_parallel and in io_stream, and for narrow data. A constant of 5 significant
@@ -49,13 +49,12 @@ class Calibration:
     narrow_data_bits: int = 10  # data up to this width makes constant multiplies shift-adds
     lut_multiply_bits: int = 8  # real multiplies with both operands up to this width are built from LUTs ...
     packed_multiply_bits: int = 4  # ... except up to this width, where two share one DSP
-    # LUT and FF, fitted by tests/calibrate_estimator.py (these defaults are its starting point and prior). LUT: per
-    # non-zero constant product of the Latency strategy (the adder trees and shift-adds), scaled by (2 b - 5) for
-    # b = the operands' mean width; per Resource-strategy multiplier (b wide) and fixed per Resource layer (its
-    # RF-deep control and read muxes); per element of activations and other elementwise layers (b wide); per bit
-    # a layer of a DATAFLOW top writes to its output stream (its output register, packing and handshake: the
-    # writer's, not the FIFO's; the FIFOs and buffers themselves are costed from their depth and width, see
-    # fifo_cost).
+    # LUT and FF, fitted by tests/scripts/calibrate_estimator.py (these defaults are its starting point and prior). LUT:
+    # per non-zero constant product of the Latency strategy (the adder trees and shift-adds), scaled by (2 b - 5) for b
+    # = the operands' mean width; per Resource-strategy multiplier (b wide) and fixed per Resource layer (its RF-deep
+    # control and read muxes); per element of activations and other elementwise layers (b wide); per bit a layer of a
+    # DATAFLOW top writes to its output stream (its output register, packing and handshake: the writer's, not the
+    # FIFO's; the FIFOs and buffers themselves are costed from their depth and width, see fifo_cost).
     lut_per_product: float = 1.0
     lut_per_multiplier_bit: float = 1.6
     lut_resource_layer: float = 1200.0
@@ -97,7 +96,7 @@ class Calibration:
 
 CALIBRATION = {
     "vivado_hls": Calibration(
-        # LUT and FF: fitted to every recorded design of the tool (python -m tests.calibrate_estimator)
+        # LUT and FF: fitted to every recorded design of the tool (python -m tests.scripts.calibrate_estimator)
         lut_per_product=0.9879,
         lut_per_multiplier_bit=3.248,
         lut_resource_layer=1999,
@@ -126,7 +125,7 @@ CALIBRATION = {
         fifo_per_channel=False,
         srl_lut_per_bit=0.0,
         latency_limit_share=0.6,
-        # LUT and FF: fitted to every recorded design of the tool (python -m tests.calibrate_estimator)
+        # LUT and FF: fitted to every recorded design of the tool (python -m tests.scripts.calibrate_estimator)
         lut_per_product=1.148,
         lut_per_multiplier_bit=1.585,
         lut_resource_layer=2755,
@@ -158,7 +157,9 @@ class Design:
     tool: str = "vivado_hls"  # vivado_hls or vitis_hls
     clock_period: float = 5.0
     tool_version: str | None = None  # e.g. "2024.1"; None: the latest the estimate knows
-    fitted: Calibration | None = None  # None: CALIBRATION's for the tool (a refit: tests/calibrate_estimator.py)
+    fitted: Calibration | None = (
+        None  # None: CALIBRATION's for the tool (a refit: tests/scripts/calibrate_estimator.py)
+    )
 
     @property
     def calibration(self) -> Calibration:

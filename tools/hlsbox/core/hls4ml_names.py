@@ -1,6 +1,6 @@
 """hls4ml 1.3.0's names for what a config sets per layer, and its rules about them (which table wins for a layer,
 which layers' ReuseFactor it may move): used on the host (flow validation, the plan) and in the image (building the
-config), so this module stays free of third-party imports. tests/test_integration_flow.py checks both lists of
+config), so this module stays free of third-party imports. tests/integration/test_flow.py checks both lists of
 names against hls4ml itself."""
 
 from __future__ import annotations

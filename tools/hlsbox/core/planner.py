@@ -53,7 +53,7 @@ __all__ = [
 FITS, TIGHT, NO_FIT = Verdict.FITS, Verdict.TIGHT, Verdict.NO_FIT
 TIGHT_ABOVE = 0.8  # share of a resource above which a design is "tight" even inside the band
 # estimated / reported, out of sample (each recorded design estimated by a calibration fitted without any design
-# of its repository): 10th and 90th percentile (tests/test_estimator_accuracy.py checks them against the data).
+# of its repository): 10th and 90th percentile (tests/unit/test_estimator_accuracy.py checks them against the data).
 ERROR_BANDS = {
     "vivado_hls": {
         "DSP": (0.9, 1.29),
@@ -80,7 +80,7 @@ ERROR_BANDS = {
 # become shift registers (io_stream FIFOs in BRAM_18K: 0.10-0.18 on Resource CNNs).
 SYNTHESIS_RATIO = {"DSP": 1.0, "BRAM_18K": 0.71, "LUT": 0.47, "FF": 0.74}
 # synthesis-level estimate / real synthesis, out of sample (the csynth level's held-out error times the ratio's,
-# each ratio the median without the design's repository): 10th and 90th percentile (tests/test_synthesis_level.py).
+# each ratio the median without the design's repository): 10th and 90th percentile (tests/unit/test_synthesis_level.py).
 SYNTHESIS_BANDS = {
     "vivado_hls": {"DSP": (0.9, 2.22), "BRAM_18K": (0.74, 5.66), "LUT": (0.57, 1.88), "FF": (0.3, 2.64)},
     "vitis_hls": {"DSP": (0.83, 2.22), "BRAM_18K": (0.71, 5.66), "LUT": (0.52, 2.01), "FF": (0.19, 2.04)},

@@ -2,7 +2,7 @@
 
 The recorded designs (tests/data/estimator: real csynth reports of hls4ml designs) are kept here as a few
 features each and their reported figures (data/recorded_designs.json, written by
-`python -m tests.estimator_accuracy --write-surrogate`). For a design, the k nearest of the same tool (by
+`python -m tests.scripts.estimator_accuracy --write-surrogate`). For a design, the k nearest of the same tool (by
 size, parallelism, widths, strategy, io_type) each predict by scaling their figure with the ratio of the
 designs' sizes; the geometric mean of those is the opinion. It knows only what it has seen: its
 leave-one-out error is in docs/estimator.md beside the analytic one's.

@@ -135,7 +135,7 @@ def sha256_file(path: Path) -> str:
 
 
 # What the image runs of this package: the steps and the pure core they build on (the contract, parts, kernels,
-# estimator, planner); tests/test_runner.py checks that the steps' imports stay inside these folders.
+# estimator, planner); tests/unit/test_runner.py checks that the steps' imports stay inside these folders.
 IMAGE_PACKAGES = ("steps", "core")
 
 

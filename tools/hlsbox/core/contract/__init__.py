@@ -13,8 +13,9 @@
 
 Types only: frozen standard-library dataclasses with `to_dict` / `from_dict` (core.jsonrecord; the image has no
 pydantic), no rules of hls4ml or the estimator (those are in core.hls4ml_names and core.estimator). The host
-builds `ImageFlow` from its validated pydantic `Flow` (config.flow); tests/test_contract.py checks that both keep the
-same fields, so a new flow key cannot be lost on its way into the image. Every type is importable from here.
+builds `ImageFlow` from its validated pydantic `Flow` (config.flow); tests/unit/test_contract.py checks that both
+keep the same fields, so a new flow key cannot be lost on its way into the image. Every type is importable from
+here.
 """
 
 from hlsbox.core.contract.design import DesignCost, FitBound, FitDesign, Verdict

@@ -23,10 +23,10 @@ from hlsbox.core.planner import (
     synthesis_level,
     verdict_of,
 )
-from tests import synthesis_level as level
 from tests.conftest import REPO
-from tests.estimator_accuracy import DATA, designs, held_out_points
-from tests.test_plan import stream_plan
+from tests.scripts import synthesis_level as level
+from tests.scripts.estimator_accuracy import DATA, designs, held_out_points
+from tests.unit.test_plan import stream_plan
 
 RECORDS = level.records()
 WORSE = {Verdict.FITS: 0, Verdict.TIGHT: 1, Verdict.NO_FIT: 2}
@@ -132,7 +132,7 @@ def test_the_synthesis_verdict_is_never_worse_than_the_csynth_verdict(tool):
 def test_judging_on_the_synthesis_level_loosens_some_verdicts():
     """What judging the verdict on the synthesis level (as the plan does) changes against the csynth level, on the
     recorded designs at their own parts: 6 of the 38 whose part is known, each looser."""
-    from tests.estimator_accuracy import _known, design_of
+    from tests.scripts.estimator_accuracy import _known, design_of
 
     own = [(r["id"], design_of(r, d)) for r, d in designs() if _known(r["part"])]
     changed = level.switched(own)

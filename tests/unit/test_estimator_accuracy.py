@@ -12,9 +12,9 @@ import pytest
 
 from hlsbox.core import estimator, surrogate
 from hlsbox.core.planner import ERROR_BANDS
-from tests import calibrate_estimator as calibrate
-from tests import estimator_accuracy as accuracy
 from tests.conftest import REPO
+from tests.scripts import calibrate_estimator as calibrate
+from tests.scripts import estimator_accuracy as accuracy
 
 IN_SAMPLE = {(row.tool, row.quantity): row for row in accuracy.table()}
 HELD_OUT = {(row.tool, row.quantity): row for row in accuracy.table(accuracy.held_out_points())}
@@ -78,7 +78,7 @@ def test_the_calibration_is_the_fit_to_every_design():
         for names in calibrate.FEATURES.values():
             for name in names:
                 assert getattr(estimator.CALIBRATION[tool], name) == pytest.approx(getattr(fitted, name), rel=1e-3), (
-                    f"{tool} {name}: paste `python -m tests.calibrate_estimator` into CALIBRATION"
+                    f"{tool} {name}: paste `python -m tests.scripts.calibrate_estimator` into CALIBRATION"
                 )
 
 

@@ -13,7 +13,7 @@ import tomllib
 
 from tests.conftest import REPO, assert_clean_error, run_cli, run_in_image, write_flow
 from tests.shared import seed_author
-from tests.test_imagefolder import write_png
+from tests.unit.test_imagefolder import write_png
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """The hang watchdog's bookkeeping, the stack dump a hung step leaves, the tool stopped at a fatal message,
 and the refusal of a hopeless synthesis: real processes and signals, no engine (the engine side is in
-test_integration_hangs.py)."""
+tests/integration/test_hangs.py)."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ WHOLE_DUMP = ("feed_a_worker_that_is_gone", "Current thread", "in <module>")  # 
 def test_sigusr1_dumps_every_threads_stack_of_a_blocked_step(tmp_path: Path):
     """The dump the watchdog asks for before it stops a hung step: written even with a thread blocked in a
     pipe write (the fit deadlock of issue 18)."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "tools")}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "tools")}
     with subprocess.Popen(
         [sys.executable, "-c", BLOCKED_STEP, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
     ) as proc:
@@ -137,7 +137,7 @@ def test_sigusr1_dumps_every_threads_stack_of_a_blocked_step(tmp_path: Path):
 
 
 def test_a_step_that_ends_by_itself_leaves_no_dump_files(tmp_path: Path):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "tools")}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "tools")}
     code = "import sys; from pathlib import Path; from hlsbox.steps.protocol import dump_stacks_on_sigusr1; "
     code += "dump_stacks_on_sigusr1(Path(sys.argv[1]))"
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, check=True, timeout=60)

@@ -1,5 +1,5 @@
 """The second level: what Vivado's synthesis places against what csynth reports, from the recorded designs that
-published both (tests/data/estimator/synthesis). `python -m tests.synthesis_level` prints every design's ratios,
+published both (tests/data/estimator/synthesis). `python -m tests.scripts.synthesis_level` prints every design's ratios,
 the table in docs/estimator.md and the constants hlsbox.core.planner keeps (SYNTHESIS_RATIO, SYNTHESIS_BANDS).
 
 The model is the simplest the data supports: a synthesis-level figure is the csynth-level one times the median of
@@ -15,7 +15,7 @@ import json
 import statistics
 from dataclasses import dataclass
 
-from tests.estimator_accuracy import DATA, RESOURCES, TOOLS, Point, _percentile
+from tests.scripts.estimator_accuracy import DATA, RESOURCES, TOOLS, Point, _percentile
 
 SYNTHESIS = DATA / "synthesis"
 
@@ -138,7 +138,7 @@ def markdown(found: list[Pair], end_to_end: list[Point]) -> str:
 
 
 if __name__ == "__main__":
-    from tests.estimator_accuracy import held_out_points
+    from tests.scripts.estimator_accuracy import held_out_points
 
     found = pairs()
     csynth = held_out_points()

@@ -1,6 +1,6 @@
 """The plan's fixed points: hls4ml's ReuseFactor rule, the hardware's DSP and BRAM shapes, the kernel checks,
 and a verdict that uses the estimator's error band. (How close the estimates are to real reports:
-tests/test_estimator_accuracy.py.)"""
+tests/unit/test_estimator_accuracy.py.)"""
 
 import json
 

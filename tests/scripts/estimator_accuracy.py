@@ -3,7 +3,7 @@
 Each design's layers come from tests/data/estimator/described/ (hlsbox's describe step run on the recorded
 model and config, `make estimator-data`); the estimate is hlsbox's own (hlsbox.core.planner.estimate_design) for the
 recorded part, tool and clock; the figures it is held against are the csynth reports' (designs/*.json).
-`python -m tests.estimator_accuracy` prints the tables and each design's ratios, out of sample (held_out_points:
+`python -m tests.scripts.estimator_accuracy` prints the tables and each design's ratios, out of sample (held_out_points:
 each design estimated by a calibration fitted without any design of its repository) and in sample;
 `--write-surrogate` rewrites the surrogate's data from the records; `--describe` re-describes every record in the
 image (`make estimator-data`).
@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
 
 from hlsbox.core.contract import layer_rows  # noqa: E402
@@ -28,7 +28,10 @@ DATA = REPO / "tests" / "data" / "estimator"
 RESOURCES = ("DSP", "BRAM_18K", "LUT", "FF")
 TIMING = ("latency", "interval")
 TOOLS = {"vivado_hls": "Vivado HLS", "vitis_hls": "Vitis HLS"}
-FITTED = ("LUT", "FF")  # the quantities whose constants tests/calibrate_estimator.py fits (in and out of sample)
+FITTED = (
+    "LUT",
+    "FF",
+)  # the quantities whose constants tests/scripts/calibrate_estimator.py fits (in and out of sample)
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ def points() -> list[Point]:
 
 def held_out_points() -> list[Point]:
     """Out of sample: each design estimated by a calibration fitted without any design of its repository."""
-    from tests.calibrate_estimator import held_out_points
+    from tests.scripts.calibrate_estimator import held_out_points
 
     return list(held_out_points())
 

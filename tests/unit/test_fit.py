@@ -147,7 +147,7 @@ def test_every_shipped_fitted_flow_is_one_fit_may_write_over():
     """`hlsbox fit --flow flows/X.toml` writes flows/X_fit.toml: a shipped one must read as fit's own."""
     from hlsbox.commands.fit import MADE_BY
 
-    fitted = sorted((Path(__file__).parent.parent / "flows").glob("*_fit.toml"))
+    fitted = sorted((Path(__file__).parent.parent.parent / "flows").glob("*_fit.toml"))
     assert fitted
     for path in fitted:
         assert path.read_text().startswith(MADE_BY), path.name

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import estimator_accuracy as accuracy
+from tests.scripts import estimator_accuracy as accuracy
 
 pytestmark = pytest.mark.integration
 SAMPLE = (

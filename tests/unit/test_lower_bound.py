@@ -26,8 +26,8 @@ from hlsbox.core.estimator import (
 )
 from hlsbox.core.parts import resolve_device
 from hlsbox.core.planner import alternatives, design_for, make_plan, smallest_reuse_that_fits
-from tests.estimator_accuracy import design_of, designs
-from tests.test_plan import described, flow, stream_plan, stream_rows
+from tests.scripts.estimator_accuracy import design_of, designs
+from tests.unit.test_plan import described, flow, stream_plan, stream_rows
 
 Z010 = resolve_device("xc7z010clg400-1")
 RECORDED = [dataclasses.replace(design_of(record, found), device=Z010) for record, found in designs()]
@@ -37,7 +37,7 @@ STREAMED = [
 ]
 # A QONNX graph as fit's lower bound describes it: the seed author's W4A4 ResNet with every type hls4ml infers at
 # 0 fractional bits (4-bit activations and weights into every convolution; the Quant nodes' ApplyAlpha scales kept).
-W4A4 = json.loads((Path(__file__).parent / "data/fit/zybo_resnet_w4a4_narrowest.json").read_text())
+W4A4 = json.loads((Path(__file__).parent.parent / "data/fit/zybo_resnet_w4a4_narrowest.json").read_text())
 QONNX = [
     Design(layer_rows(rows), W4A4["io_type"], Z010, W4A4["part"], "vivado_hls", W4A4["clock_period"])
     for rows in W4A4["layers"].values()

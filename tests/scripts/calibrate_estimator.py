@@ -1,4 +1,4 @@
-"""Fit the estimator's LUT and FF constants to the recorded reports (`python -m tests.calibrate_estimator`), and
+"""Fit the estimator's LUT and FF constants to the recorded reports (`python -m tests.scripts.calibrate_estimator`), and
 measure them out of sample: each design estimated by a calibration fitted without any design of its repository.
 
 LUT and FF are linear in hlsbox.core.estimator's per-feature constants (FEATURES): each feature's contribution is the
@@ -6,7 +6,7 @@ estimate with that constant at 1 and the others at 0. The constants minimise the
 (estimated / reported) over the designs of one tool, plus a small pull towards the Calibration dataclass's
 defaults (PRIOR: it keeps constants no training design exercises where they were), by multiplicative coordinate
 search from those defaults. `main` prints the fit to all designs as Calibration fields to paste into CALIBRATION
-(tests/test_estimator_accuracy.py checks that CALIBRATION is that fit); `held_out_points` is the
+(tests/unit/test_estimator_accuracy.py checks that CALIBRATION is that fit); `held_out_points` is the
 leave-one-repository-out error docs/estimator.md's table, the plan's bands and the verdict's "tight" come from.
 The other constants (which constants take a DSP, BRAM, pipeline depths) are set by reading hls4ml's kernels and
 the reports, not refitted per fold: their held-out error is the same as in sample.
@@ -22,7 +22,7 @@ from functools import cache
 
 from hlsbox.core import estimator
 from hlsbox.core.estimator import Calibration, Design
-from tests.estimator_accuracy import TOOLS, Point, design_of, designs, points_of
+from tests.scripts.estimator_accuracy import TOOLS, Point, design_of, designs, points_of
 
 FEATURES = {
     "LUT": (

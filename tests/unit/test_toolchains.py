@@ -15,7 +15,7 @@ from hlsbox.runtime import toolchains
 from hlsbox.runtime.modelfiles import origin_of
 from tests.conftest import REPO, assert_clean_error, run_cli, write_flow
 
-DATA = Path(__file__).parent / "data" / "toolchains"
+DATA = Path(__file__).parent.parent / "data" / "toolchains"
 SEED_MODEL = (
     next(
         (
