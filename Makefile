@@ -73,18 +73,19 @@ models/conv1d_bn.keras: models/conv1d_bn.py | image
 	$(call make_model)
 models/model_2_15.keras: models/mini_resnet.py | image
 	$(call make_model,$(if $(CIFAR10),-- --cifar10 $(CIFAR10)))
+# A model of another toolchain's image: that image first (a no-op when built), then the script in it.
+define toolchain_model
+	$(HLSBOX) image build --toolchain $(1) $(BUILD_ARGS)
+	$(HLSBOX) model $< --toolchain $(1) --out $@
+endef
 models/digits_resnet_keras3.keras: models/digits_resnet_keras3.py | setup
-	$(HLSBOX) image build --toolchain keras3 $(BUILD_ARGS)
-	$(HLSBOX) model $< --toolchain keras3 --out $@
+	$(call toolchain_model,keras3)
 models/digits_sequential_keras3.keras: models/digits_sequential_keras3.py | setup
-	$(HLSBOX) image build --toolchain keras3 $(BUILD_ARGS)
-	$(HLSBOX) model $< --toolchain keras3 --out $@
+	$(call toolchain_model,keras3)
 models/digits_mlp_hgq2.keras: models/digits_mlp_hgq2.py | setup
-	$(HLSBOX) image build --toolchain keras3 $(BUILD_ARGS)
-	$(HLSBOX) model $< --toolchain keras3 --out $@
+	$(call toolchain_model,keras3)
 models/digits_qonnx_w4a4.onnx: models/digits_qonnx_w4a4.py | setup
-	$(HLSBOX) image build --toolchain qonnx $(BUILD_ARGS)
-	$(HLSBOX) model $< --toolchain qonnx --out $@
+	$(call toolchain_model,qonnx)
 
 convert: flow-image ## FLOW -> hls4ml project (+ model plot), in the container
 	$(HLSBOX) convert $(STEP_ARGS)
