@@ -11,9 +11,6 @@ Run inside the keras3 image:  hlsbox model models/digits_mlp_hgq2.py --toolchain
 
 from __future__ import annotations
 
-import argparse
-import os
-
 HIDDEN = 12  # units of the hidden layer: ~1,000 multiplications, about a quarter of an xc7z010 in LUTs
 
 
@@ -36,29 +33,9 @@ def build(keras):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="digits_mlp_hgq2: an HGQ2 MLP on scikit-learn's digits")
-    parser.add_argument("--out", required=True, help="output .keras file")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    from digits_resnet_keras3 import train_on_digits  # this folder: the script's own directory is on sys.path
 
-    os.environ.setdefault("KERAS_BACKEND", "jax")
-    import keras
-
-    from hlsbox.steps.datasets import digits_split
-
-    keras.utils.set_random_seed(args.seed)
-    x_train, y_train, x_test, y_test = digits_split()
-    model = build(keras)
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    model.compile(optimizer=keras.optimizers.Adam(5e-3), loss=loss, metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=args.epochs, batch_size=32, verbose=2)
-    _, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    print(
-        f"digits_mlp_hgq2: Keras {keras.__version__} ({keras.backend.backend()}), {model.count_params()} "
-        f"parameters, test accuracy {accuracy:.4f} on {len(x_test)} images"
-    )
-    model.save(args.out)
+    train_on_digits(build, "digits_mlp_hgq2", epochs=60, learning_rate=5e-3, logits=True)
 
 
 if __name__ == "__main__":

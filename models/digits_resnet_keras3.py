@@ -28,8 +28,9 @@ def build(keras):
     return keras.Model(inputs, outputs, name="digits_resnet_keras3")
 
 
-def train_on_digits(build_model, name: str, epochs: int, learning_rate: float) -> None:
-    """The command line of a Keras 3 digits model script: train build_model(keras) on scikit-learn's digits, save."""
+def train_on_digits(build_model, name: str, epochs: int, learning_rate: float, logits: bool = False) -> None:
+    """The command line of a Keras 3 digits model script: train build_model(keras) on scikit-learn's digits, save.
+    `logits`: the model ends in logits, not a softmax (its loss takes them as such)."""
     parser = argparse.ArgumentParser(description=f"{name}: a Keras 3 model on scikit-learn's digits")
     parser.add_argument("--out", required=True, help="output .keras file")
     parser.add_argument("--epochs", type=int, default=epochs)
@@ -45,7 +46,8 @@ def train_on_digits(build_model, name: str, epochs: int, learning_rate: float) -
     x_train, y_train, x_test, y_test = digits_split()
     model = build_model(keras)
     optimizer = keras.optimizers.Adam(learning_rate)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True) if logits else "sparse_categorical_crossentropy"
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=args.epochs, batch_size=32, verbose=2)
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(
