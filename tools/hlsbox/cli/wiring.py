@@ -17,11 +17,14 @@ from rich.console import Console
 
 from hlsbox.cli import views
 from hlsbox.commands import csim, fit, plan, rtl, vivado
+from hlsbox.core.jsonrecord import JsonRecord
 from hlsbox.runtime import runner, step_table
 from hlsbox.runtime.request import RunRequest
 
-Hook = Callable[[Console, RunRequest], tuple[Any, Path]]  # the step's run on the host: its result and run dir
-View = Callable[[Console, Any, Path], None]  # shows that result
+Hook = Callable[[Console, RunRequest], tuple[JsonRecord, Path]]  # the step's run on the host: its result and run dir
+# Shows that result. Each view takes its own step's result type (views.show_csim a CsimResult, …); a parameter
+# cannot be narrowed per entry of one table, so the table types it as Any and Wired pairs each view with its step.
+View = Callable[[Console, Any, Path], None]
 
 _VIVADO_STEPS = [step.name for step in step_table.commands("vivado")]
 HOOKS: dict[str, Hook] = {
@@ -47,7 +50,7 @@ class Wired:
     run: Hook
     show: View
 
-    def run_and_show(self, console: Console, request: RunRequest) -> Any:
+    def run_and_show(self, console: Console, request: RunRequest) -> JsonRecord:
         """Run the request (of this step) and show its result; the result."""
         result, run_dir = self.run(console, request)
         self.show(console, result, run_dir)
