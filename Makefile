@@ -123,7 +123,7 @@ test: image toolchain-images lint ## all tests: lint, unit, integration on Docke
 toolchain-images: setup ## every toolchain's image (keras2, keras3, qonnx; no-ops when built); `make test` runs their tests
 	$(HLSBOX) image build --all $(BUILD_ARGS)
 
-test-podman: setup ## the core integration tests (convert, csim, limits, signals, engine faults, each toolchain) on Podman
+test-podman: setup ## the core integration tests (convert, csim, limits, signals, engine faults, each toolchain, da4ml's rtl/synth/rtlsim) on Podman
 	@if command -v podman >/dev/null; then \
 	  $(HLSBOX) --engine podman image build --all $(BUILD_ARGS) && \
 	  HLSBOX_ENGINE=podman $(VENV)/bin/pytest -m core; \

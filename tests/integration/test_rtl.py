@@ -2,7 +2,8 @@
 synth (Debian's yosys) and rtlsim (Verilator against da4ml's software model and Keras, bit for bit; and a changed
 Verilog caught, its first differing output named); yosys under the limits (killed at its time limit with 124 and at
 its memory limit with 137, nothing left running); the refusals (plain Keras layers, a network over the unroll limit,
-a design da4ml's estimate cannot fit, an hls4ml step on a da4ml flow). About 5 minutes here."""
+a design da4ml's estimate cannot fit, an hls4ml step on a da4ml flow). About 5 minutes here; rtl, synth and
+rtlsim run on Podman too (`make test-podman`)."""
 
 import json
 import re
@@ -47,6 +48,7 @@ def rtl(workspace: Path, hgq2_model: Path) -> dict:
     return _result(workspace, "rtl")
 
 
+@pytest.mark.core  # on Podman too
 def test_rtl_writes_da4mls_verilog_with_its_estimate(workspace: Path, rtl: dict):
     project = _run_dir(workspace, "rtl") / "rtl_prj"
     assert (project / "src" / "model.v").is_file() and (project / "model" / "comb.json").is_file()
@@ -73,6 +75,7 @@ def synth(workspace: Path, rtl: dict) -> dict:
     return _result(workspace, "synth")
 
 
+@pytest.mark.core  # on Podman too
 def test_synth_counts_yosys_cells_beside_da4mls_estimate(workspace: Path, rtl: dict, synth: dict):
     run_dir = _run_dir(workspace, "synth")
     report = json.loads((run_dir / "report.json").read_text())
@@ -87,6 +90,7 @@ def test_synth_counts_yosys_cells_beside_da4mls_estimate(workspace: Path, rtl: d
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "ok"
 
 
+@pytest.mark.core  # on Podman too
 def test_rtlsim_is_bit_exact_against_da4mls_model_and_keras(workspace: Path, rtl: dict):
     result = run_cli("rtlsim", "--flow", FLOW, cwd=workspace)
     assert result.exit_code == 0, result.output
