@@ -46,6 +46,19 @@ def run_cli(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None, tim
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+def start_cli(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """The real `hlsbox` command started in the background (to signal or race it): its output and errors in one
+    pipe, `stdout`, read by the caller with a bound (`communicate(timeout=…)`)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "hlsbox", *args],
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def assert_clean_error(result: CliResult, exit_code: int, *phrases: str) -> None:
     assert result.exit_code == exit_code, result.output
     assert "Traceback" not in result.output, result.output

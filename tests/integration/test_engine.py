@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from hlsbox.runtime import image
 from hlsbox.runtime.engines import ContainerSpec, EngineRefused, Limits, Mount, Watch
-from tests.conftest import assert_clean_error, hlsbox_containers, run_cli, session_roots
+from tests.conftest import assert_clean_error, hlsbox_containers, run_cli, session_roots, start_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.core]
 
@@ -185,15 +184,8 @@ def test_the_engine_going_away_mid_run_is_a_clean_error(workspace: Path, engine,
     before = good.read_bytes()
     proxy = SocketProxy(_socket_of(engine), tmp_path / "engine.sock")
     variable = "CONTAINER_HOST" if engine.name == "podman" else "DOCKER_HOST"
-    env = {**os.environ, variable: f"unix://{tmp_path / 'engine.sock'}", "HLSBOX_ENGINE": engine.name}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hlsbox", "csim", "--flow", "flows/digits.toml", "--force"],
-        cwd=workspace,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    env = {variable: f"unix://{tmp_path / 'engine.sock'}", "HLSBOX_ENGINE": engine.name}
+    proc = start_cli("csim", "--flow", "flows/digits.toml", "--force", cwd=workspace, env=env)
     try:
         for line in proc.stdout:
             if "compiling" in line or "predicting" in line:

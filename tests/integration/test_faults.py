@@ -7,13 +7,20 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, assert_clean_error, hlsbox_containers, make_model, run_cli, wait_for_running_container
+from tests.conftest import (
+    REPO,
+    assert_clean_error,
+    hlsbox_containers,
+    make_model,
+    run_cli,
+    start_cli,
+    wait_for_running_container,
+)
 
 pytestmark = pytest.mark.integration
 DIGITS = "flows/digits.toml"
@@ -73,13 +80,7 @@ def test_a_full_disk_stops_before_the_run_and_keeps_the_good_result(workspace: P
 
 
 def test_two_runs_of_one_step_at_once(workspace: Path, engine):
-    first = subprocess.Popen(
-        [sys.executable, "-m", "hlsbox", "csim", "--flow", DIGITS, "--force"],
-        cwd=workspace,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    first = start_cli("csim", "--flow", DIGITS, "--force", cwd=workspace)
     try:
         wait_for_running_container(engine)
         second = run_cli("csim", "--flow", DIGITS, "--force", cwd=workspace)

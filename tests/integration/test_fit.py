@@ -4,17 +4,14 @@ then judge on their own), the cache a re-run resumes from, Ctrl-C, and the bad i
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from hlsbox.config.formats import load_flow
-from tests.conftest import assert_clean_error, make_model, run_cli, write_flow
+from tests.conftest import assert_clean_error, make_model, run_cli, start_cli, write_flow
 
 pytestmark = pytest.mark.integration
 ARGS = ("--max-probes", "8", "--samples", "120")
@@ -121,14 +118,7 @@ def test_bad_options_are_refused_before_any_container(workspace: Path):
 
 def test_ctrl_c_keeps_the_best_design_so_far(workspace: Path):
     out = workspace / "flows" / "digits_interrupted.toml"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hlsbox", "fit", "--flow", "flows/digits.toml", "--out", str(out), "--samples", "150"],
-        cwd=workspace,
-        env={**os.environ, "COLUMNS": "200"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = start_cli("fit", "--flow", "flows/digits.toml", "--out", str(out), "--samples", "150", cwd=workspace)
     deadline = time.monotonic() + 600
     for line in proc.stdout:
         if (": accepted" in line and "cached" not in line) or time.monotonic() > deadline:

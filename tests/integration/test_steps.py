@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, assert_clean_error, hlsbox_containers, run_cli, wait_for_running_container
+from tests.conftest import REPO, assert_clean_error, hlsbox_containers, run_cli, start_cli, wait_for_running_container
 
 pytestmark = [pytest.mark.integration, pytest.mark.core]
 DIGITS = "flows/digits.toml"
@@ -86,19 +84,13 @@ def test_a_model_keras_cannot_load_is_bad_input(workspace: Path, engine, tmp_pat
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_stops_the_container_and_leaves_nothing(workspace: Path, engine, sig: signal.Signals):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hlsbox", "csim", "--flow", DIGITS, "--force"],
-        cwd=workspace,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cli("csim", "--flow", DIGITS, "--force", cwd=workspace)
     wait_for_running_container(engine)
     time.sleep(1)
     proc.send_signal(sig)
-    _, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr
+    output = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 130, output
+    assert "Traceback" not in output
     assert not hlsbox_containers(engine)
 
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import hlsbox_containers, run_cli, session_roots
+from tests.conftest import hlsbox_containers, run_cli, session_roots, start_cli
 
 pytestmark = pytest.mark.integration
 DIGITS = "flows/digits.toml"
@@ -86,14 +84,8 @@ def _start_sweep(workspace: Path, name: str, *extra: str) -> subprocess.Popen:
     """A sweep of a fresh copy of the digits flow (nothing cached), csim of 3 variants one at a time."""
     text = (workspace / DIGITS).read_text().replace('name = "digits"', f'name = "{name}"')
     (workspace / "flows" / f"{name}.toml").write_text(text)
-    command = ["sweep", "--flow", f"flows/{name}.toml", "--grid", "reuse_factor=1,2,3", "--step", "csim", *extra]
-    return subprocess.Popen(
-        [sys.executable, "-m", "hlsbox", *command],
-        cwd=workspace,
-        env={**os.environ, "COLUMNS": "200"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    return start_cli(
+        "sweep", "--flow", f"flows/{name}.toml", "--grid", "reuse_factor=1,2,3", "--step", "csim", *extra, cwd=workspace
     )
 
 
